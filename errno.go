@@ -1,0 +1,232 @@
+package diracrpc
+
+import "strconv"
+
+// DIRAC error numbers (DErrno) that callers commonly branch on.
+const (
+	ENOENT   = 2    // POSIX: No such file or directory
+	EACCES   = 13   // POSIX: Permission denied; the HTTPS client's "no access"
+	ENOSYS   = 38   // POSIX: Function not implemented; HTTPS 501
+	ETYPE    = 1000 // Object Type Error
+	ENOMETH  = 1002 // No such method or function
+	ECONF    = 1003 // Configuration error
+	EVALUE   = 1004 // Wrong value passed
+	EX509    = 1100 // Generic Error with X509
+	EPROXY   = 1101 // Can't find proxy
+	ENOCERT  = 1105 // No certificate loaded
+	EDISET   = 1110 // DISET Error
+	ENOAUTH  = 1111 // Unauthorized query: final, never retried
+	ESECTION = 1400 // Section is not found
+)
+
+// StrError returns the text DIRAC's strerror gives for errno: the DErrno table
+// first, then the POSIX texts (as glibc spells them), else "Unknown error <n>".
+// Zero gives "Undefined error".
+func StrError(errno int) string {
+	if errno == 0 {
+		return "Undefined error"
+	}
+	if s, ok := diracErrors[errno]; ok {
+		return s
+	}
+	if s, ok := posixErrors[errno]; ok {
+		return s
+	}
+	return "Unknown error " + strconv.Itoa(errno)
+}
+
+// diracErrors is DIRAC's DErrno table (PROTOCOL.md §1.1).
+var diracErrors = map[int]string{
+	1000: "Object Type Error",
+	1001: "Failed to import library",
+	1002: "No such method or function",
+	1003: "Configuration error",
+	1004: "Wrong value passed",
+	1005: "runtime general exception",
+	1010: "Failed to create temporary file",
+	1011: "Cannot open file",
+	1012: "Cannot read from file",
+	1013: "Cannot write to file",
+	1014: "Cannot set permissions to file",
+	1100: "Generic Error with X509",
+	1101: "Can't find proxy",
+	1102: "Can't read proxy",
+	1103: "Can't find certificate",
+	1104: "Can't read certificate",
+	1105: "No certificate loaded",
+	1106: "No chain loaded",
+	1107: "No private key loaded",
+	1108: "No DIRAC group",
+	1110: "DISET Error",
+	1111: "Unauthorized query",
+	1120: "3rd party security service error",
+	1121: "VOMS Error",
+	1130: "Database Error",
+	1131: "MySQL Error",
+	1132: "SQLAlchemy Error",
+	1140: "Unknown MQ Error",
+	1141: "No messages",
+	1142: "MQ connection failure",
+	1146: "Index not found",
+	1147: "Zombie process",
+	1148: "No PID of process",
+	1150: "Can't find a bearer access token.",
+	1151: "Can't read a bearer access token.",
+	1152: "Unsupported access token type.",
+	1400: "Section is not found",
+	1500: "Unknown WMS error",
+	1501: "Invalid job description",
+	1502: "Job to reschedule",
+	1503: "Job submission error",
+	1504: "Job management error",
+	1505: "Job status error",
+	1510: "No match found",
+	1511: "Pilot version does not match",
+	1550: "No pilots found",
+	1601: "Bad file size",
+	1602: "Error with the gfal call",
+	1603: "Bad checksum",
+	1604: "FileCatalog error",
+	1700: "Unknown RMS error",
+	1900: "Unknown Transformation System Error",
+	1901: "Invalid Input Data definition",
+	2000: "Unknown Resource Failure",
+	2001: "Resource not available",
+	2002: "Unknown Resource",
+}
+
+// posixErrors are the strerror texts of Linux/glibc, which a Python server's
+// os.strerror gives for POSIX error numbers.
+var posixErrors = map[int]string{
+	1:   "Operation not permitted",
+	2:   "No such file or directory",
+	3:   "No such process",
+	4:   "Interrupted system call",
+	5:   "Input/output error",
+	6:   "No such device or address",
+	7:   "Argument list too long",
+	8:   "Exec format error",
+	9:   "Bad file descriptor",
+	10:  "No child processes",
+	11:  "Resource temporarily unavailable",
+	12:  "Cannot allocate memory",
+	13:  "Permission denied",
+	14:  "Bad address",
+	15:  "Block device required",
+	16:  "Device or resource busy",
+	17:  "File exists",
+	18:  "Invalid cross-device link",
+	19:  "No such device",
+	20:  "Not a directory",
+	21:  "Is a directory",
+	22:  "Invalid argument",
+	23:  "Too many open files in system",
+	24:  "Too many open files",
+	25:  "Inappropriate ioctl for device",
+	26:  "Text file busy",
+	27:  "File too large",
+	28:  "No space left on device",
+	29:  "Illegal seek",
+	30:  "Read-only file system",
+	31:  "Too many links",
+	32:  "Broken pipe",
+	33:  "Numerical argument out of domain",
+	34:  "Numerical result out of range",
+	35:  "Resource deadlock avoided",
+	36:  "File name too long",
+	37:  "No locks available",
+	38:  "Function not implemented",
+	39:  "Directory not empty",
+	40:  "Too many levels of symbolic links",
+	42:  "No message of desired type",
+	43:  "Identifier removed",
+	44:  "Channel number out of range",
+	45:  "Level 2 not synchronized",
+	46:  "Level 3 halted",
+	47:  "Level 3 reset",
+	48:  "Link number out of range",
+	49:  "Protocol driver not attached",
+	50:  "No CSI structure available",
+	51:  "Level 2 halted",
+	52:  "Invalid exchange",
+	53:  "Invalid request descriptor",
+	54:  "Exchange full",
+	55:  "No anode",
+	56:  "Invalid request code",
+	57:  "Invalid slot",
+	59:  "Bad font file format",
+	60:  "Device not a stream",
+	61:  "No data available",
+	62:  "Timer expired",
+	63:  "Out of streams resources",
+	64:  "Machine is not on the network",
+	65:  "Package not installed",
+	66:  "Object is remote",
+	67:  "Link has been severed",
+	68:  "Advertise error",
+	69:  "Srmount error",
+	70:  "Communication error on send",
+	71:  "Protocol error",
+	72:  "Multihop attempted",
+	73:  "RFS specific error",
+	74:  "Bad message",
+	75:  "Value too large for defined data type",
+	76:  "Name not unique on network",
+	77:  "File descriptor in bad state",
+	78:  "Remote address changed",
+	79:  "Can not access a needed shared library",
+	80:  "Accessing a corrupted shared library",
+	81:  ".lib section in a.out corrupted",
+	82:  "Attempting to link in too many shared libraries",
+	83:  "Cannot exec a shared library directly",
+	84:  "Invalid or incomplete multibyte or wide character",
+	85:  "Interrupted system call should be restarted",
+	86:  "Streams pipe error",
+	87:  "Too many users",
+	88:  "Socket operation on non-socket",
+	89:  "Destination address required",
+	90:  "Message too long",
+	91:  "Protocol wrong type for socket",
+	92:  "Protocol not available",
+	93:  "Protocol not supported",
+	94:  "Socket type not supported",
+	95:  "Operation not supported",
+	96:  "Protocol family not supported",
+	97:  "Address family not supported by protocol",
+	98:  "Address already in use",
+	99:  "Cannot assign requested address",
+	100: "Network is down",
+	101: "Network is unreachable",
+	102: "Network dropped connection on reset",
+	103: "Software caused connection abort",
+	104: "Connection reset by peer",
+	105: "No buffer space available",
+	106: "Transport endpoint is already connected",
+	107: "Transport endpoint is not connected",
+	108: "Cannot send after transport endpoint shutdown",
+	109: "Too many references: cannot splice",
+	110: "Connection timed out",
+	111: "Connection refused",
+	112: "Host is down",
+	113: "No route to host",
+	114: "Operation already in progress",
+	115: "Operation now in progress",
+	116: "Stale file handle",
+	117: "Structure needs cleaning",
+	118: "Not a XENIX named type file",
+	119: "No XENIX semaphores available",
+	120: "Is a named type file",
+	121: "Remote I/O error",
+	122: "Disk quota exceeded",
+	123: "No medium found",
+	124: "Wrong medium type",
+	125: "Operation canceled",
+	126: "Required key not available",
+	127: "Key has expired",
+	128: "Key has been revoked",
+	129: "Key was rejected by service",
+	130: "Owner died",
+	131: "State not recoverable",
+	132: "Operation not possible due to RF-kill",
+	133: "Memory page has hardware error",
+}

@@ -1,0 +1,86 @@
+package diracrpc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors, matched with errors.Is. Errors that carry more detail
+// (*Error, transport errors of the clients) match them through their Is methods.
+var (
+	// ErrUnauthorized: the service refused the caller (DIRAC Errno 1111, HTTP
+	// 401/403). Final: clients never retry it.
+	ErrUnauthorized = errors.New("diracrpc: unauthorized")
+	// ErrNotImplemented: the service has no such method (HTTP 501, DISET
+	// "Unknown method").
+	ErrNotImplemented = errors.New("diracrpc: method not implemented")
+	// ErrCircuitOpen: the client refused to send the call because the server's
+	// circuit breaker is open after repeated failures.
+	ErrCircuitOpen = errors.New("diracrpc: circuit breaker open")
+	// ErrNoURL: every URL of the service was tried, banned or refused.
+	ErrNoURL = errors.New("diracrpc: no URL of the service could be reached")
+	// ErrProtocol: the peer sent something that is not valid for the protocol.
+	ErrProtocol = errors.New("diracrpc: protocol error")
+)
+
+// Error is a DIRAC S_ERROR: an error the service (or, for a few documented
+// cases, the client library, as DIRAC's clients do) reports as a result
+// dictionary. Match it with errors.As.
+type Error struct {
+	// Errno is the DIRAC or POSIX error number; 0 when unspecified.
+	Errno int
+	// Message is the message as sent; for a non-zero Errno DIRAC has already
+	// formatted it as "<strerror> ( <errno> : <msg>)".
+	Message string
+	// CallStack is the server's stack trace, when it sent one.
+	CallStack []string
+	// Local is true when the client made the error up instead of receiving it
+	// (for example the HTTPS client's "Permission denied ( 13 : ...)" for a 403).
+	Local bool
+}
+
+// NewError builds an S_ERROR the way DIRAC's S_ERROR(errno, msg) does: a
+// non-zero errno prefixes the message with its strerror text.
+func NewError(errno int, msg string) *Error {
+	return &Error{Errno: errno, Message: FormatMessage(errno, msg)}
+}
+
+// FormatMessage applies DIRAC's message rule: "<strerror> ( <errno> : <msg>)"
+// for a non-zero errno, msg unchanged otherwise.
+func FormatMessage(errno int, msg string) string {
+	if errno == 0 {
+		return msg
+	}
+	return StrError(errno) + " ( " + strconv.Itoa(errno) + " : " + msg + ")"
+}
+
+func (e *Error) Error() string {
+	if e.Errno != 0 && !strings.Contains(e.Message, "( "+strconv.Itoa(e.Errno)+" :") {
+		return fmt.Sprintf("S_ERROR %d: %s", e.Errno, e.Message)
+	}
+	return "S_ERROR: " + e.Message
+}
+
+// Is matches the sentinels: ErrUnauthorized for Errno 1111 (or, as DIRAC's
+// cmpError does when Errno is missing, a message containing its strerror
+// text), ErrNotImplemented for ENOSYS.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.Has(ENOAUTH)
+	case ErrNotImplemented:
+		return e.Errno == ENOSYS
+	}
+	return false
+}
+
+// Has reports whether the error is errno, with DIRAC's cmpError rule: compare
+// the numbers when Errno is set, else look for strerror(errno) in Message.
+func (e *Error) Has(errno int) bool {
+	if e.Errno != 0 {
+		return e.Errno == errno
+	}
+	return strings.Contains(e.Message, StrError(errno))
+}

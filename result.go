@@ -1,0 +1,162 @@
+package diracrpc
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Caller calls methods of one DIRAC service. A transport failure, a refused
+// authorisation and a service's S_ERROR are all errors; an S_ERROR is an
+// *Error (errors.As), the others match the sentinels of this package.
+type Caller interface {
+	Call(ctx context.Context, method string, args ...any) (*Result, error)
+}
+
+// Protocol names a wire protocol.
+type Protocol string
+
+// The protocols, named by their URL schemes.
+const (
+	DIPS  Protocol = "dips"
+	DIP   Protocol = "dip"
+	HTTPS Protocol = "https"
+)
+
+// Result is the outcome of a successful call (S_OK).
+type Result struct {
+	// Value is the S_OK value in the generic model of package value.
+	Value any
+	// Raw is the whole result payload as received (the DISET frame payload or
+	// the HTTPS body), for tools that need the exact bytes.
+	Raw []byte
+	// Protocol and URL say where the call was actually served.
+	Protocol Protocol
+	URL      string
+	// Stub replays the call (see Stub).
+	Stub *Stub
+}
+
+// Decode stores the S_OK value into dst, a pointer, as encoding/json would:
+// structs (dirac tags, then field names), maps, slices, time.Time...
+func (r *Result) Decode(dst any) error { return value.Assign(dst, r.Value) }
+
+// OK returns the S_OK dictionary {"OK": true, "Value": v}, keys in DIRAC's order.
+func OK(v any) *value.Dict { return value.NewDict("OK", true, "Value", v) }
+
+// Dict returns the S_ERROR dictionary for e, keys in DIRAC's order
+// (OK, Errno, Message, CallStack). The CallStack is written only when
+// withCallStack is true and there is one.
+func (e *Error) Dict(withCallStack bool) *value.Dict {
+	d := value.NewDict("OK", false, "Errno", int64(e.Errno), "Message", e.Message)
+	if withCallStack && e.CallStack != nil {
+		stack := make([]any, len(e.CallStack))
+		for i, s := range e.CallStack {
+			stack[i] = s
+		}
+		d.Set("CallStack", stack)
+	}
+	return d
+}
+
+// ParseResult interprets a decoded result dictionary as DIRAC's
+// isReturnStructure does: OK true needs Value, OK false needs Message; Errno
+// and CallStack are optional; other keys are ignored. It returns the S_OK
+// value, or the S_ERROR as an *Error.
+func ParseResult(v any) (any, error) {
+	d, ok := v.(*value.Dict)
+	if !ok {
+		return nil, fmt.Errorf("%w: result is a %T, not a dict", ErrProtocol, v)
+	}
+	okv, found := d.Lookup("OK")
+	if !found {
+		return nil, fmt.Errorf("%w: result has no OK key", ErrProtocol)
+	}
+	if truthy(okv) {
+		val, found := d.Lookup("Value")
+		if !found {
+			return nil, fmt.Errorf("%w: S_OK result has no Value", ErrProtocol)
+		}
+		return val, nil
+	}
+	msg, found := d.Lookup("Message")
+	if !found {
+		return nil, fmt.Errorf("%w: S_ERROR result has no Message", ErrProtocol)
+	}
+	e := &Error{Message: text(msg)}
+	if n, found := d.Lookup("Errno"); found {
+		e.Errno = errnoOf(n)
+	}
+	if cs, found := d.Lookup("CallStack"); found {
+		e.CallStack = stackOf(cs)
+	}
+	return nil, e
+}
+
+// truthy follows Python's truth rules for the values an OK key can hold.
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case *big.Int:
+		return v.Sign() != 0
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case *value.Dict:
+		return v.Len() > 0
+	}
+	return true
+}
+
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return fmt.Sprint(v)
+}
+
+func errnoOf(v any) int {
+	switch v := v.(type) {
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	case bool:
+		if v {
+			return 1
+		}
+	}
+	return 0
+}
+
+func stackOf(v any) []string {
+	var items []any
+	switch v := v.(type) {
+	case []any:
+		items = v
+	case value.Tuple:
+		items = v
+	case string:
+		return []string{v}
+	default:
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, text(it))
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package value
+
+import (
+	"iter"
+	"math"
+	"math/big"
+)
+
+// Entry is one key/value pair of a Dict.
+type Entry struct {
+	Key   any
+	Value any
+}
+
+// Dict is a Python dict: insertion-ordered, with keys of any hashable DIRAC
+// type (strings, ints, floats, bools, None, tuples, dates...). The zero value is
+// an empty dict ready to use. Setting an existing key keeps its position, as
+// Python does.
+type Dict struct {
+	entries []Entry
+	// index maps a canonical form of each key to its position; built lazily so
+	// that small dicts decoded from the wire cost nothing extra.
+	index map[any]int
+}
+
+// NewDict returns a dict holding the given alternating keys and values:
+// NewDict("OK", true, "Value", v).
+func NewDict(kv ...any) *Dict {
+	if len(kv)%2 != 0 {
+		panic("value.NewDict: odd number of arguments")
+	}
+	d := &Dict{entries: make([]Entry, 0, len(kv)/2)}
+	for i := 0; i < len(kv); i += 2 {
+		d.Set(kv[i], kv[i+1])
+	}
+	return d
+}
+
+// Len returns the number of entries.
+func (d *Dict) Len() int {
+	if d == nil {
+		return 0
+	}
+	return len(d.entries)
+}
+
+// Entries returns the entries in order. The slice must not be modified.
+func (d *Dict) Entries() []Entry {
+	if d == nil {
+		return nil
+	}
+	return d.entries
+}
+
+// All iterates over the entries in order.
+func (d *Dict) All() iter.Seq2[any, any] {
+	return func(yield func(any, any) bool) {
+		for _, e := range d.Entries() {
+			if !yield(e.Key, e.Value) {
+				return
+			}
+		}
+	}
+}
+
+// Keys returns the keys in order.
+func (d *Dict) Keys() []any {
+	keys := make([]any, 0, d.Len())
+	for _, e := range d.Entries() {
+		keys = append(keys, e.Key)
+	}
+	return keys
+}
+
+// Get returns the value stored under key, compared as Python compares dict
+// keys (1 == 1.0 == True; "a" != b"a").
+func (d *Dict) Get(key any) (any, bool) {
+	i := d.find(key)
+	if i < 0 {
+		return nil, false
+	}
+	return d.entries[i].Value, true
+}
+
+// Lookup is Get for string keys, the common case.
+func (d *Dict) Lookup(key string) (any, bool) { return d.Get(key) }
+
+// Has reports whether key is present.
+func (d *Dict) Has(key any) bool { return d.find(key) >= 0 }
+
+// Set stores value under key, replacing an existing equal key's value in place.
+func (d *Dict) Set(key, val any) {
+	if i := d.find(key); i >= 0 {
+		d.entries[i].Value = val
+		return
+	}
+	d.entries = append(d.entries, Entry{Key: key, Value: val})
+	if d.index != nil {
+		if k, ok := hashKey(key); ok {
+			d.index[k] = len(d.entries) - 1
+		}
+	}
+}
+
+// Delete removes key if present, keeping the order of the others.
+func (d *Dict) Delete(key any) {
+	i := d.find(key)
+	if i < 0 {
+		return
+	}
+	d.entries = append(d.entries[:i], d.entries[i+1:]...)
+	d.index = nil
+}
+
+// StringMap returns a plain map of the entries whose keys are strings: the
+// convenient view for callers that know the dict is string-keyed.
+func (d *Dict) StringMap() map[string]any {
+	m := make(map[string]any, d.Len())
+	for _, e := range d.Entries() {
+		if s, ok := e.Key.(string); ok {
+			m[s] = e.Value
+		}
+	}
+	return m
+}
+
+// indexThreshold is the size from which lookups go through a map; below it a
+// linear scan is faster and allocates nothing.
+const indexThreshold = 16
+
+func (d *Dict) find(key any) int {
+	if d == nil {
+		return -1
+	}
+	if len(d.entries) >= indexThreshold {
+		if k, ok := hashKey(key); ok {
+			if d.index == nil {
+				d.buildIndex()
+			}
+			if i, ok := d.index[k]; ok {
+				return i
+			}
+			return -1
+		}
+	}
+	for i, e := range d.entries {
+		if KeyEqual(e.Key, key) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *Dict) buildIndex() {
+	d.index = make(map[any]int, len(d.entries))
+	for i, e := range d.entries {
+		if k, ok := hashKey(e.Key); ok {
+			if _, dup := d.index[k]; !dup {
+				d.index[k] = i
+			}
+		}
+	}
+}
+
+type strKey string
+type bytesKey string
+
+// hashKey gives the Go map key for the scalar keys that make up nearly every
+// real dict; others (tuples, big ints...) fall back to the linear scan.
+func hashKey(k any) (any, bool) {
+	switch k := k.(type) {
+	case string:
+		return strKey(k), true
+	case int64:
+		return k, true
+	case int:
+		return int64(k), true
+	case bool: // Python: True == 1 == 1.0
+		if k {
+			return int64(1), true
+		}
+		return int64(0), true
+	case float64:
+		if k != k {
+			return nil, false
+		}
+		if k == math.Trunc(k) && k >= -9.223372036854775808e18 && k < 9.223372036854775808e18 {
+			return int64(k), true
+		}
+		return k, true
+	case nil:
+		return nil, true
+	}
+	return nil, false
+}
+
+// KeyEqual reports whether two dict keys are the same Python key: numbers
+// compare by value across int, float and bool, as Python's hash and == do.
+func KeyEqual(a, b any) bool {
+	if na, ok := numeric(a); ok {
+		if nb, ok := numeric(b); ok {
+			return na.Cmp(nb) == 0
+		}
+		return false
+	}
+	return Equal(a, b)
+}
+
+// numeric returns a number key as an exact rational, so that 2**70 and
+// float(2**70) compare as Python compares them.
+func numeric(v any) (*big.Rat, bool) {
+	switch v := v.(type) {
+	case bool:
+		if v {
+			return big.NewRat(1, 1), true
+		}
+		return new(big.Rat), true
+	case int:
+		return new(big.Rat).SetInt64(int64(v)), true
+	case int64:
+		return new(big.Rat).SetInt64(v), true
+	case *big.Int:
+		return new(big.Rat).SetInt(v), true
+	case float64:
+		if v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308 {
+			return nil, false
+		}
+		return new(big.Rat).SetFloat64(v), true
+	}
+	return nil, false
+}
