@@ -163,10 +163,12 @@ func (d *Dict) buildIndex() {
 }
 
 type strKey string
-type bytesKey string
+type canonStr string
 
-// hashKey gives the Go map key for the scalar keys that make up nearly every
-// real dict; others (tuples, big ints...) fall back to the linear scan.
+// hashKey gives the Go map key under which Python would find k: numbers that
+// Python considers equal (1, 1.0, True) share one key, and composite keys
+// (tuples, big ints, dates) get a canonical text. NaN is never equal to
+// anything, so it has no key.
 func hashKey(k any) (any, bool) {
 	switch k := k.(type) {
 	case string:
@@ -175,57 +177,57 @@ func hashKey(k any) (any, bool) {
 		return k, true
 	case int:
 		return int64(k), true
-	case bool: // Python: True == 1 == 1.0
+	case bool:
 		if k {
 			return int64(1), true
 		}
 		return int64(0), true
+	case nil:
+		return nil, true
 	case float64:
-		if k != k {
+		if math.IsNaN(k) {
 			return nil, false
 		}
 		if k == math.Trunc(k) && k >= -9.223372036854775808e18 && k < 9.223372036854775808e18 {
 			return int64(k), true
 		}
-		return k, true
-	case nil:
-		return nil, true
+		if math.IsInf(k, 0) || k != math.Trunc(k) {
+			return k, true
+		}
+	case *big.Int:
+		if k == nil {
+			return nil, false
+		}
+		if k.IsInt64() {
+			return k.Int64(), true
+		}
+	case Tuple:
+		for _, x := range k {
+			if _, ok := hashKey(x); !ok {
+				return nil, false
+			}
+		}
+	case []any, *Dict, map[any]struct{}:
+		return nil, false
 	}
-	return nil, false
+	return canonStr(canonKey(nil, k, 0)), true
 }
 
 // KeyEqual reports whether two dict keys are the same Python key: numbers
-// compare by value across int, float and bool, as Python's hash and == do.
+// compare by value across int, float and bool, as Python's hash and == do;
+// NaN and unhashable values equal nothing.
 func KeyEqual(a, b any) bool {
-	if na, ok := numeric(a); ok {
-		if nb, ok := numeric(b); ok {
-			return na.Cmp(nb) == 0
-		}
+	if sa, ok := a.(string); ok {
+		sb, ok := b.(string)
+		return ok && sa == sb
+	}
+	if _, ok := b.(string); ok {
 		return false
 	}
-	return Equal(a, b)
-}
-
-// numeric returns a number key as an exact rational, so that 2**70 and
-// float(2**70) compare as Python compares them.
-func numeric(v any) (*big.Rat, bool) {
-	switch v := v.(type) {
-	case bool:
-		if v {
-			return big.NewRat(1, 1), true
-		}
-		return new(big.Rat), true
-	case int:
-		return new(big.Rat).SetInt64(int64(v)), true
-	case int64:
-		return new(big.Rat).SetInt64(v), true
-	case *big.Int:
-		return new(big.Rat).SetInt(v), true
-	case float64:
-		if v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308 {
-			return nil, false
-		}
-		return new(big.Rat).SetFloat64(v), true
+	ka, ok := hashKey(a)
+	if !ok {
+		return false
 	}
-	return nil, false
+	kb, ok := hashKey(b)
+	return ok && ka == kb
 }

@@ -122,3 +122,24 @@ func TestNormalizeJSON(t *testing.T) {
 	_, err = NormalizeJSON(NewDict(Tuple{int64(1)}, "x"))
 	require.Error(t, err)
 }
+
+func TestDictCompositeKeysAreIndexed(t *testing.T) {
+	d := &Dict{}
+	for i := range 2000 {
+		d.Set(Tuple{int64(i), "x"}, i)
+	}
+	v, ok := d.Get(Tuple{float64(1999), "x"}) // Python: (1999.0, "x") == (1999, "x")
+	require.True(t, ok)
+	assert.Equal(t, 1999, v)
+	huge := new(big.Int).Lsh(big.NewInt(1), 70)
+	d.Set(huge, "big")
+	v, ok = d.Get(math.Ldexp(1, 70))
+	require.True(t, ok)
+	assert.Equal(t, "big", v)
+
+	// NaN equals nothing, not even itself, as in Python.
+	d.Set(math.NaN(), 1)
+	d.Set(math.NaN(), 2)
+	assert.Equal(t, 2003, d.Len())
+	assert.False(t, d.Has(math.NaN()))
+}

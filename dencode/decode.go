@@ -1,0 +1,624 @@
+package dencode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Sentinel causes of decoding errors, for errors.Is.
+var (
+	// ErrTruncated: the input ends inside a value. DIRAC silently accepts a
+	// string shorter than its declared length (s5:ab); this decoder does not.
+	ErrTruncated = errors.New("dencode: input ends inside a value")
+	// ErrSyntax: a byte or number DIRAC's decoder would also reject.
+	ErrSyntax = errors.New("dencode: invalid input")
+	// ErrTrailingData: Unmarshal found bytes after the value (Decode allows
+	// them, as DIRAC's callers do).
+	ErrTrailingData = errors.New("dencode: trailing data after the value")
+	// ErrEmpty: the input is empty (DIRAC's decode returns it unchanged, and
+	// its callers then report that it could not be decoded).
+	ErrEmpty = errors.New("dencode: empty input")
+)
+
+// SyntaxError describes invalid input and where it was found.
+type SyntaxError struct {
+	Offset int    // byte offset of the value at fault
+	Msg    string // what is wrong
+	Err    error  // ErrTruncated, ErrSyntax, ErrTrailingData, ErrEmpty or value.ErrTooDeep
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("dencode: %s at offset %d", e.Msg, e.Offset)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// Unmarshal decodes the single DEncode value in data into v, which must be a
+// non-nil pointer. Into *any it stores the generic model (see the package
+// doc); other targets are filled with value.Assign (structs, maps, slices,
+// time.Time...).
+//
+// Unlike DIRAC, Unmarshal rejects bytes after the value (ErrTrailingData):
+// DIRAC ignores them, but in a DISET frame they can only mean corruption. Use
+// Decode to get DIRAC's behaviour.
+func Unmarshal(data []byte, v any) error {
+	x, n, err := Decode(data)
+	if err != nil {
+		return err
+	}
+	if n != len(data) {
+		return &SyntaxError{Offset: n, Msg: fmt.Sprintf("%d bytes after the value", len(data)-n), Err: ErrTrailingData}
+	}
+	if p, ok := v.(*any); ok && p != nil {
+		*p = x
+		return nil
+	}
+	if err := value.Assign(v, x); err != nil {
+		return fmt.Errorf("dencode: %w", err)
+	}
+	return nil
+}
+
+// Decode decodes the DEncode value at the start of data and returns it (in
+// the generic model) with the number of bytes it took, as DIRAC's decode
+// does; what follows is not looked at.
+func Decode(data []byte) (v any, n int, err error) {
+	if len(data) == 0 {
+		return nil, 0, &SyntaxError{Msg: "empty input", Err: ErrEmpty}
+	}
+	d := decoderPool.Get().(*decoder)
+	d.data, d.pos = data, 0
+	v, err = d.value(0)
+	n = d.pos
+	d.release()
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, n, nil
+}
+
+// decoderPool recycles the decoders' scratch space and string cache.
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// release returns d to the pool, keeping what is safe to share: the scratch
+// stacks (emptied), the cache of immutable strings, and the unused tails of
+// the slabs (what was handed out lies before len and is capped, so callers'
+// appends cannot reach the tail).
+func (d *decoder) release() {
+	d.data = nil
+	clear(d.stack)
+	d.stack = d.stack[:0]
+	clear(d.entries)
+	d.entries = d.entries[:0]
+	if cap(d.stack) > 1<<16 || cap(d.entries) > 1<<16 {
+		return // let an unusually large one go
+	}
+	decoderPool.Put(d)
+}
+
+// decoder is a single pass over the input.
+type decoder struct {
+	data []byte
+	pos  int
+	// stack holds the items of the containers being decoded, so that each
+	// list or dict is allocated once, at its final size, when it ends.
+	stack   []any
+	entries []value.Entry
+	// Caches of short strings, boxed once: dict keys and values such as
+	// statuses and site names repeat across the records of a reply. Keys and
+	// values have their own caches, so that unique values (IDs, file names)
+	// do not evict the keys.
+	keyCache *strCache
+	valCache *strCache
+	// Slabs from which lists, dict entries and dicts are cut, to allocate
+	// them in batches rather than one by one.
+	anySlab   []any
+	entrySlab []value.Entry
+	dictSlab  []value.Dict
+}
+
+// slabMax bounds the batch size (in items): 32 KiB of dict entries, the
+// largest of Go's small-object size classes. Larger chunks would be fresh
+// memory from the OS each time, whose page faults cost more than the batching
+// saves. Containers over a quarter of it get their own allocation.
+const slabMax = 1024
+
+// nextSlab picks the next batch size: small for small messages, growing.
+func nextSlab(prev, need int) int {
+	n := max(2*prev, 32)
+	n = min(n, slabMax)
+	return max(n, need)
+}
+
+func (d *decoder) anys(n int) []any {
+	if n > slabMax/4 {
+		return make([]any, n)
+	}
+	if cap(d.anySlab)-len(d.anySlab) < n {
+		d.anySlab = make([]any, 0, nextSlab(cap(d.anySlab), n))
+	}
+	l := len(d.anySlab)
+	d.anySlab = d.anySlab[:l+n]
+	return d.anySlab[l : l+n : l+n]
+}
+
+func (d *decoder) newEntries(n int) []value.Entry {
+	if n > slabMax/4 {
+		return make([]value.Entry, n)
+	}
+	if cap(d.entrySlab)-len(d.entrySlab) < n {
+		d.entrySlab = make([]value.Entry, 0, nextSlab(cap(d.entrySlab), n))
+	}
+	l := len(d.entrySlab)
+	d.entrySlab = d.entrySlab[:l+n]
+	return d.entrySlab[l : l+n : l+n]
+}
+
+func (d *decoder) newDict() *value.Dict {
+	if len(d.dictSlab) == cap(d.dictSlab) {
+		d.dictSlab = make([]value.Dict, 0, min(max(2*cap(d.dictSlab), 8), slabMax/4))
+	}
+	d.dictSlab = d.dictSlab[:len(d.dictSlab)+1]
+	return &d.dictSlab[len(d.dictSlab)-1]
+}
+
+// strCache is a direct-mapped cache of short boxed strings: a fixed size
+// (nothing for hostile input to grow), no hashing map, and a miss costs no
+// more than no cache.
+type strCache [1024]struct {
+	s string
+	v any
+}
+
+// maxCachedLen is the longest string cached.
+const maxCachedLen = 24
+
+// boxStr returns b as a boxed string, from the cache if seen recently.
+func (d *decoder) boxStr(b []byte, key bool) any {
+	if len(b) > maxCachedLen || len(b) == 0 {
+		return string(b)
+	}
+	c := &d.valCache
+	if key {
+		c = &d.keyCache
+	}
+	if *c == nil {
+		*c = new(strCache)
+	}
+	// A cheap hash of the length and three bytes: collisions only cost a
+	// miss, the comparison below decides.
+	n := len(b)
+	h := (uint32(n) | uint32(b[0])<<8 | uint32(b[n-1])<<16 | uint32(b[n/2])<<24) * 0x9e3779b1
+	slot := &(*c)[h>>22]
+	if slot.s == string(b) && slot.v != nil {
+		return slot.v
+	}
+	s := string(b)
+	var v any = s
+	slot.s, slot.v = s, v
+	return v
+}
+
+func (d *decoder) fail(at int, err error, format string, args ...any) error {
+	return &SyntaxError{Offset: at, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+func (d *decoder) truncated(at int, what string) error {
+	return d.fail(at, ErrTruncated, "input ends inside %s", what)
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if d.pos >= len(d.data) {
+		return nil, d.truncated(d.pos, "a container")
+	}
+	start := d.pos
+	switch c := d.data[d.pos]; c {
+	case 's', 'u':
+		b, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return d.boxStr(b, false), nil
+	case 'i', 'I':
+		return d.integer()
+	case 'd':
+		return d.dict(depth)
+	case 'l', 't':
+		return d.list(c == 't', depth)
+	case 'b':
+		if d.pos+1 >= len(d.data) {
+			return nil, d.truncated(start, "a bool")
+		}
+		d.pos += 2
+		return d.data[start+1] != '0', nil // DIRAC: anything but "0" is True
+	case 'n':
+		d.pos++
+		return nil, nil
+	case 'f':
+		return d.float()
+	case 'z':
+		return d.datetime(depth)
+	}
+	return nil, d.fail(start, ErrSyntax, "unknown type byte %q", d.data[start])
+}
+
+// text returns the bytes from after the type byte up to the next sep, and
+// moves past sep.
+func (d *decoder) text(sep byte, what string) ([]byte, error) {
+	start := d.pos + 1
+	i := bytes.IndexByte(d.data[start:], sep)
+	if i < 0 {
+		return nil, d.fail(d.pos, ErrTruncated, "%s without its %q terminator", what, sep)
+	}
+	d.pos = start + i + 1
+	return d.data[start : start+i], nil
+}
+
+func (d *decoder) str() ([]byte, error) {
+	start := d.pos
+	// Fast path: plain decimal length, as encoders write it.
+	p, size := start+1, 0
+	for ; p < len(d.data) && p-start <= 9; p++ {
+		c := d.data[p]
+		if c < '0' || c > '9' {
+			break
+		}
+		size = size*10 + int(c-'0')
+	}
+	if p < len(d.data) && d.data[p] == ':' && p > start+1 && p-start <= 9 {
+		p++
+		if size > len(d.data)-p {
+			return nil, d.fail(start, ErrTruncated, "string of %d bytes with %d left", size, len(d.data)-p)
+		}
+		d.pos = p + size
+		return d.data[p : p+size], nil
+	}
+	lenText, err := d.text(':', "string length")
+	if err != nil {
+		return nil, err
+	}
+	n, huge, ok := parseInt(lenText)
+	if !ok || huge != nil || n < 0 {
+		return nil, d.fail(start, ErrSyntax, "bad string length %q", lenText)
+	}
+	if n > int64(len(d.data)-d.pos) {
+		return nil, d.fail(start, ErrTruncated, "string of %d bytes with %d left", n, len(d.data)-d.pos)
+	}
+	b := d.data[d.pos : d.pos+int(n)]
+	d.pos += int(n)
+	return b, nil
+}
+
+func (d *decoder) integer() (any, error) {
+	i, b, err := d.intRaw()
+	if err != nil {
+		return nil, err
+	}
+	if b != nil {
+		return b, nil
+	}
+	return i, nil
+}
+
+// intRaw reads "i...e" (or "I...e"). The plain form encoders write is read
+// in place; anything else goes through Python's int() rules (parseInt).
+func (d *decoder) intRaw() (int64, *big.Int, error) {
+	start := d.pos
+	p := start + 1
+	neg := p < len(d.data) && d.data[p] == '-'
+	if neg {
+		p++
+	}
+	var v int64
+	digits := 0
+	for ; p < len(d.data) && digits <= 18; p++ {
+		c := d.data[p]
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + int64(c-'0')
+		digits++
+	}
+	if p < len(d.data) && d.data[p] == 'e' && digits > 0 && digits <= 18 {
+		d.pos = p + 1
+		if neg {
+			v = -v
+		}
+		return v, nil, nil
+	}
+	t, err := d.text('e', "integer")
+	if err != nil {
+		return 0, nil, err
+	}
+	n, b, ok := parseInt(t)
+	if !ok {
+		return 0, nil, d.fail(start, ErrSyntax, "invalid integer %q", clip(t))
+	}
+	return n, b, nil
+}
+
+func (d *decoder) float() (any, error) {
+	start := d.pos
+	t, err := d.text('e', "float")
+	if err != nil {
+		return nil, err
+	}
+	// The terminator doubles as the exponent marker: "f1e+20e".
+	if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+		d.pos--
+		exp, err := d.text('e', "float exponent")
+		if err != nil {
+			return nil, err
+		}
+		f, ok := parseExpFloat(t, exp)
+		if !ok {
+			return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(d.data[start+1:d.pos-1]))
+		}
+		return f, nil
+	}
+	f, ok := parseFloat(t)
+	if !ok {
+		return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(t))
+	}
+	return f, nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+func (d *decoder) enter(depth int) error {
+	if depth >= value.MaxDepth {
+		return d.fail(d.pos, value.ErrTooDeep, "containers nested deeper than %d", value.MaxDepth)
+	}
+	return nil
+}
+
+func (d *decoder) list(tuple bool, depth int) (any, error) {
+	if err := d.enter(depth); err != nil {
+		return nil, err
+	}
+	start := d.pos
+	d.pos++
+	base := len(d.stack)
+	for {
+		if d.pos >= len(d.data) {
+			d.stack = d.stack[:base]
+			return nil, d.truncated(start, "a list or tuple")
+		}
+		if d.data[d.pos] == 'e' {
+			d.pos++
+			break
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			d.stack = d.stack[:base]
+			return nil, err
+		}
+		d.stack = append(d.stack, v)
+	}
+	items := d.anys(len(d.stack) - base)
+	copy(items, d.stack[base:])
+	clear(d.stack[base:])
+	d.stack = d.stack[:base]
+	if tuple {
+		return value.Tuple(items), nil
+	}
+	return items, nil
+}
+
+func (d *decoder) key(depth int) (any, error) {
+	if d.pos < len(d.data) && d.data[d.pos] == 's' {
+		b, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return d.boxStr(b, true), nil
+	}
+	start := d.pos
+	k, err := d.value(depth + 1)
+	if err != nil {
+		return nil, err
+	}
+	if !value.Hashable(k) {
+		return nil, d.fail(start, ErrSyntax, "unhashable dict key of type %s", value.TypeName(k))
+	}
+	return k, nil
+}
+
+func (d *decoder) dict(depth int) (any, error) {
+	if err := d.enter(depth); err != nil {
+		return nil, err
+	}
+	start := d.pos
+	d.pos++
+	base := len(d.entries)
+	for {
+		if d.pos >= len(d.data) {
+			d.entries = d.entries[:base]
+			return nil, d.truncated(start, "a dict")
+		}
+		if d.data[d.pos] == 'e' {
+			d.pos++
+			break
+		}
+		k, err := d.key(depth)
+		if err != nil {
+			d.entries = d.entries[:base]
+			return nil, err
+		}
+		if d.pos < len(d.data) && d.data[d.pos] == 'e' {
+			d.entries = d.entries[:base]
+			return nil, d.fail(d.pos, ErrSyntax, "dict key without a value")
+		}
+		v, err := d.value(depth + 1)
+		if err != nil {
+			d.entries = d.entries[:base]
+			return nil, err
+		}
+		d.entries = append(d.entries, value.Entry{Key: k, Value: v})
+	}
+	entries := d.newEntries(len(d.entries) - base)
+	copy(entries, d.entries[base:])
+	clear(d.entries[base:])
+	d.entries = d.entries[:base]
+	dict := d.newDict()
+	dict.SetEntries(entries)
+	return dict, nil
+}
+
+// datetime decodes "z" + subtype + arguments. The arguments are normally a
+// tuple of ints (and a None tzinfo), read here without building the tuple;
+// DIRAC passes whatever value follows to the constructor, so a list works too.
+func (d *decoder) datetime(depth int) (any, error) {
+	start := d.pos
+	if d.pos+1 >= len(d.data) {
+		return nil, d.truncated(start, "a datetime")
+	}
+	kind := d.data[d.pos+1]
+	if kind != 'a' && kind != 'd' && kind != 't' {
+		return nil, d.fail(start, ErrSyntax, "unknown datetime subtype %q", kind)
+	}
+	d.pos += 2
+	if err := d.enter(depth); err != nil {
+		return nil, err
+	}
+	if d.pos >= len(d.data) {
+		return nil, d.truncated(start, "a datetime")
+	}
+	if c := d.data[d.pos]; c != 't' && c != 'l' {
+		// DIRAC would spread a string or dict into the constructor's
+		// arguments; no encoder writes that, so refuse it.
+		return nil, d.fail(start, ErrSyntax, "datetime arguments must be a tuple or list, not %q", c)
+	}
+	var args [8]int64
+	var tz [8]bool // argument i is None
+	n := 0
+	d.pos++
+	for {
+		if d.pos >= len(d.data) {
+			return nil, d.truncated(start, "a datetime")
+		}
+		c := d.data[d.pos]
+		if c == 'e' {
+			d.pos++
+			break
+		}
+		if n == len(args) {
+			return nil, d.fail(start, ErrSyntax, "too many datetime arguments")
+		}
+		switch c {
+		case 'i', 'I':
+			at := d.pos
+			i, b, err := d.intRaw()
+			if err != nil {
+				return nil, err
+			}
+			if b != nil {
+				return nil, d.fail(at, ErrSyntax, "datetime argument out of range")
+			}
+			args[n] = i
+		case 'n':
+			d.pos++
+			tz[n] = true
+		default:
+			at := d.pos
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			return nil, d.fail(at, ErrSyntax, "datetime argument of type %s", value.TypeName(v))
+		}
+		n++
+	}
+	return buildDatetime(kind, args[:n], tz[:n], func(msg string) error { return d.fail(start, ErrSyntax, "%s", msg) })
+}
+
+// buildDatetime applies the constructors' rules: datetime(y, m, d[, H, M, S,
+// us, tzinfo]), date(y, m, d), time([H, M, S, us, tzinfo]); ints only, and
+// tzinfo None.
+func buildDatetime(kind byte, args []int64, none []bool, fail func(string) error) (any, error) {
+	tzAt, minArgs, maxArgs := 7, 3, 8
+	switch kind {
+	case 'd':
+		tzAt, maxArgs = -1, 3
+	case 't':
+		tzAt, minArgs, maxArgs = 4, 0, 5
+	}
+	if len(args) < minArgs || len(args) > maxArgs {
+		return nil, fail(fmt.Sprintf("%d datetime arguments", len(args)))
+	}
+	for i, isNone := range none {
+		if isNone != (i == tzAt) {
+			if isNone {
+				return nil, fail("None where a datetime argument must be an int")
+			}
+			return nil, fail("a tzinfo that is not None")
+		}
+	}
+	var f [7]int64 // fields past the given ones default to 0
+	copy(f[:], args)
+	switch kind {
+	case 'a':
+		if err := checkDate(f[0], f[1], f[2]); err != nil {
+			return nil, fail(err.Error())
+		}
+		if err := checkClock(f[3], f[4], f[5], f[6]); err != nil {
+			return nil, fail(err.Error())
+		}
+		return time.Date(int(f[0]), time.Month(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6])*1000, time.UTC), nil
+	case 'd':
+		if err := checkDate(f[0], f[1], f[2]); err != nil {
+			return nil, fail(err.Error())
+		}
+		return value.Date{Year: int(f[0]), Month: time.Month(f[1]), Day: int(f[2])}, nil
+	}
+	if err := checkClock(f[0], f[1], f[2], f[3]); err != nil {
+		return nil, fail(err.Error())
+	}
+	return value.TimeOfDay{Hour: int(f[0]), Minute: int(f[1]), Second: int(f[2]), Microsecond: int(f[3])}, nil
+}
+
+func checkDate(y, m, day int64) error {
+	switch {
+	case y < 1 || y > 9999:
+		return errYearRange
+	case m < 1 || m > 12:
+		return errors.New("month must be in 1..12")
+	case day < 1 || day > int64(daysIn(y, m)):
+		return errors.New("day is out of range for month")
+	}
+	return nil
+}
+
+var monthDays = [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+func daysIn(y, m int64) int {
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		return 29
+	}
+	return monthDays[m]
+}
+
+func checkClock(h, m, s, us int64) error {
+	switch {
+	case h < 0 || h > 23:
+		return errors.New("hour must be in 0..23")
+	case m < 0 || m > 59:
+		return errors.New("minute must be in 0..59")
+	case s < 0 || s > 59:
+		return errors.New("second must be in 0..59")
+	case us < 0 || us > 999999:
+		return errors.New("microsecond must be in 0..999999")
+	}
+	return nil
+}

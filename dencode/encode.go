@@ -1,0 +1,263 @@
+package dencode
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Marshal returns the DEncode bytes of v.
+//
+// Encoding rules beyond value.Walk's: strings (and []byte) are written as
+// their bytes with the "s" code; floats exactly as Python's repr; a time.Time
+// becomes a naive datetime in UTC (converted from its location, sub-microsecond
+// digits dropped; years outside 1..9999 are refused, as Python has no such
+// datetimes); a *value.Object (a JSON-only JSerializable) is refused, as DIRAC's
+// DEncode refuses it; so are dict keys that are lists or dicts.
+func Marshal(v any) ([]byte, error) {
+	bp := bufPool.Get().(*[]byte)
+	buf, err := AppendMarshal((*bp)[:0], v)
+	var out []byte
+	if err == nil {
+		out = append(make([]byte, 0, len(buf)), buf...)
+	}
+	if cap(buf) <= maxPooled {
+		*bp = buf
+		bufPool.Put(bp)
+	}
+	return out, err
+}
+
+// bufPool recycles encoding buffers: growing a buffer from nothing costs more
+// than the encoding itself on large replies. Only buffers up to maxPooled are
+// kept, so that one huge message does not stay pinned.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooled = 4 << 20
+
+// AppendMarshal appends the DEncode bytes of v to dst and returns the
+// extended buffer, so that callers can reuse buffers. On error it returns
+// dst as it was given.
+func AppendMarshal(dst []byte, v any) ([]byte, error) {
+	e := encoder{buf: dst}
+	if err := value.Walk(v, &e); err != nil {
+		return dst, fmt.Errorf("dencode: %w", err)
+	}
+	return e.buf, nil
+}
+
+// encoder writes DEncode; it implements value.Emitter.
+//
+// Each method reserves room first (spare), appends into that room through a
+// local slice, then records the new length (commit). Storing a whole slice
+// into e.buf would cost a GC write barrier per event while a collection is
+// running; re-slicing e.buf in place stores only its length.
+type encoder struct {
+	buf []byte
+}
+
+// spare returns an empty slice over at least k free bytes after e.buf.
+func (e *encoder) spare(k int) []byte {
+	if cap(e.buf)-len(e.buf) < k {
+		e.buf = slices.Grow(e.buf, k)
+	}
+	return e.buf[len(e.buf):len(e.buf)]
+}
+
+// commit records b, written into the room spare returned.
+func (e *encoder) commit(b []byte) {
+	e.buf = e.buf[:len(e.buf)+len(b)]
+}
+
+// maxIntLen is the room for "i" + an int64 or uint64 + "e".
+const maxIntLen = 22
+
+func (e *encoder) Nil() error {
+	e.commit(append(e.spare(1), 'n'))
+	return nil
+}
+
+func (e *encoder) Bool(b bool) error {
+	c := byte('0')
+	if b {
+		c = '1'
+	}
+	e.commit(append(e.spare(2), 'b', c))
+	return nil
+}
+
+func (e *encoder) Int(i int64) error {
+	b := append(e.spare(maxIntLen), 'i')
+	if i >= 0 {
+		b = appendUint(b, uint64(i))
+	} else {
+		b = strconv.AppendInt(b, i, 10)
+	}
+	e.commit(append(b, 'e'))
+	return nil
+}
+
+// appendUint is strconv.AppendUint with a shortcut for the small numbers
+// (lengths, date fields) that make up most of the output.
+func appendUint(b []byte, u uint64) []byte {
+	switch {
+	case u < 10:
+		return append(b, byte('0'+u))
+	case u < 100:
+		return append(b, byte('0'+u/10), byte('0'+u%10))
+	case u < 10000:
+		if u < 1000 {
+			return append(b, byte('0'+u/100), byte('0'+u/10%10), byte('0'+u%10))
+		}
+		return append(b, byte('0'+u/1000), byte('0'+u/100%10), byte('0'+u/10%10), byte('0'+u%10))
+	}
+	return strconv.AppendUint(b, u, 10)
+}
+
+func (e *encoder) Uint(u uint64) error {
+	b := append(e.spare(maxIntLen), 'i')
+	b = appendUint(b, u)
+	e.commit(append(b, 'e'))
+	return nil
+}
+
+func (e *encoder) BigInt(i *big.Int) error {
+	// Decimal digits <= bits*log10(2)+1 < bits/3+2.
+	b := append(e.spare(i.BitLen()/3+4), 'i')
+	b = i.Append(b, 10)
+	e.commit(append(b, 'e'))
+	return nil
+}
+
+func (e *encoder) Float(f float64) error {
+	b := append(e.spare(32), 'f') // repr is at most 24 bytes
+	b = value.AppendFloat(b, f)
+	e.commit(append(b, 'e'))
+	return nil
+}
+
+func (e *encoder) String(s string) error {
+	b := append(e.spare(len(s)+maxIntLen), 's')
+	b = appendUint(b, uint64(len(s)))
+	b = append(b, ':')
+	e.commit(append(b, s...))
+	return nil
+}
+
+func (e *encoder) Bytes(p []byte) error {
+	b := append(e.spare(len(p)+maxIntLen), 's')
+	b = appendUint(b, uint64(len(p)))
+	b = append(b, ':')
+	e.commit(append(b, p...))
+	return nil
+}
+
+func (e *encoder) BeginList(int) error {
+	e.commit(append(e.spare(1), 'l'))
+	return nil
+}
+
+func (e *encoder) BeginTuple(int) error {
+	e.commit(append(e.spare(1), 't'))
+	return nil
+}
+
+func (e *encoder) BeginDict(int) error {
+	e.commit(append(e.spare(1), 'd'))
+	return nil
+}
+
+func (e *encoder) End() error {
+	e.commit(append(e.spare(1), 'e'))
+	return nil
+}
+
+// errYearRange is returned for datetimes and dates Python cannot hold.
+var errYearRange = errors.New("year outside 1..9999 (Python's datetime range)")
+
+// ints writes z, the subtype, and a tuple of date and time fields
+// (non-negative once validated) with, for datetimes and times, the None
+// tzinfo.
+func (e *encoder) ints(kind byte, tz bool, vals ...int) {
+	b := append(e.spare(8+len(vals)*maxIntLen), 'z', kind, 't')
+	for _, v := range vals {
+		b = append(b, 'i')
+		b = appendUint(b, uint64(v))
+		b = append(b, 'e')
+	}
+	if tz {
+		b = append(b, 'n')
+	}
+	e.commit(append(b, 'e'))
+}
+
+func (e *encoder) Time(t time.Time) error {
+	y, mo, d, h, mi, sec := civil(t.Unix())
+	if y < 1 || y > 9999 {
+		return fmt.Errorf("datetime %s: %w", t.UTC().Format(time.RFC3339), errYearRange)
+	}
+	e.ints('a', true, y, mo, d, h, mi, sec, t.Nanosecond()/1000)
+	return nil
+}
+
+// civil splits Unix seconds into the UTC calendar date and clock, as
+// t.UTC().Date() and Clock() do, in one cheaper step (the days-to-civil
+// algorithm of the proleptic Gregorian calendar, as in Howard Hinnant's
+// public-domain date algorithms).
+func civil(unix int64) (y, m, d, hh, mm, ss int) {
+	days, secs := unix/86400, unix%86400
+	if secs < 0 {
+		secs += 86400
+		days--
+	}
+	hh, mm, ss = int(secs/3600), int(secs/60%60), int(secs%60)
+	z := days + 719468 // days since 0000-03-01
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // day of the 400-year era
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the March-based year
+	mp := (5*doy + 2) / 153                                // March-based month
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int(mp + 3)
+	if mp >= 10 {
+		m = int(mp - 9)
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d, hh, mm, ss
+}
+
+func (e *encoder) Date(d value.Date) error {
+	if err := checkDate(int64(d.Year), int64(d.Month), int64(d.Day)); err != nil {
+		return fmt.Errorf("date %s: %w", d, err)
+	}
+	e.ints('d', false, d.Year, int(d.Month), d.Day)
+	return nil
+}
+
+func (e *encoder) TimeOfDay(t value.TimeOfDay) error {
+	if err := checkClock(int64(t.Hour), int64(t.Minute), int64(t.Second), int64(t.Microsecond)); err != nil {
+		return fmt.Errorf("time %s: %w", t, err)
+	}
+	e.ints('t', true, t.Hour, t.Minute, t.Second, t.Microsecond)
+	return nil
+}
+
+// ErrObject is returned when encoding a *value.Object: JSerializable objects
+// exist only in DIRAC's JSON encoding.
+var ErrObject = errors.New("a JSerializable object (value.Object) cannot be written as DEncode")
+
+func (e *encoder) Object(class, module string) error {
+	return fmt.Errorf("%w: %s.%s", ErrObject, module, class)
+}

@@ -1,0 +1,34 @@
+package dencode
+
+import (
+	"testing"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// FuzzDecode: decoding never panics; what decodes encodes, and decodes again
+// to an equal value. The seed corpus in testdata/fuzz/FuzzDecode holds the
+// golden vectors' inputs and PROTOCOL.md's worked examples.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("ds2:OKb1s5:Valueli1es1:aee"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, n, err := Decode(data)
+		if err != nil {
+			return
+		}
+		if n <= 0 || n > len(data) {
+			t.Fatalf("consumed %d of %d bytes", n, len(data))
+		}
+		enc, err := Marshal(v)
+		if err != nil {
+			t.Fatalf("decoded %q but cannot encode it: %v", data[:n], err)
+		}
+		var again any
+		if err := Unmarshal(enc, &again); err != nil {
+			t.Fatalf("cannot decode own encoding %q of %q: %v", enc, data[:n], err)
+		}
+		if !value.Equal(v, again) {
+			t.Fatalf("%q decoded to %#v, re-encoded as %q, decoded to %#v", data[:n], v, enc, again)
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package jencode
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/diracgo/diracrpc/internal/benchdata"
+)
+
+// The payload of internal/benchdata: JEncode against encoding/json on the
+// same Go data, in the same run. Run:
+//
+//	go test -run '^$' -bench . -count 6 ./jencode/ > /tmp/jencode-bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest /tmp/jencode-bench.txt
+
+// jsonMarshal is encoding/json without HTML escaping, the closest it gets to
+// Python's output.
+func jsonMarshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return buf.Bytes(), err
+}
+
+func BenchmarkEncode(b *testing.B) {
+	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()
+	run := func(name string, enc func() ([]byte, error)) {
+		out, err := enc()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(out)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	run("jencode", func() ([]byte, error) { return Marshal(plain) })
+	run("encoding-json", func() ([]byte, error) { return json.Marshal(plain) })
+	run("jencode-struct", func() ([]byte, error) { return Marshal(typed) })
+	run("encoding-json-struct", func() ([]byte, error) { return json.Marshal(typed) })
+	run("jencode-generic", func() ([]byte, error) { return Marshal(generic) })
+	buf := make([]byte, 0, 256<<10)
+	run("jencode-generic-append", func() ([]byte, error) { return AppendMarshal(buf[:0], generic) })
+}
+
+func BenchmarkDecode(b *testing.B) {
+	text, err := Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(name string, dec func() error) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := dec(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// encoding/json reads the same text: its datetimes are plain dicts to it.
+	run("jencode", func() error { var v any; return Unmarshal(text, &v) })
+	run("encoding-json-into-any", func() error { var v any; return json.Unmarshal(text, &v) })
+	// and its own text for the same data (RFC 3339 strings for the times).
+	own, err := json.Marshal(benchdata.Plain())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding-json-into-any-own-text", func(b *testing.B) {
+		b.SetBytes(int64(len(own)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(own, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	run("jencode-into-struct", func() error { var v benchdata.Result; return Unmarshal(text, &v) })
+}

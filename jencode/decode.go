@@ -1,0 +1,607 @@
+package jencode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// SyntaxError is malformed JSON. Its message is the one Python's json module
+// gives for the same input ("Expecting value: line 1 column 1 (char 0)"), so
+// that errors read the same on both sides of a connection.
+type SyntaxError struct {
+	// Msg is Python's message without the position ("Expecting value").
+	Msg string
+	// Offset is the byte offset of the error in the (UTF-8) input.
+	Offset int
+	// Line, Column and Char locate the error as Python does: lines and
+	// columns from 1, Char from 0, counted in characters.
+	Line, Column, Char int
+}
+
+func (e *SyntaxError) Error() string { return "jencode: " + e.Detail() }
+
+// Detail returns the error text exactly as Python's JSONDecodeError writes it.
+func (e *SyntaxError) Detail() string {
+	return fmt.Sprintf("%s: line %d column %d (char %d)", e.Msg, e.Line, e.Column, e.Char)
+}
+
+// Decoder decodes JEncode text with options. The zero value is ready to use
+// and decodes as Decode does.
+type Decoder struct {
+	// Object, when set, is asked about every DIRAC object ({"__dCls": class,
+	// "__dMod": module, ...}) before it is returned as a *value.Object; an
+	// error rejects the input. DIRAC itself rejects objects whose module it
+	// cannot import or whose class is not a JSerializable subclass; Go cannot
+	// know which classes a Python peer has, so by default every object is
+	// accepted and kept as data.
+	Object func(class, module string) error
+}
+
+// Decode parses JEncode text into the generic model (see the package
+// documentation). The whole input must be one JSON value, with optional
+// surrounding whitespace.
+func Decode(data []byte) (any, error) {
+	var dec Decoder
+	return dec.Decode(data)
+}
+
+// Decode parses JEncode text into the generic model.
+func (dec *Decoder) Decode(data []byte) (any, error) {
+	text, err := toUTF8(data)
+	if err != nil {
+		return nil, err
+	}
+	d := decoder{data: text, opts: dec}
+	d.skipWS()
+	v, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	d.skipWS()
+	if d.pos != len(d.data) {
+		return nil, d.syntaxErr("Extra data", d.pos)
+	}
+	return v, nil
+}
+
+// Unmarshal decodes data into v, which must be a non-nil pointer: *any gets
+// the generic model; other targets (structs, maps, slices, time.Time...) are
+// filled by value.Assign, as encoding/json would fill them.
+func (dec *Decoder) Unmarshal(data []byte, v any) error {
+	x, err := dec.Decode(data)
+	if err != nil {
+		return err
+	}
+	if p, ok := v.(*any); ok && p != nil {
+		*p = x
+		return nil
+	}
+	if err := value.Assign(v, x); err != nil {
+		return fmt.Errorf("jencode: %w", err)
+	}
+	return nil
+}
+
+// Unmarshal decodes JEncode text into v (see Decoder.Unmarshal).
+func Unmarshal(data []byte, v any) error {
+	var dec Decoder
+	return dec.Unmarshal(data, v)
+}
+
+type decoder struct {
+	data  []byte
+	pos   int
+	depth int
+	opts  *Decoder
+	buf   []byte // scratch for strings with escapes
+	// strs interns short strings, boxed once: keys and values such as
+	// statuses and site names repeat across the records of a payload.
+	strs map[string]any
+	// items and entries hold the contents of the open arrays and objects,
+	// so that each container is allocated once, at its final size.
+	items   []any
+	entries []value.Entry
+	// Slabs from which arrays, entries and dicts are cut in batches.
+	anySlab   []any
+	entrySlab []value.Entry
+	dictSlab  []value.Dict
+}
+
+// internMax bounds the string cache, so that a hostile input cannot grow it
+// without limit; internMaxLen is the longest string interned.
+const (
+	internMax    = 1024
+	internMaxLen = 32
+	// slabMax bounds a batch; larger containers get their own allocation.
+	slabMax = 4096
+)
+
+func nextSlab(prev, need int) int {
+	return max(min(max(2*prev, 32), slabMax), need)
+}
+
+func (d *decoder) newItems(n int) []any {
+	if n > slabMax/4 {
+		return make([]any, n)
+	}
+	if cap(d.anySlab)-len(d.anySlab) < n {
+		d.anySlab = make([]any, 0, nextSlab(cap(d.anySlab), n))
+	}
+	l := len(d.anySlab)
+	d.anySlab = d.anySlab[:l+n]
+	return d.anySlab[l : l+n : l+n]
+}
+
+func (d *decoder) newEntries(n int) []value.Entry {
+	if n > slabMax/4 {
+		return make([]value.Entry, n)
+	}
+	if cap(d.entrySlab)-len(d.entrySlab) < n {
+		d.entrySlab = make([]value.Entry, 0, nextSlab(cap(d.entrySlab), n))
+	}
+	l := len(d.entrySlab)
+	d.entrySlab = d.entrySlab[:l+n]
+	return d.entrySlab[l : l+n : l+n]
+}
+
+func (d *decoder) newDict() *value.Dict {
+	if len(d.dictSlab) == cap(d.dictSlab) {
+		d.dictSlab = make([]value.Dict, 0, nextSlab(cap(d.dictSlab), 1)/4)
+	}
+	d.dictSlab = d.dictSlab[:len(d.dictSlab)+1]
+	return &d.dictSlab[len(d.dictSlab)-1]
+}
+
+func (d *decoder) syntaxErr(msg string, off int) error {
+	prefix := d.data[:min(off, len(d.data))]
+	line, lastNL := 1, -1
+	for i, c := range prefix {
+		if c == '\n' {
+			line++
+			lastNL = i
+		}
+	}
+	char := utf8.RuneCount(prefix)
+	col := char + 1
+	if lastNL >= 0 {
+		col = utf8.RuneCount(prefix[lastNL+1:]) + 1
+	}
+	return &SyntaxError{Msg: msg, Offset: off, Line: line, Column: col, Char: char}
+}
+
+func (d *decoder) skipWS() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) literal(lit string, v any) (any, error) {
+	if len(d.data)-d.pos >= len(lit) && string(d.data[d.pos:d.pos+len(lit)]) == lit {
+		d.pos += len(lit)
+		return v, nil
+	}
+	return nil, d.syntaxErr("Expecting value", d.pos)
+}
+
+func (d *decoder) value() (any, error) {
+	if d.pos >= len(d.data) {
+		return nil, d.syntaxErr("Expecting value", d.pos)
+	}
+	switch c := d.data[d.pos]; c {
+	case '"':
+		return d.str()
+	case '{':
+		return d.object()
+	case '[':
+		return d.array()
+	case 'n':
+		return d.literal("null", nil)
+	case 't':
+		return d.literal("true", true)
+	case 'f':
+		return d.literal("false", false)
+	case 'N':
+		return d.literal("NaN", math.NaN())
+	case 'I':
+		return d.literal("Infinity", math.Inf(1))
+	case '-':
+		if len(d.data)-d.pos >= 9 && string(d.data[d.pos:d.pos+9]) == "-Infinity" {
+			d.pos += 9
+			return math.Inf(-1), nil
+		}
+		return d.number()
+	default:
+		if c >= '0' && c <= '9' {
+			return d.number()
+		}
+	}
+	return nil, d.syntaxErr("Expecting value", d.pos)
+}
+
+func (d *decoder) enter() error {
+	d.depth++
+	if d.depth > value.MaxDepth {
+		return fmt.Errorf("jencode: %w at offset %d", value.ErrTooDeep, d.pos)
+	}
+	return nil
+}
+
+func (d *decoder) array() (any, error) {
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	d.pos++ // [
+	d.skipWS()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return []any{}, nil
+	}
+	base := len(d.items)
+	for {
+		v, err := d.value()
+		if err != nil {
+			d.items = d.items[:base]
+			return nil, err
+		}
+		d.items = append(d.items, v)
+		d.skipWS()
+		if d.pos < len(d.data) {
+			switch d.data[d.pos] {
+			case ']':
+				d.pos++
+				d.depth--
+				list := d.newItems(len(d.items) - base)
+				copy(list, d.items[base:])
+				clear(d.items[base:])
+				d.items = d.items[:base]
+				return list, nil
+			case ',':
+				d.pos++
+				d.skipWS()
+				continue
+			}
+		}
+		d.items = d.items[:base]
+		return nil, d.syntaxErr("Expecting ',' delimiter", d.pos)
+	}
+}
+
+func (d *decoder) object() (any, error) {
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	start := d.pos
+	d.pos++ // {
+	d.skipWS()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return d.newDict(), nil
+	}
+	special := false // a "__dCls" key was seen
+	base := len(d.entries)
+	dict, err := d.objectEntries(base, &special)
+	if err != nil {
+		clear(d.entries[base:])
+		d.entries = d.entries[:base]
+		return nil, err
+	}
+	d.depth--
+	if !special {
+		return dict, nil
+	}
+	v, err := d.opts.hook(dict)
+	if err != nil {
+		return nil, fmt.Errorf("jencode: object at offset %d: %w", start, err)
+	}
+	return v, nil
+}
+
+// objectEntries parses the members of an object up to its closing brace.
+func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
+	for {
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return nil, d.syntaxErr("Expecting property name enclosed in double quotes", d.pos)
+		}
+		key, isDCls, err := d.key()
+		if err != nil {
+			return nil, err
+		}
+		*special = *special || isDCls
+		d.skipWS()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return nil, d.syntaxErr("Expecting ':' delimiter", d.pos)
+		}
+		d.pos++
+		d.skipWS()
+		v, err := d.value()
+		if err != nil {
+			return nil, err
+		}
+		d.entries = append(d.entries, value.Entry{Key: key, Value: v})
+		d.skipWS()
+		if d.pos < len(d.data) {
+			if c := d.data[d.pos]; c == '}' {
+				d.pos++
+				entries := d.newEntries(len(d.entries) - base)
+				copy(entries, d.entries[base:])
+				clear(d.entries[base:])
+				d.entries = d.entries[:base]
+				dict := d.newDict()
+				dict.SetEntries(entries)
+				return dict, nil
+			} else if c == ',' {
+				d.pos++
+				d.skipWS()
+				continue
+			}
+		}
+		return nil, d.syntaxErr("Expecting ',' delimiter", d.pos)
+	}
+}
+
+// strPlain[c] is true for the bytes a string can hold without further
+// work: printable ASCII except '"' and '\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str parses the string starting at the opening quote at d.pos and returns
+// it boxed (short strings interned).
+func (d *decoder) str() (any, error) {
+	raw, err := d.rawStr()
+	if err != nil {
+		return nil, err
+	}
+	return d.box(raw), nil
+}
+
+// key is str for an object key; it also tells whether the key is "__dCls".
+func (d *decoder) key() (any, bool, error) {
+	raw, err := d.rawStr()
+	if err != nil {
+		return nil, false, err
+	}
+	return d.box(raw), string(raw) == "__dCls", nil
+}
+
+// rawStr returns the unescaped bytes of the string at d.pos, valid until the
+// next call.
+func (d *decoder) rawStr() ([]byte, error) {
+	start := d.pos + 1
+	i := start
+	data := d.data
+	for i < len(data) && strPlain[data[i]] {
+		i++
+	}
+	if i < len(data) && data[i] == '"' {
+		d.pos = i + 1
+		return data[start:i], nil
+	}
+	return d.strSlow(start, i)
+}
+
+func (d *decoder) box(b []byte) any {
+	if len(b) > internMaxLen {
+		return string(b)
+	}
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	var s any = string(b)
+	if d.strs == nil {
+		d.strs = make(map[string]any, 32)
+	}
+	if len(d.strs) < internMax {
+		d.strs[s.(string)] = s
+	}
+	return s
+}
+
+// strSlow handles escapes, control characters and non-ASCII text from i on;
+// data[start:i] is plain. It returns the unescaped bytes (valid until the
+// next call) and leaves d.pos after the closing quote.
+func (d *decoder) strSlow(start, i int) ([]byte, error) {
+	data := d.data
+	buf := append(d.buf[:0], data[start:i]...)
+	defer func() { d.buf = buf[:0] }()
+	for {
+		if i >= len(data) {
+			return nil, d.syntaxErr("Unterminated string starting at", start-1)
+		}
+		c := data[i]
+		switch {
+		case strPlain[c]:
+			j := i + 1
+			for j < len(data) && strPlain[data[j]] {
+				j++
+			}
+			buf = append(buf, data[i:j]...)
+			i = j
+		case c == '"':
+			d.pos = i + 1
+			return buf, nil
+		case c == '\\':
+			if i+1 >= len(data) {
+				return nil, d.syntaxErr("Unterminated string starting at", start-1)
+			}
+			esc := data[i+1]
+			i += 2
+			switch esc {
+			case '"', '\\', '/':
+				buf = append(buf, esc)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := hex4(data, i)
+				if !ok {
+					return nil, d.syntaxErr("Invalid \\uXXXX escape", i-1)
+				}
+				i += 4
+				if r >= 0xd800 && r < 0xdc00 && len(data)-i >= 6 && data[i] == '\\' && data[i+1] == 'u' {
+					r2, ok := hex4(data, i+2)
+					if !ok {
+						return nil, d.syntaxErr("Invalid \\uXXXX escape", i+1)
+					}
+					if r2 >= 0xdc00 && r2 < 0xe000 {
+						r = 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00)
+						i += 6
+					}
+				}
+				buf = appendCodePoint(buf, r)
+			default:
+				return nil, d.syntaxErr("Invalid \\escape", i-2)
+			}
+		case c < 0x20:
+			return nil, d.syntaxErr("Invalid control character at", i)
+		default: // non-ASCII: UTF-8, with encoded surrogates allowed (Python's surrogatepass)
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				if c == 0xed && i+2 < len(data) && data[i+1] >= 0xa0 && data[i+1] <= 0xbf && data[i+2]&0xc0 == 0x80 {
+					buf = appendCodePoint(buf, 0xd000|rune(data[i+1]&0x3f)<<6|rune(data[i+2]&0x3f))
+					i += 3
+					continue
+				}
+				return nil, fmt.Errorf("jencode: invalid UTF-8 byte 0x%02x at offset %d", c, i)
+			}
+			buf = append(buf, data[i:i+size]...)
+			i += size
+		}
+	}
+}
+
+func hex4(data []byte, i int) (rune, bool) {
+	if len(data)-i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// appendCodePoint appends r as UTF-8. Lone surrogates U+DC80..U+DCFF become
+// the byte they stand for under Python's surrogateescape (so binary strings
+// survive a JSON trip); other lone surrogates are written in WTF-8.
+func appendCodePoint(buf []byte, r rune) []byte {
+	if r >= 0xd800 && r < 0xe000 {
+		if r >= 0xdc80 && r <= 0xdcff {
+			return append(buf, byte(r))
+		}
+		return append(buf, 0xe0|byte(r>>12), 0x80|byte(r>>6)&0x3f, 0x80|byte(r)&0x3f)
+	}
+	return utf8.AppendRune(buf, r)
+}
+
+// number parses a JSON number as Python does: int unless it has a fraction
+// or an exponent.
+func (d *decoder) number() (any, error) {
+	data := d.data
+	start := d.pos
+	i := start
+	neg := data[i] == '-'
+	if neg {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, d.syntaxErr("Expecting value", start)
+	}
+	intEnd := i
+	isFloat := false
+	if i+1 < len(data) && data[i] == '.' && data[i+1] >= '0' && data[i+1] <= '9' {
+		i += 2
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		isFloat = true
+	}
+	if i < len(data) && data[i]|0x20 == 'e' {
+		j := i + 1
+		if j < len(data) && (data[j] == '+' || data[j] == '-') {
+			j++
+		}
+		k := j
+		for k < len(data) && data[k] >= '0' && data[k] <= '9' {
+			k++
+		}
+		if k > j {
+			i = k
+			isFloat = true
+		}
+	}
+	d.pos = i
+	text := data[start:i]
+	if isFloat {
+		f, err := strconv.ParseFloat(string(text), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, d.syntaxErr("Expecting value", start)
+		}
+		return f, nil
+	}
+	digits := intEnd - start
+	if neg {
+		digits--
+	}
+	if digits <= 18 {
+		var n int64
+		for _, c := range text[len(text)-digits:] {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		return n, nil
+	}
+	if digits > MaxIntDigits {
+		return nil, fmt.Errorf("jencode: %w: the integer at offset %d has %d digits", ErrIntTooLong, start, digits)
+	}
+	if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+		return n, nil
+	}
+	b, ok := new(big.Int).SetString(string(text), 10)
+	if !ok {
+		return nil, d.syntaxErr("Expecting value", start)
+	}
+	return b, nil
+}

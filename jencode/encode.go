@@ -1,0 +1,536 @@
+package jencode
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// MaxIntDigits is the longest integer, in decimal digits, that Python 3.11
+// converts to or from text by default (sys.get_int_max_str_digits()). DIRAC's
+// JSON encoder fails on longer integers and its decoder rejects them, so this
+// package does the same.
+const MaxIntDigits = 4300
+
+// ErrIntTooLong is wrapped by the errors for integers beyond MaxIntDigits.
+var ErrIntTooLong = fmt.Errorf("integer longer than %d digits (Python's int/str conversion limit)", MaxIntDigits)
+
+// UnsupportedError is returned by Marshal for values DIRAC's JSON encoder
+// refuses with a Python TypeError: times of day, and dict keys that are not
+// str, int, float, bool or None.
+type UnsupportedError struct {
+	// PyType is the Python type name of the refused value ("time", "tuple"...).
+	PyType string
+	// Key is set when the value was refused as a dict key.
+	Key bool
+}
+
+func (e *UnsupportedError) Error() string {
+	if e.Key {
+		return "jencode: keys must be str, int, float, bool or None, not " + e.PyType
+	}
+	return "jencode: Object of type " + e.PyType + " is not JSON serializable"
+}
+
+// Marshal returns the JEncode text of v. v may hold the generic model of
+// package value or ordinary Go values (see value.Walk).
+func Marshal(v any) ([]byte, error) {
+	// Encode into a recycled buffer and copy the result out: growing a
+	// fresh buffer costs more than the encoding itself on large payloads.
+	bp := bufPool.Get().(*[]byte)
+	buf, err := AppendMarshal((*bp)[:0], v)
+	var out []byte
+	if err == nil {
+		out = make([]byte, len(buf))
+		copy(out, buf)
+	}
+	if cap(buf) <= maxPooled {
+		*bp = buf[:0]
+		bufPool.Put(bp)
+	}
+	return out, err
+}
+
+// bufPool holds Marshal's scratch buffers; maxPooled bounds the size kept,
+// so that one huge message does not pin its buffer.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooled = 4 << 20
+
+// AppendMarshal appends the JEncode text of v to dst. On error dst is
+// returned unchanged (its spare capacity may have been written).
+func AppendMarshal(dst []byte, v any) ([]byte, error) {
+	e := encoder{buf: dst, stack: make([]frame, 0, 16)}
+	if err := value.Walk(v, &e); err != nil {
+		return dst, err
+	}
+	if len(e.stack) != 0 {
+		return dst, errors.New("jencode: unterminated container")
+	}
+	return e.buf, nil
+}
+
+// Container states.
+const (
+	inList      uint8 = iota
+	inDictKey         // next event is a key
+	inDictValue       // next event is the value of the key just written
+	inAttrKey         // next event is an attribute name of an Object
+	inAttrValue       // next event is an attribute value (None values are skipped)
+	inObject          // Object called; its attribute dict must come next
+)
+
+type frame struct {
+	state uint8
+	first bool
+	mark  int // inAttrValue: where the pending attribute starts in buf
+}
+
+// encoder turns value.Walk's events into JSON text. It keeps a stack of open
+// containers to place separators and to tell keys from values.
+//
+// Each event stores e.buf once: the helpers take and return the buffer, so
+// that the pointer store (and its GC write barrier) happens once per event.
+type encoder struct {
+	buf   []byte
+	stack []frame
+}
+
+func (e *encoder) top() *frame {
+	if len(e.stack) == 0 {
+		return nil
+	}
+	return &e.stack[len(e.stack)-1]
+}
+
+// keyPos reports whether the next event is a dict key.
+func (e *encoder) keyPos() bool {
+	f := e.top()
+	return f != nil && (f.state == inDictKey || f.state == inAttrKey)
+}
+
+// sep appends to b what comes before a value that is not a key.
+func (e *encoder) sep(b []byte) ([]byte, error) {
+	f := e.top()
+	if f == nil {
+		return b, nil
+	}
+	switch f.state {
+	case inList:
+		if !f.first {
+			b = append(b, ", "...)
+		}
+		f.first = false
+	case inDictValue:
+		f.state = inDictKey
+	case inAttrValue:
+		f.state = inAttrKey
+	case inObject:
+		return b, errors.New("jencode: object attributes must be a dict")
+	default:
+		return b, errors.New("jencode: dict key expected")
+	}
+	return b, nil
+}
+
+// keyStart appends to b what comes before a dict key; the caller then
+// appends the quoted key text and ": ". An Object attribute remembers where
+// it starts, so that it can be taken back if its value turns out to be None.
+func (e *encoder) keyStart(b []byte) []byte {
+	f := e.top()
+	if f.state == inAttrKey {
+		f.mark = len(b)
+		f.state = inAttrValue
+		return append(b, ", "...)
+	}
+	if !f.first {
+		b = append(b, ", "...)
+	}
+	f.first = false
+	f.state = inDictValue
+	return b
+}
+
+// plainKey writes a key that needs no conversion work (a literal).
+func (e *encoder) plainKey(quoted string) error {
+	e.buf = append(append(e.keyStart(e.buf), quoted...), ": "...)
+	return nil
+}
+
+// notKey refuses a value of pyType in key position, else returns the buffer
+// with the separator the value needs.
+func (e *encoder) notKey(pyType string) ([]byte, error) {
+	if e.keyPos() {
+		return e.buf, &UnsupportedError{PyType: pyType, Key: true}
+	}
+	return e.sep(e.buf)
+}
+
+// Nil implements value.Emitter.
+func (e *encoder) Nil() error {
+	if e.keyPos() {
+		return e.plainKey(`"null"`)
+	}
+	f := e.top()
+	if f != nil {
+		switch f.state {
+		case inAttrValue: // DIRAC does not write None attributes
+			e.buf = e.buf[:f.mark]
+			f.state = inAttrKey
+			return nil
+		case inObject: // an Object without attributes
+			e.buf = append(e.buf, '}')
+			e.stack = e.stack[:len(e.stack)-1]
+			return nil
+		}
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = append(b, "null"...)
+	return nil
+}
+
+// Bool implements value.Emitter.
+func (e *encoder) Bool(v bool) error {
+	s := "false"
+	if v {
+		s = "true"
+	}
+	if e.keyPos() {
+		return e.plainKey(`"` + s + `"`)
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = append(b, s...)
+	return nil
+}
+
+// Int implements value.Emitter.
+func (e *encoder) Int(i int64) error {
+	if e.keyPos() {
+		b := append(e.keyStart(e.buf), '"')
+		e.buf = append(strconv.AppendInt(b, i, 10), `": `...)
+		return nil
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = strconv.AppendInt(b, i, 10)
+	return nil
+}
+
+// Uint implements value.Emitter.
+func (e *encoder) Uint(u uint64) error {
+	if e.keyPos() {
+		b := append(e.keyStart(e.buf), '"')
+		e.buf = append(strconv.AppendUint(b, u, 10), `": `...)
+		return nil
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = strconv.AppendUint(b, u, 10)
+	return nil
+}
+
+// BigInt implements value.Emitter.
+func (e *encoder) BigInt(i *big.Int) error {
+	text := i.Append(nil, 10)
+	digits := len(text)
+	if i.Sign() < 0 {
+		digits--
+	}
+	if digits > MaxIntDigits {
+		return fmt.Errorf("jencode: %w: %d digits", ErrIntTooLong, digits)
+	}
+	if e.keyPos() {
+		b := append(e.keyStart(e.buf), '"')
+		e.buf = append(append(b, text...), `": `...)
+		return nil
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = append(b, text...)
+	return nil
+}
+
+// appendFloat writes f as Python's json module does: repr, with NaN,
+// Infinity and -Infinity for the special values.
+func appendFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	}
+	return value.AppendFloat(dst, f)
+}
+
+// Float implements value.Emitter.
+func (e *encoder) Float(f float64) error {
+	if e.keyPos() {
+		b := append(e.keyStart(e.buf), '"')
+		e.buf = append(appendFloat(b, f), `": `...)
+		return nil
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = appendFloat(b, f)
+	return nil
+}
+
+// String implements value.Emitter.
+func (e *encoder) String(s string) error {
+	if e.keyPos() {
+		e.buf = append(appendString(e.keyStart(e.buf), s), ": "...)
+		return nil
+	}
+	b, err := e.sep(e.buf)
+	if err != nil {
+		return err
+	}
+	e.buf = appendString(b, s)
+	return nil
+}
+
+// Bytes implements value.Emitter.
+func (e *encoder) Bytes(v []byte) error {
+	b, err := e.notKey("bytes")
+	if err != nil {
+		return err
+	}
+	b = append(b, `{"__dCls": "b64", "obj": "`...)
+	b = base64.StdEncoding.AppendEncode(b, v)
+	e.buf = append(b, `"}`...)
+	return nil
+}
+
+func (e *encoder) open(b []byte, state uint8, bracket byte) error {
+	if len(e.stack) >= value.MaxDepth {
+		return fmt.Errorf("jencode: %w", value.ErrTooDeep)
+	}
+	e.buf = append(b, bracket)
+	e.stack = append(e.stack, frame{state: state, first: true})
+	return nil
+}
+
+// BeginList implements value.Emitter.
+func (e *encoder) BeginList(int) error {
+	b, err := e.notKey("list")
+	if err != nil {
+		return err
+	}
+	return e.open(b, inList, '[')
+}
+
+// BeginTuple implements value.Emitter: JSON has no tuples, they become
+// arrays as in Python.
+func (e *encoder) BeginTuple(int) error {
+	b, err := e.notKey("tuple")
+	if err != nil {
+		return err
+	}
+	return e.open(b, inList, '[')
+}
+
+// BeginDict implements value.Emitter.
+func (e *encoder) BeginDict(int) error {
+	if f := e.top(); f != nil && f.state == inObject {
+		f.state = inAttrKey
+		return nil
+	}
+	b, err := e.notKey("dict")
+	if err != nil {
+		return err
+	}
+	return e.open(b, inDictKey, '{')
+}
+
+// End implements value.Emitter.
+func (e *encoder) End() error {
+	f := e.top()
+	if f == nil {
+		return errors.New("jencode: End without an open container")
+	}
+	switch f.state {
+	case inList:
+		e.buf = append(e.buf, ']')
+	case inDictKey, inAttrKey:
+		e.buf = append(e.buf, '}')
+	default:
+		return errors.New("jencode: dict entry without a value")
+	}
+	e.stack = e.stack[:len(e.stack)-1]
+	return nil
+}
+
+// appendDateTime writes t as Python's strftime("%Y-%m-%d %H:%M:%S") on
+// glibc: the year is not zero-padded (year 1 gives "1-01-01 00:00:00").
+func appendDateTime(dst []byte, y int, mo time.Month, d, h, mi, s int, withTime bool) []byte {
+	dst = strconv.AppendInt(dst, int64(y), 10)
+	dst = append(dst, '-')
+	dst = append2(dst, int(mo))
+	dst = append(dst, '-')
+	dst = append2(dst, d)
+	if withTime {
+		dst = append(dst, ' ')
+		dst = append2(dst, h)
+		dst = append(dst, ':')
+		dst = append2(dst, mi)
+		dst = append(dst, ':')
+		dst = append2(dst, s)
+	}
+	return dst
+}
+
+func append2(dst []byte, n int) []byte {
+	return append(dst, byte('0'+n/10%10), byte('0'+n%10))
+}
+
+// Time implements value.Emitter: a datetime goes as UTC, to the second.
+func (e *encoder) Time(t time.Time) error {
+	b, err := e.notKey("datetime")
+	if err != nil {
+		return err
+	}
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 1 || y > 9999 {
+		return fmt.Errorf("jencode: datetime year %d out of Python's range 1..9999", y)
+	}
+	h, mi, s := t.Clock()
+	b = append(b, `{"__dCls": "dt", "obj": "`...)
+	b = appendDateTime(b, y, mo, d, h, mi, s, true)
+	e.buf = append(b, `"}`...)
+	return nil
+}
+
+// Date implements value.Emitter.
+func (e *encoder) Date(d value.Date) error {
+	b, err := e.notKey("date")
+	if err != nil {
+		return err
+	}
+	if d.Year < 1 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > daysIn(d.Month, d.Year) {
+		return fmt.Errorf("jencode: invalid date %s", d)
+	}
+	b = append(b, `{"__dCls": "date", "obj": "`...)
+	b = appendDateTime(b, d.Year, d.Month, d.Day, 0, 0, 0, false)
+	e.buf = append(b, `"}`...)
+	return nil
+}
+
+// TimeOfDay implements value.Emitter: DIRAC's JSON encoder refuses
+// datetime.time.
+func (e *encoder) TimeOfDay(value.TimeOfDay) error {
+	return &UnsupportedError{PyType: "time", Key: e.keyPos()}
+}
+
+// Object implements value.Emitter.
+func (e *encoder) Object(class, module string) error {
+	b, err := e.notKey(class)
+	if err != nil {
+		return err
+	}
+	if err := e.open(b, inObject, '{'); err != nil {
+		return err
+	}
+	b = append(e.buf, `"__dCls": `...)
+	b = appendString(b, class)
+	b = append(b, `, "__dMod": `...)
+	e.buf = appendString(b, module)
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plain[b] is true for the bytes json.dumps copies as they are.
+var plain = func() (t [256]bool) {
+	for b := ' '; b <= '~'; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// appendString writes s as a JSON string with Python's ensure_ascii escapes.
+// Bytes that are not valid UTF-8 are written as \udcXX, the lone surrogate
+// Python's surrogateescape error handler gives such a byte.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		default:
+			if c < utf8.RuneSelf {
+				dst = appendU(dst, rune(c))
+				break
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				dst = appendU(dst, 0xdc00+rune(c))
+			case r >= 0x10000:
+				r -= 0x10000
+				dst = appendU(dst, 0xd800+(r>>10))
+				dst = appendU(dst, 0xdc00+(r&0x3ff))
+			default:
+				dst = appendU(dst, r)
+			}
+			i += size
+			start = i
+			continue
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendU(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
