@@ -1,0 +1,87 @@
+package disetclient_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// TestOracle calls real DIRAC DISET servers started with ../shared/oracle/
+// (start_servers.sh). Opt-in: DIRACRPC_ORACLE_DISET_URLS names the URLs,
+// comma-separated, e.g.
+//
+//	DIRACRPC_ORACLE_DISET_URLS=dips://localhost:9150/Framework/Oracle,dip://localhost:9151/Framework/OraclePlain,dip://localhost:9152/Framework/OraclePlainDEnc
+//
+// with X509_USER_PROXY and X509_CERT_DIR set as the oracle's env.sh and
+// selftest.sh set them.
+func TestOracle(t *testing.T) {
+	env := os.Getenv("DIRACRPC_ORACLE_DISET_URLS")
+	if env == "" {
+		t.Skip("set DIRACRPC_ORACLE_DISET_URLS to the URLs of DIRAC DISET servers started with ../shared/oracle/ to run this test")
+	}
+	// Resumed sessions must stay off for DIRAC servers (see
+	// Config.ResumeSessions): several calls per client check that.
+	for _, url := range strings.Split(env, ",") {
+		url = strings.TrimSpace(url)
+		for _, enc := range []disetclient.Encoding{disetclient.JSON, disetclient.DEncode} {
+			t.Run(url+"/"+enc.String(), func(t *testing.T) {
+				c, err := disetclient.New([]string{url}, disetclient.Config{Setup: "Oracle", Encoding: enc, Logger: quiet})
+				require.NoError(t, err)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+
+				res, err := c.Call(ctx, "echo", "hello")
+				require.NoError(t, err)
+				assert.Equal(t, "hello", res.Value)
+
+				res, err = c.Call(ctx, "add", 2, 3)
+				require.NoError(t, err)
+				assert.Equal(t, int64(5), res.Value)
+
+				res, err = c.Call(ctx, "now")
+				require.NoError(t, err)
+				got := res.Value.(time.Time)
+				assert.True(t, got.Equal(oracletest.FixedTime) || got.Equal(oracletest.FixedTime.Truncate(time.Second)), got)
+
+				// Bytes that are not UTF-8 travel as a DEncode string, which
+				// DIRAC's DEncode encoder then cannot write back (it closes
+				// the connection): send UTF-8 bytes only.
+				res, err = c.Call(ctx, "echoAny", value.NewDict("t", value.Tuple{int64(3), int64(4)}, "b", []byte("caf\u00e9")))
+				require.NoError(t, err)
+				t.Logf("echoAny: %#v (raw %q)", res.Value, res.Raw)
+
+				_, err = c.Call(ctx, "fail", "boom")
+				var de *diracrpc.Error
+				require.ErrorAs(t, err, &de)
+				assert.Equal(t, "boom", de.Message)
+
+				_, err = c.Call(ctx, "add", "2", 3)
+				require.ErrorAs(t, err, &de)
+				assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
+
+				_, err = c.Call(ctx, "doesNotExist")
+				require.ErrorAs(t, err, &de)
+				assert.Equal(t, "Unknown method doesNotExist", de.Message)
+
+				res, err = c.Call(ctx, "whoami")
+				require.NoError(t, err)
+				t.Logf("whoami: %v", res.Value)
+
+				res, err = c.Call(ctx, "ping")
+				require.NoError(t, err)
+				d := res.Value.(*value.Dict)
+				assert.Equal(t, []any{"version", "time", "host uptime", "service start time", "service uptime", "load", "name", "cpu times"}, d.Keys())
+			})
+		}
+	}
+}

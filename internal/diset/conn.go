@@ -1,0 +1,164 @@
+// Package diset is the DISET connection layer shared by the client and the
+// server: frames (package frame) carrying MixedEncode payloads, decoded
+// DEncode-first then JSON, with keep-alive frames answered transparently
+// (PROTOCOL.md §4.4, §4.5).
+package diset
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/internal/frame"
+	"github.com/diracgo/diracrpc/mixed"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Encoding selects what a peer writes; every peer reads both.
+type Encoding = mixed.Encoding
+
+// The encodings.
+const (
+	JSON    = mixed.JSON    // what DIRAC ≥ 8.1 sends
+	DEncode = mixed.DEncode // DIRAC_USE_JSON_ENCODE=no
+)
+
+// Marshal encodes v in enc and returns the bytes, with frame.HeaderRoom free
+// bytes in front so that frame.Seal can make it a frame without copying.
+func Marshal(v any, enc Encoding) ([]byte, error) {
+	return mixed.AppendMarshal(make([]byte, frame.HeaderRoom, 256), v, enc)
+}
+
+// Decode is MixedEncode.decode (mixed.Decode): DEncode first, JSON when that
+// fails. Its errors match diracrpc.ErrProtocol.
+func Decode(data []byte) (any, Encoding, error) {
+	v, enc, err := mixed.Decode(data)
+	if err != nil {
+		return nil, enc, fmt.Errorf("%w: %w", diracrpc.ErrProtocol, err)
+	}
+	return v, enc, nil
+}
+
+// Conn carries DISET frames over one connection. It is used by one goroutine
+// at a time (DISET never pipelines).
+type Conn struct {
+	nc  net.Conn
+	r   *frame.Reader
+	enc Encoding
+	ka  kaIDs
+	// Received counts payload bytes received, for tests and metrics.
+	Received int64
+}
+
+// NewConn wraps nc; enc is what Send writes.
+func NewConn(nc net.Conn, enc Encoding) *Conn {
+	return &Conn{nc: nc, r: frame.NewReader(nc), enc: enc}
+}
+
+// Net returns the underlying connection.
+func (c *Conn) Net() net.Conn { return c.nc }
+
+// Send encodes v with the connection's encoding and writes it as one frame.
+func (c *Conn) Send(v any) error {
+	buf, err := Marshal(v, c.enc)
+	if err != nil {
+		return fmt.Errorf("diset: encode: %w", err)
+	}
+	return c.SendEncoded(buf, false)
+}
+
+// SendEncoded writes a payload built by Marshal (HeaderRoom bytes in front)
+// as one frame.
+func (c *Conn) SendEncoded(buf []byte, keepAlive bool) error {
+	f, err := frame.Seal(buf, keepAlive)
+	if err != nil {
+		return err
+	}
+	_, err = c.nc.Write(f)
+	return err
+}
+
+// Recv reads the next frame that is not a keep-alive, answering keep-alive
+// pings with pongs on the way, and decodes it. limit bounds the payload
+// (0: frame.MaxLength). raw is the payload, valid until the next Recv.
+func (c *Conn) Recv(limit int) (v any, raw []byte, err error) {
+	for {
+		p, ka, err := c.r.Next(limit)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Received += int64(len(p))
+		v, _, err := Decode(p)
+		if err != nil {
+			return nil, p, err
+		}
+		if !ka {
+			return v, p, nil
+		}
+		if err := c.keepAlive(v); err != nil {
+			return nil, p, err
+		}
+	}
+}
+
+// RecvFrame reads the next frame as it is, keep-alive or not (tests, tools).
+func (c *Conn) RecvFrame(limit int) (payload []byte, keepAlive bool, err error) {
+	return c.r.Next(limit)
+}
+
+// keepAlive handles a keep-alive body: S_OK({"id": ..., "kaping": bool}).
+func (c *Conn) keepAlive(v any) error {
+	val, err := diracrpc.ParseResult(v)
+	if err != nil {
+		return fmt.Errorf("%w: invalid keep alive: %v", diracrpc.ErrProtocol, err)
+	}
+	d, _ := val.(*value.Dict)
+	id, ok := d.Lookup("id")
+	if !ok {
+		return fmt.Errorf("%w: Invalid keep alive, missing id", diracrpc.ErrProtocol)
+	}
+	ping, ok := d.Lookup("kaping")
+	if !ok {
+		return fmt.Errorf("%w: Invalid keep alive, missing kaping", diracrpc.ErrProtocol)
+	}
+	if b, _ := ping.(bool); !b {
+		return nil // a pong: nothing to do
+	}
+	buf, err := Marshal(diracrpc.OK(value.NewDict("id", id, "kaping", false)), c.enc)
+	if err != nil {
+		return err
+	}
+	return c.SendEncoded(buf, true)
+}
+
+// SendPing writes a keep-alive ping (tests and long calls).
+func (c *Conn) SendPing() error {
+	buf, err := Marshal(diracrpc.OK(value.NewDict("id", c.ka.next(), "kaping", true)), c.enc)
+	if err != nil {
+		return err
+	}
+	return c.SendEncoded(buf, true)
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// kaIDs makes ping ids as DIRAC does: a random hex prefix and a counter.
+type kaIDs struct {
+	prefix string
+	n      atomic.Int64
+}
+
+func (k *kaIDs) next() string {
+	if k.prefix == "" {
+		var b [16]byte
+		_, _ = io.ReadFull(rand.Reader, b[:])
+		k.prefix = hex.EncodeToString(b[:])
+	}
+	return k.prefix + strconv.FormatInt(k.n.Add(1), 10)
+}
