@@ -1,0 +1,82 @@
+package httpsclient_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// TestOracleHTTPS calls a real DIRAC Tornado service started with
+// ../shared/oracle/ (start_servers.sh). Opt-in:
+//
+//	DIRACRPC_ORACLE_HTTPS_URL=https://localhost:8443/Framework/OracleTornado \
+//	X509_USER_PROXY=/tmp/dirac-oracle/etc/grid-security/user/proxy_dirac.pem \
+//	X509_CERT_DIR=/tmp/dirac-oracle/etc/grid-security/certificates go test -run Oracle ./httpsclient/
+func TestOracleHTTPS(t *testing.T) {
+	url := os.Getenv("DIRACRPC_ORACLE_HTTPS_URL")
+	if url == "" {
+		t.Skip("set DIRACRPC_ORACLE_HTTPS_URL (and X509_USER_PROXY, X509_CERT_DIR) to a DIRAC Tornado service started with ../shared/oracle/ to run this test")
+	}
+	c, err := httpsclient.New(url, httpsclient.Config{Setup: "Oracle", Logger: quiet})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := ctxT(t)
+
+	raw := map[string]string{
+		"echo":      `{"OK": true, "Value": "hello"}`,
+		"add":       `{"OK": true, "Value": 5}`,
+		"echoAny":   `{"OK": true, "Value": {"s": "caf\u00e9", "i": -7, "f": 2.5, "n": null, "b": true, "l": [1, 2], "t": [3, 4], "k": {"1": "x"}}}`,
+		"now":       `{"OK": true, "Value": {"__dCls": "dt", "obj": "2024-01-02 03:04:05"}}`,
+		"echoBytes": `{"OK": true, "Value": {"__dCls": "b64", "obj": "AAH/"}}`,
+	}
+	for method, args := range map[string][]any{
+		"echo": {"hello"}, "add": {2, 3}, "now": nil, "echoBytes": {[]byte{0, 1, 255}},
+		"echoAny": {value.NewDict("s", "café", "i", -7, "f", 2.5, "n", nil, "b", true, "l", []any{1, 2},
+			"t", value.Tuple{3, 4}, "k", value.NewDict(1, "x"))},
+	} {
+		m := method
+		if m == "echoBytes" {
+			m = "echoAny"
+		}
+		res, err := c.Call(ctx, m, args...)
+		require.NoError(t, err, method)
+		assert.Equal(t, raw[method], string(res.Raw), method)
+		assert.Equal(t, url, res.URL)
+	}
+
+	_, err = c.Call(ctx, "failErrno", 1111, "custom")
+	var de *diracrpc.Error
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, 1111, de.Errno)
+	assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+
+	_, err = c.Call(ctx, "crash")
+	var se *httpsclient.StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 500, se.Code)
+
+	_, err = c.Call(ctx, "doesNotExist")
+	require.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+
+	res, err := c.Call(ctx, "whoami")
+	require.NoError(t, err)
+	d := res.Value.(*value.Dict)
+	assert.NotEmpty(t, get(d, "DN"))
+
+	res, err = c.Call(ctx, "ping")
+	require.NoError(t, err)
+	assert.Equal(t, "Framework/OracleTornado", get(res.Value.(*value.Dict), "name"))
+
+	// Without a certificate: DIRAC's 401, as ErrUnauthorized.
+	anon, err := httpsclient.New(url, httpsclient.Config{UseAccessToken: true, BearerToken: "not-a-jwt", Logger: quiet})
+	require.NoError(t, err)
+	defer anon.Close()
+	_, err = anon.Call(ctx, "echo", "x")
+	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package httpsclient_test
+
+const raceEnabled = true

@@ -1,0 +1,446 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Registry is the part of DIRAC's Configuration Service /Registry that
+// authorisation reads: users and their DNs, groups and their properties,
+// hosts. It must not be changed while a service uses it.
+type Registry struct {
+	// Users by user name.
+	Users map[string]User
+	// Groups by group name.
+	Groups map[string]Group
+	// Hosts by host name.
+	Hosts map[string]Host
+	// DefaultGroups is /Registry/DefaultGroup: the groups tried, in order,
+	// for a user whose proxy names none. Nil means []string{"user"}.
+	DefaultGroups []string
+}
+
+// User is a /Registry/Users entry.
+type User struct {
+	DNs []string
+	// DefaultGroup is tried before Registry.DefaultGroups.
+	DefaultGroup []string
+	// Suspended lists the VOs in which the user is suspended.
+	Suspended []string
+}
+
+// Group is a /Registry/Groups entry.
+type Group struct {
+	Users      []string
+	Properties []string
+	VO         string
+}
+
+// Host is a /Registry/Hosts entry. A host with the TrustedHost property may
+// act for users (extraCredentials [DN, group]).
+type Host struct {
+	DN         string
+	Properties []string
+}
+
+// TrustedHost is the property that lets a host forward a user's identity.
+const TrustedHost = "TrustedHost"
+
+// HostsGroup is the group of callers using a host certificate, announced by
+// extraCredentials "hosts".
+const HostsGroup = "hosts"
+
+func (r *Registry) usernameForDN(dn string, among []string) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+	for _, name := range among {
+		if u, ok := r.Users[name]; ok && slices.Contains(u.DNs, dn) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func (r *Registry) anyUserForDN(dn string) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+	names := make([]string, 0, len(r.Users))
+	for name := range r.Users {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return r.usernameForDN(dn, names)
+}
+
+func (r *Registry) groupsForUser(user string) []string {
+	var out []string
+	for name, g := range r.Groups {
+		if slices.Contains(g.Users, user) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DefaultGroupForDN is DIRAC's findDefaultGroupForDN.
+func (r *Registry) DefaultGroupForDN(dn string) (string, bool) {
+	user, ok := r.anyUserForDN(dn)
+	if !ok {
+		return "", false
+	}
+	groups := r.groupsForUser(user)
+	defaults := r.DefaultGroups
+	if defaults == nil {
+		defaults = []string{"user"}
+	}
+	for _, g := range append(slices.Clip(r.Users[user].DefaultGroup), defaults...) {
+		if slices.Contains(groups, g) {
+			return g, true
+		}
+	}
+	if len(groups) > 0 {
+		return groups[0], true
+	}
+	return "", false
+}
+
+func (r *Registry) hostnameForDN(dn string) (string, bool) {
+	if r == nil {
+		return "", false
+	}
+	names := make([]string, 0, len(r.Hosts))
+	for name := range r.Hosts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if r.Hosts[name].DN == dn {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func (r *Registry) group(name string) Group {
+	if r == nil {
+		return Group{}
+	}
+	return r.Groups[name]
+}
+
+func (r *Registry) groupsForVO(vo string) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for name, g := range r.Groups {
+		if g.VO == vo {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Credentials is the caller's credential dictionary, as DIRAC builds it from
+// the certificate chain, the extraCredentials and the Registry. The exported
+// fields mirror the dictionary; Authorize updates both.
+type Credentials struct {
+	DN             string // identity DN (the user's for a proxy); "" for anonymous callers
+	Group          string
+	Username       string
+	Properties     []string
+	Subject        string // leaf certificate subject
+	Issuer         string // leaf certificate issuer
+	Identity       string // end-entity subject, proxies only
+	VO             string // VO of the group, proxies only
+	IsProxy        bool
+	IsLimitedProxy bool
+	SecondsLeft    int64
+	// ExtraCredentials is what the client sent: "", "hosts", a group, or a
+	// [DN, group] list from a trusted host.
+	ExtraCredentials any
+	// Peer is the verified chain; nil without a client certificate.
+	Peer *credentials.PeerCredentials
+
+	d *value.Dict // DIRAC's dictionary, keys in DIRAC's order
+}
+
+// NewCredentials builds the dictionary DIRAC builds after the TLS handshake
+// (X509Chain.getCredentials): peer nil gives an anonymous caller. For a proxy
+// without a DIRAC group extension the group is the DN's default group from
+// reg. extra is element 2 of the DISET proposal (or the HTTPS form field);
+// it is kept when truthy.
+func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry) *Credentials {
+	d := value.NewDict()
+	if peer != nil {
+		d.Set("subject", peer.Subject)
+		d.Set("issuer", peer.Issuer)
+		d.Set("secondsLeft", peer.SecondsLeft)
+		d.Set("isProxy", peer.IsProxy)
+		d.Set("isLimitedProxy", peer.IsLimitedProxy)
+		d.Set("validDN", false)
+		d.Set("validGroup", false)
+		d.Set("DN", peer.DN)
+		if peer.IsProxy {
+			d.Set("identity", peer.Identity)
+			group, ok := peer.Group, peer.Group != ""
+			if !ok {
+				group, ok = reg.DefaultGroupForDN(peer.DN)
+			}
+			if ok {
+				d.Set("group", group)
+				d.Set("VO", reg.group(group).VO)
+			}
+		}
+	}
+	if truthy(extra) {
+		d.Set("extraCredentials", extra)
+	}
+	c := &Credentials{Peer: peer, d: d}
+	c.sync()
+	return c
+}
+
+// Dict returns a copy of DIRAC's credential dictionary (what whoami returns).
+func (c *Credentials) Dict() *value.Dict {
+	out := value.NewDict()
+	for _, e := range c.dict().Entries() {
+		if l, ok := e.Value.([]any); ok {
+			e.Value = slices.Clone(l)
+		}
+		out.Set(e.Key, e.Value)
+	}
+	return out
+}
+
+// HasProperty reports whether the caller holds property p (case-insensitive).
+func (c *Credentials) HasProperty(p string) bool {
+	for _, q := range c.Properties {
+		if strings.EqualFold(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Credentials) dict() *value.Dict {
+	if c.d == nil {
+		c.d = value.NewDict()
+	}
+	return c.d
+}
+
+// sync copies the dictionary into the exported fields.
+func (c *Credentials) sync() {
+	d := c.dict()
+	str := func(k string) string { s, _ := d.Lookup(k); v, _ := s.(string); return v }
+	boolean := func(k string) bool { s, _ := d.Lookup(k); v, _ := s.(bool); return v }
+	c.DN, c.Group, c.Username = str("DN"), str("group"), str("username")
+	c.Subject, c.Issuer, c.Identity, c.VO = str("subject"), str("issuer"), str("identity"), str("VO")
+	c.IsProxy, c.IsLimitedProxy = boolean("isProxy"), boolean("isLimitedProxy")
+	if v, ok := d.Lookup("secondsLeft"); ok {
+		c.SecondsLeft, _ = v.(int64)
+	}
+	c.ExtraCredentials, _ = d.Lookup("extraCredentials")
+	c.Properties = c.Properties[:0]
+	if v, ok := d.Lookup("properties"); ok {
+		if l, ok := v.([]any); ok {
+			for _, p := range l {
+				if s, ok := p.(string); ok {
+					c.Properties = append(c.Properties, s)
+				}
+			}
+		}
+	}
+}
+
+// Rules returns the authorisation rule of method: Service.Authorization,
+// else the method's Auth, else DefaultAuth, else "authenticated".
+func (s *Service) Rules(method string) []string {
+	if r, ok := s.Authorization[method]; ok {
+		return r
+	}
+	if m, ok := s.Lookup(method); ok && m.Auth != nil {
+		return m.Auth
+	}
+	if s.DefaultAuth != nil {
+		return s.DefaultAuth
+	}
+	return []string{"authenticated"}
+}
+
+// errUnauthorized is DIRAC's S_ERROR(ENOAUTH, "Unauthorized query").
+func errUnauthorized() *diracrpc.Error {
+	return diracrpc.NewError(diracrpc.ENOAUTH, "Unauthorized query")
+}
+
+// Authorize applies the rules of req.Method to req.Credentials as DIRAC's
+// AuthManager.authQuery does, completing the credentials (group, username,
+// properties; a trusted host's forwarded identity). A refusal is DIRAC's
+// S_ERROR(1111, "Unauthorized query"), without CallStack.
+func (s *Service) Authorize(ctx context.Context, req *Request) *diracrpc.Error {
+	if req.Credentials == nil {
+		req.Credentials = NewCredentials(nil, nil, s.Registry)
+	}
+	c := req.Credentials
+	ok := authQuery(s.Registry, s.Rules(req.Method), c.dict(), 0)
+	c.sync()
+	if !ok {
+		s.logger().InfoContext(ctx, "diracrpc server: unauthorized query", "service", s.Name, "method", req.Method,
+			"DN", c.DN, "group", c.Group, "remote", req.RemoteAddr)
+		return errUnauthorized()
+	}
+	return nil
+}
+
+// authQuery is DIRAC's AuthManager.authQuery on the credential dictionary cd.
+func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
+	var props, validGroups []string
+	for _, r := range rules {
+		r = strings.TrimSpace(r)
+		switch {
+		case strings.HasPrefix(r, "group:"):
+			validGroups = append(validGroups, strings.TrimPrefix(r, "group:"))
+		case strings.HasPrefix(r, "vo:"):
+			validGroups = append(validGroups, reg.groupsForVO(strings.TrimPrefix(r, "vo:"))...)
+		case r != "":
+			props = append(props, r)
+		}
+	}
+	lower := make([]string, 0, len(props)+1)
+	for _, p := range props {
+		lower = append(lower, strings.ToLower(p))
+	}
+	if len(lower) == 0 {
+		lower = append(lower, "any")
+	}
+	allowAll := slices.Contains(lower, "any") || slices.Contains(lower, "all")
+	cd.Set("properties", []any{})
+
+	str := func(k string) string { v, _ := cd.Lookup(k); s, _ := v.(string); return s }
+	dn := str("DN")
+	if dn == "" {
+		return allowAll && len(validGroups) == 0
+	}
+	extra, hasExtra := cd.Lookup("extraCredentials")
+	if fwd, isList := seq(extra); hasExtra && isList {
+		// Only a trusted host may act for someone else.
+		host, ok := reg.hostnameForDN(dn)
+		if !ok || depth > 0 || !slices.Contains(reg.Hosts[host].Properties, TrustedHost) || len(fwd) < 2 {
+			return false
+		}
+		fdn, ok1 := fwd[0].(string)
+		fgroup, ok2 := fwd[1].(string)
+		if !ok1 || !ok2 {
+			return false
+		}
+		cd.Set("DN", fdn)
+		cd.Set("group", fgroup)
+		cd.Delete("extraCredentials")
+		return authQuery(reg, rules, cd, depth+1)
+	}
+	if hasExtra {
+		if _, isStr := extra.(string); !isStr {
+			return false
+		}
+	}
+	if hasExtra && extra == HostsGroup {
+		cd.Set("group", HostsGroup)
+	} else if hasExtra && !cd.Has("group") {
+		// DIRAC's compatibility rule: the string is the group of a
+		// certificate that names none.
+		cd.Set("group", extra)
+	}
+	anonymous := func() {
+		cd.Set("username", "anonymous")
+		cd.Set("group", "visitor")
+	}
+	if !cd.Has("group") {
+		if g, ok := reg.DefaultGroupForDN(dn); ok {
+			cd.Set("group", g)
+		} else {
+			anonymous()
+		}
+	}
+	if str("group") == HostsGroup {
+		host, ok := reg.hostnameForDN(dn)
+		if ok {
+			cd.Set("username", host)
+			cd.Set("properties", anyStrings(reg.Hosts[host].Properties))
+		} else {
+			if !allowAll {
+				return false
+			}
+			anonymous()
+		}
+	} else {
+		group := str("group")
+		g := reg.group(group)
+		cd.Set("properties", anyStrings(g.Properties))
+		user, ok := reg.usernameForDN(dn, g.Users)
+		switch {
+		case !ok:
+			if !allowAll {
+				return false
+			}
+		default:
+			cd.Set("username", user)
+			if g.VO != "" && slices.Contains(reg.Users[user].Suspended, g.VO) {
+				if !allowAll {
+					return false
+				}
+				anonymous()
+			}
+		}
+	}
+	allowGroup := len(validGroups) == 0 || slices.Contains(validGroups, str("group"))
+	if allowAll && allowGroup {
+		return true
+	}
+	if slices.Contains(lower, "authenticated") && allowGroup {
+		return true
+	}
+	// The caller's properties become the matching subset of the rule.
+	held, _ := cd.Lookup("properties")
+	heldList, _ := held.([]any)
+	var found []any
+	for _, p := range props {
+		for _, h := range heldList {
+			if hs, ok := h.(string); ok && strings.EqualFold(hs, p) {
+				found = append(found, p)
+				break
+			}
+		}
+	}
+	if found == nil {
+		found = []any{}
+	}
+	cd.Set("properties", found)
+	return len(found) > 0 && allowGroup
+}
+
+func anyStrings(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func seq(v any) ([]any, bool) {
+	switch v := v.(type) {
+	case []any:
+		return v, true
+	case value.Tuple:
+		return v, true
+	}
+	return nil, false
+}

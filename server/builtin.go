@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/diracgo/diracrpc/value"
+)
+
+// builtins are the methods every DIRAC service has (RequestHandler), with
+// DIRAC's hard-coded rules: ping and whoami open to all, echo without a rule
+// of its own (so Service.DefaultAuth applies).
+var builtins = map[string]*Method{
+	"ping":   {Func: ping, Auth: []string{"all"}, Types: []Type{}},
+	"whoami": {Func: whoami, Auth: []string{"all"}, Types: []Type{}},
+	"echo":   {Func: echo, Types: []Type{TypeStr}},
+}
+
+func echo(_ context.Context, req *Request) (any, error) { return req.Args[0], nil }
+
+func whoami(_ context.Context, req *Request) (any, error) {
+	if req.Credentials == nil {
+		return value.NewDict("properties", []any{}), nil
+	}
+	return req.Credentials.Dict(), nil
+}
+
+// ping answers with DIRAC's dictionary, keys in DIRAC's order.
+func ping(ctx context.Context, req *Request) (any, error) {
+	s, ok := ServiceFrom(ctx)
+	if !ok {
+		return nil, errors.New("no service in context")
+	}
+	now := time.Now().UTC()
+	start := s.startTime().UTC()
+	hostUp, _ := hostUptime()
+	ps := processTimes()
+	return value.NewDict(
+		"version", s.version(),
+		"time", now,
+		"host uptime", int64(hostUp),
+		"service start time", start,
+		"service uptime", int64(now.Sub(start)/time.Second),
+		"load", loadAverage(),
+		"name", s.Name,
+		"cpu times", value.NewDict(
+			"user time", ps.user,
+			"system time", ps.system,
+			"children user time", ps.childUser,
+			"children system time", ps.childSystem,
+			"elapsed real time", round2(hostUp),
+		),
+	), nil
+}
+
+// hostUptime is /proc/uptime's first field (0 where it does not exist).
+func hostUptime() (float64, error) {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, errors.New("empty /proc/uptime")
+	}
+	return strconv.ParseFloat(f[0], 64)
+}
+
+// loadAverage is "a b c" as DIRAC formats os.getloadavg().
+func loadAverage() string {
+	l, ok := loadAvg()
+	if !ok {
+		return "0.0 0.0 0.0"
+	}
+	return value.FormatFloat(l[0]) + " " + value.FormatFloat(l[1]) + " " + value.FormatFloat(l[2])
+}
+
+type cpuTimes struct{ user, system, childUser, childSystem float64 }
+
+func round2(f float64) float64 {
+	return float64(int64(f*100+0.5)) / 100
+}

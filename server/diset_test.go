@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/internal/frame"
+	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/server"
+)
+
+func startPlain(t *testing.T, cfg server.DISETConfig) (*server.DISET, string) {
+	t.Helper()
+	svc := oracletest.NewService("Framework/OraclePlain", nil, nil)
+	svc.Logger = quiet
+	cfg.Logger = quiet
+	srv := server.NewDISET(svc, cfg)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return srv, l.Addr().String()
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+	return nc
+}
+
+const addProposal = `{"OK": true, "Value": [["Framework/OraclePlain", "Oracle", "unknown"], ["RPC", "add"], "", "9.0.0"]}`
+
+func TestHostileClients(t *testing.T) {
+	srv, addr := startPlain(t, server.DISETConfig{ReadTimeout: 300 * time.Millisecond, MaxFrameSize: 1 << 10})
+
+	// Silent client: the read deadline ends it.
+	silent := dial(t, addr)
+	start := time.Now()
+	p, _, err := frame.NewReader(silent).Next(0)
+	require.NoError(t, err)
+	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Invalid action proposal"}`, string(p))
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	// A declared 999999999-byte argument frame: closed without an answer,
+	// before any byte of it is buffered.
+	big := dial(t, addr)
+	_, err = big.Write(frame.Append(nil, []byte(addProposal), false))
+	require.NoError(t, err)
+	r := frame.NewReader(big)
+	_, _, err = r.Next(0)
+	require.NoError(t, err)
+	_, err = big.Write([]byte("999999999:{"))
+	require.NoError(t, err)
+	_, _, err = r.Next(0)
+	require.ErrorIs(t, err, io.EOF)
+
+	// Garbage instead of a proposal.
+	junk := dial(t, addr)
+	_, err = junk.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	p, _, err = frame.NewReader(junk).Next(0)
+	require.NoError(t, err)
+	assert.Contains(t, string(p), "Invalid action proposal")
+
+	// Deeply nested, unbalanced arguments: refused by the decoder (no
+	// recursion blow-up), the connection closed without an answer.
+	deep := dial(t, addr)
+	_, err = deep.Write(frame.Append(nil, []byte(addProposal), false))
+	require.NoError(t, err)
+	r = frame.NewReader(deep)
+	_, _, err = r.Next(0)
+	require.NoError(t, err)
+	nested := []byte(`{"OK": true, "Value": ` + string(repeat('[', 1000)) + `]}`)
+	_, err = deep.Write(frame.Append(nil, nested, false))
+	require.NoError(t, err)
+	_, _, err = r.Next(0)
+	require.Error(t, err)
+
+	// A well-behaved client is still served.
+	ok := dial(t, addr)
+	_, err = ok.Write(frame.Append(frame.Append(nil, []byte(addProposal), false), []byte(`{"OK": true, "Value": [1, 2]}`), false))
+	require.NoError(t, err)
+	r = frame.NewReader(ok)
+	_, _, err = r.Next(0)
+	require.NoError(t, err)
+	p, _, err = r.Next(0)
+	require.NoError(t, err)
+	assert.Equal(t, `{"OK": true, "Value": 3}`, string(p))
+	assert.Equal(t, int64(1), srv.Served())
+}
+
+func repeat(b byte, n int) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+func TestConnectionLimit(t *testing.T) {
+	_, addr := startPlain(t, server.DISETConfig{MaxConns: 1, ReadTimeout: 5 * time.Second})
+	hog := dial(t, addr)
+	_ = hog
+	// The second connection is accepted by the kernel but not served until
+	// the first one ends.
+	second := dial(t, addr)
+	_, err := second.Write(frame.Append(frame.Append(nil, []byte(addProposal), false), []byte(`{"OK": true, "Value": [1, 2]}`), false))
+	require.NoError(t, err)
+	require.NoError(t, second.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	_, err = second.Read(make([]byte, 1))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "not served while the limit is reached")
+	hog.Close()
+	require.NoError(t, second.SetReadDeadline(time.Now().Add(10*time.Second)))
+	r := frame.NewReader(second)
+	_, _, err = r.Next(0)
+	require.NoError(t, err)
+	p, _, err := r.Next(0)
+	require.NoError(t, err)
+	assert.Equal(t, `{"OK": true, "Value": 3}`, string(p))
+}

@@ -1,0 +1,643 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/jencode"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// DefaultHTTPSPort is the port of DIRAC's Tornado server.
+const DefaultHTTPSPort = 8443
+
+// DefaultMaxBodyBytes is Tornado's request body limit (100 MiB).
+const DefaultMaxBodyBytes = 100 << 20
+
+// gzipMinLength: shorter answers are not compressed (Tornado's rule).
+const gzipMinLength = 1024
+
+// RawContent is what a handler returns to answer a rawContent request
+// (DIRAC's streamToClient) with raw bytes. A handler may also return an
+// io.Reader, streamed to the client without being held in memory (closed
+// afterwards if it is an io.Closer). Anything else, in raw mode too, is a
+// normal result, JSON-encoded, as Tornado encodes a dictionary.
+type RawContent []byte
+
+// TokenIdentity is what a bearer token maps to: the user's DN and group, as
+// DIRAC's identity providers map a token's subject.
+type TokenIdentity struct {
+	DN, Group string
+}
+
+// HTTPSConfig configures an HTTPS server. The zero value (with TLS set)
+// behaves as DIRAC's Tornado server.
+type HTTPSConfig struct {
+	// TLS is the server's TLS configuration; build it with NewHTTPSTLSConfig
+	// (client certificate requested, optional, verified with proxy support
+	// when sent). Nil serves plain HTTP, for tests behind a TLS terminator:
+	// every caller is then anonymous unless it sends a token.
+	TLS *tls.Config
+	// TokenAuth authenticates "Authorization: Bearer" tokens (DIRAC's JWT
+	// scheme), tried when the caller sent no certificate. Nil: tokens are
+	// refused. It must verify the token (signature, issuer, expiry).
+	TokenAuth func(ctx context.Context, token string) (TokenIdentity, error)
+	// AllowAnonymous lets callers without certificate or token reach
+	// authorisation (DIRAC's VISITOR scheme), where only "all" rules pass.
+	// Default: they get 401, as from DIRAC.
+	AllowAnonymous bool
+	// MaxBodyBytes bounds a request body (after gzip decoding). Default
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds the reading of a request's headers (default
+	// 30 s); IdleTimeout closes idle keep-alive connections (default 600 s).
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// Logger receives refused and failed requests; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// HTTPS serves Services over DIRAC's HTTPS protocol (Tornado): POST
+// /<System>/<Component>, many services on one port. It is an http.Handler,
+// so it can also be mounted in another server.
+//
+// Differences from DIRAC, on purpose: method argument types (Method.Types)
+// are checked as on DISET, failures answered with DISET's S_ERROR text;
+// raw answers are RawContent or an io.Reader (see RawContent).
+type HTTPS struct {
+	cfg HTTPSConfig
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	routes map[string]*Service
+	srv    *http.Server
+	addr   net.Addr
+
+	served atomic.Int64
+}
+
+// NewHTTPS returns an HTTPS server for services.
+func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 600 * time.Second
+	}
+	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service)}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for _, s := range services {
+		h.Handle(s)
+	}
+	h.srv = &http.Server{
+		Handler:           h,
+		TLSConfig:         cfg.TLS,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		// HTTP/1.1 only, as Tornado.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:     slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
+		},
+	}
+	return h
+}
+
+// NewHTTPSTLSConfig returns the TLS configuration of DIRAC's Tornado server:
+// host certificate, client certificate requested but optional, verified with
+// proxy support (depth 10) when sent; a bad one aborts the handshake.
+func NewHTTPSTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
+	cfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
+		Credential: host, CAs: cas, MaxDepth: credentials.HTTPSVerifyDepth,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	return cfg, nil
+}
+
+// Handle adds (or replaces) a service, under its name and its aliases.
+func (h *HTTPS) Handle(s *Service) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.routes["/"+s.Name] = s
+	for _, a := range s.Aliases {
+		h.routes["/"+a] = s
+	}
+	s.Start()
+}
+
+// Served returns how many calls reached a handler.
+func (h *HTTPS) Served() int64 { return h.served.Load() }
+
+// ListenAndServe listens on addr (":8443", "127.0.0.1:0") and serves.
+func (h *HTTPS) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return h.Serve(l)
+}
+
+// Serve accepts connections on l (TLS is added when HTTPSConfig.TLS is set)
+// until Shutdown or Close, then returns ErrServerClosed.
+func (h *HTTPS) Serve(l net.Listener) error {
+	h.mu.Lock()
+	h.addr = l.Addr()
+	h.mu.Unlock()
+	if h.cfg.TLS != nil {
+		l = tls.NewListener(l, h.cfg.TLS)
+	}
+	err := h.srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Addr returns the address of the last listener Serve was given (nil before).
+func (h *HTTPS) Addr() net.Addr {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.addr
+}
+
+// URL returns https://<host>:<port>/<service> for the listener's address,
+// with host as the host name, or the listener's IP when host is "".
+func (h *HTTPS) URL(host, service string) string {
+	a := h.Addr()
+	if a == nil {
+		return ""
+	}
+	ip, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return ""
+	}
+	if host == "" {
+		host = ip
+	}
+	return "https://" + net.JoinHostPort(host, port) + "/" + service
+}
+
+// Shutdown stops accepting, lets the calls in flight finish and closes idle
+// connections; if ctx ends first it closes everything and returns ctx's error.
+func (h *HTTPS) Shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	if err != nil {
+		h.srv.Close()
+	}
+	return err
+}
+
+// Close stops the server at once.
+func (h *HTTPS) Close() error { return h.srv.Close() }
+
+// tornadoPage is the body of Tornado's error pages.
+func tornadoPage(code int) string {
+	t := strconv.Itoa(code) + ": " + http.StatusText(code)
+	return "<html><title>" + t + "</title><body>" + t + "</body></html>"
+}
+
+// notFoundPage is the page for paths that are not a service.
+const notFoundPage = "<html><title>404: Not Found</title><body>Not found.</body></html>"
+
+func writePage(w http.ResponseWriter, code int) {
+	body := tornadoPage(code)
+	if code == http.StatusNotFound {
+		body = notFoundPage
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=UTF-8")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Vary", "Accept-Encoding")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
+}
+
+// badRequest answers an oversized or malformed request as Tornado does:
+// an empty 400 and the connection closed.
+func badRequest(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusBadRequest)
+}
+
+// ServeHTTP answers one DIRAC HTTPS call (PROTOCOL.md §5.2-5.4).
+func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.RLock()
+	svc, ok := h.routes[r.URL.Path]
+	h.mu.RUnlock()
+	if !ok {
+		writePage(w, http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		writePage(w, http.StatusMethodNotAllowed)
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		badRequest(w)
+		return
+	}
+	body, err := h.readBody(r)
+	if err != nil {
+		h.log.InfoContext(r.Context(), "diracrpc https: bad request body", "remote", r.RemoteAddr, "err", err)
+		badRequest(w)
+		return
+	}
+	form := parseRequestForm(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	method, ok := form.get("method", false)
+	if !ok {
+		writePage(w, http.StatusBadRequest)
+		return
+	}
+	m, ok := svc.Lookup(method)
+	if !ok {
+		writePage(w, http.StatusNotImplemented)
+		return
+	}
+	ctx := r.Context()
+	req := &Request{Service: svc.Name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
+	req.ClientSetup, _ = form.get("clientSetup", false)
+	req.ClientVO, _ = form.get("clientVO", false)
+	var extra any
+	if s, ok := form.get("extraCredentials", false); ok {
+		if extra, err = jencode.Decode([]byte(s)); err != nil {
+			h.fail(w, r, svc, method, fmt.Errorf("extraCredentials: %w", err))
+			return
+		}
+	}
+	if !h.authenticate(ctx, r, svc, req, extra) {
+		writePage(w, http.StatusUnauthorized)
+		return
+	}
+	if _, own := svc.Authorization[method]; method == "whoami" && !own && req.Credentials.DN == "" && m == builtins["whoami"] {
+		// Tornado's whoami is for authenticated callers only (DISET's is open).
+		writePage(w, http.StatusUnauthorized)
+		return
+	}
+	if e := svc.Authorize(ctx, req); e != nil {
+		writePage(w, http.StatusUnauthorized)
+		return
+	}
+	argsText, ok := form.get("args", true)
+	if !ok {
+		argsText = "[]"
+	}
+	decoded, err := jencode.Decode([]byte(argsText))
+	if err != nil {
+		h.fail(w, r, svc, method, fmt.Errorf("args: %w", err))
+		return
+	}
+	args, ok := decoded.([]any)
+	if !ok {
+		h.fail(w, r, svc, method, fmt.Errorf("args is a %T, not a list", decoded))
+		return
+	}
+	req.Args = args
+	_, rawMode := form.get("rawContent", false)
+	rawMode = rawMode && form.nonEmpty("rawContent")
+	if msg := checkArgs(method, m, args); msg != "" {
+		h.writeJSON(w, r, errDict(msg), "application/json")
+		return
+	}
+	h.served.Add(1)
+	v, err, panicked := runMethod(withService(ctx, svc), m, req)
+	if panicked != nil {
+		svc.logger().ErrorContext(ctx, "diracrpc https: handler panicked", "service", svc.Name, "method", method,
+			"panic", fmt.Sprint(panicked))
+		writePage(w, http.StatusInternalServerError)
+		return
+	}
+	var de *diracrpc.Error
+	if err != nil && !errors.As(err, &de) {
+		// A Python handler raising gives 500 on HTTPS; so does a Go error.
+		h.fail(w, r, svc, method, err)
+		return
+	}
+	if rawMode && err == nil {
+		if h.writeRaw(w, v) {
+			return
+		}
+		h.writeJSON(w, r, shapeResult(method, v, nil), "application/json; charset=UTF-8")
+		return
+	}
+	h.writeJSON(w, r, shapeResult(method, v, err), "application/json")
+}
+
+// runMethod runs the handler, recovering a panic.
+func runMethod(ctx context.Context, m *Method, req *Request) (v any, err error, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+		}
+	}()
+	v, err = m.Func(ctx, req)
+	return v, err, nil
+}
+
+func (h *HTTPS) fail(w http.ResponseWriter, r *http.Request, svc *Service, method string, err error) {
+	svc.logger().ErrorContext(r.Context(), "diracrpc https: call failed", "service", svc.Name, "method", method,
+		"remote", r.RemoteAddr, "err", err)
+	writePage(w, http.StatusInternalServerError)
+}
+
+// authenticate builds req.Credentials: the client certificate (verified
+// during the handshake), else a bearer token, else anonymous if allowed.
+func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service, req *Request, extra any) bool {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		peer, err := peerOf(ctx, r.TLS)
+		if err != nil {
+			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
+			return false
+		}
+		req.Credentials = NewCredentials(peer, extra, svc.Registry)
+		return true
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.cfg.TokenAuth != nil {
+		id, err := h.cfg.TokenAuth(ctx, strings.TrimSpace(tok))
+		if err != nil || id.DN == "" {
+			h.log.InfoContext(ctx, "diracrpc https: bearer token refused", "remote", r.RemoteAddr, "err", err)
+			return false
+		}
+		c := NewCredentials(nil, nil, svc.Registry)
+		c.dict().Set("DN", id.DN)
+		if id.Group != "" {
+			c.dict().Set("group", id.Group)
+		}
+		c.sync()
+		req.Credentials = c
+		return true
+	}
+	if h.cfg.AllowAnonymous {
+		req.Credentials = NewCredentials(nil, nil, svc.Registry)
+		return true
+	}
+	return false
+}
+
+// peerCache holds the verified client chain's credentials of one
+// connection: analysing the chain (signatures included) once per
+// connection instead of once per request.
+type peerCache struct {
+	once sync.Once
+	at   time.Time
+	peer *credentials.PeerCredentials
+	err  error
+}
+
+type peerCacheKey struct{}
+
+// peerOf returns the caller's credentials, from the connection's cache when
+// the server made one (SecondsLeft is brought up to date).
+func peerOf(ctx context.Context, cs *tls.ConnectionState) (*credentials.PeerCredentials, error) {
+	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
+	if !ok {
+		return credentials.PeerInfo(*cs)
+	}
+	pc.once.Do(func() {
+		pc.at = time.Now()
+		pc.peer, pc.err = credentials.PeerInfo(*cs)
+	})
+	if pc.err != nil {
+		return nil, pc.err
+	}
+	p := *pc.peer
+	p.SecondsLeft -= int64(time.Since(pc.at) / time.Second)
+	if p.SecondsLeft <= 0 {
+		return nil, fmt.Errorf("client certificate expired during the connection")
+	}
+	return &p, nil
+}
+
+// readBody reads the request body within the limit, gunzipping it when the
+// client compressed it.
+func (h *HTTPS) readBody(r *http.Request) ([]byte, error) {
+	limit := h.cfg.MaxBodyBytes
+	var src io.Reader = io.LimitReader(r.Body, limit+1)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		src = io.LimitReader(zr, limit+1)
+	}
+	capHint := 512
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		capHint = int(r.ContentLength) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, capHint))
+	if _, err := buf.ReadFrom(src); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("body over %d bytes", limit)
+	}
+	return buf.Bytes(), nil
+}
+
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+// writeJSON writes a result as JEncode text, gzip-compressed when the client
+// accepts it and the body is not tiny.
+func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType string) {
+	body, err := jencode.Marshal(d)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "diracrpc https: cannot encode result", "err", err)
+		writePage(w, http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Vary", "Accept-Encoding")
+	if len(body) >= gzipMinLength && acceptsGzip(r) {
+		var zb bytes.Buffer
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(&zb)
+		zw.Write(body)
+		zw.Close()
+		gzipPool.Put(zw)
+		body = zb.Bytes()
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRaw writes a rawContent answer (RawContent or a stream); false
+// when v is something else, which is then JSON-encoded as Tornado does.
+func (h *HTTPS) writeRaw(w http.ResponseWriter, v any) bool {
+	hd := w.Header()
+	switch v := v.(type) {
+	case RawContent:
+		hd.Set("Content-Type", "application/octet-stream")
+		hd.Set("Content-Length", strconv.Itoa(len(v)))
+		w.Write(v)
+	case io.Reader:
+		if c, ok := v.(io.Closer); ok {
+			defer c.Close()
+		}
+		hd.Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		io.Copy(w, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// requestForm holds the arguments of a request as Tornado collects them:
+// query arguments, then body arguments, each name keeping every value.
+type requestForm struct {
+	query, body map[string][]string
+}
+
+// get returns Tornado's get_argument (last value, body over query) or, with
+// bodyOnly, get_body_argument. Values are stripped of surrounding white
+// space and ASCII control characters become spaces, as Tornado does.
+func (f requestForm) get(name string, bodyOnly bool) (string, bool) {
+	vs := f.body[name]
+	if len(vs) == 0 && !bodyOnly {
+		vs = f.query[name]
+	}
+	if len(vs) == 0 {
+		return "", false
+	}
+	return cleanArgument(vs[len(vs)-1]), true
+}
+
+func (f requestForm) nonEmpty(name string) bool {
+	v, ok := f.get(name, false)
+	return ok && v != ""
+}
+
+func cleanArgument(s string) string {
+	b := []byte(s)
+	changed := false
+	for i, c := range b {
+		if c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
+			b[i] = ' '
+			changed = true
+		}
+	}
+	if changed {
+		s = string(b)
+	}
+	return strings.TrimSpace(s)
+}
+
+// parseRequestForm parses the query string and, for form or multipart
+// bodies, the body's fields. It never fails: malformed parts are skipped or
+// kept literally, as Python's parse_qs does.
+func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
+	f := requestForm{query: parseQuery(rawQuery), body: map[string][]string{}}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return f
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		f.body = parseQuery(string(body))
+	case "multipart/form-data":
+		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if p.FileName() == "" && p.FormName() != "" {
+				v, err := io.ReadAll(p)
+				if err == nil {
+					f.body[p.FormName()] = append(f.body[p.FormName()], string(v))
+				}
+			}
+			p.Close()
+		}
+	}
+	return f
+}
+
+// parseQuery is Python's parse_qs(keep_blank_values=True): fields split on
+// "&", "+" is a space, bad percent escapes stay as they are.
+func parseQuery(s string) map[string][]string {
+	out := map[string][]string{}
+	for s != "" {
+		var field string
+		field, s, _ = strings.Cut(s, "&")
+		if field == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(field, "=")
+		k, v = unquotePlus(k), unquotePlus(v)
+		out[k] = append(out[k], v)
+	}
+	return out
+}
+
+func unquotePlus(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

@@ -1,0 +1,72 @@
+package server_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/server"
+)
+
+// TestDIRACClients runs DIRAC's own Python client (the oracle's
+// client_demo.py, DIRAC's RPCClient) against the Go server over dips:// and
+// dip://. Opt-in: DIRACRPC_ORACLE_DIR names the directory set up by
+// ../shared/oracle/setup_oracle.sh (e.g. /tmp/dirac-oracle), whose host
+// certificate, CA directory and user proxy are used.
+func TestDIRACClients(t *testing.T) {
+	dir := os.Getenv("DIRACRPC_ORACLE_DIR")
+	if dir == "" {
+		t.Skip("set DIRACRPC_ORACLE_DIR to the directory made by ../shared/oracle/setup_oracle.sh to run DIRAC's client against the Go server")
+	}
+	gs := filepath.Join(dir, "etc", "grid-security")
+	host, err := credentials.LoadCertKey(filepath.Join(gs, "hostcert.pem"), filepath.Join(gs, "hostkey.pem"),
+		credentials.LoadOptions{Kind: credentials.KeyHost, InsecureSkipPermissionCheck: true})
+	require.NoError(t, err)
+	cas, err := credentials.LoadCADir(filepath.Join(gs, "certificates"))
+	require.NoError(t, err)
+	user, err := credentials.LoadCertKey(filepath.Join(gs, "user", "usercert.pem"), filepath.Join(gs, "user", "userkey.pem"),
+		credentials.LoadOptions{InsecureSkipPermissionCheck: true})
+	require.NoError(t, err)
+	reg := &server.Registry{
+		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
+		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
+	}
+	oracleScripts := filepath.Join(oracletest.CapturesDir(), "..", "oracle")
+	for _, secure := range []bool{true, false} {
+		name := map[bool]string{true: "dips", false: "dip"}[secure]
+		t.Run(name, func(t *testing.T) {
+			svc := oracletest.NewService("Framework/Oracle", reg, nil)
+			svc.Logger = quiet
+			cfg := server.DISETConfig{Logger: quiet}
+			if secure {
+				cfg.TLS, err = credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: host, CAs: cas, RequireClientCert: true})
+				require.NoError(t, err)
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			srv := server.NewDISET(svc, cfg)
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+			url := name + "://localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port) + "/Framework/Oracle"
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", "-c",
+				`. "$1/env.sh" && export X509_USER_PROXY="$2" && $PY "$1/client_demo.py" "$3"`,
+				"bash", oracleScripts, filepath.Join(gs, "user", "proxy_dirac.pem"), url)
+			cmd.Env = append(os.Environ(), "ORACLE="+dir)
+			out, err := cmd.CombinedOutput()
+			t.Logf("DIRAC client against the Go server:\n%s", out)
+			assert.NoError(t, err)
+		})
+	}
+}

@@ -1,0 +1,329 @@
+// Package server is a DIRAC-compatible service framework: Go handlers served
+// to DIRAC clients (Python or Go) over DISET (dips://, dip://) and, through the
+// HTTPS files of this package, over DIRAC's Tornado HTTPS protocol.
+//
+// A Service is protocol-neutral: it holds the methods, their authorisation
+// rules and argument checks, the built-in ping, echo and whoami, and the
+// Registry that maps certificates to users, groups and properties (what DIRAC
+// reads from its Configuration Service). Both transports build a Request and
+// call Service.Dispatch (or Authorize then Call, when the protocol answers the
+// authorisation before the arguments arrive, as DISET does), and send the
+// result dictionary it returns.
+//
+// Differences from DIRAC, on purpose:
+//   - A method without any authorisation rule is open only to authenticated
+//     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}
+//     for DIRAC's behaviour.
+//   - Errors produced before the handler runs carry no CallStack unless
+//     Service.PreHandlerCallStack is set (DIRAC sends its Python stack).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// MethodFunc is a service method. The returned value becomes the call's
+// result:
+//   - a *value.Dict that is a DIRAC result structure (S_OK/S_ERROR, as DIRAC
+//     handlers return) is sent as it is, its top-level CallStack removed;
+//   - a *diracrpc.Error (errors.As) becomes that S_ERROR, CallStack removed;
+//   - any other error becomes S_ERROR("Server error while serving <m>: <err>"),
+//     what DIRAC sends when a handler raises;
+//   - anything else v becomes S_OK(v).
+//
+// A panic is recovered and answered as DIRAC answers an exception.
+type MethodFunc func(ctx context.Context, req *Request) (any, error)
+
+// Method describes one exported method (DIRAC's export_<name>).
+type Method struct {
+	// Func runs the call; required.
+	Func MethodFunc
+	// Auth is the hard-coded authorisation rule (DIRAC's auth_<name>): a list
+	// of "all"/"any" (everybody, anonymous included), "authenticated" (any
+	// known user or host), "group:<g>" and "vo:<v>" (restrict groups) and
+	// property names (case-insensitive; the caller needs one of them).
+	// Service.Authorization overrides it; nil falls back to
+	// Service.DefaultAuth.
+	Auth []string
+	// Types are DIRAC's types_<name> checks, one per leading argument: a call
+	// with fewer arguments fails with "Function <m> expects at least <n>
+	// arguments", a mismatch with DIRAC's "Type mismatch in parameter ..."
+	// text. Any (0) accepts every type. Nil: no checks.
+	Types []Type
+	// MinArgs requires at least this many arguments (in addition to Types).
+	MinArgs int
+}
+
+// Service is one DIRAC service ("System/Component") and its methods. Fill it,
+// then call Handle for each method; do not change it once it serves calls.
+type Service struct {
+	// Name is "System/Component"; DISET clients must send exactly this.
+	Name string
+	// Aliases are further names the service answers to (DIRAC: the module
+	// name next to the load name).
+	Aliases []string
+	// Version is reported by ping. Default DefaultVersion.
+	Version string
+	// Registry resolves callers; nil means an empty registry (only anonymous
+	// and "all" rules can pass).
+	Registry *Registry
+	// Authorization overrides the rules of methods by name, as DIRAC's CS
+	// section <service>/Authorization does.
+	Authorization map[string][]string
+	// DefaultAuth applies to methods without a rule (DIRAC's
+	// Authorization/Default). Nil means []string{"authenticated"}; DIRAC's
+	// own default is open to all: use []string{"all"} to get it.
+	DefaultAuth []string
+	// PreHandlerCallStack adds the Go stack to errors produced before the
+	// handler runs (refused authorisation, bad proposal...), as DIRAC adds its
+	// Python stack. Off by default: unauthenticated callers learn nothing
+	// about the server's insides.
+	PreHandlerCallStack bool
+	// NoBuiltins leaves out ping, echo and whoami.
+	NoBuiltins bool
+	// Logger receives one line per refused or failed call; nil: slog.Default().
+	Logger *slog.Logger
+
+	mu      sync.RWMutex
+	methods map[string]*Method
+	started time.Time
+}
+
+// DefaultVersion is the version ping reports when Service.Version is empty.
+const DefaultVersion = "diracrpc-go"
+
+// NewService returns a service named name ("System/Component") with the
+// built-in methods.
+func NewService(name string) *Service {
+	return &Service{Name: name}
+}
+
+// Handle registers (or replaces) method name.
+func (s *Service) Handle(name string, m Method) {
+	if m.Func == nil {
+		panic("server: Handle " + name + " without Func")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.methods == nil {
+		s.methods = make(map[string]*Method)
+	}
+	mm := m
+	s.methods[name] = &mm
+}
+
+// HandleFunc registers a method with no rule of its own and no type checks.
+func (s *Service) HandleFunc(name string, f MethodFunc) { s.Handle(name, Method{Func: f}) }
+
+// Lookup returns the method called name, built-ins included.
+func (s *Service) Lookup(name string) (*Method, bool) {
+	s.mu.RLock()
+	m, ok := s.methods[name]
+	s.mu.RUnlock()
+	if ok {
+		return m, true
+	}
+	if !s.NoBuiltins {
+		if b, ok := builtins[name]; ok {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// HasName reports whether name is this service's name or one of its aliases.
+func (s *Service) HasName(name string) bool {
+	if name == s.Name {
+		return true
+	}
+	for _, a := range s.Aliases {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Start records the service start time reported by ping; transports call it
+// when they start serving. Calling it again has no effect.
+func (s *Service) Start() {
+	s.mu.Lock()
+	if s.started.IsZero() {
+		s.started = time.Now()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) startTime() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.started.IsZero() {
+		return time.Now()
+	}
+	return s.started
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) version() string {
+	if s.Version != "" {
+		return s.Version
+	}
+	return DefaultVersion
+}
+
+// Request is one call as a transport received it.
+type Request struct {
+	// Service is the service name the client asked for.
+	Service string
+	// Method and Args are the call.
+	Method string
+	Args   []any
+	// Credentials is the caller's credential dictionary; Authorize completes
+	// it (group, username, properties). Never nil once a transport built the
+	// request.
+	Credentials *Credentials
+	// Protocol is the transport (dips, dip or https) and RemoteAddr the
+	// client's address.
+	Protocol   diracrpc.Protocol
+	RemoteAddr string
+	// ClientSetup, ClientVO and ClientVersion are what the client announced
+	// (DISET proposal, HTTPS clientSetup/clientVO); informational only.
+	ClientSetup, ClientVO, ClientVersion string
+}
+
+// Dispatch authorises req, then runs it (Call). It always returns a result
+// dictionary to send.
+func (s *Service) Dispatch(ctx context.Context, req *Request) *value.Dict {
+	if err := s.Authorize(ctx, req); err != nil {
+		return s.PreHandlerError(err)
+	}
+	return s.Call(ctx, req)
+}
+
+// PreHandlerError turns an error produced before the handler ran into the
+// S_ERROR dictionary to send, with a CallStack only if PreHandlerCallStack.
+func (s *Service) PreHandlerError(e *diracrpc.Error) *value.Dict {
+	if s.PreHandlerCallStack {
+		ee := *e
+		if ee.CallStack == nil {
+			ee.CallStack = goStack(2)
+		}
+		return ee.Dict(true)
+	}
+	return e.Dict(false)
+}
+
+// Call looks the method up, checks the arguments and runs the handler,
+// without authorisation (see Authorize). The result has no top-level
+// CallStack.
+func (s *Service) Call(ctx context.Context, req *Request) (res *value.Dict) {
+	m, ok := s.Lookup(req.Method)
+	if !ok {
+		return errDict("Unknown method " + req.Method)
+	}
+	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
+		return errDict(msg)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().Error("diracrpc server: handler panicked", "service", s.Name, "method", req.Method,
+				"panic", fmt.Sprint(p), "stack", string(stackBytes()))
+			res = errDict(fmt.Sprintf("Server error while serving %s: %v", req.Method, p))
+		}
+	}()
+	ctx = withService(ctx, s)
+	v, err := m.Func(ctx, req)
+	return shapeResult(req.Method, v, err)
+}
+
+// shapeResult applies the MethodFunc rules.
+func shapeResult(method string, v any, err error) *value.Dict {
+	if err != nil {
+		var de *diracrpc.Error
+		if errors.As(err, &de) {
+			return de.Dict(false)
+		}
+		return errDict(fmt.Sprintf("Server error while serving %s: %v", method, err))
+	}
+	if d, ok := v.(*value.Dict); ok && d.Has("OK") {
+		if !isResult(d) {
+			return errDict("Method " + method + " for action RPC does not return a S_OK/S_ERROR!")
+		}
+		if !d.Has("CallStack") && !d.Has("ExecInfo") {
+			return d
+		}
+		out := value.NewDict()
+		for _, e := range d.Entries() {
+			if e.Key == "CallStack" || e.Key == "ExecInfo" {
+				continue
+			}
+			out.Set(e.Key, e.Value)
+		}
+		return out
+	}
+	return diracrpc.OK(v)
+}
+
+// isResult is DIRAC's isReturnStructure.
+func isResult(d *value.Dict) bool {
+	ok, _ := d.Lookup("OK")
+	if truthy(ok) {
+		return d.Has("Value")
+	}
+	return d.Has("Message")
+}
+
+// errDict is S_ERROR(msg) without CallStack.
+func errDict(msg string) *value.Dict {
+	return value.NewDict("OK", false, "Errno", int64(0), "Message", msg)
+}
+
+// goStack formats the Go stack as DIRAC formats Python frames.
+func goStack(skip int) []string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(skip+1, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	var out []string
+	for {
+		f, more := frames.Next()
+		out = append(out, "  File \""+f.File+"\", line "+strconv.Itoa(f.Line)+", in "+f.Function+"\n")
+		if !more {
+			break
+		}
+	}
+	return out
+}
+
+func stackBytes() []byte {
+	buf := make([]byte, 16<<10)
+	return buf[:runtime.Stack(buf, false)]
+}
+
+type serviceKey struct{}
+
+func withService(ctx context.Context, s *Service) context.Context {
+	return context.WithValue(ctx, serviceKey{}, s)
+}
+
+// ServiceFrom returns the service running the current call, for handlers
+// shared between services.
+func ServiceFrom(ctx context.Context) (*Service, bool) {
+	s, ok := ctx.Value(serviceKey{}).(*Service)
+	return s, ok
+}
