@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/jencode"
+)
+
+// callResult is the --json output of call and ping.
+type callResult struct {
+	OK        bool    `json:"ok"`
+	Value     any     `json:"value,omitempty"`
+	Errno     *int    `json:"errno,omitempty"`
+	Message   string  `json:"message,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	Fix       string  `json:"fix,omitempty"`
+	Method    string  `json:"method"`
+	Endpoint  string  `json:"endpoint"`
+	Protocol  string  `json:"protocol,omitempty"`
+	URL       string  `json:"url,omitempty"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// parseArgs reads each ARG as one DIRAC JSON value.
+func parseArgs(raw []string) ([]any, error) {
+	args := make([]any, 0, len(raw))
+	for i, a := range raw {
+		v, err := jencode.Decode([]byte(a))
+		if err != nil {
+			return nil, usageErr("argument %d (%s) is not a JSON value: %v (strings need quotes: '\"text\"')", i+1, a, err)
+		}
+		args = append(args, v)
+	}
+	return args, nil
+}
+
+// doCall makes one call and classifies the outcome into a result and an
+// error carrying the exit code.
+func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
+	out := &callResult{Method: method, Endpoint: endpointArg}
+	ts, err := c.resolveTargets(ctx, endpointArg)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := ts[0]
+	out.Protocol = string(t.protocol)
+	cl, err := c.caller(e, t)
+	if err != nil {
+		return out, nil, failure(out, err)
+	}
+	return doCallWith(ctx, c, cl, t, endpointArg, method, args)
+}
+
+// doCallWith is doCall on a client already built.
+func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
+	out := &callResult{Method: method, Endpoint: endpointArg, Protocol: string(t.protocol)}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	start := time.Now()
+	res, err := cl.Call(ctx, method, args...)
+	out.ElapsedMS = millis(time.Since(start))
+	if err != nil {
+		return out, nil, failure(out, err)
+	}
+	out.OK = true
+	out.Value = diracJSON(res.Value)
+	out.Protocol, out.URL = string(res.Protocol), res.URL
+	return out, res, nil
+}
+
+// failure fills out for err and returns the exit error: 1 for an S_ERROR,
+// 3 for anything that kept the call from the service.
+func failure(out *callResult, err error) error {
+	var se *diracrpc.Error
+	if errors.As(err, &se) && se.Local && errors.Is(err, diracrpc.ErrUnauthorized) {
+		// An HTTPS 401/403: the server refused the credentials before any
+		// method ran.
+		n := se.Errno
+		out.Errno, out.Message = &n, se.Message
+		out.Error = se.Message
+		out.Fix = "the service refused your credentials: check that your proxy is valid, issued by a CA the service trusts, and that your DN and group are registered (probe tls ENDPOINT)"
+		return &exitError{code: exitUnreachable, msg: unreachable(se.Message, out.Fix).Error(), err: err}
+	}
+	if errors.As(err, &se) {
+		n := se.Errno
+		out.Errno, out.Message = &n, se.Message
+		msg := fmt.Sprintf("S_ERROR Errno %d: %s", se.Errno, se.Message)
+		if errors.Is(err, diracrpc.ErrUnauthorized) {
+			msg += "\n  hint: the service refused this identity; check the group/properties of your proxy (probe call ENDPOINT whoami)"
+		}
+		return &exitError{code: exitFail, msg: msg, err: err}
+	}
+	var hs *httpsclient.StatusError
+	if errors.As(err, &hs) && hs.Code == http.StatusInternalServerError {
+		// The service was reached and its handler raised: DIRAC's client
+		// reports this as S_ERROR(0, "500 Server Error: ...").
+		n := 0
+		out.Errno, out.Message = &n, strings.TrimPrefix(hs.Error(), "httpsclient: ")
+		return &exitError{code: exitFail, err: err,
+			msg: "S_ERROR Errno 0: " + out.Message + "\n  (the handler failed on the server; the details are only in the server's log)"}
+	}
+	what, fix := explain(err)
+	out.Error, out.Fix = what, fix
+	return &exitError{code: exitUnreachable, msg: strings.TrimSpace(unreachable(what, fix).Error()), err: err}
+}
+
+func runCall(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlagSet(e, "call")
+	c.register(fs)
+	pos, err := parseInterleaved(fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if err := c.check(e); err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return usageErr("want ENDPOINT and METHOD")
+	}
+	callArgs, err := parseArgs(pos[2:])
+	if err != nil {
+		return err
+	}
+	out, res, err := doCall(ctx, &c, e, pos[0], pos[1], callArgs)
+	if c.json && out != nil {
+		if werr := writeJSON(e.stdout, out); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return jsonExit(err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	text, merr := jencode.Marshal(res.Value)
+	if merr != nil {
+		// Values JSON cannot hold (a datetime.time over DEncode): Python repr.
+		_, werr := fmt.Fprintln(e.stdout, reprOf(res.Value))
+		return werr
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", text)
+	return err
+}
+
+// jsonExit keeps err's exit code but prints only a short line: the JSON on
+// stdout says the rest.
+func jsonExit(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return &exitError{code: ee.code, msg: firstLine(ee.Error())}
+	}
+	return err
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

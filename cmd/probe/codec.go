@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/diracgo/diracrpc/compat"
+	"github.com/diracgo/diracrpc/dencode"
+	"github.com/diracgo/diracrpc/jencode"
+)
+
+// runCodec converts stdin to stdout:
+//
+//	decode --format dencode   DEncode bytes  -> DIRAC JSON (or --repr: Python repr)
+//	decode --format json      DIRAC JSON     -> DIRAC JSON, normalised (or --repr)
+//	encode --format dencode   DIRAC JSON     -> DEncode bytes
+//	encode --format json      DIRAC JSON     -> DIRAC JSON exactly as DIRAC writes it
+//
+// DIRAC JSON cannot hold tuples, non-string keys or microseconds: decode
+// prints --repr to see them.
+func runCodec(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "codec")
+	format := fs.String("format", "", "dencode or json")
+	repr := fs.Bool("repr", false, "decode: print the value in Python's repr instead of DIRAC JSON")
+	asJSON := fs.Bool("json", false, "decode: print {\"type\": ..., \"repr\": ..., \"json\": ..., \"length\": ...}")
+	pos, err := parseInterleaved(fs, args, -1)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (pos[0] != "encode" && pos[0] != "decode") {
+		return usageErr("want encode or decode")
+	}
+	if *format != "dencode" && *format != "json" {
+		return usageErr("--format must be dencode or json")
+	}
+	in, err := io.ReadAll(e.stdin)
+	if err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	if pos[0] == "encode" {
+		v, err := jencode.Decode(bytes.TrimSpace(in))
+		if err != nil {
+			return &exitError{code: exitFail, msg: "input is not DIRAC JSON: " + err.Error()}
+		}
+		var out []byte
+		if *format == "dencode" {
+			out, err = dencode.Marshal(v)
+		} else {
+			out, err = jencode.Marshal(v)
+		}
+		if err != nil {
+			return &exitError{code: exitFail, msg: err.Error()}
+		}
+		_, err = e.stdout.Write(out)
+		return err
+	}
+	var v any
+	used := len(in)
+	if *format == "dencode" {
+		v, used, err = dencode.Decode(in)
+	} else {
+		v, err = jencode.Decode(in)
+	}
+	if err != nil {
+		return &exitError{code: exitFail, msg: "cannot decode: " + err.Error()}
+	}
+	switch {
+	case *asJSON:
+		out := map[string]any{"type": typeName(v), "repr": compat.Repr(v), "length": used, "trailing": len(in) - used}
+		if j, err := jencode.Marshal(v); err == nil && json.Valid(j) {
+			out["json"] = json.RawMessage(j)
+		}
+		return writeJSON(e.stdout, out)
+	case *repr:
+		_, err = fmt.Fprintln(e.stdout, compat.Repr(v))
+	default:
+		j, jerr := jencode.Marshal(v)
+		if jerr != nil {
+			return &exitError{code: exitFail, msg: jerr.Error() + " (DIRAC JSON cannot carry this value; use --repr)"}
+		}
+		_, err = fmt.Fprintf(e.stdout, "%s\n", j)
+	}
+	if err == nil && used < len(in) {
+		fmt.Fprintf(e.stderr, "probe codec: %d bytes after the value ignored (as DIRAC does)\n", len(in)-used)
+	}
+	return err
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/endpoint"
+	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+)
+
+// target is where an ENDPOINT argument leads: one or more URLs of a single
+// protocol family.
+type target struct {
+	arg      string
+	urls     []string
+	failover []string
+	protocol diracrpc.Protocol
+}
+
+// String names the target as the user gave it, with the URL when resolved.
+func (t *target) String() string {
+	if len(t.urls) == 1 && t.urls[0] == t.arg {
+		return t.arg
+	}
+	return t.arg + " (" + strings.Join(t.urls, ", ") + ")"
+}
+
+// resolveTargets turns an ENDPOINT (URL or System/Component) into one target
+// per protocol family it has: a URL gives one; a name resolved through
+// --config gives DISET and/or HTTPS.
+func (c *common) resolveTargets(ctx context.Context, arg string) ([]*target, error) {
+	if endpoint.IsURL(arg) {
+		u, err := endpoint.ParseURL(arg)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return []*target{{arg: arg, urls: []string{u.String()}, protocol: u.Protocol}}, nil
+	}
+	if _, _, err := endpoint.SplitService(arg); err != nil {
+		return nil, usageErr("ENDPOINT %q is neither a dips://, dip:// or https:// URL nor a System/Component name", arg)
+	}
+	if len(c.configs) == 0 {
+		return nil, usageErr("resolving %s needs --config FILE (a DIRAC cfg with /DIRAC/Setup and /Systems)", arg)
+	}
+	conf, err := cfg.LoadFiles(c.configs...)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	r := &endpoint.Resolver{Source: endpoint.Static(conf), Setup: c.setup, VO: c.vo}
+	res, err := r.Resolve(ctx, arg)
+	if err != nil {
+		return nil, &exitError{code: exitUnreachable, msg: err.Error() + "\n  fix: check the configuration given with --config"}
+	}
+	var out []*target
+	for _, fam := range [][]diracrpc.Protocol{{diracrpc.DIPS, diracrpc.DIP}, {diracrpc.HTTPS}} {
+		sub := res.Filter(func(p diracrpc.Protocol) bool { return p == fam[0] || (len(fam) > 1 && p == fam[1]) })
+		if sub == nil {
+			continue
+		}
+		t := &target{arg: arg, urls: sub.Main, failover: sub.Failover}
+		all := sub.URLs()
+		u, _ := endpoint.ParseURL(all[0])
+		t.protocol = u.Protocol
+		if len(t.urls) == 0 {
+			t.urls, t.failover = t.failover, nil
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("%s resolves to no usable URL", arg)}
+	}
+	return out, nil
+}
+
+// resolve returns the URL an ENDPOINT stands for (the first one when a name
+// has several), for commands that talk to one server (tls).
+func (c *common) resolve(e *env, arg string) (*endpoint.URL, error) {
+	ts, err := c.resolveTargets(context.Background(), arg)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.ParseURL(ts[0].urls[0])
+}
+
+// caller builds the client for t from the common flags.
+func (c *common) caller(e *env, t *target) (diracrpc.Caller, error) {
+	if t.protocol == diracrpc.HTTPS {
+		return c.httpsCaller(e, t)
+	}
+	cfg := disetclient.Config{
+		Setup:        c.setup,
+		VO:           c.vo,
+		SkipCACheck:  c.insecure,
+		Locator:      c.locator(e),
+		Timeout:      c.timeout,
+		FailoverURLs: t.failover,
+		// One attempt per URL: a probe reports what it sees, quickly.
+		Attempts: len(t.urls) + len(t.failover),
+	}
+	if c.encoding == "dencode" {
+		cfg.Encoding = disetclient.DEncode
+	}
+	switch {
+	case c.proxy != "":
+		cfg.ProxyLocation = c.proxy
+	case c.cert != "":
+		cred, err := credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Credential = cred
+	}
+	if c.caDir != "" && !c.insecure {
+		cas, err := c.caStore(e)
+		if err != nil {
+			return nil, err
+		}
+		cfg.CAs = cas
+	}
+	cl, err := disetclient.New(t.urls, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// common are the flags every network subcommand takes. Unset flags fall back
+// to the variables DIRAC reads (X509_USER_PROXY, X509_CERT_DIR,
+// X509_USER_CERT, X509_USER_KEY, BEARER_TOKEN...), through the library.
+type common struct {
+	cert, key, proxy, caDir string
+	configs                 stringList
+	setup, vo               string
+	timeout                 time.Duration
+	encoding                string
+	insecure                bool
+	json                    bool
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.cert, "cert", "", "user or host certificate (PEM); with --key instead of a proxy")
+	fs.StringVar(&c.key, "key", "", "private key of --cert (PEM)")
+	fs.StringVar(&c.proxy, "proxy", "", "grid proxy file (default: $X509_USER_PROXY, then /tmp/x509up_u<uid>)")
+	fs.StringVar(&c.caDir, "ca-dir", "", "CA directory (default: $X509_CERT_DIR, then /etc/grid-security/certificates)")
+	fs.Var(&c.configs, "config", "DIRAC cfg file for System/Component names (repeatable; later files win)")
+	fs.StringVar(&c.setup, "setup", "", "DIRAC setup (default: the configuration's /DIRAC/Setup)")
+	fs.StringVar(&c.vo, "vo", "", "virtual organisation announced to the service")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall time limit of each call")
+	fs.StringVar(&c.encoding, "encoding", "json", "what DISET payloads are written in: json or dencode")
+	fs.BoolVar(&c.insecure, "insecure", false, "DANGEROUS: do not verify the server's certificate (DIRAC's skipCACheck)")
+	fs.BoolVar(&c.json, "json", false, "machine-readable output: the whole result as JSON")
+}
+
+func (c *common) check(e *env) error {
+	switch c.encoding {
+	case "json", "dencode":
+	default:
+		return usageErr("--encoding must be json or dencode, not %q", c.encoding)
+	}
+	if (c.cert == "") != (c.key == "") {
+		return usageErr("--cert and --key go together")
+	}
+	if c.cert != "" && c.proxy != "" {
+		return usageErr("give either --proxy or --cert/--key, not both")
+	}
+	if c.timeout <= 0 {
+		return usageErr("--timeout must be positive")
+	}
+	if c.insecure {
+		fmt.Fprintln(e.stderr, "probe: WARNING: --insecure: the server's certificate is NOT verified; anyone on the path can impersonate it")
+	}
+	return nil
+}

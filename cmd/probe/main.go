@@ -1,0 +1,35 @@
+// Command probe checks DIRAC services from the command line: call a method,
+// ping, inspect a server's certificate chain, compare the DISET and HTTPS
+// endpoints of a service, benchmark, scan a whole configuration, run local
+// test services, and convert payloads between DIRAC's encodings.
+//
+//	probe call    [flags] ENDPOINT METHOD [ARG...]
+//	probe ping    [flags] ENDPOINT
+//	probe tls     [flags] ENDPOINT
+//	probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)
+//	probe bench   [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]
+//	probe scan    [flags] --config FILE
+//	probe harness [flags]
+//	probe demo
+//	probe codec   (encode|decode) --format (dencode|json)
+//
+// ENDPOINT is a dips://, dip:// or https:// URL, or System/Component resolved
+// with --config. Exit codes: 0 success, 1 the service answered S_ERROR (or a
+// comparison diverged), 2 usage error, 3 the service could not be reached or
+// authenticated with.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		isTerminal: isTerminal(os.Stderr)})
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+)
+
+type certInfo struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
+	SANs      []string  `json:"sans"`
+	EKU       []string  `json:"eku"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	Key       string    `json:"key"`
+	Signature string    `json:"signature"`
+	IsCA      bool      `json:"is_ca"`
+}
+
+type verdict struct {
+	OK      bool     `json:"ok"`
+	Reason  string   `json:"reason,omitempty"`
+	Message string   `json:"message"`
+	Fix     string   `json:"fix,omitempty"`
+	Names   []string `json:"names,omitempty"`
+}
+
+type tlsReport struct {
+	URL        string     `json:"url"`
+	Host       string     `json:"host"`
+	Protocol   string     `json:"protocol"`
+	TLSVersion string     `json:"tls_version,omitempty"`
+	Chain      []certInfo `json:"chain"`
+	CADir      string     `json:"ca_dir,omitempty"`
+	Verdict    verdict    `json:"verdict"`
+	Client     *verdict   `json:"client,omitempty"`
+	Handshake  string     `json:"handshake_error,omitempty"`
+	ElapsedMS  float64    `json:"elapsed_ms"`
+}
+
+func describeCert(c *x509.Certificate) certInfo {
+	ci := certInfo{
+		Subject:   credentials.SubjectDN(c),
+		Issuer:    credentials.IssuerDN(c),
+		Serial:    c.SerialNumber.String(),
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+		Signature: c.SignatureAlgorithm.String(),
+		IsCA:      c.IsCA,
+		SANs:      []string{},
+		EKU:       []string{},
+	}
+	for _, n := range c.DNSNames {
+		ci.SANs = append(ci.SANs, "DNS:"+n)
+	}
+	for _, ip := range c.IPAddresses {
+		ci.SANs = append(ci.SANs, "IP:"+ip.String())
+	}
+	for _, u := range c.ExtKeyUsage {
+		ci.EKU = append(ci.EKU, ekuName(u))
+	}
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		ci.Key = fmt.Sprintf("RSA %d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		ci.Key = "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		ci.Key = "Ed25519"
+	default:
+		ci.Key = fmt.Sprintf("%T", k)
+	}
+	return ci
+}
+
+func ekuName(u x509.ExtKeyUsage) string {
+	switch u {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	case x509.ExtKeyUsageAny:
+		return "any"
+	case x509.ExtKeyUsageCodeSigning:
+		return "codeSigning"
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection"
+	case x509.ExtKeyUsageTimeStamping:
+		return "timeStamping"
+	case x509.ExtKeyUsageOCSPSigning:
+		return "OCSPSigning"
+	}
+	return fmt.Sprintf("eku(%d)", int(u))
+}
+
+// runTLS connects, takes the server's chain without trusting it, then
+// verifies it as the DIRAC clients would and explains the verdict. It also
+// checks the client credential that calls would present.
+func runTLS(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := newFlagSet(e, "tls")
+	c.register(fs)
+	pos, err := parseInterleaved(fs, args, -1)
+	if err != nil {
+		return err
+	}
+	if err := c.check(e); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want one ENDPOINT")
+	}
+	u, err := c.resolve(e, pos[0])
+	if err != nil {
+		return err
+	}
+	if u.Protocol == diracrpc.DIP {
+		return usageErr("%s is plain dip://: there is no TLS to inspect (use dips://)", u)
+	}
+	rep, err := inspectTLS(ctx, &c, e, u)
+	if err != nil {
+		what, fix := explain(err)
+		return unreachable(what, fix)
+	}
+	if c.json {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printTLS(e, rep)
+	}
+	if !rep.Verdict.OK {
+		return silentExit(exitUnreachable)
+	}
+	return nil
+}
+
+// unreachable is the exit-3 error with what to fix.
+func unreachable(what, fix string) error {
+	msg := what
+	if fix != "" {
+		msg += "\n  fix: " + fix
+	}
+	return &exitError{code: exitUnreachable, msg: msg}
+}
+
+func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsReport, error) {
+	start := time.Now()
+	rep := &tlsReport{URL: u.String(), Host: u.Host, Protocol: string(u.Protocol)}
+	var chain []*x509.Certificate
+	cfg := &tls.Config{
+		ServerName: u.Host,
+		MinVersion: tls.VersionTLS12,
+		// The chain is taken as it comes and verified below, so that every
+		// problem can be explained instead of failing the handshake.
+		InsecureSkipVerify: true, //nolint:gosec // verified by VerifyServerChain below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			chain = cs.PeerCertificates
+			return nil
+		},
+	}
+	if net.ParseIP(u.Host) != nil {
+		cfg.ServerName = ""
+	}
+	cred, credErr := c.clientCredential(e)
+	switch {
+	case credErr == nil:
+		tc := cred.TLSCertificate()
+		cfg.Certificates = []tls.Certificate{tc}
+		rep.Client = &verdict{OK: true, Message: fmt.Sprintf("%s (%s), valid until %s", credentials.SubjectDN(cred.Leaf()),
+			cred.CertPath, cred.NotAfter().UTC().Format(time.RFC3339))}
+	default:
+		what, fix := explain(credErr)
+		rep.Client = &verdict{OK: false, Message: what, Fix: fix}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{}}
+	conn, err := d.DialContext(ctx, "tcp", u.Addr())
+	if conn != nil {
+		if tc, ok := conn.(*tls.Conn); ok {
+			rep.TLSVersion = tls.VersionName(tc.ConnectionState().Version)
+		}
+		conn.Close()
+	}
+	if err != nil {
+		if len(chain) == 0 {
+			return nil, err
+		}
+		// The server sent its chain, then refused us (usually: no client
+		// certificate); the chain can still be judged.
+		rep.Handshake = err.Error()
+	}
+	for _, cert := range chain {
+		rep.Chain = append(rep.Chain, describeCert(cert))
+	}
+	cas, caErr := c.caStore(e)
+	switch {
+	case caErr != nil:
+		what, fix := explain(caErr)
+		rep.Verdict = verdict{Reason: "no CAs", Message: "cannot verify: " + what, Fix: fix}
+	default:
+		rep.CADir = cas.Dir
+		if verr := credentials.VerifyServerChain(chain, u.Host, cas, time.Now()); verr != nil {
+			rep.Verdict = verdict{Message: verr.Error()}
+			var ve *credentials.VerifyError
+			if errors.As(verr, &ve) {
+				rep.Verdict.Reason = ve.Reason.String()
+				rep.Verdict.Names = ve.Names
+				rep.Verdict.Fix = verifyFix(ve)
+			}
+		} else {
+			rep.Verdict = verdict{OK: true, Message: fmt.Sprintf("trusted (CA directory %s) and valid for host %s", cas.Dir, u.Host)}
+		}
+	}
+	if rep.Verdict.OK && rep.Handshake != "" {
+		if fix := tlsAlert(errors.New(rep.Handshake)); fix != "" {
+			rep.Verdict.Message += "; but the server refused our side of the handshake: " + rep.Handshake
+			rep.Verdict.Fix = fix
+		}
+	}
+	rep.ElapsedMS = millis(time.Since(start))
+	return rep, nil
+}
+
+func printTLS(e *env, rep *tlsReport) {
+	w := e.stdout
+	fmt.Fprintf(w, "%s (%s)\n", rep.URL, rep.TLSVersion)
+	now := time.Now()
+	for i, ci := range rep.Chain {
+		role := "server"
+		if i > 0 {
+			role = fmt.Sprintf("chain[%d]", i)
+		}
+		fmt.Fprintf(w, "  %s: %s\n", role, ci.Subject)
+		fmt.Fprintf(w, "    issuer:  %s\n", ci.Issuer)
+		sans := strings.Join(ci.SANs, ", ")
+		if sans == "" {
+			sans = "(none: host name checked against the CN)"
+		}
+		fmt.Fprintf(w, "    SANs:    %s\n", sans)
+		eku := strings.Join(ci.EKU, ", ")
+		if eku == "" {
+			eku = "(none)"
+		}
+		fmt.Fprintf(w, "    EKU:     %s\n", eku)
+		state := "valid"
+		switch {
+		case now.After(ci.NotAfter):
+			state = "EXPIRED " + roundAge(now.Sub(ci.NotAfter)) + " ago"
+		case now.Before(ci.NotBefore):
+			state = "NOT YET VALID"
+		default:
+			state = "expires in " + roundAge(ci.NotAfter.Sub(now))
+		}
+		fmt.Fprintf(w, "    valid:   %s to %s (%s)\n", ci.NotBefore.Format(time.RFC3339), ci.NotAfter.Format(time.RFC3339), state)
+		fmt.Fprintf(w, "    key:     %s, signed %s, serial %s\n", ci.Key, ci.Signature, ci.Serial)
+	}
+	if rep.Handshake != "" {
+		fmt.Fprintf(w, "  handshake: %s\n", rep.Handshake)
+	}
+	if rep.Client != nil {
+		if rep.Client.OK {
+			fmt.Fprintf(w, "  client credential: %s\n", rep.Client.Message)
+		} else {
+			fmt.Fprintf(w, "  client credential: PROBLEM: %s\n", rep.Client.Message)
+			if rep.Client.Fix != "" {
+				fmt.Fprintf(w, "    fix: %s\n", rep.Client.Fix)
+			}
+		}
+	}
+	if rep.Verdict.OK {
+		fmt.Fprintf(w, "verdict: OK: %s\n", rep.Verdict.Message)
+		if rep.Verdict.Fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", rep.Verdict.Fix)
+		}
+		return
+	}
+	fmt.Fprintf(w, "verdict: FAIL (%s): %s\n", rep.Verdict.Reason, rep.Verdict.Message)
+	if rep.Verdict.Fix != "" {
+		fmt.Fprintf(w, "  fix: %s\n", rep.Verdict.Fix)
+	}
+}
