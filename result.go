@@ -74,7 +74,7 @@ func ParseResult(v any) (any, error) {
 	if !found {
 		return nil, fmt.Errorf("%w: result has no OK key", ErrProtocol)
 	}
-	if truthy(okv) {
+	if Truthy(okv) {
 		val, found := d.Lookup("Value")
 		if !found {
 			return nil, fmt.Errorf("%w: S_OK result has no Value", ErrProtocol)
@@ -95,14 +95,18 @@ func ParseResult(v any) (any, error) {
 	return nil, e
 }
 
-// truthy follows Python's truth rules for the values an OK key can hold.
-func truthy(v any) bool {
+// Truthy is Python's bool() for the values of the DIRAC value model that a
+// result's OK key or a proposal's extraCredentials can hold: false for None,
+// False, zero numbers and empty strings, lists, tuples and dicts.
+func Truthy(v any) bool {
 	switch v := v.(type) {
 	case nil:
 		return false
 	case bool:
 		return v
 	case int64:
+		return v != 0
+	case int:
 		return v != 0
 	case float64:
 		return v != 0
@@ -111,6 +115,8 @@ func truthy(v any) bool {
 	case string:
 		return v != ""
 	case []any:
+		return len(v) > 0
+	case value.Tuple:
 		return len(v) > 0
 	case *value.Dict:
 		return v.Len() > 0

@@ -2,8 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
@@ -71,12 +76,7 @@ func (r *Registry) anyUserForDN(dn string) (string, bool) {
 	if r == nil {
 		return "", false
 	}
-	names := make([]string, 0, len(r.Users))
-	for name := range r.Users {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return r.usernameForDN(dn, names)
+	return r.usernameForDN(dn, slices.Sorted(maps.Keys(r.Users)))
 }
 
 func (r *Registry) groupsForUser(user string) []string {
@@ -116,12 +116,7 @@ func (r *Registry) hostnameForDN(dn string) (string, bool) {
 	if r == nil {
 		return "", false
 	}
-	names := make([]string, 0, len(r.Hosts))
-	for name := range r.Hosts {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(r.Hosts)) {
 		if r.Hosts[name].DN == dn {
 			return name, true
 		}
@@ -201,12 +196,48 @@ func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry)
 			}
 		}
 	}
-	if truthy(extra) {
+	if diracrpc.Truthy(extra) {
 		d.Set("extraCredentials", extra)
 	}
 	c := &Credentials{Peer: peer, d: d}
 	c.sync()
 	return c
+}
+
+// peerCache holds the verified client chain's credentials of one
+// connection: analysing the chain (signatures included) once per
+// connection instead of once per request.
+type peerCache struct {
+	once sync.Once
+	at   time.Time
+	peer *credentials.PeerCredentials
+	err  error
+}
+
+type peerCacheKey struct{}
+
+// peerOf returns the credentials of the verified client chain in cs, both
+// transports' one way to read them: from the connection's cache when the
+// server made one (HTTPS: SecondsLeft is then brought up to date), else
+// straight from the chain (DISET: one call per connection).
+func peerOf(ctx context.Context, cs *tls.ConnectionState) (*credentials.PeerCredentials, error) {
+	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
+	if !ok {
+		return credentials.PeerInfo(*cs)
+	}
+	pc.once.Do(func() {
+		pc.at = time.Now()
+		pc.peer, pc.err = credentials.PeerInfo(*cs)
+	})
+	if pc.err != nil {
+		return nil, pc.err
+	}
+	p := *pc.peer
+	p.SecondsLeft -= int64(time.Since(pc.at) / time.Second)
+	if p.SecondsLeft <= 0 {
+		return nil, fmt.Errorf("client certificate expired during the connection")
+	}
+	return &p, nil
 }
 
 // Dict returns a copy of DIRAC's credential dictionary (what whoami returns).

@@ -28,14 +28,10 @@ const (
 	DEncode = diset.DEncode // DIRAC_USE_JSON_ENCODE=no
 )
 
-// ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("server: closed")
-
 // DISETConfig configures a DISET server. The zero value serves plain dip://
 // with DIRAC's limits.
 type DISETConfig struct {
-	// TLS makes it a dips:// server. Build it with
-	// credentials.NewServerTLSConfig with RequireClientCert set (DIRAC
+	// TLS makes it a dips:// server. Build it with NewDISETTLSConfig (DIRAC
 	// requires a client certificate and verifies proxy chains). Nil: dip://,
 	// where every caller is anonymous.
 	TLS *tls.Config
@@ -62,13 +58,25 @@ type DISETConfig struct {
 	// wait for a slot. Default 64 (DIRAC: 15 threads).
 	MaxConcurrentCalls int
 	// Logger receives connection-level events; nil: the Service's logger.
+	// Refused and failed calls are logged to Service.Logger.
 	Logger *slog.Logger
+}
+
+// NewDISETTLSConfig returns the TLS configuration of a DIRAC DISET server
+// (dips://): host certificate, client certificate required and verified with
+// proxy support (depth credentials.DISETVerifyDepth).
+func NewDISETTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
+	return credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
+		Credential: host, CAs: cas, RequireClientCert: true,
+	})
 }
 
 // DISET serves one Service over DISET, as DIRAC serves each service on its
 // own port: one call per connection (proposal, S_OK, arguments, result,
 // close).
 type DISET struct {
+	serving // Addr, Served
+
 	svc *Service
 	cfg DISETConfig
 	log *slog.Logger
@@ -84,10 +92,6 @@ type DISET struct {
 	active    map[*disetConn]struct{}
 	closing   bool
 	idle      chan struct{} // closed when active becomes empty during Shutdown
-	addr      net.Addr
-
-	// Served counts handler runs, for tests that prove a call ran once.
-	served atomic.Int64
 }
 
 type disetConn struct {
@@ -139,43 +143,14 @@ func (s *DISET) Protocol() diracrpc.Protocol {
 	return diracrpc.DIP
 }
 
-// Addr returns the address of the last listener Serve was given (nil before).
-func (s *DISET) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
 // URL returns the service URL for the address of the listener Serve was
 // given ("" before Serve started), with host as the host name (e.g.
 // "localhost" to match a host certificate), or the listener's IP when host is
 // "".
-func (s *DISET) URL(host string) string {
-	a := s.Addr()
-	if a == nil {
-		return ""
-	}
-	h, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return ""
-	}
-	if host != "" {
-		h = host
-	}
-	return string(s.Protocol()) + "://" + net.JoinHostPort(h, port) + "/" + s.svc.Name
-}
-
-// Served returns how many calls reached a handler.
-func (s *DISET) Served() int64 { return s.served.Load() }
+func (s *DISET) URL(host string) string { return s.url(s.Protocol(), host, s.svc.Name) }
 
 // ListenAndServe listens on addr (":9135", "127.0.0.1:0") and serves.
-func (s *DISET) ListenAndServe(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
-}
+func (s *DISET) ListenAndServe(addr string) error { return listenAndServe(addr, s.Serve) }
 
 // Serve accepts connections on l until Shutdown or Close, then returns
 // ErrServerClosed. It closes l on return.
@@ -187,8 +162,8 @@ func (s *DISET) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[l] = struct{}{}
-	s.addr = l.Addr()
 	s.mu.Unlock()
+	s.setAddr(l.Addr())
 	s.svc.Start()
 	defer func() {
 		s.mu.Lock()
@@ -330,7 +305,8 @@ func (s *DISET) serveConn(c *disetConn) {
 			log.Debug("diracrpc server: TLS handshake failed", "err", err)
 			return
 		}
-		p, err := credentials.PeerInfo(tc.ConnectionState())
+		cs := tc.ConnectionState()
+		p, err := peerOf(s.baseCtx, &cs)
 		if err != nil {
 			log.Info("diracrpc server: no usable client certificate", "err", err)
 			return
@@ -429,10 +405,9 @@ func (s *DISET) serveConn(c *disetConn) {
 	case <-ctx.Done():
 		return
 	}
-	s.served.Add(1)
 	ctx, cancel := context.WithCancel(ctx)
 	gone := watchPeer(nc, cancel)
-	res := s.svc.Call(ctx, req)
+	res := s.svc.invoke(ctx, req, &s.served).result
 	cancel()
 	<-s.calls
 	gone()

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -66,10 +65,12 @@ type HTTPSConfig struct {
 	// MaxBodyBytes bounds a request body (after gzip decoding). Default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// ReadHeaderTimeout bounds the reading of a request's headers (default
-	// 30 s); IdleTimeout closes idle keep-alive connections (default 600 s).
+	// ReadHeaderTimeout bounds the TLS handshake and the reading of a
+	// request's headers (default 30 s); IdleTimeout closes idle keep-alive
+	// connections (default 600 s).
 	ReadHeaderTimeout, IdleTimeout time.Duration
-	// Logger receives refused and failed requests; nil: slog.Default().
+	// Logger receives refused and malformed requests; nil: slog.Default().
+	// Refused and failed calls are also logged to their Service.Logger.
 	Logger *slog.Logger
 }
 
@@ -81,15 +82,14 @@ type HTTPSConfig struct {
 // are checked as on DISET, failures answered with DISET's S_ERROR text;
 // raw answers are RawContent or an io.Reader (see RawContent).
 type HTTPS struct {
+	serving // Addr, Served
+
 	cfg HTTPSConfig
 	log *slog.Logger
 
 	mu     sync.RWMutex
 	routes map[string]*Service
 	srv    *http.Server
-	addr   net.Addr
-
-	served atomic.Int64
 }
 
 // NewHTTPS returns an HTTPS server for services.
@@ -150,24 +150,13 @@ func (h *HTTPS) Handle(s *Service) {
 	s.Start()
 }
 
-// Served returns how many calls reached a handler.
-func (h *HTTPS) Served() int64 { return h.served.Load() }
-
 // ListenAndServe listens on addr (":8443", "127.0.0.1:0") and serves.
-func (h *HTTPS) ListenAndServe(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return h.Serve(l)
-}
+func (h *HTTPS) ListenAndServe(addr string) error { return listenAndServe(addr, h.Serve) }
 
 // Serve accepts connections on l (TLS is added when HTTPSConfig.TLS is set)
 // until Shutdown or Close, then returns ErrServerClosed.
 func (h *HTTPS) Serve(l net.Listener) error {
-	h.mu.Lock()
-	h.addr = l.Addr()
-	h.mu.Unlock()
+	h.setAddr(l.Addr())
 	if h.cfg.TLS != nil {
 		l = tls.NewListener(l, h.cfg.TLS)
 	}
@@ -178,29 +167,9 @@ func (h *HTTPS) Serve(l net.Listener) error {
 	return err
 }
 
-// Addr returns the address of the last listener Serve was given (nil before).
-func (h *HTTPS) Addr() net.Addr {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.addr
-}
-
 // URL returns https://<host>:<port>/<service> for the listener's address,
 // with host as the host name, or the listener's IP when host is "".
-func (h *HTTPS) URL(host, service string) string {
-	a := h.Addr()
-	if a == nil {
-		return ""
-	}
-	ip, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return ""
-	}
-	if host == "" {
-		host = ip
-	}
-	return "https://" + net.JoinHostPort(host, port) + "/" + service
-}
+func (h *HTTPS) URL(host, service string) string { return h.url(diracrpc.HTTPS, host, service) }
 
 // Shutdown stops accepting, lets the calls in flight finish and closes idle
 // connections; if ctx ends first it closes everything and returns ctx's error.
@@ -320,43 +289,19 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Args = args
 	_, rawMode := form.get("rawContent", false)
 	rawMode = rawMode && form.nonEmpty("rawContent")
-	if msg := checkArgs(method, m, args); msg != "" {
-		h.writeJSON(w, r, errDict(msg), "application/json")
-		return
-	}
-	h.served.Add(1)
-	v, err, panicked := runMethod(withService(ctx, svc), m, req)
-	if panicked != nil {
-		svc.logger().ErrorContext(ctx, "diracrpc https: handler panicked", "service", svc.Name, "method", method,
-			"panic", fmt.Sprint(panicked))
+	o := svc.invoke(ctx, req, &h.served)
+	switch {
+	case o.kind == failed:
+		// A Python handler raising gives 500 on HTTPS; so does a Go error
+		// or panic (invoke logged it).
 		writePage(w, http.StatusInternalServerError)
-		return
-	}
-	var de *diracrpc.Error
-	if err != nil && !errors.As(err, &de) {
-		// A Python handler raising gives 500 on HTTPS; so does a Go error.
-		h.fail(w, r, svc, method, err)
-		return
-	}
-	if rawMode && err == nil {
-		if h.writeRaw(w, v) {
-			return
+	case rawMode && o.kind == returnedValue:
+		if !h.writeRaw(w, o.value) {
+			h.writeJSON(w, r, o.result, "application/json; charset=UTF-8")
 		}
-		h.writeJSON(w, r, shapeResult(method, v, nil), "application/json; charset=UTF-8")
-		return
+	default:
+		h.writeJSON(w, r, o.result, "application/json")
 	}
-	h.writeJSON(w, r, shapeResult(method, v, err), "application/json")
-}
-
-// runMethod runs the handler, recovering a panic.
-func runMethod(ctx context.Context, m *Method, req *Request) (v any, err error, panicked any) {
-	defer func() {
-		if p := recover(); p != nil {
-			panicked = p
-		}
-	}()
-	v, err = m.Func(ctx, req)
-	return v, err, nil
 }
 
 func (h *HTTPS) fail(w http.ResponseWriter, r *http.Request, svc *Service, method string, err error) {
@@ -397,40 +342,6 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 		return true
 	}
 	return false
-}
-
-// peerCache holds the verified client chain's credentials of one
-// connection: analysing the chain (signatures included) once per
-// connection instead of once per request.
-type peerCache struct {
-	once sync.Once
-	at   time.Time
-	peer *credentials.PeerCredentials
-	err  error
-}
-
-type peerCacheKey struct{}
-
-// peerOf returns the caller's credentials, from the connection's cache when
-// the server made one (SecondsLeft is brought up to date).
-func peerOf(ctx context.Context, cs *tls.ConnectionState) (*credentials.PeerCredentials, error) {
-	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
-	if !ok {
-		return credentials.PeerInfo(*cs)
-	}
-	pc.once.Do(func() {
-		pc.at = time.Now()
-		pc.peer, pc.err = credentials.PeerInfo(*cs)
-	})
-	if pc.err != nil {
-		return nil, pc.err
-	}
-	p := *pc.peer
-	p.SecondsLeft -= int64(time.Since(pc.at) / time.Second)
-	if p.SecondsLeft <= 0 {
-		return nil, fmt.Errorf("client certificate expired during the connection")
-	}
-	return &p, nil
 }
 
 // readBody reads the request body within the limit, gunzipping it when the

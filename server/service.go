@@ -1,21 +1,3 @@
-// Package server is a DIRAC-compatible service framework: Go handlers served
-// to DIRAC clients (Python or Go) over DISET (dips://, dip://) and, through the
-// HTTPS files of this package, over DIRAC's Tornado HTTPS protocol.
-//
-// A Service is protocol-neutral: it holds the methods, their authorisation
-// rules and argument checks, the built-in ping, echo and whoami, and the
-// Registry that maps certificates to users, groups and properties (what DIRAC
-// reads from its Configuration Service). Both transports build a Request and
-// call Service.Dispatch (or Authorize then Call, when the protocol answers the
-// authorisation before the arguments arrive, as DISET does), and send the
-// result dictionary it returns.
-//
-// Differences from DIRAC, on purpose:
-//   - A method without any authorisation rule is open only to authenticated
-//     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}
-//     for DIRAC's behaviour.
-//   - Errors produced before the handler runs carry no CallStack unless
-//     Service.PreHandlerCallStack is set (DIRAC sends its Python stack).
 package server
 
 import (
@@ -26,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -37,11 +20,14 @@ import (
 //   - a *value.Dict that is a DIRAC result structure (S_OK/S_ERROR, as DIRAC
 //     handlers return) is sent as it is, its top-level CallStack removed;
 //   - a *diracrpc.Error (errors.As) becomes that S_ERROR, CallStack removed;
-//   - any other error becomes S_ERROR("Server error while serving <m>: <err>"),
-//     what DIRAC sends when a handler raises;
-//   - anything else v becomes S_OK(v).
+//   - any other error is a failure: S_ERROR("Server error while serving
+//     <m>: <err>") on DISET, a 500 page on HTTPS, what DIRAC's servers send
+//     when a handler raises;
+//   - anything else v becomes S_OK(v) (over HTTPS with rawContent, a
+//     RawContent or io.Reader v is sent as raw bytes).
 //
-// A panic is recovered and answered as DIRAC answers an exception.
+// A panic is recovered and answered as a failure; failures are logged to
+// Service.Logger.
 type MethodFunc func(ctx context.Context, req *Request) (any, error)
 
 // Method describes one exported method (DIRAC's export_<name>).
@@ -231,36 +217,84 @@ func (s *Service) PreHandlerError(e *diracrpc.Error) *value.Dict {
 
 // Call looks the method up, checks the arguments and runs the handler,
 // without authorisation (see Authorize). The result has no top-level
-// CallStack.
-func (s *Service) Call(ctx context.Context, req *Request) (res *value.Dict) {
+// CallStack. A handler's failure (an error that is not a *diracrpc.Error,
+// or a panic) is answered as DIRAC's DISET server answers an exception.
+func (s *Service) Call(ctx context.Context, req *Request) *value.Dict {
+	return s.invoke(ctx, req, nil).result
+}
+
+// outcomeKind tells how a call ended, for the transports that answer the
+// kinds differently (HTTPS: a failure is a 500 page).
+type outcomeKind uint8
+
+const (
+	// notRun: the handler did not run (unknown method, arguments refused);
+	// result is the S_ERROR.
+	notRun outcomeKind = iota
+	// returnedValue: the handler returned a value and a nil error; value holds it
+	// and result is its shaped form (see MethodFunc).
+	returnedValue
+	// returnedError: the handler returned a *diracrpc.Error; result is that S_ERROR.
+	returnedError
+	// failed: the handler returned another error or panicked; result is
+	// DIRAC's "Server error while serving" S_ERROR.
+	failed
+)
+
+// outcome is the end of one call, as invoke reports it.
+type outcome struct {
+	kind   outcomeKind
+	result *value.Dict // what DISET sends; never nil
+	value  any         // the handler's value when kind == returnedValue
+}
+
+// invoke is the one core step both transports use: look the method up, check
+// the arguments, run the handler (counting the run in runs when not nil, just
+// before it starts) with panics recovered, and shape what it returned. A
+// failure is logged here, once for both transports.
+func (s *Service) invoke(ctx context.Context, req *Request, runs *atomic.Int64) (o outcome) {
 	m, ok := s.Lookup(req.Method)
 	if !ok {
-		return errDict("Unknown method " + req.Method)
+		return outcome{kind: notRun, result: errDict("Unknown method " + req.Method)}
 	}
 	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
-		return errDict(msg)
+		return outcome{kind: notRun, result: errDict(msg)}
+	}
+	if runs != nil {
+		runs.Add(1)
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger().Error("diracrpc server: handler panicked", "service", s.Name, "method", req.Method,
+			s.logger().ErrorContext(ctx, "diracrpc server: handler panicked", "service", s.Name,
+				"method", req.Method, "protocol", req.Protocol, "remote", req.RemoteAddr,
 				"panic", fmt.Sprint(p), "stack", string(stackBytes()))
-			res = errDict(fmt.Sprintf("Server error while serving %s: %v", req.Method, p))
+			o = outcome{kind: failed, result: failureDict(req.Method, p)}
 		}
 	}()
-	ctx = withService(ctx, s)
-	v, err := m.Func(ctx, req)
-	return shapeResult(req.Method, v, err)
+	v, err := m.Func(withService(ctx, s), req)
+	if err == nil {
+		return outcome{kind: returnedValue, result: shapeValue(req.Method, v), value: v}
+	}
+	var de *diracrpc.Error
+	if errors.As(err, &de) {
+		return outcome{kind: returnedError, result: de.Dict(false)}
+	}
+	level := slog.LevelError
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		level = slog.LevelInfo // the caller went away or the server is closing
+	}
+	s.logger().Log(ctx, level, "diracrpc server: handler failed", "service", s.Name, "method", req.Method,
+		"protocol", req.Protocol, "remote", req.RemoteAddr, "err", err)
+	return outcome{kind: failed, result: failureDict(req.Method, err)}
 }
 
-// shapeResult applies the MethodFunc rules.
-func shapeResult(method string, v any, err error) *value.Dict {
-	if err != nil {
-		var de *diracrpc.Error
-		if errors.As(err, &de) {
-			return de.Dict(false)
-		}
-		return errDict(fmt.Sprintf("Server error while serving %s: %v", method, err))
-	}
+// failureDict is what DIRAC's DISET server sends when a handler raises.
+func failureDict(method string, failure any) *value.Dict {
+	return errDict(fmt.Sprintf("Server error while serving %s: %v", method, failure))
+}
+
+// shapeValue applies the MethodFunc rules to a value returned without error.
+func shapeValue(method string, v any) *value.Dict {
 	if d, ok := v.(*value.Dict); ok && d.Has("OK") {
 		if !isResult(d) {
 			return errDict("Method " + method + " for action RPC does not return a S_OK/S_ERROR!")
@@ -280,13 +314,10 @@ func shapeResult(method string, v any, err error) *value.Dict {
 	return diracrpc.OK(v)
 }
 
-// isResult is DIRAC's isReturnStructure.
+// isResult is DIRAC's isReturnStructure, which diracrpc.ParseResult applies.
 func isResult(d *value.Dict) bool {
-	ok, _ := d.Lookup("OK")
-	if truthy(ok) {
-		return d.Has("Value")
-	}
-	return d.Has("Message")
+	_, err := diracrpc.ParseResult(d)
+	return !errors.Is(err, diracrpc.ErrProtocol)
 }
 
 // errDict is S_ERROR(msg) without CallStack.

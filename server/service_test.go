@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,4 +226,36 @@ func TestPingAndCallStackPolicy(t *testing.T) {
 	svc.PreHandlerCallStack = true
 	refused = svc.Dispatch(context.Background(), &Request{Method: "echo", Args: []any{"x"}})
 	assert.True(t, refused.Has("CallStack"))
+}
+
+// TestInvokeOutcomes: the one call path tells the transports how a call
+// ended (HTTPS answers failures with 500, DISET with the S_ERROR in result)
+// and counts only the calls that reached a handler.
+func TestInvokeOutcomes(t *testing.T) {
+	svc := &Service{Name: "S/C", Logger: quiet}
+	svc.Handle("add", Method{Types: []Type{TypeInt, TypeInt}, Func: func(_ context.Context, r *Request) (any, error) {
+		return r.Args[0].(int64) + r.Args[1].(int64), nil
+	}})
+	svc.HandleFunc("fail", func(context.Context, *Request) (any, error) { return nil, diracrpc.NewError(0, "boom") })
+	svc.HandleFunc("goerr", func(context.Context, *Request) (any, error) { return nil, errors.New("disk full") })
+	svc.HandleFunc("crash", func(context.Context, *Request) (any, error) { panic("kaboom") })
+	var runs atomic.Int64
+	for _, tc := range []struct {
+		method string
+		args   []any
+		kind   outcomeKind
+		result *value.Dict
+	}{
+		{"add", []any{int64(2), int64(3)}, returnedValue, diracrpc.OK(int64(5))},
+		{"add", []any{int64(2)}, notRun, errDict("Function add expects at least 2 arguments")},
+		{"nope", nil, notRun, errDict("Unknown method nope")},
+		{"fail", nil, returnedError, errDict("boom")},
+		{"goerr", nil, failed, errDict("Server error while serving goerr: disk full")},
+		{"crash", nil, failed, errDict("Server error while serving crash: kaboom")},
+	} {
+		o := svc.invoke(context.Background(), &Request{Method: tc.method, Args: tc.args}, &runs)
+		assert.Equal(t, tc.kind, o.kind, tc.method)
+		assert.True(t, value.Equal(tc.result, o.result), "%s: got %v", tc.method, o.result.Entries())
+	}
+	assert.EqualValues(t, 4, runs.Load(), "calls that reached a handler")
 }

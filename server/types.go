@@ -136,30 +136,3 @@ func checkArgs(method string, m *Method, args []any) string {
 	}
 	return ""
 }
-
-// truthy follows Python's truth rules for the values an OK key can hold.
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case int64:
-		return v != 0
-	case int:
-		return v != 0
-	case float64:
-		return v != 0
-	case *big.Int:
-		return v.Sign() != 0
-	case string:
-		return v != ""
-	case []any:
-		return len(v) > 0
-	case value.Tuple:
-		return len(v) > 0
-	case *value.Dict:
-		return v.Len() > 0
-	}
-	return true
-}

@@ -1,0 +1,52 @@
+// Package server is a DIRAC-compatible service framework: Go handlers served
+// to DIRAC clients (Python or Go) over DISET (dips://, dip://) and over
+// DIRAC's Tornado HTTPS protocol (https://), the same handlers for both.
+//
+// A Service is protocol-neutral: it holds the methods, their authorisation
+// rules and argument checks, the built-in ping, echo and whoami, and the
+// Registry that maps certificates to users, groups and properties (what DIRAC
+// reads from its Configuration Service). The two transports only read their
+// wire format and answer in it:
+//
+//   - DISET (NewDISET) serves one Service on its own port, as DIRAC does, one
+//     call per connection: proposal, authorisation, arguments, result.
+//   - HTTPS (NewHTTPS) serves many Services on one port (DefaultHTTPSPort),
+//     routed by path (/<System>/<Component>); it is also an http.Handler.
+//
+// Both build a Request, authorise it (Service.Authorize) and run it through
+// the one call path of Service (Service.Call; Service.Dispatch does both). A
+// handler's value, its *diracrpc.Error and its S_OK/S_ERROR dictionaries are
+// answered alike by both. They differ where DIRAC's two servers differ: an
+// unknown method, a refusal or a handler's failure (an error that is not a
+// *diracrpc.Error, or a panic) is an S_ERROR on DISET but a 501, 401 or 500
+// page on HTTPS. Both take their limits from a config struct whose zero value
+// gives DIRAC's behaviour (DISETConfig, HTTPSConfig: each field's doc gives
+// its default).
+//
+// ServeBoth serves one Service over both at once, the server side of DIRAC's
+// migration from dips:// to https://:
+//
+//	svc := server.NewService("Framework/Hello")
+//	svc.HandleFunc("hello", func(_ context.Context, r *server.Request) (any, error) {
+//		return "hello " + r.Credentials.Username, nil
+//	})
+//	dtls, _ := server.NewDISETTLSConfig(host, cas) // client certificate required
+//	htls, _ := server.NewHTTPSTLSConfig(host, cas) // client certificate optional
+//	dl, _ := net.Listen("tcp", ":9135")
+//	hl, _ := net.Listen("tcp", ":8443")
+//	err := server.ServeBoth(ctx, svc, dl, hl,
+//		server.DISETConfig{TLS: dtls}, server.HTTPSConfig{TLS: htls})
+//
+// Clients then reach it as dips://host:9135/Framework/Hello and
+// https://host:8443/Framework/Hello; ServeBoth returns when ctx ends, after
+// letting the calls in flight finish.
+//
+// Differences from DIRAC, on purpose:
+//   - A method without any authorisation rule is open only to authenticated
+//     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}
+//     for DIRAC's behaviour.
+//   - Errors produced before the handler runs carry no CallStack unless
+//     Service.PreHandlerCallStack is set (DIRAC sends its Python stack).
+//   - HTTPS checks Method.Types as DISET does (Tornado does not), answering a
+//     mismatch with DISET's S_ERROR text.
+package server
