@@ -78,6 +78,12 @@ type Config struct {
 	// the call's context bounds the whole call and wins when it is earlier.
 	Timeout time.Duration
 
+	// ConnectTimeout bounds the TCP connect plus TLS handshake of each new
+	// connection, so that a server that accepts and then hangs costs this
+	// long, not the whole call, and failover reaches the next URL. Default
+	// 10 s, as DIRAC's DISET client (DEFAULT_CONNECTION_TIMEOUT).
+	ConnectTimeout time.Duration
+
 	// Idempotent names the methods that are safe to run twice; they are
 	// retried after failures that may have reached the server. Per call:
 	// WithIdempotent.
@@ -173,6 +179,16 @@ func (b BreakerSettings) withDefaults() BreakerSettings {
 		b.HalfOpenRequests = 1
 	}
 	return b
+}
+
+// DefaultConnectTimeout is ConnectTimeout's default.
+const DefaultConnectTimeout = 10 * time.Second
+
+func (c Config) connectTimeout() time.Duration {
+	if c.ConnectTimeout <= 0 {
+		return DefaultConnectTimeout
+	}
+	return c.ConnectTimeout
 }
 
 func (c Config) timeout() time.Duration {

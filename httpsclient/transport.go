@@ -29,7 +29,8 @@ type server struct {
 func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log *slog.Logger) *server {
 	timeout := cfg.timeout()
 	tlsConf := tlsc.Config(host)
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	connectTimeout := cfg.connectTimeout()
+	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	s := &server{addr: addr}
 	s.transport = &http.Transport{
 		// Dialling and the handshake are done here so that their failures
@@ -40,7 +41,7 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log 
 				return nil, &ConnectError{Server: addr, Err: err}
 			}
 			conn := &timeoutConn{Conn: raw, timeout: timeout}
-			hctx, cancel := context.WithTimeout(ctx, timeout)
+			hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 			defer cancel()
 			tc := tls.Client(conn, tlsConf)
 			if err := tc.HandshakeContext(hctx); err != nil {

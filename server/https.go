@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,17 @@ type HTTPSConfig struct {
 	// MaxBodyBytes bounds a request body (after gzip decoding). Default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxConcurrentCalls bounds the calls being read or run at once (64 by
+	// default, as on DISET); further calls wait for a slot, or for their
+	// client to give up. With MaxBodyBytes it bounds the memory that request
+	// bodies can take.
+	MaxConcurrentCalls int
+	// MaxBufferedBytes bounds the memory all request bodies being read hold
+	// together (after gzip decoding). A call that would go over it is
+	// answered 503 with Retry-After, which clients retry safely since the
+	// handler never ran. Default MaxBodyBytes: one body of the largest size
+	// at a time, whatever compressed bodies inflate to.
+	MaxBufferedBytes int64
 	// ReadHeaderTimeout bounds the TLS handshake and the reading of a
 	// request's headers (default 30 s); IdleTimeout closes idle keep-alive
 	// connections (default 600 s).
@@ -90,7 +102,35 @@ type HTTPS struct {
 	mu     sync.RWMutex
 	routes map[string]*Service
 	srv    *http.Server
+	calls  chan struct{} // MaxConcurrentCalls tokens
+	budget byteBudget    // MaxBufferedBytes
 }
+
+// byteBudget shares MaxBufferedBytes among the request bodies being read.
+type byteBudget struct {
+	mu   sync.Mutex
+	free int64
+}
+
+func (b *byteBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.free {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
+func (b *byteBudget) give(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+}
+
+// errBusy: the body would take more memory than the server has left for
+// request bodies.
+var errBusy = errors.New("request bodies use all of MaxBufferedBytes")
 
 // NewHTTPS returns an HTTPS server for services.
 func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
@@ -100,10 +140,17 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 30 * time.Second
 	}
+	if cfg.MaxConcurrentCalls <= 0 {
+		cfg.MaxConcurrentCalls = 64
+	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = cfg.MaxBodyBytes
+	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 600 * time.Second
 	}
-	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service)}
+	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
+		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: byteBudget{free: cfg.MaxBufferedBytes}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -231,7 +278,20 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w)
 		return
 	}
-	body, err := h.readBody(r)
+	select {
+	case h.calls <- struct{}{}:
+		defer func() { <-h.calls }()
+	case <-r.Context().Done():
+		return
+	}
+	body, held, err := h.readBody(r)
+	defer h.budget.give(held)
+	if errors.Is(err, errBusy) {
+		h.log.InfoContext(r.Context(), "diracrpc https: busy", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writePage(w, http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		h.log.InfoContext(r.Context(), "diracrpc https: bad request body", "remote", r.RemoteAddr, "err", err)
 		badRequest(w)
@@ -345,30 +405,46 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 }
 
 // readBody reads the request body within the limit, gunzipping it when the
-// client compressed it.
-func (h *HTTPS) readBody(r *http.Request) ([]byte, error) {
+// client compressed it. The buffer grows with the bytes that actually arrive
+// (a declared Content-Length reserves nothing), each growth taken from the
+// server's byte budget; held is what the caller must give back.
+func (h *HTTPS) readBody(r *http.Request) (body []byte, held int64, err error) {
 	limit := h.cfg.MaxBodyBytes
 	var src io.Reader = io.LimitReader(r.Body, limit+1)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		defer zr.Close()
 		src = io.LimitReader(zr, limit+1)
 	}
-	capHint := 512
-	if r.ContentLength > 0 && r.ContentLength <= limit {
-		capHint = int(r.ContentLength) + 1
+	for {
+		if len(body) == cap(body) {
+			grow := int64(max(cap(body)/2, 16<<10))
+			grow = min(grow, limit+1-int64(cap(body)))
+			if grow <= 0 {
+				return nil, held, fmt.Errorf("body over %d bytes", limit)
+			}
+			if !h.budget.take(grow) {
+				return nil, held, errBusy
+			}
+			held += grow
+			body = slices.Grow(body, int(grow))
+		}
+		n, rerr := src.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, held, rerr
+		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, capHint))
-	if _, err := buf.ReadFrom(src); err != nil {
-		return nil, err
+	if int64(len(body)) > limit {
+		return nil, held, fmt.Errorf("body over %d bytes", limit)
 	}
-	if int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("body over %d bytes", limit)
-	}
-	return buf.Bytes(), nil
+	return body, held, nil
 }
 
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}

@@ -1,0 +1,108 @@
+package reliability
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness/faults"
+)
+
+// httpsServer is a Go HTTPS server whose handler can be wrapped (fault
+// middleware) and whose listener can be wrapped (connection faults).
+type httpsServer struct {
+	*server.HTTPS
+	url string
+	mw  *faults.Middleware // nil without a plan
+}
+
+// startHTTPS serves svc over https on l. With plan, the handler is wrapped
+// in faults.HTTPMiddleware (call-level faults, inside TLS, so the client
+// certificate still reaches the service).
+func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan, tune func(*server.HTTPSConfig)) *httpsServer {
+	e.t.Helper()
+	tlsCfg, err := server.NewHTTPSTLSConfig(e.host, e.ca.Store())
+	require.NoError(e.t, err)
+	cfg := server.HTTPSConfig{TLS: tlsCfg, Logger: quiet}
+	if tune != nil {
+		tune(&cfg)
+	}
+	h := server.NewHTTPS(cfg, svc)
+	s := &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
+	var handler http.Handler = h
+	if plan != nil {
+		s.mw = faults.HTTPMiddleware(plan, h)
+		handler = s.mw
+	}
+	// Our own http.Server so that the fault middleware sits in front of the
+	// service handler; the settings mirror server.HTTPS's.
+	hs := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 30 * time.Second,
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:          nil,
+	}
+	hs.ErrorLog = newDiscardLog()
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(tls.NewListener(l, tlsCfg)) }()
+	e.t.Cleanup(func() {
+		_ = hs.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, http.ErrServerClosed) {
+				e.t.Errorf("https server: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			e.t.Error("https server did not stop")
+		}
+	})
+	return s
+}
+
+// serveHTTPS runs the server's own Serve on l (no middleware), as
+// production code would.
+func (e *env) serveHTTPS(svc *server.Service, l net.Listener, tune func(*server.HTTPSConfig)) *httpsServer {
+	e.t.Helper()
+	tlsCfg, err := server.NewHTTPSTLSConfig(e.host, e.ca.Store())
+	require.NoError(e.t, err)
+	cfg := server.HTTPSConfig{TLS: tlsCfg, Logger: quiet}
+	if tune != nil {
+		tune(&cfg)
+	}
+	h := server.NewHTTPS(cfg, svc)
+	done := make(chan error, 1)
+	go func() { done <- h.Serve(l) }()
+	e.t.Cleanup(func() {
+		_ = h.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, server.ErrServerClosed) {
+				e.t.Errorf("https server: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			e.t.Error("https server did not stop")
+		}
+	})
+	return &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
+}
+
+func (e *env) httpsClient(urls []string, tune func(*httpsclient.Config)) *httpsclient.Client {
+	e.t.Helper()
+	cfg := httpsclient.Config{URLs: urls, Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
+	if tune != nil {
+		tune(&cfg)
+	}
+	c, err := httpsclient.New(svcName, cfg)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func httpsURL(addr string) string { return "https://" + addr + "/" + svcName }
