@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc/internal/benchdata"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -274,4 +275,18 @@ func TestCivilMatchesTimePackage(t *testing.T) {
 	for u := first; u <= last; u += 86400*37 + 3607 { // about 27000 dates across the range
 		check(u)
 	}
+}
+
+// Structs (field names prepared once per type, value.KeyEmitter) encode to
+// exactly the bytes of the same data as ordered dicts.
+func TestStructEqualsGeneric(t *testing.T) {
+	typed, err := Marshal(benchdata.Typed())
+	require.NoError(t, err)
+	generic, err := Marshal(benchdata.Generic())
+	require.NoError(t, err)
+	require.Equal(t, string(generic), string(typed))
+	// Twice: the second run uses the prepared keys.
+	again, err := Marshal(benchdata.Typed())
+	require.NoError(t, err)
+	require.Equal(t, string(generic), string(again))
 }

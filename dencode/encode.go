@@ -261,3 +261,20 @@ var ErrObject = errors.New("a JSerializable object (value.Object) cannot be writ
 func (e *encoder) Object(class, module string) error {
 	return fmt.Errorf("%w: %s.%s", ErrObject, module, class)
 }
+
+// KeyDialect, EncodeKey and RawKey implement value.KeyEmitter: struct field
+// names are encoded once per type instead of once per value.
+func (e *encoder) KeyDialect() string { return "dencode" }
+
+// EncodeKey implements value.KeyEmitter.
+func (e *encoder) EncodeKey(name string) []byte {
+	var k encoder
+	_ = k.String(name)
+	return k.buf
+}
+
+// RawKey implements value.KeyEmitter.
+func (e *encoder) RawKey(k []byte) error {
+	e.commit(append(e.spare(len(k)), k...))
+	return nil
+}

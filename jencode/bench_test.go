@@ -86,3 +86,26 @@ func BenchmarkDecode(b *testing.B) {
 	})
 	run("jencode-into-struct", func() error { var v benchdata.Result; return Unmarshal(text, &v) })
 }
+
+// A small result, as most DISET and HTTPS replies are: what matters there is
+// the allocations per decode.
+func BenchmarkDecodeSmall(b *testing.B) {
+	text := []byte(`{"OK": true, "Value": "hello"}`)
+	b.Run("jencode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Decode(text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json-into-any", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(text, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -57,7 +57,7 @@ func (dec *Decoder) Decode(data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{data: text, opts: dec}
+	d := decoder{data: text, objHook: dec.Object, small: len(text) <= smallInput}
 	d.skipWS()
 	v, err := d.value()
 	if err != nil {
@@ -95,14 +95,20 @@ func Unmarshal(data []byte, v any) error {
 }
 
 type decoder struct {
-	data  []byte
-	pos   int
-	depth int
-	opts  *Decoder
-	buf   []byte // scratch for strings with escapes
+	data    []byte
+	pos     int
+	depth   int
+	objHook func(class, module string) error // Decoder.Object
+	buf     []byte                           // scratch for strings with escapes
 	// strs interns short strings, boxed once: keys and values such as
-	// statuses and site names repeat across the records of a payload.
+	// statuses and site names repeat across the records of a payload. The
+	// first few live in few, so that small inputs need no map.
 	strs map[string]any
+	few  [8]any
+	nfew int
+	// small: the input is short (a typical result), so each dict gets one
+	// allocation of its own instead of a share of the slabs below.
+	small bool
 	// items and entries hold the contents of the open arrays and objects,
 	// so that each container is allocated once, at its final size.
 	items   []any
@@ -112,6 +118,10 @@ type decoder struct {
 	entrySlab []value.Entry
 	dictSlab  []value.Dict
 }
+
+// smallInput is the size up to which an input counts as small (see
+// decoder.small).
+const smallInput = 512
 
 // internMax bounds the string cache, so that a hostile input cannot grow it
 // without limit; internMaxLen is the longest string interned.
@@ -148,6 +158,36 @@ func (d *decoder) newEntries(n int) []value.Entry {
 	l := len(d.entrySlab)
 	d.entrySlab = d.entrySlab[:l+n]
 	return d.entrySlab[l : l+n : l+n]
+}
+
+// dictWith is a dict allocated together with its entries (small inputs).
+type dictWith[A any] struct {
+	d value.Dict
+	e A
+}
+
+// newDictOf returns a dict holding a copy of entries.
+func (d *decoder) newDictOf(entries []value.Entry) *value.Dict {
+	n := len(entries)
+	if d.small && n <= 4 {
+		var dict *value.Dict
+		var es []value.Entry
+		if n <= 2 {
+			x := new(dictWith[[2]value.Entry])
+			dict, es = &x.d, x.e[:n:n]
+		} else {
+			x := new(dictWith[[4]value.Entry])
+			dict, es = &x.d, x.e[:n:n]
+		}
+		copy(es, entries)
+		dict.SetEntries(es)
+		return dict
+	}
+	es := d.newEntries(n)
+	copy(es, entries)
+	dict := d.newDict()
+	dict.SetEntries(es)
+	return dict
 }
 
 func (d *decoder) newDict() *value.Dict {
@@ -255,6 +295,9 @@ func (d *decoder) array() (any, error) {
 			d.items = d.items[:base]
 			return nil, err
 		}
+		if d.items == nil {
+			d.items = make([]any, 0, 8) // rather than growing from 1
+		}
 		d.items = append(d.items, v)
 		d.skipWS()
 		if d.pos < len(d.data) {
@@ -302,7 +345,8 @@ func (d *decoder) object() (any, error) {
 	if !special {
 		return dict, nil
 	}
-	v, err := d.opts.hook(dict)
+	hd := Decoder{Object: d.objHook}
+	v, err := hd.hook(dict)
 	if err != nil {
 		return nil, fmt.Errorf("jencode: object at offset %d: %w", start, err)
 	}
@@ -330,17 +374,17 @@ func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
 		if err != nil {
 			return nil, err
 		}
+		if d.entries == nil {
+			d.entries = make([]value.Entry, 0, 8) // rather than growing from 1
+		}
 		d.entries = append(d.entries, value.Entry{Key: key, Value: v})
 		d.skipWS()
 		if d.pos < len(d.data) {
 			if c := d.data[d.pos]; c == '}' {
 				d.pos++
-				entries := d.newEntries(len(d.entries) - base)
-				copy(entries, d.entries[base:])
+				dict := d.newDictOf(d.entries[base:])
 				clear(d.entries[base:])
 				d.entries = d.entries[:base]
-				dict := d.newDict()
-				dict.SetEntries(entries)
 				return dict, nil
 			} else if c == ',' {
 				d.pos++
@@ -396,17 +440,56 @@ func (d *decoder) rawStr() ([]byte, error) {
 	return d.strSlow(start, i)
 }
 
+// wellKnown returns the keys of DIRAC's result dicts, which every reply has,
+// without allocating: a constant converted to an interface is static data.
+func wellKnown(b []byte) any {
+	switch string(b) {
+	case "OK":
+		return "OK"
+	case "Value":
+		return "Value"
+	case "Errno":
+		return "Errno"
+	case "Message":
+		return "Message"
+	case "CallStack":
+		return "CallStack"
+	case "rpcStub":
+		return "rpcStub"
+	}
+	return nil
+}
+
 func (d *decoder) box(b []byte) any {
 	if len(b) > internMaxLen {
 		return string(b)
+	}
+	if s := wellKnown(b); s != nil {
+		return s
+	}
+	if d.strs == nil {
+		for _, s := range d.few[:d.nfew] {
+			if s.(string) == string(b) {
+				return s
+			}
+		}
+		var s any = string(b)
+		if d.nfew < len(d.few) {
+			d.few[d.nfew] = s
+			d.nfew++
+			return s
+		}
+		d.strs = make(map[string]any, 32)
+		for _, f := range d.few {
+			d.strs[f.(string)] = f
+		}
+		d.strs[s.(string)] = s
+		return s
 	}
 	if s, ok := d.strs[string(b)]; ok {
 		return s
 	}
 	var s any = string(b)
-	if d.strs == nil {
-		d.strs = make(map[string]any, 32)
-	}
 	if len(d.strs) < internMax {
 		d.strs[s.(string)] = s
 	}

@@ -534,3 +534,21 @@ func appendU(dst []byte, r rune) []byte {
 func daysIn(m time.Month, year int) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
+
+// KeyDialect, EncodeKey and RawKey implement value.KeyEmitter: struct field
+// names are quoted once per type instead of once per value.
+func (e *encoder) KeyDialect() string { return "jencode" }
+
+// EncodeKey implements value.KeyEmitter: the quoted name and ": ".
+func (e *encoder) EncodeKey(name string) []byte {
+	return append(appendString(nil, name), ": "...)
+}
+
+// RawKey implements value.KeyEmitter.
+func (e *encoder) RawKey(k []byte) error {
+	if !e.keyPos() {
+		return errors.New("jencode: dict key out of place")
+	}
+	e.buf = append(e.keyStart(e.buf), k...)
+	return nil
+}

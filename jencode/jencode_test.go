@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc/internal/benchdata"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -342,4 +343,27 @@ func TestDecodeHostile(t *testing.T) {
 	v, err := Decode([]byte("[" + strings.Repeat(n+", ", 200) + n + "]"))
 	require.NoError(t, err)
 	assert.Len(t, v, 201)
+}
+
+// Structs (field names prepared once per type, value.KeyEmitter) encode to
+// exactly the text of the same data as ordered dicts.
+func TestStructEqualsGeneric(t *testing.T) {
+	generic, err := Marshal(benchdata.Generic())
+	require.NoError(t, err)
+	for range 2 { // the second run uses the prepared keys
+		typed, err := Marshal(benchdata.Typed())
+		require.NoError(t, err)
+		require.Equal(t, string(generic), string(typed))
+	}
+}
+
+// Small results are the common reply: their decoding allocates little (the
+// result keys are pre-boxed, the dict comes with its entries).
+func TestSmallResultAllocs(t *testing.T) {
+	text := []byte(`{"OK": true, "Value": "hello"}`)
+	v, err := Decode(text)
+	require.NoError(t, err)
+	assert.True(t, value.Equal(value.NewDict("OK", true, "Value", "hello"), v))
+	n := testing.AllocsPerRun(100, func() { _, _ = Decode(text) })
+	assert.LessOrEqual(t, n, 5.0, "allocations per decode of a small result")
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -131,6 +132,7 @@ func unsupported(t reflect.Type, why error) error {
 // Errors returned by e are wrapped in an *EncodeError with their path too.
 func Walk(v any, e Emitter) error {
 	w := &walker{e: e}
+	w.ke, _ = e.(KeyEmitter)
 	err := w.value(v, 0)
 	if _, ok := err.(*EncodeError); err != nil && !ok {
 		err = &EncodeError{Err: err}
@@ -139,7 +141,8 @@ func Walk(v any, e Emitter) error {
 }
 
 type walker struct {
-	e Emitter
+	e  Emitter
+	ke KeyEmitter // e, when it prepares struct keys; else nil
 }
 
 // value handles the model types without reflection: this is the hot path for
@@ -820,17 +823,86 @@ func isZero(v reflect.Value) bool {
 	return v.IsZero()
 }
 
+// fieldKind selects a direct emission for the common field types, without
+// the call through the field's encoder.
+type fieldKind uint8
+
+const (
+	kindOther fieldKind = iota // through the type's encoder
+	kindString
+	kindInt
+	kindUint
+	kindBool
+	kindFloat64
+	kindTime
+)
+
+// fieldKindOf returns the direct kind of t when its encoder (newTypeEncoder)
+// would do exactly that, else kindOther.
+func fieldKindOf(t reflect.Type) fieldKind {
+	if t == timeType {
+		return kindTime
+	}
+	if t.Implements(marshalerType) || isModelStruct(t) || t == tupleType {
+		return kindOther
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return kindString
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return kindInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return kindUint
+	case reflect.Bool:
+		return kindBool
+	case reflect.Float64:
+		return kindFloat64
+	}
+	return kindOther
+}
+
+// preparedKeys are the field names of one struct type as one KeyEmitter
+// dialect writes them.
+type preparedKeys struct {
+	dialect string
+	keys    [][]byte
+	next    *preparedKeys
+}
+
+// keysFor returns the prepared names of fields for ke's dialect, preparing
+// them on first use. head lists the dialects prepared so far (usually one or
+// two); a new one is pushed in front.
+func keysFor(head *atomic.Pointer[preparedKeys], fields []field, ke KeyEmitter) [][]byte {
+	d := ke.KeyDialect()
+	first := head.Load()
+	for p := first; p != nil; p = p.next {
+		if p.dialect == d {
+			return p.keys
+		}
+	}
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		keys[i] = ke.EncodeKey(f.name)
+	}
+	// A lost race only means the keys were prepared twice.
+	head.CompareAndSwap(first, &preparedKeys{dialect: d, keys: keys, next: first})
+	return keys
+}
+
 func structEncoder(t reflect.Type) encFunc {
 	fields := structFields(t)
 	encs := make([]encFunc, len(fields))
+	kinds := make([]fieldKind, len(fields))
 	// simple: every field is present in every value, no counting needed.
 	simple := true
 	for i, f := range fields {
 		encs[i] = typeEncoder(f.typ)
+		kinds[i] = fieldKindOf(f.typ)
 		if f.omitEmpty || f.omitZero || len(f.index) > 1 {
 			simple = false
 		}
 	}
+	var prepared atomic.Pointer[preparedKeys]
 	return func(w *walker, v reflect.Value, depth int) error {
 		if err := w.enter(depth); err != nil {
 			return err
@@ -848,20 +920,48 @@ func structEncoder(t reflect.Type) encFunc {
 		if err := w.e.BeginDict(n); err != nil {
 			return err
 		}
-		for i, f := range fields {
+		var keys [][]byte
+		if w.ke != nil {
+			keys = keysFor(&prepared, fields, w.ke)
+		}
+		for i := range fields {
+			f := &fields[i]
 			var fv reflect.Value
 			if simple {
 				fv = v.Field(f.index[0])
 			} else {
-				if !keepField(v, f) {
+				if !keepField(v, *f) {
 					continue
 				}
 				fv, _ = fieldByIndex(v, f.index)
 			}
-			if err := w.e.String(f.name); err != nil {
+			var err error
+			if keys != nil {
+				err = w.ke.RawKey(keys[i])
+			} else {
+				err = w.e.String(f.name)
+			}
+			if err != nil {
 				return atPath(err, "."+f.name)
 			}
-			if err := encs[i](w, fv, depth+1); err != nil {
+			switch kinds[i] {
+			case kindString:
+				err = w.e.String(fv.String())
+			case kindInt:
+				err = w.e.Int(fv.Int())
+			case kindUint:
+				err = w.e.Uint(fv.Uint())
+			case kindBool:
+				err = w.e.Bool(fv.Bool())
+			case kindFloat64:
+				err = w.e.Float(fv.Float())
+			case kindTime:
+				t, _ := reflect.TypeAssert[time.Time](fv) // no allocation, unlike Interface
+				err = w.e.Time(t.UTC())
+			default:
+				err = encs[i](w, fv, depth+1)
+			}
+			if err != nil {
 				return atPath(err, "."+f.name)
 			}
 		}

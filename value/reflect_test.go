@@ -234,3 +234,52 @@ func TestWalkKeysAndMarshalerErrors(t *testing.T) {
 type marshPtr struct{}
 
 func (*marshPtr) DiracValue() (any, error) { return "x", nil }
+
+// keyTrace is a trace whose struct keys come prepared (KeyEmitter), to
+// check that Walk emits the same events either way.
+type keyTrace struct {
+	trace
+	dialect  string
+	prepared int // EncodeKey calls
+}
+
+func (k *keyTrace) KeyDialect() string { return k.dialect }
+func (k *keyTrace) EncodeKey(name string) []byte {
+	k.prepared++
+	return fmt.Appendf(nil, "%q", name)
+}
+func (k *keyTrace) RawKey(b []byte) error { return k.item(string(b)) }
+
+type kinds struct {
+	S  string
+	I  int16
+	U  uint8
+	B  bool
+	F  float64
+	F3 float32
+	T  time.Time
+	L  []string
+	D  Date
+	A  any
+}
+
+func TestWalkPreparedKeys(t *testing.T) {
+	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	values := []any{
+		kinds{S: "s", I: -3, U: 7, B: true, F: 1.5, F3: 0.1, T: when, L: []string{"a"}, D: Date{2024, 1, 2}, A: 1},
+		[]kinds{{S: "a"}, {S: "b"}},
+		withEmbedded{Base: Base{ID: 1, Name: "base"}, Name: "top", Other: &Other{ID: 2, Label: "l"}},
+		Outer{inner: inner{A: 1, B: "b"}, Name: "n"},
+	}
+	for _, dialect := range []string{"one", "two"} {
+		for _, v := range values {
+			kt := &keyTrace{dialect: dialect}
+			require.NoError(t, Walk(v, kt))
+			assert.Equal(t, walkTrace(t, v), strings.TrimSpace(kt.b.String()))
+		}
+	}
+	// Keys are prepared once per type and dialect.
+	kt := &keyTrace{dialect: "three"}
+	require.NoError(t, Walk([]kinds{{}, {}, {}}, kt))
+	assert.Equal(t, 10, kt.prepared)
+}

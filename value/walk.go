@@ -31,3 +31,20 @@ type Emitter interface {
 	// Object is called for a *Object; the walker then emits its Attrs as a dict.
 	Object(class, module string) error
 }
+
+// KeyEmitter is an optional extension of Emitter for the field names of
+// structs, which repeat for every value of a type: Walk asks EncodeKey once
+// per field for the bytes String would write for the name in key position,
+// caches them per KeyDialect, and then writes them with RawKey instead of
+// calling String.
+type KeyEmitter interface {
+	Emitter
+	// KeyDialect names the encoding EncodeKey produces; emitters whose
+	// prepared keys are interchangeable return the same name.
+	KeyDialect() string
+	// EncodeKey returns what String(name) writes in key position (without
+	// the separators that depend on the position in the dict).
+	EncodeKey(name string) []byte
+	// RawKey writes a key prepared by EncodeKey, in key position.
+	RawKey(encoded []byte) error
+}

@@ -32,7 +32,9 @@ type ClientTLSOptions struct {
 	// MinVersion defaults to TLS 1.2; MaxVersion to Go's maximum (TLS 1.3).
 	MinVersion, MaxVersion uint16
 	// SessionCache enables session resumption; nil creates an LRU cache of
-	// DefaultSessionCacheSize shared by every Config of this ClientTLS.
+	// DefaultSessionCacheSize shared by every Config of this ClientTLS. A
+	// cache given here may be shared with other ClientTLS values: each one
+	// only resumes the sessions it established (and verified) itself.
 	SessionCache tls.ClientSessionCache
 	// Now is the verification time; nil means time.Now.
 	Now func() time.Time
@@ -51,10 +53,11 @@ func NewClientTLS(opts ClientTLSOptions) (*ClientTLS, error) {
 	if opts.CAs == nil && !opts.SkipCACheck {
 		return nil, &FileError{Err: ErrNoCAs, Fix: "load a CA directory (X509_CERT_DIR) or set SkipCACheck"}
 	}
-	c := &ClientTLS{opts: opts, cache: opts.SessionCache}
-	if c.cache == nil {
-		c.cache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
+	cache := opts.SessionCache
+	if cache == nil {
+		cache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
 	}
+	c := &ClientTLS{opts: opts, cache: &scopedCache{inner: cache, scope: string(newScope())}}
 	if opts.Credential != nil {
 		tc := opts.Credential.TLSCertificate()
 		c.cert = &tc
@@ -69,9 +72,11 @@ func NewClientTLS(opts ClientTLSOptions) (*ClientTLS, error) {
 //
 // It sets InsecureSkipVerify only to switch off crypto/x509's own checks,
 // which would refuse CN-only host certificates that DIRAC accepts; the
-// VerifyConnection callback always runs instead and does the full chain
-// verification against the CA store plus DIRAC's host-name rules, on full
-// handshakes and on resumed sessions alike. Callers must not replace
+// VerifyConnection callback always runs instead: on full handshakes it does
+// the full chain verification against the CA store plus DIRAC's host-name
+// rules; on resumed sessions (which only ever resume a session this
+// ClientTLS verified in full) it re-checks validity times, the CA and the
+// host name but not the signatures (see resume.go). Callers must not replace
 // VerifyConnection.
 func (c *ClientTLS) Config(host string) *tls.Config {
 	minV := c.opts.MinVersion
@@ -89,6 +94,9 @@ func (c *ClientTLS) Config(host string) *tls.Config {
 			if name == "" {
 				name = cs.ServerName
 			}
+			if cs.DidResume {
+				return c.verifyResumed(cs.PeerCertificates, name)
+			}
 			return c.verify(cs.PeerCertificates, name)
 		},
 		// DIRAC servers send no acceptable-CA list, so always present the
@@ -103,6 +111,28 @@ func (c *ClientTLS) Config(host string) *tls.Config {
 	return cfg
 }
 
+func (c *ClientTLS) now() time.Time {
+	if c.opts.Now != nil {
+		return c.opts.Now()
+	}
+	return time.Now()
+}
+
+// verifyResumed checks the server chain of a resumed session, which verify
+// accepted when the session was established: what may have changed since.
+func (c *ClientTLS) verifyResumed(chain []*x509.Certificate, host string) error {
+	if c.opts.SkipCACheck {
+		return c.verify(chain, host) // no signature checks to save
+	}
+	if err := checkResumed(chain, c.opts.CAs, c.now()); err != nil {
+		return err
+	}
+	if host == "" {
+		return &VerifyError{Reason: ReasonHostnameMismatch, Subject: SubjectDN(chain[0]), Detail: "no host name to check"}
+	}
+	return VerifyHostname(chain[0], host)
+}
+
 func (c *ClientTLS) verify(chain []*x509.Certificate, host string) error {
 	if c.opts.SkipCACheck {
 		if !c.opts.CheckHostnameWithoutCA {
@@ -113,11 +143,7 @@ func (c *ClientTLS) verify(chain []*x509.Certificate, host string) error {
 		}
 		return VerifyHostname(chain[0], host)
 	}
-	now := time.Now()
-	if c.opts.Now != nil {
-		now = c.opts.Now()
-	}
-	return VerifyServerChain(chain, host, c.opts.CAs, now)
+	return VerifyServerChain(chain, host, c.opts.CAs, c.now())
 }
 
 // VerifyServerChain verifies a server's chain (leaf first) against the CA
@@ -179,8 +205,12 @@ type ServerTLSOptions struct {
 // a client certificate and verifies proxy chains with a Verifier. crypto/tls
 // cannot verify proxies itself, so ClientAuth is RequestClientCert or
 // RequireAnyClientCert and the verification runs in VerifyConnection, which
-// also runs on resumed sessions (VerifyPeerCertificate does not). After the
-// handshake, PeerInfo returns the caller's credentials.
+// also runs on resumed sessions (VerifyPeerCertificate does not). Resumed
+// sessions, which the config only accepts from tickets it issued itself
+// after a full verification, get the cheaper re-check of what may have
+// changed since: validity times and the CA (see resume.go). The config sets
+// WrapSession and UnwrapSession for that binding: callers must not replace
+// them. After the handshake, PeerInfo returns the caller's credentials.
 func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 	if opts.Credential == nil {
 		return nil, errors.New("credentials: server needs a host certificate")
@@ -205,7 +235,7 @@ func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 	if opts.RequireClientCert {
 		auth = tls.RequireAnyClientCert
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:   minV,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   auth,
@@ -216,15 +246,22 @@ func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 				}
 				return nil
 			}
+			if cs.DidResume {
+				return v.verifyResumed(cs.PeerCertificates)
+			}
 			_, err := v.Verify(cs.PeerCertificates)
 			return err
 		},
-	}, nil
+	}
+	bindTickets(cfg, newScope())
+	return cfg, nil
 }
 
 // PeerInfo returns the credentials of the client of a connection whose
 // handshake ran with a config from NewServerTLSConfig (which verified the
-// chain). No client certificate: ErrNoPeerCertificate.
+// chain). No client certificate: ErrNoPeerCertificate. On a resumed session
+// the proxy signatures are not checked again: the chain comes from a ticket
+// the server issued (and authenticated) after verifying it in full.
 func PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
 	if len(cs.PeerCertificates) == 0 {
 		return nil, ErrNoPeerCertificate
@@ -232,5 +269,5 @@ func PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
 	if !cs.HandshakeComplete {
 		return nil, fmt.Errorf("credentials: TLS handshake not complete")
 	}
-	return CredentialsFromChain(cs.PeerCertificates, time.Now())
+	return analyseChain(cs.PeerCertificates, time.Now(), chainCheck{signatures: !cs.DidResume})
 }

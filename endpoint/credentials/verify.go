@@ -118,7 +118,7 @@ func (v *Verifier) Verify(chain []*x509.Certificate) (*PeerCredentials, error) {
 		return nil, errors.New("credentials: Verifier without CA store")
 	}
 	now := v.now()
-	pc, err := analyseChain(chain, now, true)
+	pc, err := analyseChain(chain, now, chainCheck{strict: true, signatures: true})
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +156,35 @@ func CredentialsFromChain(chain []*x509.Certificate, now time.Time) (*PeerCreden
 	if len(chain) == 0 {
 		return nil, &VerifyError{Reason: ReasonNoCertificate}
 	}
-	return analyseChain(chain, now, false)
+	return analyseChain(chain, now, chainCheck{signatures: true})
+}
+
+// verifyResumed checks the chain of a resumed session, which Verify accepted
+// when the session was established (see resume.go).
+func (v *Verifier) verifyResumed(chain []*x509.Certificate) error {
+	maxDepth := v.MaxDepth
+	if maxDepth <= 0 {
+		maxDepth = DISETVerifyDepth
+	}
+	if len(chain) > maxDepth {
+		return &VerifyError{Reason: ReasonChainTooLong, Subject: SubjectDN(chain[0]),
+			Detail: fmt.Sprintf("%d certificates, at most %d allowed", len(chain), maxDepth)}
+	}
+	return checkResumed(chain, v.CAs, v.now())
+}
+
+// chainCheck says what analyseChain verifies besides the proxy structure.
+type chainCheck struct {
+	strict     bool // each proxy step's validity, naming, path length, key usage
+	signatures bool // each proxy is signed by the next certificate
 }
 
 // analyseChain walks the proxy steps from the leaf, checking each one
-// (signature by the next certificate, naming, validity, path length, key
-// usage) when strict, and fills everything but the CA verification.
-func analyseChain(chain []*x509.Certificate, now time.Time, strict bool) (*PeerCredentials, error) {
+// (signature by the next certificate when check.signatures; naming,
+// validity, path length, key usage when check.strict), and fills everything
+// but the CA verification.
+func analyseChain(chain []*x509.Certificate, now time.Time, check chainCheck) (*PeerCredentials, error) {
+	strict := check.strict
 	pc := &PeerCredentials{Chain: chain, Subject: SubjectDN(chain[0]), Issuer: IssuerDN(chain[0])}
 	limited, sawFull := false, false
 	i := 0
@@ -180,9 +202,13 @@ func analyseChain(chain []*x509.Certificate, now time.Time, strict bool) (*PeerC
 		}
 		// The check public Go proxy verifiers tend to forget: the proxy must
 		// really be signed by the certificate it names as issuer.
-		if err := issuer.CheckSignature(chain[i].SignatureAlgorithm, chain[i].RawTBSCertificate, chain[i].Signature); err != nil {
-			return nil, &VerifyError{Reason: ReasonBadSignature, Subject: SubjectDN(chain[i]), Issuer: IssuerDN(chain[i]),
-				Detail: "proxy is not signed by the next certificate of the chain", Err: err}
+		// (Skipped only for the chain of a resumed session, checked in full
+		// when the session was established.)
+		if check.signatures {
+			if err := issuer.CheckSignature(chain[i].SignatureAlgorithm, chain[i].RawTBSCertificate, chain[i].Signature); err != nil {
+				return nil, &VerifyError{Reason: ReasonBadSignature, Subject: SubjectDN(chain[i]), Issuer: IssuerDN(chain[i]),
+					Detail: "proxy is not signed by the next certificate of the chain", Err: err}
+			}
 		}
 		if strict {
 			if err := checkProxyStep(chain, i, info, now); err != nil {
