@@ -210,8 +210,29 @@ func (d *differ) dict(path string, a, b *value.Dict, depth int) {
 			d.add(pathKey(path, e.Key), KeyBecameString, e.Key, eb[j].Key,
 				value.TypeName(e.Key)+" key vs "+value.TypeName(eb[j].Key)+" key")
 		}
-		d.walk(pathKey(path, e.Key), e.Value, eb[j].Value, depth+1)
+		// Where keys collided, JSON kept the value of the last of them (at
+		// the first one's position): compare with that one.
+		d.walk(pathKey(path, e.Key), ea[lastSpelling(ea, match, i, eb[j].Key)].Value, eb[j].Value, depth+1)
 	}
+}
+
+// lastSpelling returns the last unmatched entry of ea (one that collided)
+// whose key JSON spells as key (a string), or i when no later one does.
+func lastSpelling(ea []value.Entry, match []int, i int, key any) int {
+	ks, ok := key.(string)
+	if !ok {
+		return i
+	}
+	last := i
+	for k := i + 1; k < len(ea); k++ {
+		if match[k] >= 0 {
+			continue
+		}
+		if js, err := value.JSONKey(ea[k].Key); err == nil && js == ks {
+			last = k
+		}
+	}
+	return last
 }
 
 // sameKey is exact key identity: same type and value (1 and 1.0 and True are

@@ -69,6 +69,11 @@ func TestDiffTable(t *testing.T) {
 			[]Kind{KeyBecameString, TupleBecameList}, []string{"$[1]", "$[1]"}},
 		{"keys collided", d(int64(1), "a", "1", "b"), d("1", "b"),
 			[]Kind{KeysCollided}, []string{"$[1]"}},
+		// JSON keeps the last value at the first key's position.
+		{"keys collided, string key first", d("0", d(int64(0), "0"), int64(0), int64(0)), d("0", int64(0)),
+			[]Kind{KeysCollided}, []string{"$[0]"}},
+		{"keys collided, then a real difference", d("0", "x", int64(0), int64(0)), d("0", int64(1)),
+			[]Kind{KeysCollided, ValueMismatch}, []string{"$[0]", "$['0']"}},
 		{"microseconds dropped", t0, t0sec, []Kind{MicrosecondsDropped}, []string{"$"}},
 		{"microseconds dropped (either side)", t0sec, t0, []Kind{MicrosecondsDropped}, nil},
 		{"different datetimes", t0, t0.Add(time.Hour), []Kind{ValueMismatch}, nil},

@@ -15,8 +15,8 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -33,14 +33,14 @@ type world struct {
 	proxy  *credentials.Credential
 	files  *pki.Files
 	reg    *server.Registry
-	counts *oracletest.Counters
+	counts *counters
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ca := pki.NewT(t, pki.Options{})
 	must := pki.Must(t)
-	w := &world{t: t, ca: ca, counts: &oracletest.Counters{}}
+	w := &world{t: t, ca: ca, counts: &counters{}}
 	w.user = must(ca.User("alice"))
 	w.proxy = must(ca.ProxyWith(w.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
 	w.files = ca.WriteDirT(t)
@@ -62,6 +62,10 @@ func newWorld(t *testing.T) *world {
 	}
 	return w
 }
+
+// counters count handler runs per method of the oracle service, to prove a
+// call ran exactly once (or never).
+type counters struct{ Add, Sleep atomic.Int64 }
 
 // countingListener counts accepted connections.
 type countingListener struct {
@@ -123,7 +127,10 @@ func (w *world) serve(svc *server.Service, secure bool, enc server.Encoding) *ru
 }
 
 func (w *world) oracle() *server.Service {
-	return oracletest.NewService("Framework/Oracle", w.reg, w.counts)
+	svc := testharness.NewRecordedService("Framework/Oracle", w.reg)
+	testharness.CountCalls(svc, "add", &w.counts.Add)
+	testharness.CountCalls(svc, "sleep", &w.counts.Sleep)
+	return svc
 }
 
 func (w *world) client(urls []string, cfg disetclient.Config) *disetclient.Client {
@@ -179,7 +186,7 @@ func TestCallMatrix(t *testing.T) {
 
 					res, err = c.Call(ctx, "now")
 					require.NoError(t, err)
-					want := oracletest.FixedTime
+					want := testharness.FixedTime
 					if senc == server.JSON {
 						want = want.Truncate(time.Second)
 					}

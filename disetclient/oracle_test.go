@@ -12,7 +12,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
-	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -51,7 +51,7 @@ func TestOracle(t *testing.T) {
 				res, err = c.Call(ctx, "now")
 				require.NoError(t, err)
 				got := res.Value.(time.Time)
-				assert.True(t, got.Equal(oracletest.FixedTime) || got.Equal(oracletest.FixedTime.Truncate(time.Second)), got)
+				assert.True(t, got.Equal(testharness.FixedTime) || got.Equal(testharness.FixedTime.Truncate(time.Second)), got)
 
 				// Bytes that are not UTF-8 travel as a DEncode string, which
 				// DIRAC's DEncode encoder then cannot write back (it closes

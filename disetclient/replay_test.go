@@ -16,9 +16,9 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/captures"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/frame"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -47,7 +47,7 @@ func TestClientReplay(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			convs, err := oracletest.LoadCapture(filepath.Join(oracletest.CapturesDir(), c.file))
+			convs, err := captures.Load(filepath.Join(captures.Dir(), c.file))
 			require.NoError(t, err, "captures must be present in ../shared/captures")
 			require.NotEmpty(t, convs)
 			for _, conv := range convs {
@@ -95,7 +95,7 @@ func TestClientReplay(t *testing.T) {
 
 // replayServer answers one connection with the recorded frames, one after
 // each client frame, and reports every byte the client wrote.
-func (w *world) replayServer(t *testing.T, secure bool, answers []oracletest.Frame, written chan<- []byte) net.Listener {
+func (w *world) replayServer(t *testing.T, secure bool, answers []captures.Frame, written chan<- []byte) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

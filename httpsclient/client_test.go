@@ -16,8 +16,8 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -46,7 +46,7 @@ func TestCallAgainstGoServer(t *testing.T) {
 
 	res, err = c.Call(ctx, "now")
 	require.NoError(t, err)
-	assert.Equal(t, oracletest.FixedTime.Truncate(1e9), res.Value)
+	assert.Equal(t, testharness.FixedTime.Truncate(1e9), res.Value)
 
 	_, err = c.Call(ctx, "failErrno", 1111, "custom")
 	var de *diracrpc.Error
@@ -160,7 +160,7 @@ func TestCredentialKinds(t *testing.T) {
 
 func TestUnauthorizedMapping(t *testing.T) {
 	e := newEnv(t)
-	svc := oracletest.NewService(svcName, e.reg, nil)
+	svc := testharness.NewRecordedService(svcName, e.reg)
 	svc.Handle("adminOnly", server.Method{Auth: []string{"ServiceAdministrator"},
 		Func: func(context.Context, *server.Request) (any, error) { return true, nil }})
 	_, url := e.startGo(t, server.HTTPSConfig{}, svc)

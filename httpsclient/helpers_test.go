@@ -15,8 +15,8 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
@@ -59,7 +59,7 @@ func (e *env) serverTLS(t testing.TB) *tls.Config {
 func (e *env) startGo(t testing.TB, cfg server.HTTPSConfig, svcs ...*server.Service) (*server.HTTPS, string) {
 	t.Helper()
 	if len(svcs) == 0 {
-		svcs = []*server.Service{oracletest.NewService(svcName, e.reg, nil)}
+		svcs = []*server.Service{testharness.NewRecordedService(svcName, e.reg)}
 	}
 	for _, s := range svcs {
 		s.Logger = quiet

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/httpsclient"
-	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/internal/captures"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -24,7 +24,7 @@ import (
 // https_tornadoclient.jsonl, in order.
 func captureRequests(t *testing.T) [][]byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(oracletest.CapturesDir(), "https_tornadoclient.jsonl"))
+	f, err := os.Open(filepath.Join(captures.Dir(), "https_tornadoclient.jsonl"))
 	require.NoError(t, err, "the captures must be in ../shared/captures")
 	defer f.Close()
 	c2s := map[int][]byte{}

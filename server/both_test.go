@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
@@ -26,8 +27,9 @@ func TestServeBoth(t *testing.T) {
 	host := must(ca.Host("localhost", "127.0.0.1"))
 	user := must(ca.User("ciuser"))
 	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
-	counts := &oracletest.Counters{}
-	svc := oracletest.NewService(oracleName, nil, counts)
+	svc := testharness.NewRecordedService(oracleName, nil)
+	var adds atomic.Int64
+	testharness.CountCalls(svc, "add", &adds)
 	svc.Logger = quiet
 
 	dtls, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: host, CAs: ca.Store(), RequireClientCert: true})
@@ -59,7 +61,7 @@ func TestServeBoth(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(5), res.Value)
 	}
-	assert.EqualValues(t, 2, counts.Add.Load())
+	assert.EqualValues(t, 2, adds.Load())
 	if cl, ok := any(dc).(interface{ Close() error }); ok {
 		cl.Close()
 	}

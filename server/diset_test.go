@@ -10,13 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/internal/frame"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 )
 
 func startPlain(t *testing.T, cfg server.DISETConfig) (*server.DISET, string) {
 	t.Helper()
-	svc := oracletest.NewService("Framework/OraclePlain", nil, nil)
+	svc := testharness.NewRecordedService("Framework/OraclePlain", nil)
 	svc.Logger = quiet
 	cfg.Logger = quiet
 	srv := server.NewDISET(svc, cfg)

@@ -22,9 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/internal/oracletest"
+	"github.com/diracgo/diracrpc/internal/captures"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -51,7 +52,7 @@ func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *
 		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
 	}
 	if len(svcs) == 0 {
-		svcs = []*server.Service{oracletest.NewService(oracleName, reg, nil)}
+		svcs = []*server.Service{testharness.NewRecordedService(oracleName, reg)}
 	}
 	for _, s := range svcs {
 		s.Logger = quiet
@@ -121,7 +122,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) answer {
 // httpsCapture returns the requests and responses of https_tornadoclient.jsonl.
 func httpsCapture(t *testing.T) (reqs []string, resps []answer) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(oracletest.CapturesDir(), "https_tornadoclient.jsonl"))
+	f, err := os.Open(filepath.Join(captures.Dir(), "https_tornadoclient.jsonl"))
 	require.NoError(t, err)
 	defer f.Close()
 	var c2s, s2c []byte
@@ -162,7 +163,7 @@ func httpsCapture(t *testing.T) (reqs []string, resps []answer) {
 
 func curlCase(t *testing.T, name string) (req string, a answer) {
 	t.Helper()
-	dir := filepath.Join(oracletest.CapturesDir(), "curl")
+	dir := filepath.Join(captures.Dir(), "curl")
 	read := func(ext string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, "curl_"+name+"."+ext))
 		require.NoError(t, err)

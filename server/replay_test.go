@@ -14,10 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/captures"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/frame"
-	"github.com/diracgo/diracrpc/internal/oracletest"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -63,7 +64,7 @@ func startReplayServer(t *testing.T, svc *server.Service, enc server.Encoding, s
 
 // exchange replays the client frames of one conversation and returns the
 // frames the server sent back until it closed.
-func (rs *replayServer) exchange(t *testing.T, c2s []oracletest.Frame) []oracletest.Frame {
+func (rs *replayServer) exchange(t *testing.T, c2s []captures.Frame) []captures.Frame {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", rs.addr, 5*time.Second)
 	require.NoError(t, err)
@@ -73,13 +74,13 @@ func (rs *replayServer) exchange(t *testing.T, c2s []oracletest.Frame) []oraclet
 	defer nc.Close()
 	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
 	r := frame.NewReader(nc)
-	var got []oracletest.Frame
+	var got []captures.Frame
 	read := func() bool {
 		p, ka, err := r.Next(0)
 		if err != nil {
 			return false
 		}
-		got = append(got, oracletest.Frame{Payload: append([]byte(nil), p...), KeepAlive: ka, Bytes: frame.Append(nil, p, ka)})
+		got = append(got, captures.Frame{Payload: append([]byte(nil), p...), KeepAlive: ka, Bytes: frame.Append(nil, p, ka)})
 		return true
 	}
 	for _, f := range c2s {
@@ -99,7 +100,7 @@ func (rs *replayServer) exchange(t *testing.T, c2s []oracletest.Frame) []oraclet
 // answers that hold the time or the server's load (ping) or the caller's
 // certificate (whoami over dips), whose structure is compared instead.
 func TestServerReplay(t *testing.T) {
-	dir := oracletest.CapturesDir()
+	dir := captures.Dir()
 	cases := []struct {
 		file    string
 		service string
@@ -113,10 +114,10 @@ func TestServerReplay(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			convs, err := oracletest.LoadCapture(filepath.Join(dir, c.file))
+			convs, err := captures.Load(filepath.Join(dir, c.file))
 			require.NoError(t, err, "captures must be present in ../shared/captures")
 			require.NotEmpty(t, convs)
-			rs := startReplayServer(t, oracletest.NewService(c.service, nil, nil), c.enc, c.secure)
+			rs := startReplayServer(t, testharness.NewRecordedService(c.service, nil), c.enc, c.secure)
 			compared := 0
 			for _, conv := range convs {
 				method := methodOf(t, conv.C2S[0].Payload)
@@ -141,53 +142,53 @@ func TestServerReplay(t *testing.T) {
 // that do not depend on the oracle's certificates.
 func TestServerRawCases(t *testing.T) {
 	const proposal = `{"OK": true, "Value": [["%s", "Oracle", "unknown"], ["RPC", "%s"], "", "9.0.0"]}`
-	svcJSON := startReplayServer(t, oracletest.NewService("Framework/OraclePlain", nil, nil), server.JSON, false)
-	svcDEnc := startReplayServer(t, oracletest.NewService("Framework/OraclePlainDEnc", nil, nil), server.DEncode, false)
-	mk := func(s string) oracletest.Frame {
-		return oracletest.Frame{Payload: []byte(s), Bytes: frame.Append(nil, []byte(s), false)}
+	svcJSON := startReplayServer(t, testharness.NewRecordedService("Framework/OraclePlain", nil), server.JSON, false)
+	svcDEnc := startReplayServer(t, testharness.NewRecordedService("Framework/OraclePlainDEnc", nil), server.DEncode, false)
+	mk := func(s string) captures.Frame {
+		return captures.Frame{Payload: []byte(s), Bytes: frame.Append(nil, []byte(s), false)}
 	}
-	prop := func(svc, m string) oracletest.Frame {
+	prop := func(svc, m string) captures.Frame {
 		return mk(strings.Replace(strings.Replace(proposal, "%s", svc, 1), "%s", m, 1))
 	}
 	// Unknown service: refused after the proposal (without CallStack here).
-	got := svcJSON.exchange(t, []oracletest.Frame{prop("Framework/NoSuch", "echo")})
+	got := svcJSON.exchange(t, []captures.Frame{prop("Framework/NoSuch", "echo")})
 	require.Len(t, got, 1)
 	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Framework/NoSuch is not up in this server"}`, string(got[0].Payload))
 	// Missing arguments.
-	got = svcJSON.exchange(t, []oracletest.Frame{prop("Framework/OraclePlain", "add"), mk(`{"OK": true, "Value": [1]}`)})
+	got = svcJSON.exchange(t, []captures.Frame{prop("Framework/OraclePlain", "add"), mk(`{"OK": true, "Value": [1]}`)})
 	require.Len(t, got, 2)
 	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Function add expects at least 2 arguments"}`, string(got[1].Payload))
 	// DEncode request to both servers.
-	dprop := func(svc string) oracletest.Frame {
+	dprop := func(svc string) captures.Frame {
 		b, err := diset.Marshal(diracOK([]any{[]any{svc, "Oracle", "unknown"}, []any{"RPC", "echoAny"}, "", "9.0.0"}), diset.DEncode)
 		require.NoError(t, err)
 		return mk(string(b[frame.HeaderRoom:]))
 	}
 	args := mk("ds2:OKb1s5:Valuelds1:ali1ef2.5eeeee")
-	got = svcDEnc.exchange(t, []oracletest.Frame{dprop("Framework/OraclePlainDEnc"), args})
+	got = svcDEnc.exchange(t, []captures.Frame{dprop("Framework/OraclePlainDEnc"), args})
 	require.Len(t, got, 2)
 	assert.Equal(t, "ds2:OKb1s5:Valueds1:ali1ef2.5eeee", string(got[1].Payload))
-	got = svcJSON.exchange(t, []oracletest.Frame{dprop("Framework/OraclePlain"), args})
+	got = svcJSON.exchange(t, []captures.Frame{dprop("Framework/OraclePlain"), args})
 	require.Len(t, got, 2)
 	assert.Equal(t, `{"OK": true, "Value": {"a": [1, 2.5]}}`, string(got[1].Payload))
 	// Unknown action type, oversized proposal, garbage.
-	got = svcJSON.exchange(t, []oracletest.Frame{mk(`{"OK": true, "Value": [["Framework/OraclePlain", "Oracle", "unknown"], ["Bogus", "x"], "", "9.0.0"]}`)})
+	got = svcJSON.exchange(t, []captures.Frame{mk(`{"OK": true, "Value": [["Framework/OraclePlain", "Oracle", "unknown"], ["Bogus", "x"], "", "9.0.0"]}`)})
 	require.Len(t, got, 1)
 	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Bogus is not a known action type"}`, string(got[0].Payload))
-	got = svcJSON.exchange(t, []oracletest.Frame{mk(`{"OK": true, "Value": "` + strings.Repeat("x", 2000) + `"}`)})
+	got = svcJSON.exchange(t, []captures.Frame{mk(`{"OK": true, "Value": "` + strings.Repeat("x", 2000) + `"}`)})
 	require.Len(t, got, 1)
 	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Invalid action proposal"}`, string(got[0].Payload))
-	got = svcJSON.exchange(t, []oracletest.Frame{mk(`not a proposal`)})
+	got = svcJSON.exchange(t, []captures.Frame{mk(`not a proposal`)})
 	require.Len(t, got, 1)
 	assert.Equal(t, `{"OK": false, "Errno": 0, "Message": "Invalid action proposal"}`, string(got[0].Payload))
 }
 
 func TestPreHandlerCallStackOption(t *testing.T) {
-	svc := oracletest.NewService("Framework/OraclePlain", nil, nil)
+	svc := testharness.NewRecordedService("Framework/OraclePlain", nil)
 	svc.PreHandlerCallStack = true
 	rs := startReplayServer(t, svc, server.JSON, false)
 	p := `{"OK": true, "Value": [["Framework/NoSuch", "Oracle", "unknown"], ["RPC", "echo"], "", "9.0.0"]}`
-	got := rs.exchange(t, []oracletest.Frame{{Payload: []byte(p), Bytes: frame.Append(nil, []byte(p), false)}})
+	got := rs.exchange(t, []captures.Frame{{Payload: []byte(p), Bytes: frame.Append(nil, []byte(p), false)}})
 	require.Len(t, got, 1)
 	assert.Contains(t, string(got[0].Payload), `"CallStack": ["  File \"`)
 }

@@ -80,6 +80,20 @@ func NewTestService(name string) *server.Service {
 	return s
 }
 
+// RecordedVersion is the DIRAC version the recorded test service reports to
+// ping (NewTestService reports server.DefaultVersion).
+const RecordedVersion = "9.0.0"
+
+// NewRecordedService returns NewTestService(name) set up exactly as the
+// service recorded in ../shared/captures, for replay tests: ping reports
+// RecordedVersion, and reg (nil: an empty registry) resolves callers.
+func NewRecordedService(name string, reg *server.Registry) *server.Service {
+	s := NewTestService(name)
+	s.Version = RecordedVersion
+	s.Registry = reg
+	return s
+}
+
 // Types returns what the test service's types() answers: one value of every
 // type DIRAC carries, keys in the recorded order.
 func Types() *value.Dict {

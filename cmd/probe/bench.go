@@ -109,17 +109,13 @@ func (r benchResult) text() string {
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "bench")
-	c.register(fs)
+	fs := c.flagSet(e, "bench")
 	method := fs.String("method", "ping", "method to call")
 	argsJSON := fs.String("args", "[]", "the arguments, as one JSON list (DIRAC JSON forms allowed)")
 	n := fs.Int("n", 200, "number of calls")
 	conc := fs.Int("c", 4, "concurrent callers")
-	pos, err := parseInterleaved(fs, args, -1)
+	pos, err := c.parse(e, fs, args, -1)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	if len(pos) != 1 {

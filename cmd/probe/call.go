@@ -113,13 +113,9 @@ func failure(out *callResult, err error) error {
 
 func runCall(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "call")
-	c.register(fs)
-	pos, err := parseInterleaved(fs, args, 2)
+	fs := c.flagSet(e, "call")
+	pos, err := c.parse(e, fs, args, 2)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	if len(pos) < 2 {
@@ -131,13 +127,7 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	}
 	out, res, err := doCall(ctx, &c, e, pos[0], pos[1], callArgs)
 	if c.json && out != nil {
-		if werr := writeJSON(e.stdout, out); werr != nil {
-			return werr
-		}
-		if err != nil {
-			return jsonExit(err)
-		}
-		return nil
+		return writeJSONResult(e, out, err)
 	}
 	if err != nil {
 		return err

@@ -11,18 +11,14 @@ import (
 
 func runCompare(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "compare")
-	c.register(fs)
+	fs := c.flagSet(e, "compare")
 	callsFile := fs.String("calls", "", "YAML or JSON file of calls (method, args, expect) instead of METHOD [ARG...]")
 	junit := fs.String("junit", "", "also write a JUnit XML report to this file")
 	strict := fs.Bool("strict", false, "count the expected protocol differences as divergences too")
 	var allow stringList
 	fs.Var(&allow, "allow", "accept this kind of difference (repeatable), e.g. value-mismatch for clocks")
-	pos, err := parseInterleaved(fs, args, 3)
+	pos, err := c.parse(e, fs, args, 3)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	// One System/Component name whose configuration lists both DISET and

@@ -9,7 +9,6 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
-	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
 // target is where an ENDPOINT argument leads: one or more URLs of a single
@@ -104,23 +103,11 @@ func (c *common) caller(e *env, t *target) (diracrpc.Caller, error) {
 	if c.encoding == "dencode" {
 		cfg.Encoding = disetclient.DEncode
 	}
-	switch {
-	case c.proxy != "":
-		cfg.ProxyLocation = c.proxy
-	case c.cert != "":
-		cred, err := credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Credential = cred
+	a, err := c.clientAuth(e)
+	if err != nil {
+		return nil, err
 	}
-	if c.caDir != "" && !c.insecure {
-		cas, err := c.caStore(e)
-		if err != nil {
-			return nil, err
-		}
-		cfg.CAs = cas
-	}
+	cfg.ProxyLocation, cfg.Credential, cfg.CAs = a.proxy, a.cred, a.cas
 	cl, err := disetclient.New(t.urls, cfg)
 	if err != nil {
 		return nil, err

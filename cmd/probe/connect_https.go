@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
-	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
 )
 
@@ -19,23 +18,11 @@ func (c *common) httpsCaller(e *env, t *target) (diracrpc.Caller, error) {
 		// A probe reports what it sees: no retries on one URL.
 		Retry: httpsclient.RetrySettings{Max: -1},
 	}
-	switch {
-	case c.proxy != "":
-		cfg.ProxyLocation = c.proxy
-	case c.cert != "":
-		cred, err := credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Credential = cred
+	a, err := c.clientAuth(e)
+	if err != nil {
+		return nil, err
 	}
-	if c.caDir != "" && !c.insecure {
-		cas, err := c.caStore(e)
-		if err != nil {
-			return nil, err
-		}
-		cfg.CAs = cas
-	}
+	cfg.ProxyLocation, cfg.Credential, cfg.CAs = a.proxy, a.cred, a.cas
 	if len(t.urls) == 1 && len(t.failover) == 0 {
 		return httpsclient.New(t.urls[0], cfg)
 	}

@@ -33,3 +33,34 @@ func (c *common) caStore(e *env) (*credentials.CAStore, error) {
 	}
 	return c.locator(e).CAs()
 }
+
+// clientAuth is what the common flags say a client presents and trusts;
+// empty fields leave the client's defaults (DIRAC's environment variables).
+type clientAuth struct {
+	proxy string                  // --proxy
+	cred  *credentials.Credential // --cert/--key
+	cas   *credentials.CAStore    // --ca-dir, unless --insecure
+}
+
+// clientAuth loads the credential and CA directory named by the flags.
+func (c *common) clientAuth(e *env) (clientAuth, error) {
+	var a clientAuth
+	switch {
+	case c.proxy != "":
+		a.proxy = c.proxy
+	case c.cert != "":
+		cred, err := credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
+		if err != nil {
+			return clientAuth{}, err
+		}
+		a.cred = cred
+	}
+	if c.caDir != "" && !c.insecure {
+		cas, err := c.caStore(e)
+		if err != nil {
+			return clientAuth{}, err
+		}
+		a.cas = cas
+	}
+	return a, nil
+}

@@ -64,3 +64,24 @@ func (c *common) check(e *env) error {
 	}
 	return nil
 }
+
+// flagSet returns the flag set of subcommand name with the common flags
+// registered on it; the caller adds its own before calling parse.
+func (c *common) flagSet(e *env, name string) *flag.FlagSet {
+	fs := newFlagSet(e, name)
+	c.register(fs)
+	return fs
+}
+
+// parse parses args with fs (see parseInterleaved for maxPos), checks the
+// common flags and returns the positional arguments.
+func (c *common) parse(e *env, fs *flag.FlagSet, args []string, maxPos int) ([]string, error) {
+	pos, err := parseInterleaved(fs, args, maxPos)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.check(e); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}

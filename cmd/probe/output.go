@@ -43,3 +43,15 @@ func reprOf(v any) string {
 	}
 	return compat.Repr(v)
 }
+
+// writeJSONResult is the --json ending of a call: the output document on
+// stdout, then the call's error (if any) as the exit status.
+func writeJSONResult(e *env, out any, err error) error {
+	if werr := writeJSON(e.stdout, out); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return jsonExit(err)
+	}
+	return nil
+}

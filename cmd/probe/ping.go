@@ -10,13 +10,9 @@ import (
 
 func runPing(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "ping")
-	c.register(fs)
-	pos, err := parseInterleaved(fs, args, -1)
+	fs := c.flagSet(e, "ping")
+	pos, err := c.parse(e, fs, args, -1)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
@@ -24,13 +20,7 @@ func runPing(ctx context.Context, e *env, args []string) error {
 	}
 	out, res, err := doCall(ctx, &c, e, pos[0], "ping", nil)
 	if c.json && out != nil {
-		if werr := writeJSON(e.stdout, out); werr != nil {
-			return werr
-		}
-		if err != nil {
-			return jsonExit(err)
-		}
-		return nil
+		return writeJSONResult(e, out, err)
 	}
 	if err != nil {
 		return err

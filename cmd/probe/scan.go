@@ -53,13 +53,9 @@ func services(conf *cfg.Config, setup string) ([]string, string, error) {
 
 func runScan(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "scan")
-	c.register(fs)
-	pos, err := parseInterleaved(fs, args, -1)
+	fs := c.flagSet(e, "scan")
+	pos, err := c.parse(e, fs, args, -1)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	if len(pos) != 0 {

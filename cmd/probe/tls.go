@@ -111,13 +111,9 @@ func ekuName(u x509.ExtKeyUsage) string {
 // checks the client credential that calls would present.
 func runTLS(ctx context.Context, e *env, args []string) error {
 	var c common
-	fs := newFlagSet(e, "tls")
-	c.register(fs)
-	pos, err := parseInterleaved(fs, args, -1)
+	fs := c.flagSet(e, "tls")
+	pos, err := c.parse(e, fs, args, -1)
 	if err != nil {
-		return err
-	}
-	if err := c.check(e); err != nil {
 		return err
 	}
 	if len(pos) != 1 {

@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,87 +17,39 @@ import (
 	"github.com/diracgo/diracrpc/testharness/faults"
 )
 
-// onceCase is one fault on the first call and what must follow: whether the
-// call fails and how many times the service ran, for a method that is not
-// idempotent and for one that is.
-type onceCase struct {
-	name          string
-	fault         faults.Fault
-	requestFrames int           // DISET frames that make "the request" (0: 2)
-	timeout       time.Duration // the caller's deadline (0: 10 s)
-	plainErr      bool
-	plainRuns     int64
-	idemErr       bool
-	idemRuns      int64
-}
-
-func onceCases() []onceCase {
-	return []onceCase{
-		{name: "refused at accept", fault: faults.Fault{Kind: faults.Refuse}, plainRuns: 1, idemRuns: 1},
+// disetOnceCases are the DISET cases: the common ones and those of DISET's
+// framing (the proposal and the arguments are two frames).
+func disetOnceCases() []onceCase {
+	return append(commonOnceCases(), []onceCase{
 		{name: "hang before handshake", fault: faults.Fault{Kind: faults.Hang}, plainRuns: 1, idemRuns: 1},
-		{name: "slow handshake", fault: faults.Fault{Kind: faults.DelayHandshake, Delay: 50 * time.Millisecond}, plainRuns: 1, idemRuns: 1},
 		{name: "dropped after proposal", fault: faults.Fault{Kind: faults.DropBeforeRequest}, requestFrames: 1, plainRuns: 1, idemRuns: 1},
 		{name: "dropped before arguments reached the service", fault: faults.Fault{Kind: faults.DropBeforeRequest},
 			plainErr: true, plainRuns: 0, idemRuns: 1},
-		{name: "dropped after the service ran", fault: faults.Fault{Kind: faults.DropAfterRequest},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "reset mid-answer", fault: faults.Fault{Kind: faults.ResetMidFrame},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "garbage answer", fault: faults.Fault{Kind: faults.Garbage},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "answer never comes", fault: faults.Fault{Kind: faults.DelayAnswer}, timeout: 500 * time.Millisecond,
-			plainErr: true, plainRuns: 1, idemErr: true, idemRuns: 1},
-		{name: "slow answer within deadline", fault: faults.Fault{Kind: faults.DelayAnswer, Delay: 50 * time.Millisecond},
-			plainRuns: 1, idemRuns: 1},
-	}
+	}...)
 }
 
 // TestExactlyOnceDISET: a DISET call whose arguments reached the service runs
 // exactly once whatever fails afterwards; only a method marked idempotent is
 // sent again. Faults before the arguments are retried transparently.
 func TestExactlyOnceDISET(t *testing.T) {
-	for _, tc := range onceCases() {
-		for _, idem := range []bool{false, true} {
-			name := tc.name + map[bool]string{false: "/not idempotent", true: "/idempotent"}[idem]
-			t.Run(name, func(t *testing.T) {
-				e := newEnv(t)
-				plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
-				p, srv, url := e.disetBehind(plan, tc.requestFrames)
-				c := e.disetClient([]string{url}, func(cfg *disetclient.Config) {
-					cfg.ConnectTimeout = 300 * time.Millisecond
-					if idem {
-						cfg.Idempotent = everything
-					}
-				})
-				timeout := tc.timeout
-				if timeout == 0 {
-					timeout = 10 * time.Second
-				}
-				res, err := c.Call(ctxFor(t, timeout), "count")
-				wantErr, wantRuns := tc.plainErr, tc.plainRuns
-				if idem {
-					wantErr, wantRuns = tc.idemErr, tc.idemRuns
-				}
-				if wantErr {
-					require.Error(t, err)
-					assert.False(t, errors.Is(err, diracrpc.ErrNoURL), "a single failed attempt, not exhaustion: %v", err)
-					var de *diracrpc.Error
-					assert.False(t, errors.As(err, &de), "a transport failure is not an S_ERROR: %v", err)
-					if tc.timeout != 0 {
-						assert.ErrorIs(t, err, context.DeadlineExceeded, "%v", err)
-					}
-				} else {
-					require.NoError(t, err)
-					assert.Equal(t, wantRuns, res.Value, "the value is the run count of the attempt that answered")
-				}
-				assert.Equal(t, wantRuns, e.runs.Load(), "service runs")
-				assert.Equal(t, wantRuns, srv.Served(), "server's handler count")
-				s := p.Stats()
-				assert.EqualValues(t, 1, s.Faults[tc.fault.Kind], "fault applied once: %+v", s)
-				t.Logf("%s: err=%v proxy=%+v", name, err, s)
-			})
-		}
-	}
+	runOnceCases(t, disetOnceCases(), func(t *testing.T, e *env, tc onceCase, idem bool) onceSide {
+		plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
+		p, srv, url := e.disetBehind(plan, tc.requestFrames)
+		c := e.disetClient([]string{url}, func(cfg *disetclient.Config) {
+			cfg.ConnectTimeout = 300 * time.Millisecond
+			if idem {
+				cfg.Idempotent = everything
+			}
+		})
+		return onceSide{c: c, served: srv.Served, applied: func() (int64, string) {
+			s := p.Stats()
+			return s.Faults[tc.fault.Kind], fmt.Sprintf("proxy=%+v", s)
+		}}
+	}, func(t *testing.T, err error) {
+		assert.False(t, errors.Is(err, diracrpc.ErrNoURL), "a single failed attempt, not exhaustion: %v", err)
+		var de *diracrpc.Error
+		assert.False(t, errors.As(err, &de), "a transport failure is not an S_ERROR: %v", err)
+	})
 }
 
 // TestFailoverDISET: with one healthy URL among URLs that refuse, hang,
@@ -110,30 +63,18 @@ func TestFailoverDISET(t *testing.T) {
 	healthy := dipsURL(l.Addr().String())
 	urls := append(bad.urls(), healthy)
 
-	const deadline = 5 * time.Second
-	for i := range 6 {
-		// A new client each time: a new random order and no bans.
-		c := e.disetClient(urls, func(cfg *disetclient.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
-		start := time.Now()
-		res, err := c.Call(ctxFor(t, deadline), "count")
-		elapsed := time.Since(start)
-		require.NoError(t, err, "call %d", i)
-		assert.Equal(t, healthy, res.URL)
-		assert.Less(t, elapsed, deadline)
-		assert.EqualValues(t, i+1, e.runs.Load())
-		t.Logf("call %d reached the healthy URL in %v", i, elapsed.Round(time.Millisecond))
-	}
+	// A new client each time: a new random order and no bans.
+	checkFailover(t, e, func() diracrpc.Caller {
+		return e.disetClient(urls, func(cfg *disetclient.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
+	}, healthy)
 	assert.EqualValues(t, 6, srv.Served())
 	bad.check(t)
-
 }
 
 // TestDeadlineDISET: whatever the server does, a call returns within its
 // deadline plus a small margin, with the context's error, and leaves no
 // goroutine behind (client, proxy and server side).
 func TestDeadlineDISET(t *testing.T) {
-	const deadline = 300 * time.Millisecond
-	const margin = time.Second // generous: -race on a loaded shared CI machine
 	for _, tc := range []struct {
 		name   string
 		fault  faults.Fault
@@ -149,15 +90,7 @@ func TestDeadlineDISET(t *testing.T) {
 			e := newEnv(t)
 			_, _, url := e.disetBehind(faults.NewPlan(1).Add(faults.Every(), tc.fault), 0)
 			c := e.disetClient([]string{url}, nil) // default timeouts: the ctx must win
-			opts := goleak.IgnoreCurrent()
-			start := time.Now()
-			_, err := c.Call(ctxFor(t, deadline), tc.method)
-			elapsed := time.Since(start)
-			require.Error(t, err)
-			assert.ErrorIs(t, err, context.DeadlineExceeded, "%v", err)
-			assert.Less(t, elapsed, deadline+margin)
-			t.Logf("returned after %v: %v", elapsed.Round(time.Millisecond), err)
-			goleak.VerifyNone(t, opts)
+			checkDeadline(t, e, c, tc.method, nil)
 		})
 	}
 	t.Run("cancelled", func(t *testing.T) {
@@ -182,7 +115,7 @@ func TestDeadlineDISET(t *testing.T) {
 		select {
 		case err := <-done:
 			assert.ErrorIs(t, err, context.Canceled)
-			assert.Less(t, time.Since(start), margin)
+			assert.Less(t, time.Since(start), callMargin)
 		case <-time.After(5 * time.Second):
 			t.Fatal("call did not return after cancel")
 		}

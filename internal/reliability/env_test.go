@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -97,17 +98,7 @@ func (e *env) startDISET(svc *server.Service, l net.Listener, secure bool, tune 
 		tune(&cfg)
 	}
 	srv := server.NewDISET(svc, cfg)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	e.t.Cleanup(func() {
-		_ = srv.Close()
-		select {
-		case err := <-done:
-			assert.ErrorIs(e.t, err, server.ErrServerClosed)
-		case <-time.After(5 * time.Second):
-			e.t.Error("DISET server did not stop")
-		}
-	})
+	e.serveUntilCleanup("DISET server", func() error { return srv.Serve(l) }, srv.Close, server.ErrServerClosed)
 	return srv
 }
 
@@ -229,4 +220,22 @@ func (b *badServers) check(t *testing.T) {
 		s := p.Stats()
 		assert.Equal(t, s.Conns, s.HandshakeErrors, "every connection to a bad certificate failed its handshake: %+v", s)
 	}
+}
+
+// serveUntilCleanup runs serve in the background; when the test ends it
+// calls stop and checks that serve returned closed within 5 s.
+func (e *env) serveUntilCleanup(what string, serve, stop func() error, closed error) {
+	done := make(chan error, 1)
+	go func() { done <- serve() }()
+	e.t.Cleanup(func() {
+		_ = stop()
+		select {
+		case err := <-done:
+			if !errors.Is(err, closed) {
+				e.t.Errorf("%s: %v", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			e.t.Errorf("%s did not stop", what)
+		}
+	})
 }

@@ -8,12 +8,9 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/server"
@@ -122,35 +119,5 @@ func hostileHTTPS(t *testing.T, attacks []attack, maxBody int64, maxGrowth int64
 		return d.Dial("tcp", addr)
 	}
 	c := e.httpsClient([]string{srv.url}, nil)
-	base := heapInUse()
-	var peak atomic.Uint64
-	const goodCalls = 50
-	var failures atomic.Int64
-	seen := runAttacks(t, attacks, dial, func() {
-		var wg sync.WaitGroup
-		for range 5 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range goodCalls / 5 {
-					if _, err := c.Call(ctxFor(t, 30*time.Second), "count"); err != nil {
-						failures.Add(1)
-						t.Logf("good call failed: %v", err)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		peak.Store(heapInUse())
-	})
-	assert.Zero(t, failures.Load(), "well-behaved calls failed during the attack")
-	assert.EqualValues(t, goodCalls, e.runs.Load())
-	assert.EqualValues(t, goodCalls, srv.Served(), "no hostile request reached a handler")
-	growth := int64(peak.Load()) - int64(base)
-	t.Logf("heap: %d MiB before, %d MiB during the attack (growth %d MiB, bound %d MiB)",
-		base>>20, peak.Load()>>20, growth>>20, maxGrowth>>20)
-	assert.Less(t, growth, maxGrowth, "heap bounded")
-	for _, a := range attacks {
-		t.Logf("%s (%d conns): %v", a.name, a.conns, seen[a.name])
-	}
+	attackDuringGoodCalls(t, e, attacks, dial, c, srv.Served, maxGrowth)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/internal/frame"
 )
 
@@ -240,10 +241,6 @@ func TestHostileDISET(t *testing.T) {
 				return net.DialTimeout("tcp", addr, 5*time.Second)
 			}
 			c := e.disetClient([]string{url}, nil)
-			base := heapInUse()
-			var peak atomic.Uint64
-			const goodCalls = 50
-			var failures atomic.Int64
 			attacks := disetAttacks()
 			if secure {
 				// Frame-level attacks cost a TLS handshake each, which is
@@ -255,32 +252,49 @@ func TestHostileDISET(t *testing.T) {
 					}
 				}
 			}
-			seen := runAttacks(t, attacks, dial, func() {
-				var wg sync.WaitGroup
-				for range 5 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for range goodCalls / 5 {
-							if _, err := c.Call(ctxFor(t, 30*time.Second), "count"); err != nil {
-								failures.Add(1)
-								t.Logf("good call failed: %v", err)
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				peak.Store(heapInUse())
-			})
-			assert.Zero(t, failures.Load(), "well-behaved calls failed during the attack")
-			assert.EqualValues(t, goodCalls, e.runs.Load())
-			assert.EqualValues(t, goodCalls, srv.Served(), "no hostile input reached a handler")
-			growth := int64(peak.Load()) - int64(base)
-			t.Logf("heap: %d MiB before, %d MiB during the attack (growth %d MiB)", base>>20, peak.Load()>>20, growth>>20)
-			assert.Less(t, growth, int64(256<<20), "heap bounded while 20 GB of frames were declared")
-			for _, a := range attacks {
-				t.Logf("%s (%d conns): %v", a.name, a.conns, seen[a.name])
-			}
+			// Bounded while 20 GB of frames are declared.
+			attackDuringGoodCalls(t, e, attacks, dial, c, srv.Served, 256<<20)
 		})
+	}
+}
+
+// attackDuringGoodCalls runs attacks (connections from dial) while five
+// well-behaved callers make 50 calls of "count" with c, then checks that
+// every good call succeeded and ran its handler once, that no hostile input
+// reached a handler (served counts the server's handler runs) and that the
+// heap grew less than maxGrowth meanwhile.
+func attackDuringGoodCalls(t *testing.T, e *env, attacks []attack, dial func(raw bool) (net.Conn, error),
+	c diracrpc.Caller, served func() int64, maxGrowth int64) {
+	t.Helper()
+	base := heapInUse()
+	var peak atomic.Uint64
+	const goodCalls = 50
+	var failures atomic.Int64
+	seen := runAttacks(t, attacks, dial, func() {
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range goodCalls / 5 {
+					if _, err := c.Call(ctxFor(t, 30*time.Second), "count"); err != nil {
+						failures.Add(1)
+						t.Logf("good call failed: %v", err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		peak.Store(heapInUse())
+	})
+	assert.Zero(t, failures.Load(), "well-behaved calls failed during the attack")
+	assert.EqualValues(t, goodCalls, e.runs.Load())
+	assert.EqualValues(t, goodCalls, served(), "no hostile input reached a handler")
+	growth := int64(peak.Load()) - int64(base)
+	t.Logf("heap: %d MiB before, %d MiB during the attack (growth %d MiB, bound %d MiB)",
+		base>>20, peak.Load()>>20, growth>>20, maxGrowth>>20)
+	assert.Less(t, growth, maxGrowth, "heap bounded")
+	for _, a := range attacks {
+		t.Logf("%s (%d conns): %v", a.name, a.conns, seen[a.name])
 	}
 }

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -22,10 +21,9 @@ type httpsServer struct {
 	mw  *faults.Middleware // nil without a plan
 }
 
-// startHTTPS serves svc over https on l. With plan, the handler is wrapped
-// in faults.HTTPMiddleware (call-level faults, inside TLS, so the client
-// certificate still reaches the service).
-func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan, tune func(*server.HTTPSConfig)) *httpsServer {
+// newHTTPS is the HTTPS server of svc with the env's host certificate
+// (tune adjusts its configuration), and that TLS configuration.
+func (e *env) newHTTPS(svc *server.Service, tune func(*server.HTTPSConfig)) (*server.HTTPS, *tls.Config) {
 	e.t.Helper()
 	tlsCfg, err := server.NewHTTPSTLSConfig(e.host, e.ca.Store())
 	require.NoError(e.t, err)
@@ -33,7 +31,15 @@ func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan,
 	if tune != nil {
 		tune(&cfg)
 	}
-	h := server.NewHTTPS(cfg, svc)
+	return server.NewHTTPS(cfg, svc), tlsCfg
+}
+
+// startHTTPS serves svc over https on l. With plan, the handler is wrapped
+// in faults.HTTPMiddleware (call-level faults, inside TLS, so the client
+// certificate still reaches the service).
+func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan, tune func(*server.HTTPSConfig)) *httpsServer {
+	e.t.Helper()
+	h, tlsCfg := e.newHTTPS(svc, tune)
 	s := &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
 	var handler http.Handler = h
 	if plan != nil {
@@ -50,19 +56,7 @@ func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan,
 		ErrorLog:          nil,
 	}
 	hs.ErrorLog = newDiscardLog()
-	done := make(chan error, 1)
-	go func() { done <- hs.Serve(tls.NewListener(l, tlsCfg)) }()
-	e.t.Cleanup(func() {
-		_ = hs.Close()
-		select {
-		case err := <-done:
-			if !errors.Is(err, http.ErrServerClosed) {
-				e.t.Errorf("https server: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			e.t.Error("https server did not stop")
-		}
-	})
+	e.serveUntilCleanup("https server", func() error { return hs.Serve(tls.NewListener(l, tlsCfg)) }, hs.Close, http.ErrServerClosed)
 	return s
 }
 
@@ -70,26 +64,8 @@ func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan,
 // production code would.
 func (e *env) serveHTTPS(svc *server.Service, l net.Listener, tune func(*server.HTTPSConfig)) *httpsServer {
 	e.t.Helper()
-	tlsCfg, err := server.NewHTTPSTLSConfig(e.host, e.ca.Store())
-	require.NoError(e.t, err)
-	cfg := server.HTTPSConfig{TLS: tlsCfg, Logger: quiet}
-	if tune != nil {
-		tune(&cfg)
-	}
-	h := server.NewHTTPS(cfg, svc)
-	done := make(chan error, 1)
-	go func() { done <- h.Serve(l) }()
-	e.t.Cleanup(func() {
-		_ = h.Close()
-		select {
-		case err := <-done:
-			if !errors.Is(err, server.ErrServerClosed) {
-				e.t.Errorf("https server: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			e.t.Error("https server did not stop")
-		}
-	})
+	h, _ := e.newHTTPS(svc, tune)
+	e.serveUntilCleanup("https server", func() error { return h.Serve(l) }, h.Close, server.ErrServerClosed)
 	return &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
 }
 

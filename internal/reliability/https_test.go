@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -10,25 +11,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/testharness/faults"
 )
 
+// httpsOnceCases are the HTTPS cases: the common ones and HTTP's statuses.
 func httpsOnceCases() []onceCase {
-	return []onceCase{
-		{name: "refused at accept", fault: faults.Fault{Kind: faults.Refuse}, plainRuns: 1, idemRuns: 1},
-		{name: "slow handshake", fault: faults.Fault{Kind: faults.DelayHandshake, Delay: 50 * time.Millisecond}, plainRuns: 1, idemRuns: 1},
+	return append(commonOnceCases(), []onceCase{
 		{name: "dropped before the service ran", fault: faults.Fault{Kind: faults.DropBeforeRequest},
 			plainErr: true, plainRuns: 0, idemRuns: 1},
-		{name: "dropped after the service ran", fault: faults.Fault{Kind: faults.DropAfterRequest},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "reset mid-answer", fault: faults.Fault{Kind: faults.ResetMidFrame},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "garbage answer", fault: faults.Fault{Kind: faults.Garbage},
-			plainErr: true, plainRuns: 1, idemRuns: 2},
 		{name: "503 with Retry-After, not run", fault: faults.Fault{Kind: faults.HTTPStatus, RetryAfter: "0"},
 			plainRuns: 1, idemRuns: 1},
 		{name: "503 without Retry-After, not run", fault: faults.Fault{Kind: faults.HTTPStatus},
@@ -37,59 +30,30 @@ func httpsOnceCases() []onceCase {
 			plainErr: true, plainRuns: 1, idemErr: true, idemRuns: 1},
 		{name: "502 after the service ran", fault: faults.Fault{Kind: faults.HTTPStatus, Status: 502, Forward: true},
 			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "answer never comes", fault: faults.Fault{Kind: faults.DelayAnswer}, timeout: 500 * time.Millisecond,
-			plainErr: true, plainRuns: 1, idemErr: true, idemRuns: 1},
-		{name: "slow answer within deadline", fault: faults.Fault{Kind: faults.DelayAnswer, Delay: 50 * time.Millisecond},
-			plainRuns: 1, idemRuns: 1},
-	}
+	}...)
 }
 
 // TestExactlyOnceHTTPS: an HTTPS call whose request reached the service runs
 // exactly once whatever fails afterwards; only an idempotent method is sent
 // again. Failures that prove the service did not run are retried.
 func TestExactlyOnceHTTPS(t *testing.T) {
-	for _, tc := range httpsOnceCases() {
-		for _, idem := range []bool{false, true} {
-			name := tc.name + map[bool]string{false: "/not idempotent", true: "/idempotent"}[idem]
-			t.Run(name, func(t *testing.T) {
-				e := newEnv(t)
-				plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
-				ln := faults.Listen(listen(t), plan) // connection faults
-				srv := e.startHTTPS(e.service(), ln, plan, nil)
-				c := e.httpsClient([]string{srv.url}, func(cfg *httpsclient.Config) {
-					if idem {
-						cfg.Idempotent = []string{"count"}
-					}
-				})
-				timeout := tc.timeout
-				if timeout == 0 {
-					timeout = 10 * time.Second
-				}
-				res, err := c.Call(ctxFor(t, timeout), "count")
-				wantErr, wantRuns := tc.plainErr, tc.plainRuns
-				if idem {
-					wantErr, wantRuns = tc.idemErr, tc.idemRuns
-				}
-				if wantErr {
-					require.Error(t, err)
-					var de *diracrpc.Error
-					assert.False(t, errors.As(err, &de) && !de.Local, "a transport failure is not a server S_ERROR: %v", err)
-					if tc.timeout != 0 {
-						assert.ErrorIs(t, err, context.DeadlineExceeded, "%v", err)
-					}
-				} else {
-					require.NoError(t, err)
-					assert.Equal(t, wantRuns, res.Value)
-				}
-				assert.Equal(t, wantRuns, e.runs.Load(), "service runs")
-				assert.Equal(t, wantRuns, srv.Served(), "server's handler count")
-				fs := srv.mw.Stats()
-				ls := ln.Stats()
-				assert.EqualValues(t, 1, fs.Faults[tc.fault.Kind]+ls.Faults[tc.fault.Kind], "fault applied once")
-				t.Logf("%s: err=%v middleware=%+v listener=%+v", name, err, fs, ls)
-			})
-		}
-	}
+	runOnceCases(t, httpsOnceCases(), func(t *testing.T, e *env, tc onceCase, idem bool) onceSide {
+		plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
+		ln := faults.Listen(listen(t), plan) // connection faults
+		srv := e.startHTTPS(e.service(), ln, plan, nil)
+		c := e.httpsClient([]string{srv.url}, func(cfg *httpsclient.Config) {
+			if idem {
+				cfg.Idempotent = []string{"count"}
+			}
+		})
+		return onceSide{c: c, served: srv.Served, applied: func() (int64, string) {
+			fs, ls := srv.mw.Stats(), ln.Stats()
+			return fs.Faults[tc.fault.Kind] + ls.Faults[tc.fault.Kind], fmt.Sprintf("middleware=%+v listener=%+v", fs, ls)
+		}}
+	}, func(t *testing.T, err error) {
+		var de *diracrpc.Error
+		assert.False(t, errors.As(err, &de) && !de.Local, "a transport failure is not a server S_ERROR: %v", err)
+	})
 }
 
 // TestFailoverHTTPS: with one healthy URL among URLs that refuse, reset or
@@ -103,18 +67,7 @@ func TestFailoverHTTPS(t *testing.T) {
 	srv := e.serveHTTPS(e.service(), listen(t), nil)
 	urls := append(bad.urls(), srv.url)
 
-	const deadline = 5 * time.Second
-	for i := range 6 {
-		c := e.httpsClient(urls, nil)
-		start := time.Now()
-		res, err := c.Call(ctxFor(t, deadline), "count")
-		elapsed := time.Since(start)
-		require.NoError(t, err, "call %d", i)
-		assert.Equal(t, srv.url, res.URL)
-		assert.Less(t, elapsed, deadline)
-		assert.EqualValues(t, i+1, e.runs.Load())
-		t.Logf("call %d reached the healthy URL in %v", i, elapsed.Round(time.Millisecond))
-	}
+	checkFailover(t, e, func() diracrpc.Caller { return e.httpsClient(urls, nil) }, srv.url)
 	assert.EqualValues(t, 6, srv.Served())
 	bad.check(t)
 }
@@ -140,8 +93,6 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 // deadline plus a small margin with the context's error, and no goroutine
 // is left behind once the client's idle connections are closed.
 func TestDeadlineHTTPS(t *testing.T) {
-	const deadline = 300 * time.Millisecond
-	const margin = time.Second // generous: -race on a loaded shared CI machine
 	for _, tc := range []struct {
 		name   string
 		fault  faults.Fault
@@ -157,16 +108,7 @@ func TestDeadlineHTTPS(t *testing.T) {
 			plan := faults.NewPlan(1).Add(faults.Every(), tc.fault)
 			srv := e.startHTTPS(e.service(), faults.Listen(listen(t), plan), plan, nil)
 			c := e.httpsClient([]string{srv.url}, nil)
-			opts := goleak.IgnoreCurrent()
-			start := time.Now()
-			res, err := c.Call(ctxFor(t, deadline), tc.method)
-			elapsed := time.Since(start)
-			require.Error(t, err, "after %v: %+v (runs %d)", elapsed, res, e.runs.Load())
-			assert.ErrorIs(t, err, context.DeadlineExceeded, "%v", err)
-			assert.Less(t, elapsed, deadline+margin)
-			t.Logf("returned after %v: %v", elapsed.Round(time.Millisecond), err)
-			require.NoError(t, c.Close())
-			goleak.VerifyNone(t, opts)
+			checkDeadline(t, e, c, tc.method, c.Close)
 		})
 	}
 }
@@ -219,18 +161,7 @@ func TestBreakerHTTPS(t *testing.T) {
 	// The server recovers; after OpenTimeout one probe goes through and
 	// closes the breaker.
 	plan.Clear()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		_, err := c.Call(ctx, "count")
-		if err == nil {
-			break
-		}
-		require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
-		require.True(t, time.Now().Before(deadline), "breaker never closed")
-		<-tick.C
-	}
+	waitBreakerClosed(t, ctx, c, time.Now().Add(5*time.Second))
 	assert.Equal(t, reached+1, srv.mw.Stats().Requests, "exactly one probe reached the server")
 	_, err = c.Call(ctx, "count")
 	require.NoError(t, err)
@@ -269,16 +200,25 @@ func TestRestartHTTPS(t *testing.T) {
 	l2, err := faults.Relisten(ctx, "tcp", addr)
 	require.NoError(t, err)
 	second := e.serveHTTPS(svc, l2, nil)
+	giveUp, _ := ctx.Deadline()
+	waitBreakerClosed(t, ctx, c, giveUp)
+	assert.EqualValues(t, 1, second.Served())
+}
+
+// waitBreakerClosed calls "count" every 20 ms until a call succeeds (the
+// breaker closed again); until then every call must fail fast with
+// ErrCircuitOpen. It gives up at giveUp or when ctx ends.
+func waitBreakerClosed(t *testing.T, ctx context.Context, c *httpsclient.Client, giveUp time.Time) {
+	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		_, err := c.Call(ctx, "count")
 		if err == nil {
-			break
+			return
 		}
 		require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
-		require.NoError(t, ctx.Err(), "breaker never closed")
+		require.True(t, ctx.Err() == nil && time.Now().Before(giveUp), "breaker never closed")
 		<-tick.C
 	}
-	assert.EqualValues(t, 1, second.Served())
 }

@@ -1,4 +1,7 @@
-package oracletest
+// Package captures reads the DISET conversations recorded against DIRAC in
+// ../shared/captures, for replay tests: one .jsonl file per capture, split
+// into connections and frames.
+package captures
 
 import (
 	"bufio"
@@ -30,15 +33,15 @@ type Conversation struct {
 	S2C []Frame
 }
 
-// CapturesDir returns ../shared/captures relative to the module root.
-func CapturesDir() string {
+// Dir returns ../shared/captures relative to the module root.
+func Dir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "captures")
 }
 
-// LoadCapture reads a DISET .jsonl capture ({"conn", "dir", "hex"} per line)
+// Load reads a DISET .jsonl capture ({"conn", "dir", "hex"} per line)
 // and splits each direction of each connection into frames.
-func LoadCapture(path string) ([]Conversation, error) {
+func Load(path string) ([]Conversation, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
