@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/diracgo/diracrpc/internal/slab"
 	"math/big"
 	"sync"
 	"time"
@@ -84,7 +85,13 @@ func Decode(data []byte) (v any, n int, err error) {
 }
 
 // decoderPool recycles the decoders' scratch space and string cache.
-var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+var decoderPool = sync.Pool{New: func() any {
+	return &decoder{
+		anySlab:   slab.Slab[any]{Min: 32, Max: slabMax},
+		entrySlab: slab.Slab[value.Entry]{Min: 32, Max: slabMax},
+		dictSlab:  slab.Slab[value.Dict]{Min: 8, Max: slabMax / 4},
+	}
+}}
 
 // release returns d to the pool, keeping what is safe to share: the scratch
 // stacks (emptied), the cache of immutable strings, and the unused tails of
@@ -118,9 +125,9 @@ type decoder struct {
 	valCache *strCache
 	// Slabs from which lists, dict entries and dicts are cut, to allocate
 	// them in batches rather than one by one.
-	anySlab   []any
-	entrySlab []value.Entry
-	dictSlab  []value.Dict
+	anySlab   slab.Slab[any]
+	entrySlab slab.Slab[value.Entry]
+	dictSlab  slab.Slab[value.Dict]
 }
 
 // slabMax bounds the batch size (in items): 32 KiB of dict entries, the
@@ -129,44 +136,11 @@ type decoder struct {
 // saves. Containers over a quarter of it get their own allocation.
 const slabMax = 1024
 
-// nextSlab picks the next batch size: small for small messages, growing.
-func nextSlab(prev, need int) int {
-	n := max(2*prev, 32)
-	n = min(n, slabMax)
-	return max(n, need)
-}
+func (d *decoder) anys(n int) []any { return d.anySlab.Take(n) }
 
-func (d *decoder) anys(n int) []any {
-	if n > slabMax/4 {
-		return make([]any, n)
-	}
-	if cap(d.anySlab)-len(d.anySlab) < n {
-		d.anySlab = make([]any, 0, nextSlab(cap(d.anySlab), n))
-	}
-	l := len(d.anySlab)
-	d.anySlab = d.anySlab[:l+n]
-	return d.anySlab[l : l+n : l+n]
-}
+func (d *decoder) newEntries(n int) []value.Entry { return d.entrySlab.Take(n) }
 
-func (d *decoder) newEntries(n int) []value.Entry {
-	if n > slabMax/4 {
-		return make([]value.Entry, n)
-	}
-	if cap(d.entrySlab)-len(d.entrySlab) < n {
-		d.entrySlab = make([]value.Entry, 0, nextSlab(cap(d.entrySlab), n))
-	}
-	l := len(d.entrySlab)
-	d.entrySlab = d.entrySlab[:l+n]
-	return d.entrySlab[l : l+n : l+n]
-}
-
-func (d *decoder) newDict() *value.Dict {
-	if len(d.dictSlab) == cap(d.dictSlab) {
-		d.dictSlab = make([]value.Dict, 0, min(max(2*cap(d.dictSlab), 8), slabMax/4))
-	}
-	d.dictSlab = d.dictSlab[:len(d.dictSlab)+1]
-	return &d.dictSlab[len(d.dictSlab)-1]
-}
+func (d *decoder) newDict() *value.Dict { return d.dictSlab.One() }
 
 // strCache is a direct-mapped cache of short boxed strings: a fixed size
 // (nothing for hostile input to grow), no hashing map, and a miss costs no

@@ -3,6 +3,7 @@ package jencode
 import (
 	"errors"
 	"fmt"
+	"github.com/diracgo/diracrpc/internal/slab"
 	"math"
 	"math/big"
 	"strconv"
@@ -57,7 +58,11 @@ func (dec *Decoder) Decode(data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{data: text, objHook: dec.Object, small: len(text) <= smallInput}
+	d := decoder{data: text, objHook: dec.Object, small: len(text) <= smallInput,
+		anySlab:   slab.Slab[any]{Min: 32, Max: slabMax},
+		entrySlab: slab.Slab[value.Entry]{Min: 32, Max: slabMax},
+		dictSlab:  slab.Slab[value.Dict]{Min: 8, Max: slabMax},
+	}
 	d.skipWS()
 	v, err := d.value()
 	if err != nil {
@@ -114,9 +119,9 @@ type decoder struct {
 	items   []any
 	entries []value.Entry
 	// Slabs from which arrays, entries and dicts are cut in batches.
-	anySlab   []any
-	entrySlab []value.Entry
-	dictSlab  []value.Dict
+	anySlab   slab.Slab[any]
+	entrySlab slab.Slab[value.Entry]
+	dictSlab  slab.Slab[value.Dict]
 }
 
 // smallInput is the size up to which an input counts as small (see
@@ -132,33 +137,9 @@ const (
 	slabMax = 4096
 )
 
-func nextSlab(prev, need int) int {
-	return max(min(max(2*prev, 32), slabMax), need)
-}
+func (d *decoder) newItems(n int) []any { return d.anySlab.Take(n) }
 
-func (d *decoder) newItems(n int) []any {
-	if n > slabMax/4 {
-		return make([]any, n)
-	}
-	if cap(d.anySlab)-len(d.anySlab) < n {
-		d.anySlab = make([]any, 0, nextSlab(cap(d.anySlab), n))
-	}
-	l := len(d.anySlab)
-	d.anySlab = d.anySlab[:l+n]
-	return d.anySlab[l : l+n : l+n]
-}
-
-func (d *decoder) newEntries(n int) []value.Entry {
-	if n > slabMax/4 {
-		return make([]value.Entry, n)
-	}
-	if cap(d.entrySlab)-len(d.entrySlab) < n {
-		d.entrySlab = make([]value.Entry, 0, nextSlab(cap(d.entrySlab), n))
-	}
-	l := len(d.entrySlab)
-	d.entrySlab = d.entrySlab[:l+n]
-	return d.entrySlab[l : l+n : l+n]
-}
+func (d *decoder) newEntries(n int) []value.Entry { return d.entrySlab.Take(n) }
 
 // dictWith is a dict allocated together with its entries (small inputs).
 type dictWith[A any] struct {
@@ -190,13 +171,7 @@ func (d *decoder) newDictOf(entries []value.Entry) *value.Dict {
 	return dict
 }
 
-func (d *decoder) newDict() *value.Dict {
-	if len(d.dictSlab) == cap(d.dictSlab) {
-		d.dictSlab = make([]value.Dict, 0, nextSlab(cap(d.dictSlab), 1)/4)
-	}
-	d.dictSlab = d.dictSlab[:len(d.dictSlab)+1]
-	return &d.dictSlab[len(d.dictSlab)-1]
-}
+func (d *decoder) newDict() *value.Dict { return d.dictSlab.One() }
 
 func (d *decoder) syntaxErr(msg string, off int) error {
 	prefix := d.data[:min(off, len(d.data))]
