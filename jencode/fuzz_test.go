@@ -1,8 +1,8 @@
 package jencode
 
 import (
+	"github.com/diracgo/diracrpc/internal/vectors"
 	"testing"
-	"time"
 
 	"github.com/diracgo/diracrpc/value"
 )
@@ -22,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		back, err := Decode(text)
 		if err != nil {
-			if hasEarlyYear(v) {
+			if vectors.HasEarlyYear(v) {
 				// DIRAC writes years below 1000 without zero padding
 				// ("10-01-01"), which its own decoder then refuses: the
 				// encoder reproduces that (vector datetime_y1).
@@ -34,29 +34,4 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%q -> %#v -> %q -> %#v", data, v, text, back)
 		}
 	})
-}
-
-// hasEarlyYear reports whether v holds a date or datetime before year 1000.
-func hasEarlyYear(v any) bool {
-	switch v := v.(type) {
-	case time.Time:
-		return v.Year() < 1000
-	case value.Date:
-		return v.Year < 1000
-	case []any:
-		for _, x := range v {
-			if hasEarlyYear(x) {
-				return true
-			}
-		}
-	case *value.Dict:
-		for k, x := range v.All() {
-			if hasEarlyYear(k) || hasEarlyYear(x) {
-				return true
-			}
-		}
-	case *value.Object:
-		return hasEarlyYear(v.Attrs)
-	}
-	return false
 }

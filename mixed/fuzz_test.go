@@ -1,8 +1,8 @@
 package mixed
 
 import (
+	"github.com/diracgo/diracrpc/internal/vectors"
 	"testing"
-	"time"
 
 	"github.com/diracgo/diracrpc/value"
 )
@@ -23,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		back, _, err := Decode(again)
 		if err != nil {
-			if enc == JSON && hasEarlyYear(v) {
+			if enc == JSON && vectors.HasEarlyYear(v) {
 				// DIRAC's JSON writes years below 1000 unpadded and then
 				// refuses them (see jencode's FuzzDecode).
 				return
@@ -34,29 +34,4 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%q (%s) -> %#v -> %q -> %#v", data, enc, v, again, back)
 		}
 	})
-}
-
-// hasEarlyYear reports whether v holds a date or datetime before year 1000.
-func hasEarlyYear(v any) bool {
-	switch v := v.(type) {
-	case time.Time:
-		return v.Year() < 1000
-	case value.Date:
-		return v.Year < 1000
-	case []any:
-		for _, x := range v {
-			if hasEarlyYear(x) {
-				return true
-			}
-		}
-	case *value.Dict:
-		for k, x := range v.All() {
-			if hasEarlyYear(k) || hasEarlyYear(x) {
-				return true
-			}
-		}
-	case *value.Object:
-		return hasEarlyYear(v.Attrs)
-	}
-	return false
 }

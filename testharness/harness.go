@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +75,7 @@ type Harness struct {
 	// X509_USER_CERT, X509_USER_KEY, DIRAC_X509_HOST_CERT,
 	// DIRAC_X509_HOST_KEY, DIRAC_USE_JSON_ENCODE matching Encoding, and
 	// DIRACSYSCONFIG naming ConfigFile.
-	Env map[string]string
+	Env pki.Env
 	// ConfigFile is a DIRAC cfg file in Dir resolving the service's
 	// System/Component to its dips:// and https:// URLs (setup "Test",
 	// instance "Production"), for DIRAC clients and cfg-driven tools.
@@ -116,7 +115,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if h.Files, err = h.CA.WriteDir(h.Dir); err != nil {
 		return nil, fmt.Errorf("testharness: writing the PKI: %w", err)
 	}
-	h.Env = make(map[string]string, len(h.Files.Env)+1)
+	h.Env = make(pki.Env, len(h.Files.Env)+1)
 	for k, v := range h.Files.Env {
 		h.Env[k] = v
 	}
@@ -330,22 +329,12 @@ func (h *Harness) URL(p diracrpc.Protocol) string {
 }
 
 // Environ returns Env as sorted KEY=value strings, for exec.Cmd.Env.
-func (h *Harness) Environ() []string {
-	out := make([]string, 0, len(h.Env))
-	for k, v := range h.Env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}
+func (h *Harness) Environ() []string { return h.Env.Environ() }
 
 // LookupEnv reads Env; give it to credentials.Locator.LookupEnv so that a
 // client finds the harness's proxy and CAs without touching the process
 // environment.
-func (h *Harness) LookupEnv(k string) (string, bool) {
-	v, ok := h.Env[k]
-	return v, ok
-}
+func (h *Harness) LookupEnv(k string) (string, bool) { return h.Env.LookupEnv(k) }
 
 // Locator finds the harness's credentials (proxy, CA directory, host
 // certificate).

@@ -309,3 +309,30 @@ func Typed(raw json.RawMessage) (any, error) {
 	}
 	return nil, fmt.Errorf("vectors: unknown typed value %q", x.T)
 }
+
+// HasEarlyYear reports whether v holds a date or datetime before year 1000.
+// DIRAC's JSON encoder writes such years unpadded ("1-01-01") and its decoder
+// then refuses them, so fuzz round trips through JSON must leave them out.
+func HasEarlyYear(v any) bool {
+	switch v := v.(type) {
+	case time.Time:
+		return v.Year() < 1000
+	case value.Date:
+		return v.Year < 1000
+	case []any:
+		for _, x := range v {
+			if HasEarlyYear(x) {
+				return true
+			}
+		}
+	case *value.Dict:
+		for k, x := range v.All() {
+			if HasEarlyYear(k) || HasEarlyYear(x) {
+				return true
+			}
+		}
+	case *value.Object:
+		return HasEarlyYear(v.Attrs)
+	}
+	return false
+}

@@ -392,26 +392,36 @@ type Files struct {
 	// Env maps the grid variables to the files above: X509_CERT_DIR,
 	// X509_USER_PROXY, X509_USER_CERT, X509_USER_KEY, DIRAC_X509_HOST_CERT,
 	// DIRAC_X509_HOST_KEY.
-	Env map[string]string
+	Env Env
 	// Host, User and ProxyCred are the credentials written.
 	Host, User, ProxyCred *credentials.Credential
 }
 
-// Environ returns Env as sorted "KEY=value" strings for exec.Cmd.Env.
-func (f *Files) Environ() []string {
-	out := make([]string, 0, len(f.Env))
-	for k, v := range f.Env {
+// Env is the environment a client needs to find a set of credentials
+// (X509_USER_PROXY, X509_CERT_DIR, ...).
+type Env map[string]string
+
+// Environ returns the variables as sorted "KEY=value" strings for exec.Cmd.Env.
+func (e Env) Environ() []string {
+	out := make([]string, 0, len(e))
+	for k, v := range e {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// LookupEnv looks up Env, for credentials.Locator.LookupEnv.
-func (f *Files) LookupEnv(k string) (string, bool) {
-	v, ok := f.Env[k]
+// LookupEnv looks a variable up, for credentials.Locator.LookupEnv.
+func (e Env) LookupEnv(k string) (string, bool) {
+	v, ok := e[k]
 	return v, ok
 }
+
+// Environ returns Env as sorted "KEY=value" strings for exec.Cmd.Env.
+func (f *Files) Environ() []string { return f.Env.Environ() }
+
+// LookupEnv looks up Env, for credentials.Locator.LookupEnv.
+func (f *Files) LookupEnv(k string) (string, bool) { return f.Env.LookupEnv(k) }
 
 // WriteDir writes a complete grid-security layout under dir:
 //
@@ -461,7 +471,7 @@ func (ca *CA) WriteDir(dir string) (*Files, error) {
 	if err := credentials.WriteProxyFile(f.Proxy, proxy); err != nil {
 		return nil, err
 	}
-	f.Env = map[string]string{
+	f.Env = Env{
 		"X509_CERT_DIR":        f.CADir,
 		"X509_USER_PROXY":      f.Proxy,
 		"X509_USER_CERT":       f.UserCert,
