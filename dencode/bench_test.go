@@ -70,3 +70,16 @@ func BenchmarkEncode(b *testing.B) {
 	buf := make([]byte, 0, 256<<10)
 	run("DEncode-generic-append", func() ([]byte, error) { return AppendMarshal(buf[:0], generic) })
 }
+
+// A small result, as most DISET replies are: what matters there is the
+// allocations per decode.
+func BenchmarkDecodeSmall(b *testing.B) {
+	denc := []byte("ds2:OKb1s5:Values5:helloe")
+	text := []byte(`{"OK": true, "Value": "hello"}`)
+	b.Run("DEncode", func(b *testing.B) {
+		measure(b, len(denc), func() error { var v any; return Unmarshal(denc, &v) })
+	})
+	b.Run("encoding-json-into-any", func(b *testing.B) {
+		measure(b, len(text), func() error { var v any; return json.Unmarshal(text, &v) })
+	})
+}

@@ -2,6 +2,7 @@ package dencode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/diracgo/diracrpc/internal/slab"
@@ -75,34 +76,74 @@ func Decode(data []byte) (v any, n int, err error) {
 	}
 	d := decoderPool.Get().(*decoder)
 	d.data, d.pos = data, 0
+	d.small = len(data) <= smallInput
+	d.sizeBatches(len(data))
 	v, err = d.value(0)
 	n = d.pos
-	d.release()
+	d.release(err != nil)
 	if err != nil {
 		return nil, 0, err
 	}
 	return v, n, nil
 }
 
-// decoderPool recycles the decoders' scratch space and string cache.
+// decoderPool recycles the decoders' scratch space and string caches.
 var decoderPool = sync.Pool{New: func() any {
 	return &decoder{
-		anySlab:   slab.Slab[any]{Min: 32, Max: slabMax},
-		entrySlab: slab.Slab[value.Entry]{Min: 32, Max: slabMax},
-		dictSlab:  slab.Slab[value.Dict]{Min: 8, Max: slabMax / 4},
+		anySlab:   slab.Slab[any]{Max: slabMax},
+		entrySlab: slab.Slab[value.Entry]{Max: slabMax},
+		dictSlab:  slab.Slab[value.Dict]{Max: slabMax / 4},
+		ints:      slab.Boxes[int64]{Min: 32, Max: slabMax},
+		floats:    slab.Boxes[float64]{Min: 32, Max: slabMax},
+		strs:      slab.Boxes[string]{Max: slabMax},
+		times:     slab.Boxes[time.Time]{Max: slabMax},
+		lists:     slab.Boxes[[]any]{Max: slabMax},
+		tuples:    slab.Boxes[value.Tuple]{Max: slabMax / 4},
+		bytes:     slab.Bytes{Slab: slab.Slab[byte]{Min: 512, Max: 4 * slabMax}},
 	}
 }}
 
+// sizeBatches sets the first batch of the slabs release drops from the
+// input's size: a short reply gets small batches (it needs few items), a
+// long one starts at the largest useful size. The batches of pointer-free
+// values live across decodes and keep their sizes.
+func (d *decoder) sizeBatches(inputLen int) {
+	n := min(max(inputLen/32, 2), 32)
+	d.anySlab.Min, d.entrySlab.Min, d.dictSlab.Min = n, n, n
+	d.strs.Min, d.times.Min, d.lists.Min, d.tuples.Min = n, n, n, n
+}
+
+// smallInput is the size up to which an input counts as small (see
+// decoder.small).
+const smallInput = 512
+
 // release returns d to the pool, keeping what is safe to share: the scratch
-// stacks (emptied), the cache of immutable strings, and the unused tails of
-// the slabs (what was handed out lies before len and is capped, so callers'
-// appends cannot reach the tail).
-func (d *decoder) release() {
+// stacks (emptied), the caches of strings (each in an allocation of its own),
+// and the batches of pointer-free values (ints, floats, string bytes).
+//
+// A pooled decoder must hold no pointer into a tree it returned: the batches
+// of lists, dicts and boxed values are dropped, because a single item left in
+// one (the header of a reply's top-level list, say) would keep a whole tree
+// alive for as long as the decoder lives, and the garbage collector would
+// trace it over and over (on the benchmark payload that doubled the CPU time
+// of a decode; TestPooledDecoderKeepsLittle checks the invariant).
+func (d *decoder) release(failed bool) {
 	d.data = nil
-	clear(d.stack)
+	if failed {
+		// Error paths truncate the stacks without clearing them.
+		clear(d.stack[:cap(d.stack)])
+		clear(d.entries[:cap(d.entries)])
+	}
 	d.stack = d.stack[:0]
-	clear(d.entries)
 	d.entries = d.entries[:0]
+	clear(d.shapes[:])
+	d.anySlab.Drop()
+	d.entrySlab.Drop()
+	d.dictSlab.Drop()
+	d.strs.Drop()
+	d.times.Drop()
+	d.lists.Drop()
+	d.tuples.Drop()
 	if cap(d.stack) > 1<<16 || cap(d.entries) > 1<<16 {
 		return // let an unusually large one go
 	}
@@ -113,6 +154,10 @@ func (d *decoder) release() {
 type decoder struct {
 	data []byte
 	pos  int
+	// small: the input is short (a typical result), so each small dict gets
+	// one allocation with its entries (value.CopyDict) instead of a share
+	// of batches.
+	small bool
 	// stack holds the items of the containers being decoded, so that each
 	// list or dict is allocated once, at its final size, when it ends.
 	stack   []any
@@ -123,11 +168,22 @@ type decoder struct {
 	// do not evict the keys.
 	keyCache *strCache
 	valCache *strCache
+	// shapes holds the entries of the last dict decoded at each depth, whose
+	// keys the next dict at that depth probably repeats.
+	shapes [8][]value.Entry
 	// Slabs from which lists, dict entries and dicts are cut, to allocate
 	// them in batches rather than one by one.
 	anySlab   slab.Slab[any]
 	entrySlab slab.Slab[value.Entry]
 	dictSlab  slab.Slab[value.Dict]
+	// Boxed scalars and string bytes, batched for the same reason.
+	ints   slab.Boxes[int64]
+	floats slab.Boxes[float64]
+	strs   slab.Boxes[string]
+	times  slab.Boxes[time.Time]
+	lists  slab.Boxes[[]any]
+	tuples slab.Boxes[value.Tuple]
+	bytes  slab.Bytes
 }
 
 // slabMax bounds the batch size (in items): 32 KiB of dict entries, the
@@ -145,9 +201,15 @@ func (d *decoder) newDict() *value.Dict { return d.dictSlab.One() }
 // strCache is a direct-mapped cache of short boxed strings: a fixed size
 // (nothing for hostile input to grow), no hashing map, and a miss costs no
 // more than no cache.
+//
+// A string is cached the second time its slot sees it, in an allocation of
+// its own: a cached string lives as long as the pooled decoder, and one cut
+// from the batches would keep its whole batch alive that long. Strings seen
+// once (IDs, file names) stay in the batches.
 type strCache [1024]struct {
-	s string
-	v any
+	s    string
+	v    any
+	seen uint32 // hash of the string last seen but not cached, or 0
 }
 
 // maxCachedLen is the longest string cached.
@@ -155,8 +217,11 @@ const maxCachedLen = 24
 
 // boxStr returns b as a boxed string, from the cache if seen recently.
 func (d *decoder) boxStr(b []byte, key bool) any {
-	if len(b) > maxCachedLen || len(b) == 0 {
-		return string(b)
+	if len(b) == 0 {
+		return "" // the runtime boxes it without an allocation
+	}
+	if len(b) > maxCachedLen {
+		return d.strs.Box(d.bytes.String(b))
 	}
 	c := &d.valCache
 	if key {
@@ -165,18 +230,41 @@ func (d *decoder) boxStr(b []byte, key bool) any {
 	if *c == nil {
 		*c = new(strCache)
 	}
-	// A cheap hash of the length and three bytes: collisions only cost a
-	// miss, the comparison below decides.
-	n := len(b)
-	h := (uint32(n) | uint32(b[0])<<8 | uint32(b[n-1])<<16 | uint32(b[n/2])<<24) * 0x9e3779b1
-	slot := &(*c)[h>>22]
-	if slot.s == string(b) && slot.v != nil {
+	// The slot comes from the hash's top bits, the mark of a string seen
+	// once from its low bits (a false match only costs an allocation).
+	h := strHash(b)
+	slot := &(*c)[h>>54]
+	if slot.v != nil && slot.s == string(b) {
 		return slot.v
 	}
-	s := string(b)
-	var v any = s
-	slot.s, slot.v = s, v
+	if seen := uint32(h) | 1; slot.seen != seen {
+		slot.seen = seen
+		return d.strs.Box(d.bytes.String(b))
+	}
+	str := string(b)
+	var v any = str
+	slot.s, slot.v, slot.seen = str, v, 0
 	return v
+}
+
+// strHash hashes a string of 1 to maxCachedLen bytes from its length and its
+// first and last 8 bytes (all of it up to 16 bytes), cheaply: a collision
+// only costs a cache miss.
+func strHash(b []byte) uint64 {
+	n := len(b)
+	var first, last uint64
+	switch {
+	case n >= 8:
+		first = binary.LittleEndian.Uint64(b)
+		last = binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		first = uint64(binary.LittleEndian.Uint32(b))
+		last = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	default:
+		first = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
+	}
+	h := (first^0x9e3779b97f4a7c15)*0xbf58476d1ce4e5b9 ^ (last+uint64(n))*0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 func (d *decoder) fail(at int, err error, format string, args ...any) error {
@@ -277,35 +365,20 @@ func (d *decoder) integer() (any, error) {
 	if b != nil {
 		return b, nil
 	}
-	return i, nil
+	if i >= 0 && i < 256 {
+		return i, nil // boxed without an allocation by the runtime
+	}
+	return d.ints.Box(i), nil
 }
 
 // intRaw reads "i...e" (or "I...e"). The plain form encoders write is read
 // in place; anything else goes through Python's int() rules (parseInt).
 func (d *decoder) intRaw() (int64, *big.Int, error) {
-	start := d.pos
-	p := start + 1
-	neg := p < len(d.data) && d.data[p] == '-'
-	if neg {
-		p++
-	}
-	var v int64
-	digits := 0
-	for ; p < len(d.data) && digits <= 18; p++ {
-		c := d.data[p]
-		if c < '0' || c > '9' {
-			break
-		}
-		v = v*10 + int64(c-'0')
-		digits++
-	}
-	if p < len(d.data) && d.data[p] == 'e' && digits > 0 && digits <= 18 {
-		d.pos = p + 1
-		if neg {
-			v = -v
-		}
+	if v, end := plainInt(d.data, d.pos); end > 0 {
+		d.pos = end
 		return v, nil, nil
 	}
+	start := d.pos
 	t, err := d.text('e', "integer")
 	if err != nil {
 		return 0, nil, err
@@ -315,6 +388,32 @@ func (d *decoder) intRaw() (int64, *big.Int, error) {
 		return 0, nil, d.fail(start, ErrSyntax, "invalid integer %q", clip(t))
 	}
 	return n, b, nil
+}
+
+// plainInt reads the integer at data[at] ('i' or 'I') if it has the plain
+// form encoders write: an optional '-', 1 to 18 digits, 'e'. It returns the
+// value and the offset after the 'e', or end 0 for any other form.
+func plainInt(data []byte, at int) (v int64, end int) {
+	p := at + 1
+	neg := p < len(data) && data[p] == '-'
+	if neg {
+		p++
+	}
+	first := p
+	for ; p < len(data) && p-first < 19; p++ {
+		c := data[p] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + int64(c)
+	}
+	if p == first || p-first > 18 || p >= len(data) || data[p] != 'e' {
+		return 0, 0
+	}
+	if neg {
+		v = -v
+	}
+	return v, p + 1
 }
 
 func (d *decoder) float() (any, error) {
@@ -334,13 +433,13 @@ func (d *decoder) float() (any, error) {
 		if !ok {
 			return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(d.data[start+1:d.pos-1]))
 		}
-		return f, nil
+		return d.floats.Box(f), nil
 	}
 	f, ok := parseFloat(t)
 	if !ok {
 		return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(t))
 	}
-	return f, nil
+	return d.floats.Box(f), nil
 }
 
 func clip(b []byte) string {
@@ -385,16 +484,22 @@ func (d *decoder) list(tuple bool, depth int) (any, error) {
 	clear(d.stack[base:])
 	d.stack = d.stack[:base]
 	if tuple {
-		return value.Tuple(items), nil
+		return d.tuples.Box(items), nil
 	}
-	return items, nil
+	return d.lists.Box(items), nil
 }
 
-func (d *decoder) key(depth int) (any, error) {
+// key reads a dict key. guess is the key the previous dict at this depth had
+// at this position: records in a list share their keys, and when it matches,
+// it is reused without a cache lookup.
+func (d *decoder) key(depth int, guess any) (any, error) {
 	if d.pos < len(d.data) && d.data[d.pos] == 's' {
 		b, err := d.str()
 		if err != nil {
 			return nil, err
+		}
+		if g, ok := guess.(string); ok && g == string(b) {
+			return guess, nil
 		}
 		return d.boxStr(b, true), nil
 	}
@@ -416,6 +521,10 @@ func (d *decoder) dict(depth int) (any, error) {
 	start := d.pos
 	d.pos++
 	base := len(d.entries)
+	var prev []value.Entry
+	if depth < len(d.shapes) {
+		prev = d.shapes[depth]
+	}
 	for {
 		if d.pos >= len(d.data) {
 			d.entries = d.entries[:base]
@@ -425,7 +534,11 @@ func (d *decoder) dict(depth int) (any, error) {
 			d.pos++
 			break
 		}
-		k, err := d.key(depth)
+		var guess any
+		if i := len(d.entries) - base; i < len(prev) {
+			guess = prev[i].Key
+		}
+		k, err := d.key(depth, guess)
 		if err != nil {
 			d.entries = d.entries[:base]
 			return nil, err
@@ -441,12 +554,20 @@ func (d *decoder) dict(depth int) (any, error) {
 		}
 		d.entries = append(d.entries, value.Entry{Key: k, Value: v})
 	}
-	entries := d.newEntries(len(d.entries) - base)
-	copy(entries, d.entries[base:])
+	var dict *value.Dict
+	if n := len(d.entries) - base; d.small && n <= 4 {
+		dict = value.CopyDict(d.entries[base:])
+	} else {
+		entries := d.newEntries(n)
+		copy(entries, d.entries[base:])
+		dict = d.newDict()
+		dict.SetEntries(entries)
+	}
 	clear(d.entries[base:])
 	d.entries = d.entries[:base]
-	dict := d.newDict()
-	dict.SetEntries(entries)
+	if depth < len(d.shapes) {
+		d.shapes[depth] = dict.Entries()
+	}
 	return dict, nil
 }
 
@@ -492,6 +613,10 @@ func (d *decoder) datetime(depth int) (any, error) {
 		}
 		switch c {
 		case 'i', 'I':
+			if v, end := plainInt(d.data, d.pos); end > 0 {
+				args[n], d.pos = v, end
+				break
+			}
 			at := d.pos
 			i, b, err := d.intRaw()
 			if err != nil {
@@ -514,13 +639,18 @@ func (d *decoder) datetime(depth int) (any, error) {
 		}
 		n++
 	}
-	return buildDatetime(kind, args[:n], tz[:n], func(msg string) error { return d.fail(start, ErrSyntax, "%s", msg) })
+	t, other, err := buildDatetime(kind, args[:n], tz[:n], func(msg string) error { return d.fail(start, ErrSyntax, "%s", msg) })
+	if err != nil || other != nil {
+		return other, err
+	}
+	return d.times.Box(t), nil
 }
 
 // buildDatetime applies the constructors' rules: datetime(y, m, d[, H, M, S,
 // us, tzinfo]), date(y, m, d), time([H, M, S, us, tzinfo]); ints only, and
-// tzinfo None.
-func buildDatetime(kind byte, args []int64, none []bool, fail func(string) error) (any, error) {
+// tzinfo None. A datetime comes back as t, the others as other (a datetime
+// is not boxed here, so that the caller can box it without an allocation).
+func buildDatetime(kind byte, args []int64, none []bool, fail func(string) error) (t time.Time, other any, err error) {
 	tzAt, minArgs, maxArgs := 7, 3, 8
 	switch kind {
 	case 'd':
@@ -529,14 +659,14 @@ func buildDatetime(kind byte, args []int64, none []bool, fail func(string) error
 		tzAt, minArgs, maxArgs = 4, 0, 5
 	}
 	if len(args) < minArgs || len(args) > maxArgs {
-		return nil, fail(fmt.Sprintf("%d datetime arguments", len(args)))
+		return t, nil, fail(fmt.Sprintf("%d datetime arguments", len(args)))
 	}
 	for i, isNone := range none {
 		if isNone != (i == tzAt) {
 			if isNone {
-				return nil, fail("None where a datetime argument must be an int")
+				return t, nil, fail("None where a datetime argument must be an int")
 			}
-			return nil, fail("a tzinfo that is not None")
+			return t, nil, fail("a tzinfo that is not None")
 		}
 	}
 	var f [7]int64 // fields past the given ones default to 0
@@ -544,22 +674,40 @@ func buildDatetime(kind byte, args []int64, none []bool, fail func(string) error
 	switch kind {
 	case 'a':
 		if err := checkDate(f[0], f[1], f[2]); err != nil {
-			return nil, fail(err.Error())
+			return t, nil, fail(err.Error())
 		}
 		if err := checkClock(f[3], f[4], f[5], f[6]); err != nil {
-			return nil, fail(err.Error())
+			return t, nil, fail(err.Error())
 		}
-		return time.Date(int(f[0]), time.Month(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6])*1000, time.UTC), nil
+		return utcTime(f), nil, nil
 	case 'd':
 		if err := checkDate(f[0], f[1], f[2]); err != nil {
-			return nil, fail(err.Error())
+			return t, nil, fail(err.Error())
 		}
-		return value.Date{Year: int(f[0]), Month: time.Month(f[1]), Day: int(f[2])}, nil
+		return t, value.Date{Year: int(f[0]), Month: time.Month(f[1]), Day: int(f[2])}, nil
 	}
 	if err := checkClock(f[0], f[1], f[2], f[3]); err != nil {
-		return nil, fail(err.Error())
+		return t, nil, fail(err.Error())
 	}
-	return value.TimeOfDay{Hour: int(f[0]), Minute: int(f[1]), Second: int(f[2]), Microsecond: int(f[3])}, nil
+	return t, value.TimeOfDay{Hour: int(f[0]), Minute: int(f[1]), Second: int(f[2]), Microsecond: int(f[3])}, nil
+}
+
+// utcTime is time.Date(y, m, d, H, M, S, us*1000, time.UTC) for fields
+// already checked to be in range, without time.Date's normalisation: the day
+// number comes from the proleptic Gregorian calendar's closed form (400-year
+// eras starting in March, so that the leap day ends a year).
+func utcTime(f [7]int64) time.Time {
+	y, m := f[0], f[1]
+	if m <= 2 {
+		y--
+	}
+	era := y / 400 // y >= 0 for years 1..9999
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + f[2] - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468 // days since 1970-01-01
+	return time.Unix(days*86400+f[3]*3600+f[4]*60+f[5], f[6]*1000).UTC()
 }
 
 func checkDate(y, m, day int64) error {

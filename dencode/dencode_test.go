@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,4 +290,100 @@ func TestStructEqualsGeneric(t *testing.T) {
 	again, err := Marshal(benchdata.Typed())
 	require.NoError(t, err)
 	require.Equal(t, string(generic), string(again))
+}
+
+// utcTime must build exactly what time.Date builds, over the whole range
+// Python's datetime can hold, leap days and century years included.
+func TestUTCTimeMatchesTimeDate(t *testing.T) {
+	check := func(f [7]int64) {
+		want := time.Date(int(f[0]), time.Month(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6])*1000, time.UTC)
+		if got := utcTime(f); got != want {
+			t.Fatalf("%v: utcTime gives %v, time.Date %v", f, got, want)
+		}
+	}
+	for y := int64(1); y <= 9999; y++ {
+		for m := int64(1); m <= 12; m++ {
+			check([7]int64{y, m, 1, 0, 0, 0, 0})
+			check([7]int64{y, m, int64(daysIn(y, m)), 23, 59, 59, 999999})
+		}
+	}
+	check([7]int64{2000, 2, 29, 12, 30, 45, 123456})
+	check([7]int64{1900, 2, 28, 1, 2, 3, 4})
+}
+
+// Decoded trees share batches with the decodes before and after them (see
+// the package doc): no later decode, on this goroutine or another, may
+// change a value already returned.
+func TestDecodedValuesStayUnchanged(t *testing.T) {
+	large, err := Marshal(benchdata.Generic())
+	require.NoError(t, err)
+	inputs := [][]byte{
+		[]byte("ds2:OKb1s5:Values5:helloe"),
+		[]byte("li-5ei300ef2.5es27:a string over the cache lenzati2024ei10ei17ei13ei41ei46ei5enets1:xi999999eee"),
+		large,
+	}
+	type kept struct {
+		in []byte
+		v  any
+	}
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			var all []kept
+			for i := range 120 {
+				in := inputs[(i+g)%len(inputs)]
+				if i%7 == 0 {
+					in = fmt.Appendf(nil, "ls%d:%se", len(fmt.Sprint(i)), fmt.Sprint(i))
+				}
+				var v any
+				if err := Unmarshal(in, &v); err != nil {
+					t.Error(err)
+					return
+				}
+				all = append(all, kept{in, v})
+			}
+			runtime.GC()
+			for _, k := range all {
+				var fresh any
+				if err := Unmarshal(k.in, &fresh); err != nil {
+					t.Error(err)
+					return
+				}
+				if !value.Equal(fresh, k.v) {
+					t.Errorf("value decoded from %.40q changed", k.in)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A pooled decoder must not keep the trees it decoded alive: after many
+// decodes of distinct payloads whose results are all dropped, little of them
+// may remain reachable (its string caches hold at most a few thousand short
+// strings of their own).
+func TestPooledDecoderKeepsLittle(t *testing.T) {
+	payload := func(p int) []byte {
+		items := make([]any, 0, 4000)
+		for i := range 2000 {
+			s := fmt.Sprintf("%d-%d", p, i)
+			items = append(items, value.NewDict("name", s, "again", s, "n", int64(1000+i)))
+		}
+		b, err := Marshal(items)
+		require.NoError(t, err)
+		return b
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for p := range 100 {
+		var v any
+		require.NoError(t, Unmarshal(payload(p), &v))
+	}
+	runtime.GC() // the pool keeps its decoders through one collection
+	runtime.ReadMemStats(&after)
+	kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d bytes still reachable", kept)
+	assert.Less(t, kept, int64(1<<20), "bytes still reachable after 100 decodes of ~90 KB each")
 }

@@ -25,4 +25,11 @@
 // Decoding is safe on hostile input: errors, never panics; nesting is limited
 // to value.MaxDepth; nothing is allocated from a declared length before the
 // bytes are there; dicts are built in linear time whatever their keys.
+//
+// Decoding is fast because a decoded tree is built in batches: its dicts,
+// lists, strings, ints and datetimes are cut from shared blocks of at most
+// 32 KiB instead of one allocation each, about 50 allocations for a 125 KB
+// reply of 700 records. The price is that a value kept from a large reply
+// keeps its block alive; copy what you keep for long (strings.Clone, or
+// Marshal and Unmarshal again) if that matters.
 package dencode

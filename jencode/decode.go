@@ -141,30 +141,12 @@ func (d *decoder) newItems(n int) []any { return d.anySlab.Take(n) }
 
 func (d *decoder) newEntries(n int) []value.Entry { return d.entrySlab.Take(n) }
 
-// dictWith is a dict allocated together with its entries (small inputs).
-type dictWith[A any] struct {
-	d value.Dict
-	e A
-}
-
 // newDictOf returns a dict holding a copy of entries.
 func (d *decoder) newDictOf(entries []value.Entry) *value.Dict {
-	n := len(entries)
-	if d.small && n <= 4 {
-		var dict *value.Dict
-		var es []value.Entry
-		if n <= 2 {
-			x := new(dictWith[[2]value.Entry])
-			dict, es = &x.d, x.e[:n:n]
-		} else {
-			x := new(dictWith[[4]value.Entry])
-			dict, es = &x.d, x.e[:n:n]
-		}
-		copy(es, entries)
-		dict.SetEntries(es)
-		return dict
+	if d.small && len(entries) <= 4 {
+		return value.CopyDict(entries)
 	}
-	es := d.newEntries(n)
+	es := d.newEntries(len(entries))
 	copy(es, entries)
 	dict := d.newDict()
 	dict.SetEntries(es)

@@ -517,6 +517,34 @@ func DictFromEntries(entries []Entry) *Dict {
 	return d
 }
 
+// CopyDict returns a dict holding a copy of entries, with DictFromEntries'
+// rules. A dict of up to 4 entries (the result dict of most replies) comes in
+// one allocation with its entries.
+func CopyDict(entries []Entry) *Dict {
+	n := len(entries)
+	var d *Dict
+	var es []Entry
+	switch {
+	case n <= 2:
+		x := new(dictWith[[2]Entry])
+		d, es = &x.d, x.e[:n:n]
+	case n <= 4:
+		x := new(dictWith[[4]Entry])
+		d, es = &x.d, x.e[:n:n]
+	default:
+		d, es = new(Dict), make([]Entry, n)
+	}
+	copy(es, entries)
+	d.SetEntries(es)
+	return d
+}
+
+// dictWith is a dict allocated together with its entries.
+type dictWith[A any] struct {
+	d Dict
+	e A
+}
+
 // SetEntries replaces the contents of d with entries, taking ownership of the
 // slice, with DictFromEntries' rules. Decoders use it to fill dicts they
 // allocate in batches. It takes linear time whatever the keys (Set scans

@@ -134,3 +134,25 @@ func TestDictFromEntriesMergesAsPython(t *testing.T) {
 	assert.Equal(t, len(entries), DictFromEntries(entries).Len())
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+func TestCopyDictCopiesAndMerges(t *testing.T) {
+	for n := range 7 {
+		src := make([]Entry, n)
+		want := NewDict()
+		for i := range src {
+			src[i] = Entry{Key: int64(i), Value: i}
+			want.Set(int64(i), i)
+		}
+		d := CopyDict(src)
+		require.True(t, Equal(want, d), "%d entries", n)
+		if n > 0 {
+			src[0].Value = "changed"
+			v, _ := d.Get(int64(0))
+			assert.Equal(t, 0, v, "the dict must not share the caller's slice")
+		}
+	}
+	d := CopyDict([]Entry{{"a", 1}, {"b", 2}, {"a", 3}})
+	assert.Equal(t, []any{"a", "b"}, d.Keys())
+	v, _ := d.Get("a")
+	assert.Equal(t, 3, v, "a later duplicate wins, in the first one's place")
+}

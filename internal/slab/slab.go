@@ -31,3 +31,8 @@ func (s *Slab[T]) Take(n int) []T {
 
 // One returns a pointer to one zeroed item.
 func (s *Slab[T]) One() *T { return &s.Take(1)[0] }
+
+// Drop forgets the current batch: what was cut from it stays reachable from
+// the slab (and from whatever holds the slab, such as a pooled decoder) for
+// as long as the batch is current.
+func (s *Slab[T]) Drop() { s.buf = nil }
