@@ -2,8 +2,11 @@ package httpsclient
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,3 +98,54 @@ var errTest = &testError{}
 type testError struct{}
 
 func (*testError) Error() string { return "test" }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type closeTracker struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeTracker) Close() error { c.closed = true; return nil }
+
+// A response or error that races the caller's cancellation (seen under load:
+// the server answers 500 because the connection closed, and net/http hands
+// that answer back) must come out as the cancellation, so that the breaker
+// does not count it and the caller sees context.Canceled.
+func TestCancellableReportsTheCancellation(t *testing.T) {
+	run := func(cancelFirst bool, status int, rtErr error) (*http.Response, error, *closeTracker) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://h:1/S/C", nil)
+		require.NoError(t, err)
+		body := &closeTracker{Reader: strings.NewReader("page")}
+		resp, err := cancellable(req, roundTripFunc(func(*http.Request) (*http.Response, error) {
+			if cancelFirst {
+				cancel()
+			}
+			if rtErr != nil {
+				return nil, rtErr
+			}
+			return &http.Response{StatusCode: status, Status: http.StatusText(status), Body: body}, nil
+		}))
+		return resp, err, body
+	}
+	resp, err, body := run(true, 500, nil)
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.True(t, body.closed, "the discarded answer's body is closed")
+
+	_, err, _ = run(true, 0, errors.New("use of closed network connection"))
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "closed network connection")
+
+	resp, err, _ = run(true, 200, nil)
+	require.NoError(t, err, "a real answer is kept even if the caller has gone")
+	assert.Equal(t, 200, resp.StatusCode)
+
+	resp, err, _ = run(false, 500, nil)
+	require.NoError(t, err, "without a cancellation a 500 is the server's")
+	assert.Equal(t, 500, resp.StatusCode)
+}

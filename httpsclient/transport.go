@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -114,7 +115,31 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // plainTransport hides CloseIdleConnections of the shared transport.
 type plainTransport struct{ rt http.RoundTripper }
 
-func (p plainTransport) RoundTrip(r *http.Request) (*http.Response, error) { return p.rt.RoundTrip(r) }
+func (p plainTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return cancellable(r, p.rt)
+}
+
+// cancellable runs one round trip and, if the caller cancelled it meanwhile,
+// reports a failure as the cancellation: net/http can return an error that
+// does not say so (a closed connection), or the 5xx answer the server sent
+// because the connection closed (a response may race the cancellation and
+// win). Neither says anything about the server's health, and the breaker
+// must not count them.
+func cancellable(req *http.Request, rt http.RoundTripper) (*http.Response, error) {
+	resp, err := rt.RoundTrip(req)
+	cerr := req.Context().Err()
+	if !errors.Is(cerr, context.Canceled) || (err == nil && resp.StatusCode < 500) {
+		return resp, err
+	}
+	if err == nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("httpsclient: %s after the call was cancelled: %w", resp.Status, cerr)
+	}
+	if !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w (%w)", err, cerr)
+	}
+	return nil, err
+}
 
 // serverFailure tells the breaker that a response is a failure of the server
 // while the response itself still goes back to the caller.
@@ -128,7 +153,7 @@ type breakerTransport struct{ s *server }
 
 func (b breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.s.breaker.Execute(func() (*http.Response, error) {
-		resp, err := b.s.transport.RoundTrip(req)
+		resp, err := cancellable(req, b.s.transport)
 		if err != nil {
 			return nil, err
 		}
