@@ -117,7 +117,7 @@ func NewDISET(svc *Service, cfg DISETConfig) *DISET {
 		cfg.MaxConns = 1024
 	}
 	if cfg.MaxConcurrentCalls <= 0 {
-		cfg.MaxConcurrentCalls = 64
+		cfg.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	log := cfg.Logger
 	if log == nil {

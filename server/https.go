@@ -31,6 +31,10 @@ const DefaultHTTPSPort = 8443
 // DefaultMaxBodyBytes is Tornado's request body limit (100 MiB).
 const DefaultMaxBodyBytes = 100 << 20
 
+// DefaultMaxConcurrentCalls bounds the calls each server reads or runs at
+// once, on DISET and HTTPS alike, unless configured otherwise.
+const DefaultMaxConcurrentCalls = 64
+
 // gzipMinLength: shorter answers are not compressed (Tornado's rule).
 const gzipMinLength = 1024
 
@@ -81,6 +85,11 @@ type HTTPSConfig struct {
 	// request's headers (default 30 s); IdleTimeout closes idle keep-alive
 	// connections (default 600 s).
 	ReadHeaderTimeout, IdleTimeout time.Duration
+	// BodyReadTimeout bounds the wait for each piece of a request body
+	// (default 30 s): a client that stops sending in the middle of a body is
+	// disconnected, so that stalled uploads cannot hold the call slots.
+	// Large bodies that keep arriving are not cut short.
+	BodyReadTimeout time.Duration
 	// Logger receives refused and malformed requests; nil: slog.Default().
 	// Refused and failed calls are also logged to their Service.Logger.
 	Logger *slog.Logger
@@ -141,10 +150,13 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		cfg.ReadHeaderTimeout = 30 * time.Second
 	}
 	if cfg.MaxConcurrentCalls <= 0 {
-		cfg.MaxConcurrentCalls = 64
+		cfg.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	if cfg.MaxBufferedBytes <= 0 {
 		cfg.MaxBufferedBytes = cfg.MaxBodyBytes
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = 30 * time.Second
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 600 * time.Second
@@ -284,7 +296,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	body, held, err := h.readBody(r)
+	body, held, err := h.readBody(w, r)
 	defer h.budget.give(held)
 	if errors.Is(err, errBusy) {
 		h.log.InfoContext(r.Context(), "diracrpc https: busy", "remote", r.RemoteAddr, "err", err)
@@ -408,7 +420,21 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 // client compressed it. The buffer grows with the bytes that actually arrive
 // (a declared Content-Length reserves nothing), each growth taken from the
 // server's byte budget; held is what the caller must give back.
-func (h *HTTPS) readBody(r *http.Request) (body []byte, held int64, err error) {
+func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
+	// Each read must make progress within BodyReadTimeout. A deadline left
+	// set would make net/http's watch for a closed connection fail while
+	// the handler runs, cancelling the call: net/http clears it when it
+	// starts that watch at the end of the body, and it is cleared here too
+	// once the body is in, whatever the readers above it did. After a
+	// failure it stays, so that nothing waits on the client again and the
+	// connection closes.
+	rc := http.NewResponseController(w)
+	deadlines := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) == nil
+	defer func() {
+		if deadlines && err == nil {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+	}()
 	limit := h.cfg.MaxBodyBytes
 	var src io.Reader = io.LimitReader(r.Body, limit+1)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -431,6 +457,9 @@ func (h *HTTPS) readBody(r *http.Request) (body []byte, held int64, err error) {
 			}
 			held += grow
 			body = slices.Grow(body, int(grow))
+		}
+		if deadlines && len(body) > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout))
 		}
 		n, rerr := src.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -354,4 +355,54 @@ func TestHTTPSCallStackRemovedAndTypes(t *testing.T) {
 	e2 := startHTTPS(t, server.HTTPSConfig{AllowAnonymous: true})
 	assert.Equal(t, 401, e2.post(t, e2.anon, "/"+oracleName, "method=whoami").code)
 	assert.Equal(t, 200, e2.post(t, e2.anon, "/"+oracleName, "method=echo&args=%5B%22x%22%5D").code)
+}
+
+// A client that stops sending in the middle of its body is disconnected
+// after BodyReadTimeout, and its call slot serves the next caller; a body
+// still arriving is not a stall.
+func TestHTTPSStalledBodyIsDropped(t *testing.T) {
+	e := startHTTPS(t, server.HTTPSConfig{BodyReadTimeout: 200 * time.Millisecond, MaxConcurrentCalls: 1})
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp",
+		strings.TrimPrefix(e.base, "https://"), &tls.Config{RootCAs: e.ca.Store().Roots, ServerName: "localhost"})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = conn.Write([]byte("POST /" + oracleName + " HTTP/1.1\r\nHost: localhost\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nmethod=ping"))
+	require.NoError(t, err)
+	start := time.Now()
+	rest, err := io.ReadAll(conn) // the server's 400, then the end of the connection
+	require.NoError(t, err, "the server must close the connection, not leave it waiting")
+	assert.Contains(t, string(rest), "400 Bad Request")
+	assert.Less(t, time.Since(start), 5*time.Second, "dropped after the body timeout, not the default 30 s")
+
+	// With its only call slot free again, a normal call goes through,
+	// whatever its body's size (each read restarts the timeout).
+	a := e.post(t, e.proxy, "/"+oracleName, "method=echo&args="+url.QueryEscape(`["`+strings.Repeat("x", 4<<20)+`"]`))
+	require.Equal(t, 200, a.code)
+}
+
+// Once the body is in, the body timeout no longer applies: a call that runs
+// longer than it is not cancelled.
+func TestHTTPSBodyTimeoutDoesNotCutLongCalls(t *testing.T) {
+	s := server.NewService("Framework/Long")
+	s.DefaultAuth = []string{"all"}
+	s.HandleFunc("long", func(ctx context.Context, _ *server.Request) (any, error) {
+		select {
+		case <-time.After(500 * time.Millisecond): // the call's own duration, longer than the timeout
+			return "done", nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	e := startHTTPS(t, server.HTTPSConfig{BodyReadTimeout: 100 * time.Millisecond}, s)
+	a := e.post(t, e.proxy, "/Framework/Long", "method=long")
+	assert.Equal(t, `{"OK": true, "Value": "done"}`, string(a.body))
+	// The same with a gzip body, read through one more reader.
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	_, _ = zw.Write([]byte("method=long"))
+	require.NoError(t, zw.Close())
+	a = e.post(t, e.proxy, "/Framework/Long", zb.String(), "Content-Encoding", "gzip")
+	assert.Equal(t, `{"OK": true, "Value": "done"}`, string(a.body))
 }

@@ -83,7 +83,19 @@ func httpsAttacks() []attack {
 // deeply nested arguments and floods of connections; its memory stays
 // bounded. Attacks on the body limit run in TestHostileHTTPSBodies.
 func TestHostileHTTPS(t *testing.T) {
-	hostileHTTPS(t, httpsAttacks(), 0, 256<<20)
+	hostileHTTPS(t, httpsAttacks(), nil, 256<<20)
+}
+
+// TestHostileHTTPSStalledBodies: more clients than there are call slots stop
+// in the middle of their bodies; they are dropped after BodyReadTimeout, and
+// the well-behaved calls waiting for a slot go through.
+func TestHostileHTTPSStalledBodies(t *testing.T) {
+	stalled := attack{"Content-Length 100, 11 bytes sent, then stalled", 2 * server.DefaultMaxConcurrentCalls, false,
+		func(c net.Conn, stop <-chan struct{}) string {
+			_ = write(c, httpRequest("Content-Length: 100\r\n", "method=ping"))
+			return outcome(c, stop)
+		}}
+	hostileHTTPS(t, []attack{stalled}, func(cfg *server.HTTPSConfig) { cfg.BodyReadTimeout = 300 * time.Millisecond }, 256<<20)
 }
 
 // TestHostileHTTPSBodies: bodies are held in memory up to MaxBodyBytes each
@@ -96,19 +108,19 @@ func TestHostileHTTPSBodies(t *testing.T) {
 	for _, a := range attacks {
 		conns += a.conns
 	}
-	hostileHTTPS(t, attacks, limit, int64(2*conns*limit+64<<20))
+	hostileHTTPS(t, attacks, func(cfg *server.HTTPSConfig) { cfg.MaxBodyBytes = limit }, int64(2*conns*limit+64<<20))
 }
 
 // TestHostileHTTPSDefaultBodyLimit is the same attack with the default
 // limit (100 MiB, Tornado's).
 func TestHostileHTTPSDefaultBodyLimit(t *testing.T) {
-	hostileHTTPS(t, httpsBodyAttacks(t, server.DefaultMaxBodyBytes), 0, 256<<20)
+	hostileHTTPS(t, httpsBodyAttacks(t, server.DefaultMaxBodyBytes), nil, 256<<20)
 }
 
-func hostileHTTPS(t *testing.T, attacks []attack, maxBody int64, maxGrowth int64) {
+func hostileHTTPS(t *testing.T, attacks []attack, configure func(*server.HTTPSConfig), maxGrowth int64) {
 	e := newEnv(t)
 	l := listen(t)
-	srv := e.serveHTTPS(e.service(), l, func(cfg *server.HTTPSConfig) { cfg.MaxBodyBytes = maxBody })
+	srv := e.serveHTTPS(e.service(), l, configure)
 	addr := l.Addr().String()
 	anon := &tls.Config{RootCAs: e.ca.Store().Roots, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}}
 	dial := func(raw bool) (net.Conn, error) {
