@@ -2,7 +2,6 @@ package dencode
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/diracgo/diracrpc/internal/slab"
@@ -77,7 +76,7 @@ func Decode(data []byte) (v any, n int, err error) {
 	d := decoderPool.Get().(*decoder)
 	d.data, d.pos = data, 0
 	d.small = len(data) <= smallInput
-	d.sizeBatches(len(data))
+	d.tree.Start(len(data))
 	v, err = d.value(0)
 	n = d.pos
 	d.release(err != nil)
@@ -87,31 +86,9 @@ func Decode(data []byte) (v any, n int, err error) {
 	return v, n, nil
 }
 
-// decoderPool recycles the decoders' scratch space and string caches.
-var decoderPool = sync.Pool{New: func() any {
-	return &decoder{
-		anySlab:   slab.Slab[any]{Max: slabMax},
-		entrySlab: slab.Slab[value.Entry]{Max: slabMax},
-		dictSlab:  slab.Slab[value.Dict]{Max: slabMax / 4},
-		ints:      slab.Boxes[int64]{Min: 32, Max: slabMax},
-		floats:    slab.Boxes[float64]{Min: 32, Max: slabMax},
-		strs:      slab.Boxes[string]{Max: slabMax},
-		times:     slab.Boxes[time.Time]{Max: slabMax},
-		lists:     slab.Boxes[[]any]{Max: slabMax},
-		tuples:    slab.Boxes[value.Tuple]{Max: slabMax / 4},
-		bytes:     slab.Bytes{Slab: slab.Slab[byte]{Min: 512, Max: 4 * slabMax}},
-	}
-}}
-
-// sizeBatches sets the first batch of the slabs release drops from the
-// input's size: a short reply gets small batches (it needs few items), a
-// long one starts at the largest useful size. The batches of pointer-free
-// values live across decodes and keep their sizes.
-func (d *decoder) sizeBatches(inputLen int) {
-	n := min(max(inputLen/32, 2), 32)
-	d.anySlab.Min, d.entrySlab.Min, d.dictSlab.Min = n, n, n
-	d.strs.Min, d.times.Min, d.lists.Min, d.tuples.Min = n, n, n, n
-}
+// decoderPool recycles the decoders' scratch space, string caches and
+// pointer-free batches.
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 
 // smallInput is the size up to which an input counts as small (see
 // decoder.small).
@@ -119,14 +96,12 @@ const smallInput = 512
 
 // release returns d to the pool, keeping what is safe to share: the scratch
 // stacks (emptied), the caches of strings (each in an allocation of its own),
-// and the batches of pointer-free values (ints, floats, string bytes).
+// and the batches of pointer-free values (see slab.Tree.Finish).
 //
-// A pooled decoder must hold no pointer into a tree it returned: the batches
-// of lists, dicts and boxed values are dropped, because a single item left in
-// one (the header of a reply's top-level list, say) would keep a whole tree
-// alive for as long as the decoder lives, and the garbage collector would
-// trace it over and over (on the benchmark payload that doubled the CPU time
-// of a decode; TestPooledDecoderKeepsLittle checks the invariant).
+// A pooled decoder must hold no pointer into a tree it returned: it would
+// keep the tree alive as long as the decoder lives, and the garbage collector
+// would trace it over and over (on the benchmark payload that doubled the CPU
+// time of a decode; TestPooledDecoderKeepsLittle checks it).
 func (d *decoder) release(failed bool) {
 	d.data = nil
 	if failed {
@@ -137,13 +112,7 @@ func (d *decoder) release(failed bool) {
 	d.stack = d.stack[:0]
 	d.entries = d.entries[:0]
 	clear(d.shapes[:])
-	d.anySlab.Drop()
-	d.entrySlab.Drop()
-	d.dictSlab.Drop()
-	d.strs.Drop()
-	d.times.Drop()
-	d.lists.Drop()
-	d.tuples.Drop()
+	d.tree.Finish()
 	if cap(d.stack) > 1<<16 || cap(d.entries) > 1<<16 {
 		return // let an unusually large one go
 	}
@@ -162,109 +131,15 @@ type decoder struct {
 	// list or dict is allocated once, at its final size, when it ends.
 	stack   []any
 	entries []value.Entry
-	// Caches of short strings, boxed once: dict keys and values such as
-	// statuses and site names repeat across the records of a reply. Keys and
-	// values have their own caches, so that unique values (IDs, file names)
-	// do not evict the keys.
-	keyCache *strCache
-	valCache *strCache
+	// Caches of short strings that repeat across the records of a reply
+	// and across replies. Keys and values have their own, so that unique
+	// values (IDs, file names) do not evict the keys.
+	keys, vals slab.StringCache
 	// shapes holds the entries of the last dict decoded at each depth, whose
 	// keys the next dict at that depth probably repeats.
 	shapes [8][]value.Entry
-	// Slabs from which lists, dict entries and dicts are cut, to allocate
-	// them in batches rather than one by one.
-	anySlab   slab.Slab[any]
-	entrySlab slab.Slab[value.Entry]
-	dictSlab  slab.Slab[value.Dict]
-	// Boxed scalars and string bytes, batched for the same reason.
-	ints   slab.Boxes[int64]
-	floats slab.Boxes[float64]
-	strs   slab.Boxes[string]
-	times  slab.Boxes[time.Time]
-	lists  slab.Boxes[[]any]
-	tuples slab.Boxes[value.Tuple]
-	bytes  slab.Bytes
-}
-
-// slabMax bounds the batch size (in items): 32 KiB of dict entries, the
-// largest of Go's small-object size classes. Larger chunks would be fresh
-// memory from the OS each time, whose page faults cost more than the batching
-// saves. Containers over a quarter of it get their own allocation.
-const slabMax = 1024
-
-func (d *decoder) anys(n int) []any { return d.anySlab.Take(n) }
-
-func (d *decoder) newEntries(n int) []value.Entry { return d.entrySlab.Take(n) }
-
-func (d *decoder) newDict() *value.Dict { return d.dictSlab.One() }
-
-// strCache is a direct-mapped cache of short boxed strings: a fixed size
-// (nothing for hostile input to grow), no hashing map, and a miss costs no
-// more than no cache.
-//
-// A string is cached the second time its slot sees it, in an allocation of
-// its own: a cached string lives as long as the pooled decoder, and one cut
-// from the batches would keep its whole batch alive that long. Strings seen
-// once (IDs, file names) stay in the batches.
-type strCache [1024]struct {
-	s    string
-	v    any
-	seen uint32 // hash of the string last seen but not cached, or 0
-}
-
-// maxCachedLen is the longest string cached.
-const maxCachedLen = 24
-
-// boxStr returns b as a boxed string, from the cache if seen recently.
-func (d *decoder) boxStr(b []byte, key bool) any {
-	if len(b) == 0 {
-		return "" // the runtime boxes it without an allocation
-	}
-	if len(b) > maxCachedLen {
-		return d.strs.Box(d.bytes.String(b))
-	}
-	c := &d.valCache
-	if key {
-		c = &d.keyCache
-	}
-	if *c == nil {
-		*c = new(strCache)
-	}
-	// The slot comes from the hash's top bits, the mark of a string seen
-	// once from its low bits (a false match only costs an allocation).
-	h := strHash(b)
-	slot := &(*c)[h>>54]
-	if slot.v != nil && slot.s == string(b) {
-		return slot.v
-	}
-	if seen := uint32(h) | 1; slot.seen != seen {
-		slot.seen = seen
-		return d.strs.Box(d.bytes.String(b))
-	}
-	str := string(b)
-	var v any = str
-	slot.s, slot.v, slot.seen = str, v, 0
-	return v
-}
-
-// strHash hashes a string of 1 to maxCachedLen bytes from its length and its
-// first and last 8 bytes (all of it up to 16 bytes), cheaply: a collision
-// only costs a cache miss.
-func strHash(b []byte) uint64 {
-	n := len(b)
-	var first, last uint64
-	switch {
-	case n >= 8:
-		first = binary.LittleEndian.Uint64(b)
-		last = binary.LittleEndian.Uint64(b[n-8:])
-	case n >= 4:
-		first = uint64(binary.LittleEndian.Uint32(b))
-		last = uint64(binary.LittleEndian.Uint32(b[n-4:]))
-	default:
-		first = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
-	}
-	h := (first^0x9e3779b97f4a7c15)*0xbf58476d1ce4e5b9 ^ (last+uint64(n))*0x94d049bb133111eb
-	return h ^ h>>31
+	// tree: where the decoded values are cut from, in batches.
+	tree slab.Tree
 }
 
 func (d *decoder) fail(at int, err error, format string, args ...any) error {
@@ -286,7 +161,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.boxStr(b, false), nil
+		return d.vals.Box(b, &d.tree), nil
 	case 'i', 'I':
 		return d.integer()
 	case 'd':
@@ -365,10 +240,7 @@ func (d *decoder) integer() (any, error) {
 	if b != nil {
 		return b, nil
 	}
-	if i >= 0 && i < 256 {
-		return i, nil // boxed without an allocation by the runtime
-	}
-	return d.ints.Box(i), nil
+	return d.tree.Int(i), nil
 }
 
 // intRaw reads "i...e" (or "I...e"). The plain form encoders write is read
@@ -433,13 +305,13 @@ func (d *decoder) float() (any, error) {
 		if !ok {
 			return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(d.data[start+1:d.pos-1]))
 		}
-		return d.floats.Box(f), nil
+		return d.tree.Float(f), nil
 	}
 	f, ok := parseFloat(t)
 	if !ok {
 		return nil, d.fail(start, ErrSyntax, "invalid float %q", clip(t))
 	}
-	return d.floats.Box(f), nil
+	return d.tree.Float(f), nil
 }
 
 func clip(b []byte) string {
@@ -479,14 +351,14 @@ func (d *decoder) list(tuple bool, depth int) (any, error) {
 		}
 		d.stack = append(d.stack, v)
 	}
-	items := d.anys(len(d.stack) - base)
+	items := d.tree.Items(len(d.stack) - base)
 	copy(items, d.stack[base:])
 	clear(d.stack[base:])
 	d.stack = d.stack[:base]
 	if tuple {
-		return d.tuples.Box(items), nil
+		return d.tree.Tuple(items), nil
 	}
-	return d.lists.Box(items), nil
+	return d.tree.List(items), nil
 }
 
 // key reads a dict key. guess is the key the previous dict at this depth had
@@ -501,7 +373,7 @@ func (d *decoder) key(depth int, guess any) (any, error) {
 		if g, ok := guess.(string); ok && g == string(b) {
 			return guess, nil
 		}
-		return d.boxStr(b, true), nil
+		return d.keys.Box(b, &d.tree), nil
 	}
 	start := d.pos
 	k, err := d.value(depth + 1)
@@ -558,9 +430,9 @@ func (d *decoder) dict(depth int) (any, error) {
 	if n := len(d.entries) - base; d.small && n <= 4 {
 		dict = value.CopyDict(d.entries[base:])
 	} else {
-		entries := d.newEntries(n)
+		entries := d.tree.Entries(n)
 		copy(entries, d.entries[base:])
-		dict = d.newDict()
+		dict = d.tree.Dict()
 		dict.SetEntries(entries)
 	}
 	clear(d.entries[base:])
@@ -643,7 +515,7 @@ func (d *decoder) datetime(depth int) (any, error) {
 	if err != nil || other != nil {
 		return other, err
 	}
-	return d.times.Box(t), nil
+	return d.tree.Time(t), nil
 }
 
 // buildDatetime applies the constructors' rules: datetime(y, m, d[, H, M, S,

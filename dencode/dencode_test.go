@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/internal/benchdata"
+	"github.com/diracgo/diracrpc/internal/decodertest"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -311,79 +311,10 @@ func TestUTCTimeMatchesTimeDate(t *testing.T) {
 	check([7]int64{1900, 2, 28, 1, 2, 3, 4})
 }
 
-// Decoded trees share batches with the decodes before and after them (see
-// the package doc): no later decode, on this goroutine or another, may
-// change a value already returned.
 func TestDecodedValuesStayUnchanged(t *testing.T) {
-	large, err := Marshal(benchdata.Generic())
-	require.NoError(t, err)
-	inputs := [][]byte{
-		[]byte("ds2:OKb1s5:Values5:helloe"),
-		[]byte("li-5ei300ef2.5es27:a string over the cache lenzati2024ei10ei17ei13ei41ei46ei5enets1:xi999999eee"),
-		large,
-	}
-	type kept struct {
-		in []byte
-		v  any
-	}
-	var wg sync.WaitGroup
-	for g := range 2 {
-		wg.Go(func() {
-			var all []kept
-			for i := range 120 {
-				in := inputs[(i+g)%len(inputs)]
-				if i%7 == 0 {
-					in = fmt.Appendf(nil, "ls%d:%se", len(fmt.Sprint(i)), fmt.Sprint(i))
-				}
-				var v any
-				if err := Unmarshal(in, &v); err != nil {
-					t.Error(err)
-					return
-				}
-				all = append(all, kept{in, v})
-			}
-			runtime.GC()
-			for _, k := range all {
-				var fresh any
-				if err := Unmarshal(k.in, &fresh); err != nil {
-					t.Error(err)
-					return
-				}
-				if !value.Equal(fresh, k.v) {
-					t.Errorf("value decoded from %.40q changed", k.in)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	decodertest.ValuesStayUnchanged(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
 }
 
-// A pooled decoder must not keep the trees it decoded alive: after many
-// decodes of distinct payloads whose results are all dropped, little of them
-// may remain reachable (its string caches hold at most a few thousand short
-// strings of their own).
 func TestPooledDecoderKeepsLittle(t *testing.T) {
-	payload := func(p int) []byte {
-		items := make([]any, 0, 4000)
-		for i := range 2000 {
-			s := fmt.Sprintf("%d-%d", p, i)
-			items = append(items, value.NewDict("name", s, "again", s, "n", int64(1000+i)))
-		}
-		b, err := Marshal(items)
-		require.NoError(t, err)
-		return b
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for p := range 100 {
-		var v any
-		require.NoError(t, Unmarshal(payload(p), &v))
-	}
-	runtime.GC() // the pool keeps its decoders through one collection
-	runtime.ReadMemStats(&after)
-	kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("%d bytes still reachable", kept)
-	assert.Less(t, kept, int64(1<<20), "bytes still reachable after 100 decodes of ~90 KB each")
+	decodertest.PooledDecoderKeepsLittle(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
 }

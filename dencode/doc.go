@@ -28,8 +28,9 @@
 //
 // Decoding is fast because a decoded tree is built in batches: its dicts,
 // lists, strings, ints and datetimes are cut from shared blocks of at most
-// 32 KiB instead of one allocation each, about 50 allocations for a 125 KB
-// reply of 700 records. The price is that a value kept from a large reply
-// keeps its block alive; copy what you keep for long (strings.Clone, or
-// Marshal and Unmarshal again) if that matters.
+// 32 KiB instead of one allocation each (under 200 allocations for a 125 KB
+// reply of 700 records, against 20 000 for encoding/json). The price is that
+// a value kept from a large reply keeps its block alive; copy what you keep
+// for long (strings.Clone, or Marshal and Unmarshal again) if that matters.
+// jencode decodes the same way.
 package dencode

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/diracgo/diracrpc/value"
@@ -58,21 +59,43 @@ func (dec *Decoder) Decode(data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{data: text, objHook: dec.Object, small: len(text) <= smallInput,
-		anySlab:   slab.Slab[any]{Min: 32, Max: slabMax},
-		entrySlab: slab.Slab[value.Entry]{Min: 32, Max: slabMax},
-		dictSlab:  slab.Slab[value.Dict]{Min: 8, Max: slabMax},
-	}
+	d := decoderPool.Get().(*decoder)
+	d.data, d.pos, d.depth, d.objHook, d.small = text, 0, 0, dec.Object, len(text) <= smallInput
+	d.tree.Start(len(text))
 	d.skipWS()
 	v, err := d.value()
+	if err == nil {
+		d.skipWS()
+		if d.pos != len(d.data) {
+			err = d.syntaxErr("Extra data", d.pos)
+		}
+	}
+	d.release(err != nil)
 	if err != nil {
 		return nil, err
 	}
-	d.skipWS()
-	if d.pos != len(d.data) {
-		return nil, d.syntaxErr("Extra data", d.pos)
-	}
 	return v, nil
+}
+
+// decoderPool recycles the decoders' scratch space, string caches and
+// pointer-free batches.
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// release returns d to the pool. Like DEncode's decoder, a pooled decoder
+// holds no pointer into a tree it returned (see slab.Tree.Finish).
+func (d *decoder) release(failed bool) {
+	d.data, d.objHook = nil, nil
+	if failed {
+		// Error paths truncate the stacks without clearing them.
+		clear(d.items[:cap(d.items)])
+		clear(d.entries[:cap(d.entries)])
+	}
+	d.items, d.entries = d.items[:0], d.entries[:0]
+	d.tree.Finish()
+	if cap(d.items) > 1<<16 || cap(d.entries) > 1<<16 || cap(d.buf) > 1<<20 {
+		return // let an unusually large one go
+	}
+	decoderPool.Put(d)
 }
 
 // Unmarshal decodes data into v, which must be a non-nil pointer: *any gets
@@ -105,55 +128,37 @@ type decoder struct {
 	depth   int
 	objHook func(class, module string) error // Decoder.Object
 	buf     []byte                           // scratch for strings with escapes
-	// strs interns short strings, boxed once: keys and values such as
-	// statuses and site names repeat across the records of a payload. The
-	// first few live in few, so that small inputs need no map.
-	strs map[string]any
-	few  [8]any
-	nfew int
-	// small: the input is short (a typical result), so each dict gets one
-	// allocation of its own instead of a share of the slabs below.
+	// Caches of short strings that repeat across the records of a payload
+	// and across payloads; keys and values have their own, so that unique
+	// values do not evict the keys.
+	keys, vals slab.StringCache
+	// small: the input is short (a typical result), so each small dict gets
+	// one allocation with its entries (value.CopyDict) instead of a share of
+	// the batches below.
 	small bool
 	// items and entries hold the contents of the open arrays and objects,
 	// so that each container is allocated once, at its final size.
 	items   []any
 	entries []value.Entry
-	// Slabs from which arrays, entries and dicts are cut in batches.
-	anySlab   slab.Slab[any]
-	entrySlab slab.Slab[value.Entry]
-	dictSlab  slab.Slab[value.Dict]
+	// tree: where the decoded values are cut from, in batches.
+	tree slab.Tree
 }
 
 // smallInput is the size up to which an input counts as small (see
 // decoder.small).
 const smallInput = 512
 
-// internMax bounds the string cache, so that a hostile input cannot grow it
-// without limit; internMaxLen is the longest string interned.
-const (
-	internMax    = 1024
-	internMaxLen = 32
-	// slabMax bounds a batch; larger containers get their own allocation.
-	slabMax = 4096
-)
-
-func (d *decoder) newItems(n int) []any { return d.anySlab.Take(n) }
-
-func (d *decoder) newEntries(n int) []value.Entry { return d.entrySlab.Take(n) }
-
 // newDictOf returns a dict holding a copy of entries.
 func (d *decoder) newDictOf(entries []value.Entry) *value.Dict {
 	if d.small && len(entries) <= 4 {
 		return value.CopyDict(entries)
 	}
-	es := d.newEntries(len(entries))
+	es := d.tree.Entries(len(entries))
 	copy(es, entries)
-	dict := d.newDict()
+	dict := d.tree.Dict()
 	dict.SetEntries(es)
 	return dict
 }
-
-func (d *decoder) newDict() *value.Dict { return d.dictSlab.One() }
 
 func (d *decoder) syntaxErr(msg string, off int) error {
 	prefix := d.data[:min(off, len(d.data))]
@@ -262,11 +267,11 @@ func (d *decoder) array() (any, error) {
 			case ']':
 				d.pos++
 				d.depth--
-				list := d.newItems(len(d.items) - base)
+				list := d.tree.Items(len(d.items) - base)
 				copy(list, d.items[base:])
 				clear(d.items[base:])
 				d.items = d.items[:base]
-				return list, nil
+				return d.tree.List(list), nil
 			case ',':
 				d.pos++
 				d.skipWS()
@@ -288,7 +293,7 @@ func (d *decoder) object() (any, error) {
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		d.depth--
-		return d.newDict(), nil
+		return d.tree.Dict(), nil
 	}
 	special := false // a "__dCls" key was seen
 	base := len(d.entries)
@@ -303,7 +308,7 @@ func (d *decoder) object() (any, error) {
 		return dict, nil
 	}
 	hd := Decoder{Object: d.objHook}
-	v, err := hd.hook(dict)
+	v, err := hd.hook(dict, &d.tree)
 	if err != nil {
 		return nil, fmt.Errorf("jencode: object at offset %d: %w", start, err)
 	}
@@ -369,7 +374,7 @@ func (d *decoder) str() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.box(raw), nil
+	return d.vals.Box(raw, &d.tree), nil
 }
 
 // key is str for an object key; it also tells whether the key is "__dCls".
@@ -378,7 +383,10 @@ func (d *decoder) key() (any, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return d.box(raw), string(raw) == "__dCls", nil
+	if k := wellKnown(raw); k != nil {
+		return k, false, nil
+	}
+	return d.keys.Box(raw, &d.tree), string(raw) == "__dCls", nil
 }
 
 // rawStr returns the unescaped bytes of the string at d.pos, valid until the
@@ -415,42 +423,6 @@ func wellKnown(b []byte) any {
 		return "rpcStub"
 	}
 	return nil
-}
-
-func (d *decoder) box(b []byte) any {
-	if len(b) > internMaxLen {
-		return string(b)
-	}
-	if s := wellKnown(b); s != nil {
-		return s
-	}
-	if d.strs == nil {
-		for _, s := range d.few[:d.nfew] {
-			if s.(string) == string(b) {
-				return s
-			}
-		}
-		var s any = string(b)
-		if d.nfew < len(d.few) {
-			d.few[d.nfew] = s
-			d.nfew++
-			return s
-		}
-		d.strs = make(map[string]any, 32)
-		for _, f := range d.few {
-			d.strs[f.(string)] = f
-		}
-		d.strs[s.(string)] = s
-		return s
-	}
-	if s, ok := d.strs[string(b)]; ok {
-		return s
-	}
-	var s any = string(b)
-	if len(d.strs) < internMax {
-		d.strs[s.(string)] = s
-	}
-	return s
 }
 
 // strSlow handles escapes, control characters and non-ASCII text from i on;
@@ -617,7 +589,7 @@ func (d *decoder) number() (any, error) {
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, d.syntaxErr("Expecting value", start)
 		}
-		return f, nil
+		return d.tree.Float(f), nil
 	}
 	digits := intEnd - start
 	if neg {
@@ -631,7 +603,7 @@ func (d *decoder) number() (any, error) {
 		if neg {
 			n = -n
 		}
-		return n, nil
+		return d.tree.Int(n), nil
 	}
 	if digits > MaxIntDigits {
 		return nil, fmt.Errorf("jencode: %w: the integer at offset %d has %d digits", ErrIntTooLong, start, digits)

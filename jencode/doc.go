@@ -30,4 +30,8 @@
 //
 // Integers decode as int64 (*big.Int beyond 64 bits) and floats as float64;
 // 1 and 1.0 stay apart in both directions.
+//
+// Like dencode, decoding builds a tree in batches rather than one allocation
+// per value: a value kept from a large payload keeps its block (at most
+// 32 KiB) alive; copy what you keep for long if that matters.
 package jencode

@@ -9,12 +9,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/diracgo/diracrpc/internal/slab"
 	"github.com/diracgo/diracrpc/value"
 )
 
 // hook is DIRAC's object hook (DJSONDecoder.dict_to_object): it pops
-// "__dCls" and turns the dict into what that class names.
-func (dec *Decoder) hook(d *value.Dict) (any, error) {
+// "__dCls" and turns the dict into what that class names. Datetimes are boxed
+// in tree.
+func (dec *Decoder) hook(d *value.Dict, tree *slab.Tree) (any, error) {
 	cls, _ := d.Get("__dCls")
 	d.Delete("__dCls")
 	switch cls {
@@ -38,7 +40,7 @@ func (dec *Decoder) hook(d *value.Dict) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, time.UTC), nil
+		return tree.Time(time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, time.UTC)), nil
 	case "b64":
 		obj, ok := d.Get("obj")
 		if !ok {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/internal/benchdata"
+	"github.com/diracgo/diracrpc/internal/decodertest"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -366,4 +367,12 @@ func TestSmallResultAllocs(t *testing.T) {
 	assert.True(t, value.Equal(value.NewDict("OK", true, "Value", "hello"), v))
 	n := testing.AllocsPerRun(100, func() { _, _ = Decode(text) })
 	assert.LessOrEqual(t, n, 5.0, "allocations per decode of a small result")
+}
+
+func TestDecodedValuesStayUnchanged(t *testing.T) {
+	decodertest.ValuesStayUnchanged(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
+}
+
+func TestPooledDecoderKeepsLittle(t *testing.T) {
+	decodertest.PooledDecoderKeepsLittle(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
 }

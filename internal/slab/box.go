@@ -19,12 +19,10 @@ type Boxable interface {
 //
 // A value boxed here keeps its whole batch (at most Max items) alive, and the
 // batch is never written again once a value in it has been handed out: values
-// in interfaces are immutable, and so are these. The zero value is not usable:
-// set Min and Max as for Slab.
+// in interfaces are immutable, and so are these. Set Min and Max as for Slab.
 type Boxes[T Boxable] struct {
-	Min, Max int
-	s        Slab[T]
-	typ      unsafe.Pointer // T's type word, set by the first Box
+	Slab[T]
+	typ unsafe.Pointer // T's type word, set by the first Box
 }
 
 // eface is the runtime's layout of an empty interface: the type word, then a
@@ -38,12 +36,11 @@ type eface struct {
 // Box returns v in an interface, as any(v) would, with v's copy in a batch.
 func (b *Boxes[T]) Box(v T) any {
 	if b.typ == nil {
-		b.s.Min, b.s.Max = b.Min, b.Max
 		// T's type word, from an ordinary conversion (once per Boxes).
 		var typed any = v
 		b.typ = (*eface)(unsafe.Pointer(&typed)).typ
 	}
-	p := b.s.One()
+	p := b.One()
 	*p = v
 	var out any
 	e := (*eface)(unsafe.Pointer(&out))
@@ -67,6 +64,3 @@ func (s *Bytes) String(b []byte) string {
 	copy(dst, b)
 	return unsafe.String(&dst[0], len(dst))
 }
-
-// Drop forgets the current batch (see Slab.Drop).
-func (b *Boxes[T]) Drop() { b.s.Drop() }

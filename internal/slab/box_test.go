@@ -27,26 +27,26 @@ func TestBoxMatchesConversion(t *testing.T) {
 			assert.True(t, got == want, "%#v", got)
 		}
 	}
-	ints := Boxes[int64]{Min: 2, Max: 8}
+	ints := Boxes[int64]{Slab: Slab[int64]{Min: 2, Max: 8}}
 	for _, v := range []int64{0, 1, 255, 256, -1, math.MaxInt64, math.MinInt64} {
 		check(ints.Box(v), any(v))
 	}
-	floats := Boxes[float64]{Min: 2, Max: 8}
+	floats := Boxes[float64]{Slab: Slab[float64]{Min: 2, Max: 8}}
 	for _, v := range []float64{0, -0.5, math.Inf(1), 1e300} {
 		check(floats.Box(v), any(v))
 	}
 	var bytes Bytes
 	bytes.Min, bytes.Max = 4, 16
-	strs := Boxes[string]{Min: 2, Max: 8}
+	strs := Boxes[string]{Slab: Slab[string]{Min: 2, Max: 8}}
 	for _, v := range []string{"", "a", "hello", "a longer string than one batch holds"} {
 		check(strs.Box(bytes.String([]byte(v))), any(v))
 	}
-	times := Boxes[time.Time]{Min: 2, Max: 8}
+	times := Boxes[time.Time]{Slab: Slab[time.Time]{Min: 2, Max: 8}}
 	now := time.Date(2024, 10, 17, 13, 41, 46, 123456000, time.UTC)
 	check(times.Box(now), any(now))
-	lists := Boxes[[]any]{Min: 2, Max: 8}
+	lists := Boxes[[]any]{Slab: Slab[[]any]{Min: 2, Max: 8}}
 	check(lists.Box([]any{int64(1), "x"}), any([]any{int64(1), "x"}))
-	tuples := Boxes[tuple]{Min: 2, Max: 8}
+	tuples := Boxes[tuple]{Slab: Slab[tuple]{Min: 2, Max: 8}}
 	v := tuples.Box(tuple{"a"})
 	_, isTuple := v.(tuple)
 	assert.True(t, isTuple)
@@ -57,8 +57,8 @@ func TestBoxMatchesConversion(t *testing.T) {
 // The batches hold the only copies of the values: they must survive garbage
 // collections, including what they point to (string bytes, slice items).
 func TestBoxedValuesSurviveGC(t *testing.T) {
-	strs := Boxes[string]{Min: 4, Max: 64}
-	lists := Boxes[[]any]{Min: 4, Max: 64}
+	strs := Boxes[string]{Slab: Slab[string]{Min: 4, Max: 64}}
+	lists := Boxes[[]any]{Slab: Slab[[]any]{Min: 4, Max: 64}}
 	var bytes Bytes
 	bytes.Min, bytes.Max = 16, 256
 	var kept []any
