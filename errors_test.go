@@ -82,3 +82,18 @@ func TestStubRoundTrip(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrProtocol))
 }
+
+// A CallError reads and matches as its cause; StubOf finds its stub.
+func TestCallErrorIsTransparent(t *testing.T) {
+	cause := NewError(ENOAUTH, "no")
+	stub := &Stub{Service: "Framework/Foo", Method: "m", Args: []any{1}}
+	err := fmt.Errorf("context: %w", &CallError{Err: cause, Stub: stub})
+	assert.Equal(t, "context: "+cause.Error(), err.Error())
+	assert.ErrorIs(t, err, ErrUnauthorized)
+	var de *Error
+	require.ErrorAs(t, err, &de)
+	assert.Same(t, cause, de)
+	assert.Same(t, stub, StubOf(err))
+	assert.Nil(t, StubOf(cause))
+	assert.Nil(t, StubOf(nil))
+}

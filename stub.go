@@ -1,6 +1,7 @@
 package diracrpc
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/diracgo/diracrpc/value"
@@ -67,4 +68,28 @@ func seq(v any) ([]any, bool) {
 		return v, true
 	}
 	return nil, false
+}
+
+// CallError is how the clients return a failed call: the cause (an S_ERROR,
+// a refused connection, a cancelled context...) and the stub that makes the
+// call again. DIRAC attaches its rpcStub to failed results too: that is what
+// its request queues keep, to replay a call that could not be made. The
+// error reads as its cause, and errors.Is and errors.As see through it.
+type CallError struct {
+	Err  error
+	Stub *Stub
+}
+
+func (e *CallError) Error() string { return e.Err.Error() }
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// StubOf returns the stub of a failed call from its error, or nil if the
+// error does not come from a client call.
+func StubOf(err error) *Stub {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce.Stub
+	}
+	return nil
 }

@@ -333,12 +333,13 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*diracrp
 		res = r
 		return nil
 	})
+	stub := &diracrpc.Stub{Service: c.stubFor, Options: c.opts, Method: method, Args: args}
 	if err != nil {
 		if errors.Is(err, failover.ErrExhausted) {
-			return nil, fmt.Errorf("disetclient: %s: %w: %w", method, diracrpc.ErrNoURL, err)
+			err = fmt.Errorf("disetclient: %s: %w: %w", method, diracrpc.ErrNoURL, err)
 		}
-		return nil, err
+		return nil, &diracrpc.CallError{Err: err, Stub: stub}
 	}
-	res.Stub = &diracrpc.Stub{Service: c.stubFor, Options: c.opts, Method: method, Args: args}
+	res.Stub = stub
 	return res, nil
 }

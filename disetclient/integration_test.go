@@ -201,6 +201,10 @@ func TestCallMatrix(t *testing.T) {
 					require.ErrorAs(t, err, &de)
 					assert.Equal(t, "boom", de.Message)
 					assert.Empty(t, de.CallStack)
+					if stub := diracrpc.StubOf(err); assert.NotNil(t, stub, "a failed call carries its stub") {
+						assert.Equal(t, "fail", stub.Method)
+						assert.Equal(t, []any{"boom"}, stub.Args)
+					}
 
 					_, err = c.Call(ctx, "failErrno", 1111, "custom")
 					require.ErrorAs(t, err, &de)

@@ -328,10 +328,11 @@ func (c *Client) addServers(urls []string) error {
 // Call calls method with args on the service. The S_OK value is in the
 // Result; an S_ERROR is a *diracrpc.Error; see the package documentation for
 // the other errors.
-func (c *Client) Call(ctx context.Context, method string, args ...any) (*diracrpc.Result, error) {
+func (c *Client) Call(ctx context.Context, method string, args ...any) (_ *diracrpc.Result, err error) {
 	if args == nil {
 		args = []any{}
 	}
+	defer c.attachStub(&err, method, args)
 	body, err := c.Form(method, args, false)
 	if err != nil {
 		return nil, err
@@ -367,6 +368,13 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*diracrp
 		return nil, err
 	}
 	return res, nil
+}
+
+// attachStub makes a failed call's error a *diracrpc.CallError with its stub.
+func (c *Client) attachStub(err *error, method string, args []any) {
+	if *err != nil {
+		*err = &diracrpc.CallError{Err: *err, Stub: c.stub(method, args)}
+	}
 }
 
 func (c *Client) stub(method string, args []any) *diracrpc.Stub {

@@ -54,6 +54,10 @@ func TestCallAgainstGoServer(t *testing.T) {
 	assert.Equal(t, 1111, de.Errno)
 	assert.Equal(t, "Unauthorized query ( 1111 : custom)", de.Message)
 	assert.False(t, de.Local)
+	// A failed call carries its stub too, as DIRAC's failed results do.
+	require.NotNil(t, diracrpc.StubOf(err))
+	assert.Equal(t, []any{[]any{url, value.NewDict("setup", "Oracle")}, "failErrno", []any{1111, "custom"}},
+		diracrpc.StubOf(err).Value())
 
 	_, err = c.Call(ctx, "crash")
 	var se *httpsclient.StatusError

@@ -19,11 +19,12 @@ import (
 // Result's Value is the number of bytes written (int64).
 //
 // Once bytes have been written to w the call is never retried.
-func (c *Client) ReceiveFile(ctx context.Context, w io.Writer, args ...any) (*diracrpc.Result, error) {
+func (c *Client) ReceiveFile(ctx context.Context, w io.Writer, args ...any) (_ *diracrpc.Result, err error) {
 	const method = "streamToClient"
 	if args == nil {
 		args = []any{}
 	}
+	defer c.attachStub(&err, method, args)
 	body, err := c.Form(method, args, true)
 	if err != nil {
 		return nil, err

@@ -197,9 +197,15 @@ func TestUserClient(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, res.Value, again.Value)
 
-			// An S_ERROR arrives as a *diracrpc.Error.
+			// An S_ERROR arrives as a *diracrpc.Error, with the stub that
+			// makes the call again later (what DIRAC's request queues keep).
 			_, err = sel.Call(ctx, "Framework/TestHarness", "fail", "nope")
 			var de *diracrpc.Error
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, "nope", de.Message)
+			stub := diracrpc.StubOf(err)
+			require.NotNil(t, stub)
+			_, err = sel.Replay(ctx, stub)
 			require.ErrorAs(t, err, &de)
 			assert.Equal(t, "nope", de.Message)
 		})
