@@ -2,6 +2,8 @@ package httpsclient
 
 import (
 	"log/slog"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
@@ -83,6 +85,13 @@ type Config struct {
 	// long, not the whole call, and failover reaches the next URL. Default
 	// 10 s, as DIRAC's DISET client (DEFAULT_CONNECTION_TIMEOUT).
 	ConnectTimeout time.Duration
+
+	// Proxy chooses the HTTP proxy of a request, as http.Transport.Proxy
+	// does (http.ProxyURL for a fixed one). nil: the environment's
+	// (HTTPS_PROXY, NO_PROXY; never for loopback addresses), as DIRAC's
+	// client does. The TLS session with the service runs inside the proxy's
+	// CONNECT tunnel: credentials and verification are the same as without.
+	Proxy func(*http.Request) (*url.URL, error)
 
 	// Idempotent names the methods that are safe to run twice; they are
 	// retried after failures that may have reached the server. Per call:

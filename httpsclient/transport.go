@@ -33,15 +33,25 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log 
 	connectTimeout := cfg.connectTimeout()
 	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	s := &server{addr: addr}
+	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
+		raw, err := dialer.DialContext(ctx, network, a)
+		if err != nil {
+			return nil, &ConnectError{Server: addr, Err: err}
+		}
+		return &timeoutConn{Conn: raw, timeout: timeout}, nil
+	}
+	proxy := cfg.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
 	s.transport = &http.Transport{
 		// Dialling and the handshake are done here so that their failures
 		// are known for what they are: the request was never sent.
 		DialTLSContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-			raw, err := dialer.DialContext(ctx, network, a)
+			conn, err := dial(ctx, network, a)
 			if err != nil {
-				return nil, &ConnectError{Server: addr, Err: err}
+				return nil, err
 			}
-			conn := &timeoutConn{Conn: raw, timeout: timeout}
 			hctx, cancel := context.WithTimeout(ctx, connectTimeout)
 			defer cancel()
 			tc := tls.Client(conn, tlsConf)
@@ -51,6 +61,12 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log 
 			}
 			return tc, nil
 		},
+		// Through a proxy, net/http dials the proxy with DialContext and
+		// runs the handshake itself, inside the tunnel, with these.
+		Proxy:               proxy,
+		DialContext:         dial,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: connectTimeout,
 		// HTTP/1.1 only, as Tornado: with DialTLSContext set and
 		// ForceAttemptHTTP2 false, net/http never negotiates h2.
 		ForceAttemptHTTP2:     false,
