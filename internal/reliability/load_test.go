@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/server"
 )
@@ -91,14 +92,7 @@ func TestLoadDISET(t *testing.T) {
 	c := e.disetClient([]string{dipsURL(l.Addr().String())}, func(cfg *disetclient.Config) {
 		cfg.ConnectTimeout = time.Minute
 	})
-	calls := loadCalls(t)
-	errs := runLoad(t, loadCallers, calls, func(ctx context.Context) error {
-		_, err := c.Call(ctx, "count")
-		return err
-	})
-	assert.Empty(t, errs)
-	assert.EqualValues(t, loadCallers*calls, e.runs.Load())
-	assert.EqualValues(t, loadCallers*calls, srv.Served())
+	loadOneClient(t, e, c, srv.Served)
 }
 
 // TestLoadHTTPS: 200 concurrent callers over https:// through one shared
@@ -110,6 +104,13 @@ func TestLoadHTTPS(t *testing.T) {
 	e := newEnv(t)
 	srv := e.serveHTTPS(e.service(), listen(t), nil)
 	c := e.httpsClient([]string{srv.url}, nil)
+	loadOneClient(t, e, c, srv.Served)
+}
+
+// loadOneClient has loadCallers callers share c: no error, every call served
+// (served) and run (e.runs) exactly once.
+func loadOneClient(t *testing.T, e *env, c diracrpc.Caller, served func() int64) {
+	t.Helper()
 	calls := loadCalls(t)
 	errs := runLoad(t, loadCallers, calls, func(ctx context.Context) error {
 		_, err := c.Call(ctx, "count")
@@ -117,5 +118,5 @@ func TestLoadHTTPS(t *testing.T) {
 	})
 	assert.Empty(t, errs)
 	assert.EqualValues(t, loadCallers*calls, e.runs.Load())
-	assert.EqualValues(t, loadCallers*calls, srv.Served())
+	assert.EqualValues(t, loadCallers*calls, served())
 }

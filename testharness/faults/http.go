@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // serveHTTP proxies HTTP/1.1 requests one by one, applying one call fault
@@ -53,27 +54,12 @@ func (p *Proxy) serveHTTP(pc *pconn) {
 			return
 		}
 		raw := encodeResponse(resp.StatusCode, resp.Header, rbody, resp.Close)
-		switch f.Kind {
-		case DelayAnswer:
-			p.c.fault(f.Kind)
-			if !pc.sleepWatching(f.Delay, cr) {
-				return
-			}
-		case DropAfterRequest:
-			p.c.fault(f.Kind)
-			return
-		case ResetMidFrame:
-			p.c.fault(f.Kind)
-			_, _ = pc.client.Write(raw[:keepBytes(f, len(raw))])
-			pc.reset()
-			return
-		case Garbage:
-			p.c.fault(f.Kind)
-			_, _ = pc.client.Write(f.garbage())
-			return
-		case HTTPStatus:
+		if f.Kind == HTTPStatus {
 			p.c.fault(f.Kind)
 			_, _ = pc.client.Write(statusResponse(f))
+			return
+		}
+		if !p.answerFault(pc, f, raw, func(d time.Duration) bool { return pc.sleepWatching(d, cr) }) {
 			return
 		}
 		if _, err := pc.client.Write(raw); err != nil {

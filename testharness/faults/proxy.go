@@ -389,6 +389,30 @@ func (p *Proxy) clientToServer(pc *pconn) {
 	}
 }
 
+// answerFault applies a call fault that hits the answer, of which answer is
+// the first bytes (all of it over HTTP), waiting with wait. It reports
+// whether the answer goes on to the client.
+func (p *Proxy) answerFault(pc *pconn, f Fault, answer []byte, wait func(time.Duration) bool) bool {
+	switch f.Kind {
+	case DelayAnswer:
+		p.c.fault(f.Kind)
+		return wait(f.Delay)
+	case DropAfterRequest:
+		p.c.fault(f.Kind)
+		return false
+	case ResetMidFrame:
+		p.c.fault(f.Kind)
+		_, _ = pc.client.Write(answer[:keepBytes(f, len(answer))])
+		pc.reset()
+		return false
+	case Garbage:
+		p.c.fault(f.Kind)
+		_, _ = pc.client.Write(f.garbage())
+		return false
+	}
+	return true
+}
+
 // serverToClient forwards the backend's bytes and applies the call fault to
 // the answer.
 func (p *Proxy) serverToClient(pc *pconn) {
@@ -401,24 +425,7 @@ func (p *Proxy) serverToClient(pc *pconn) {
 			chunk := buf[:n]
 			if !applied && pc.answer.Load() {
 				applied = true
-				f := pc.fault
-				switch f.Kind {
-				case DelayAnswer:
-					p.c.fault(f.Kind)
-					if !sleep(f.Delay, pc.done) {
-						return
-					}
-				case DropAfterRequest:
-					p.c.fault(f.Kind)
-					return
-				case ResetMidFrame:
-					p.c.fault(f.Kind)
-					_, _ = pc.client.Write(chunk[:keepBytes(f, n)])
-					pc.reset()
-					return
-				case Garbage:
-					p.c.fault(f.Kind)
-					_, _ = pc.client.Write(f.garbage())
+				if !p.answerFault(pc, pc.fault, chunk, func(d time.Duration) bool { return sleep(d, pc.done) }) {
 					return
 				}
 			}
