@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +85,8 @@ type Bootstrap struct {
 
 type snapshot struct {
 	merged  *cfg.Config
-	version string // /DIRAC/Configuration/Version of the remote data; "" = none yet
+	remote  *cfg.Config // the served configuration; nil before the first fetch
+	version string      // /DIRAC/Configuration/Version of the remote data; "" = none yet
 	fetched time.Time
 }
 
@@ -143,15 +145,11 @@ func (b *Bootstrap) refresh(ctx context.Context, first bool) error {
 	if first && cur != nil {
 		return nil // another caller fetched while we waited
 	}
-	base := b.conf.Local
 	version := "0"
-	if cur != nil {
-		base = cur.merged
-		if cur.version != "" {
-			version = cur.version
-		}
+	if cur != nil && cur.version != "" {
+		version = cur.version
 	}
-	servers, err := b.servers(base)
+	servers, err := b.servers(cur)
 	if err != nil {
 		return err
 	}
@@ -174,25 +172,33 @@ func (b *Bootstrap) refresh(ctx context.Context, first bool) error {
 				// The server claims we are up to date with "0": treat as empty.
 				remote = cfg.New()
 			} else {
-				b.current.Store(&snapshot{merged: cur.merged, version: cur.version, fetched: time.Now()})
+				b.current.Store(&snapshot{merged: cur.merged, remote: cur.remote, version: cur.version, fetched: time.Now()})
 				return nil
 			}
 		}
 		merged := remote.Clone()
 		merged.Merge(b.conf.Local)
 		v := strings.TrimSpace(remote.GetDefault("/DIRAC/Configuration/Version", newest))
-		b.current.Store(&snapshot{merged: merged, version: v, fetched: time.Now()})
+		b.current.Store(&snapshot{merged: merged, remote: remote, version: v, fetched: time.Now()})
 		b.log.DebugContext(ctx, "endpoint: configuration fetched", "server", url, "version", v)
 		return nil
 	}
 	return fmt.Errorf("%w (tried %s): %w", ErrConfigServers, strings.Join(servers, ", "), errors.Join(errs...))
 }
 
-// servers lists the URLs to ask: the site's gateways if any, else
-// /DIRAC/Configuration/Servers, shuffled.
-func (b *Bootstrap) servers(c *cfg.Config) ([]string, error) {
+// servers lists the URLs to ask: the site's gateways if any, else the
+// /DIRAC/Configuration/Servers of the local configuration followed by those
+// of the served one (cur is nil before the first fetch), without
+// duplicates, shuffled. DIRAC's ConfigurationData merges the two lists the
+// same way, so that a client keeps refreshing from the servers it learned
+// about when the ones it was configured with die.
+func (b *Bootstrap) servers(cur *snapshot) ([]string, error) {
+	merged, served := b.conf.Local, (*cfg.Config)(nil)
+	if cur != nil {
+		merged, served = cur.merged, cur.remote
+	}
 	r := &Resolver{Site: b.conf.Site, IgnoreGateways: b.conf.IgnoreGateways, Shuffle: b.conf.Shuffle}
-	gws, _, err := r.gatewayBases(c)
+	gws, _, err := r.gatewayBases(merged)
 	if err != nil {
 		return nil, err
 	}
@@ -203,14 +209,21 @@ func (b *Bootstrap) servers(c *cfg.Config) ([]string, error) {
 		return gws, nil
 	}
 	const path = "/DIRAC/Configuration/Servers"
-	raw, _ := c.GetList(path)
 	var out []string
-	for _, s := range raw {
-		u, err := normalise(s, "Configuration", "Server")
-		if err != nil {
-			return nil, &ResolveError{Service: ConfigService, Path: path, Reason: "bad configuration server URL", Err: err}
+	for _, c := range []*cfg.Config{b.conf.Local, served} {
+		if c == nil {
+			continue
 		}
-		out = append(out, u)
+		raw, _ := c.GetList(path)
+		for _, s := range raw {
+			u, err := normalise(s, "Configuration", "Server")
+			if err != nil {
+				return nil, &ResolveError{Service: ConfigService, Path: path, Reason: "bad configuration server URL", Err: err}
+			}
+			if !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
 	}
 	b.conf.Shuffle(out)
 	return out, nil

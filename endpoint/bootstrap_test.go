@@ -355,3 +355,38 @@ func TestBootstrapBadPayload(t *testing.T) {
 		assert.NotEmpty(t, fmt.Sprint(err))
 	}
 }
+
+// TestRefreshUsesServedServers: as DIRAC's ConfigurationData does, the
+// servers asked are the local /DIRAC/Configuration/Servers followed by the
+// served ones, so a refresh survives the death of the server the client was
+// configured with.
+func TestRefreshUsesServedServers(t *testing.T) {
+	ctx := context.Background()
+	served := cfg.MustParse(remoteCfg)
+	const cs1, cs2 = "dips://cs1:9135/Configuration/Server", "https://cs2:8443/Configuration/Server"
+	require.NoError(t, served.Set("/DIRAC/Configuration/Servers", cs2+", "+cs1))
+	cs := csserver.New(served)
+	p := &inProcess{svc: cs.Service(), proto: diracrpc.DIPS, fail: map[string]error{}}
+	b, err := endpoint.NewBootstrap(endpoint.BootstrapConfig{
+		Local: localCfg(cs1), Dial: p.dial, Shuffle: func([]string) {}})
+	require.NoError(t, err)
+	_, err = b.Config(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{cs1}, p.dialed, "only the local list is known before the first fetch")
+
+	// The local server dies and the configuration changes: the refresh
+	// reaches the server it learned about.
+	p.fail[cs1] = errors.New("connection refused")
+	upd := cfg.MustParse(remoteCfg)
+	require.NoError(t, upd.Set("/DIRAC/Configuration/Servers", cs2+", "+cs1))
+	require.NoError(t, upd.Set("/Systems/Framework/Production/URLs/Baz", "dips://baz:1/Framework/Baz"))
+	nv := cs.Update(upd)
+	p.dialed = nil
+	require.NoError(t, b.Refresh(ctx))
+	assert.Equal(t, []string{cs1, cs2}, p.dialed, "local servers first, then the served ones, no duplicates")
+	assert.Equal(t, nv, b.Version())
+	c, err := b.Config(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "dips://baz:1/Framework/Baz", c.GetDefault("/Systems/Framework/Production/URLs/Baz", ""))
+	assert.Equal(t, cs1, c.GetDefault("/DIRAC/Configuration/Servers", ""), "the local option still wins in the merged view")
+}
