@@ -94,10 +94,16 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	h = &Harness{Dir: opts.Dir, serveErrs: make(chan error, 3)}
+	if opts.DIPSAddr == "-" && opts.DIPAddr == "-" && opts.HTTPSAddr == "-" {
+		return nil, errors.New("testharness: every protocol is left out (DIPSAddr, DIPAddr and HTTPSAddr are \"-\"): nothing to serve")
+	}
+	// Every failure below returns a nil *Harness: close the one being built
+	// through its own variable, not the result.
+	building := &Harness{Dir: opts.Dir, serveErrs: make(chan error, 3)}
+	h = building
 	defer func() {
 		if err != nil {
-			_ = h.Close()
+			_ = building.Close()
 			h = nil
 		}
 	}()

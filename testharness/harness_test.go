@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -206,4 +207,32 @@ func TestConfigFileResolvesTheService(t *testing.T) {
 	res, err := r.Resolve(context.Background(), testharness.DefaultService)
 	require.NoError(t, err)
 	assert.Equal(t, []string{h.DIPSURL, h.HTTPSURL}, res.URLs())
+}
+
+// TestStartFailsCleanly: a harness that cannot start returns its error (the
+// busy address, nothing to serve) instead of panicking, and leaves nothing
+// running.
+func TestStartFailsCleanly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+
+	for name, opts := range map[string]testharness.Options{
+		"busy dips port":   {DIPSAddr: busy.Addr().String()},
+		"busy https port":  {HTTPSAddr: busy.Addr().String()},
+		"nothing to serve": {DIPSAddr: "-", DIPAddr: "-", HTTPSAddr: "-"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts.Dir = t.TempDir()
+			var h *testharness.Harness
+			require.NotPanics(t, func() { h, err = testharness.Start(ctx, opts) })
+			assert.Nil(t, h)
+			require.Error(t, err)
+			if name != "nothing to serve" {
+				assert.ErrorContains(t, err, busy.Addr().String())
+			}
+		})
+	}
 }
