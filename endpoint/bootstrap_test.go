@@ -21,9 +21,9 @@ import (
 	"github.com/diracgo/diracrpc/dencode"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
-	"github.com/diracgo/diracrpc/endpoint/csserver"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness/csserver"
 )
 
 // remoteCfg is what the configuration servers hold.

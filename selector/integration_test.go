@@ -18,11 +18,11 @@ import (
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/endpoint/csserver"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
+	"github.com/diracgo/diracrpc/testharness/csserver"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
 

@@ -3,7 +3,7 @@
 // bootstrap from it (endpoint.Bootstrap, DIRAC's own clients) over any
 // transport of package server. It answers getVersion, getCompressedData and
 // getCompressedDataIfNewer with DIRAC's payload shapes; it has no write
-// methods. It is meant for tests and small deployments.
+// methods. It is meant for tests (endpoint.Bootstrap against a local CS).
 package csserver
 
 import (

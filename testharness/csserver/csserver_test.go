@@ -10,8 +10,8 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
-	"github.com/diracgo/diracrpc/endpoint/csserver"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness/csserver"
 	"github.com/diracgo/diracrpc/value"
 )
 
