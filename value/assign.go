@@ -55,41 +55,6 @@ func (e *AssignError) Error() string {
 
 func (e *AssignError) Unwrap() error { return e.Err }
 
-// TypeName returns the Python type name of a model value ("None", "bool",
-// "int", "float", "str", "bytes", "list", "tuple", "dict", "datetime", "date",
-// "time", "object"), or the Go type for anything else.
-func TypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		return "bool"
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
-		return "int"
-	case float64, float32:
-		return "float"
-	case string:
-		return "str"
-	case []byte:
-		return "bytes"
-	case []any:
-		return "list"
-	case Tuple:
-		return "tuple"
-	case *Dict, Dict:
-		return "dict"
-	case time.Time:
-		return "datetime"
-	case Date:
-		return "date"
-	case TimeOfDay:
-		return "time"
-	case *Object:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 func assignPath(err error, seg string) error {
 	if ae, ok := err.(*AssignError); ok {
 		ae.Path = seg + ae.Path
