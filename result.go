@@ -3,7 +3,6 @@ package diracrpc
 import (
 	"context"
 	"fmt"
-	"math/big"
 
 	"github.com/diracgo/diracrpc/value"
 )
@@ -74,7 +73,7 @@ func ParseResult(v any) (any, error) {
 	if !found {
 		return nil, fmt.Errorf("%w: result has no OK key", ErrProtocol)
 	}
-	if Truthy(okv) {
+	if value.Truthy(okv) {
 		val, found := d.Lookup("Value")
 		if !found {
 			return nil, fmt.Errorf("%w: S_OK result has no Value", ErrProtocol)
@@ -93,35 +92,6 @@ func ParseResult(v any) (any, error) {
 		e.CallStack = stackOf(cs)
 	}
 	return nil, e
-}
-
-// Truthy is Python's bool() for the values of the DIRAC value model that a
-// result's OK key or a proposal's extraCredentials can hold: false for None,
-// False, zero numbers and empty strings, lists, tuples and dicts.
-func Truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case int64:
-		return v != 0
-	case int:
-		return v != 0
-	case float64:
-		return v != 0
-	case *big.Int:
-		return v.Sign() != 0
-	case string:
-		return v != ""
-	case []any:
-		return len(v) > 0
-	case value.Tuple:
-		return len(v) > 0
-	case *value.Dict:
-		return v.Len() > 0
-	}
-	return true
 }
 
 func text(v any) string {

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/diracgo/diracrpc/internal/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 )
 
-// The payload of internal/benchdata: DEncode against encoding/json on the same
+// The payload of internal/testkit/benchdata: DEncode against encoding/json on the same
 // Go data. Run: go test -run '^$' -bench . -count 6 ./dencode/ | benchstat -
 // Besides ns/op, each benchmark reports cpu-ns/op, the process CPU time per
 // operation (garbage collection included), which stays meaningful when other

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/diracgo/diracrpc/internal/vectors"
+	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"github.com/diracgo/diracrpc/value"
 )
 

@@ -16,9 +16,9 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/internal/captures"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/frame"
+	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/value"
 )
 

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/diracgo/diracrpc/internal/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 )
 
-// The payload of internal/benchdata: JEncode against encoding/json on the
+// The payload of internal/testkit/benchdata: JEncode against encoding/json on the
 // same Go data, in the same run. Run:
 //
 //	go test -run '^$' -bench . -count 6 ./jencode/ > /tmp/jencode-bench.txt

@@ -1,7 +1,7 @@
 package jencode
 
 import (
-	"github.com/diracgo/diracrpc/internal/vectors"
+	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"testing"
 
 	"github.com/diracgo/diracrpc/value"

@@ -3,7 +3,6 @@ package jencode
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"time"
 	"unicode"
@@ -27,7 +26,7 @@ func (dec *Decoder) hook(d *value.Dict, tree *slab.Tree) (any, error) {
 		}
 		s, ok := obj.(string)
 		if !ok {
-			return nil, fmt.Errorf("__dCls %q: strptime() argument 1 must be str, not %s", cls, pyTypeName(obj))
+			return nil, fmt.Errorf("__dCls %q: strptime() argument 1 must be str, not %s", cls, value.TypeName(obj))
 		}
 		if cls == "date" {
 			f, err := strptime(s, false)
@@ -48,11 +47,11 @@ func (dec *Decoder) hook(d *value.Dict, tree *slab.Tree) (any, error) {
 		}
 		s, ok := obj.(string)
 		if !ok {
-			return nil, fmt.Errorf("__dCls \"b64\": argument should be a bytes-like object or ASCII string, not %s", pyTypeName(obj))
+			return nil, fmt.Errorf("__dCls \"b64\": argument should be a bytes-like object or ASCII string, not %s", value.TypeName(obj))
 		}
 		return b64decode(s)
 	}
-	if !truthy(cls) {
+	if !value.Truthy(cls) {
 		return d, nil
 	}
 	mod, ok := d.Get("__dMod")
@@ -62,11 +61,11 @@ func (dec *Decoder) hook(d *value.Dict, tree *slab.Tree) (any, error) {
 	d.Delete("__dMod")
 	class, ok := cls.(string)
 	if !ok {
-		return nil, fmt.Errorf("__dCls must be a class name, not %s", pyTypeName(cls))
+		return nil, fmt.Errorf("__dCls must be a class name, not %s", value.TypeName(cls))
 	}
 	module, ok := mod.(string)
 	if !ok || module == "" {
-		return nil, fmt.Errorf("__dMod of %q must be a module name, not %s", class, pyTypeName(mod))
+		return nil, fmt.Errorf("__dMod of %q must be a module name, not %s", class, value.TypeName(mod))
 	}
 	if dec != nil && dec.Object != nil {
 		if err := dec.Object(class, module); err != nil {
@@ -81,59 +80,6 @@ func (dec *Decoder) hook(d *value.Dict, tree *slab.Tree) (any, error) {
 		}
 	}
 	return &value.Object{Class: class, Module: module, Attrs: attrs}, nil
-}
-
-// truthy is Python's bool() for the values JSON decoding produces.
-func truthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case int64:
-		return v != 0
-	case *big.Int:
-		return v.Sign() != 0
-	case float64:
-		return v != 0
-	case string:
-		return v != ""
-	case []byte:
-		return len(v) != 0
-	case []any:
-		return len(v) != 0
-	case *value.Dict:
-		return v.Len() != 0
-	}
-	return true
-}
-
-func pyTypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "NoneType"
-	case bool:
-		return "bool"
-	case int64, *big.Int:
-		return "int"
-	case float64:
-		return "float"
-	case string:
-		return "str"
-	case []byte:
-		return "bytes"
-	case []any:
-		return "list"
-	case *value.Dict:
-		return "dict"
-	case time.Time:
-		return "datetime.datetime"
-	case value.Date:
-		return "datetime.date"
-	case *value.Object:
-		return v.(*value.Object).Class
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // Python's _strptime regular expressions for the fields DIRAC's formats use

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/diracgo/diracrpc/internal/benchdata"
-	"github.com/diracgo/diracrpc/internal/decodertest"
+	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/decodertest"
 	"github.com/diracgo/diracrpc/value"
 )
 

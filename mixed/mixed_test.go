@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/dencode"
-	"github.com/diracgo/diracrpc/internal/vectors"
+	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/value"
 )

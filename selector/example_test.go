@@ -10,9 +10,9 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
-	"github.com/diracgo/diracrpc/endpoint/csserver"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/testharness"
+	"github.com/diracgo/diracrpc/testharness/csserver"
 )
 
 // Calling a service by its DIRAC name, resolved in a configuration. The

@@ -196,7 +196,7 @@ func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry)
 			}
 		}
 	}
-	if diracrpc.Truthy(extra) {
+	if value.Truthy(extra) {
 		d.Set("extraCredentials", extra)
 	}
 	c := &Credentials{Peer: peer, d: d}

@@ -75,7 +75,7 @@ func NewDISETTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (
 // own port: one call per connection (proposal, S_OK, arguments, result,
 // close).
 type DISET struct {
-	serving // Addr, Served
+	serving // Addr
 
 	svc *Service
 	cfg DISETConfig
@@ -407,7 +407,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	gone := watchPeer(nc, cancel)
-	res := s.svc.invoke(ctx, req, &s.served).result
+	res := s.svc.invoke(ctx, req).result
 	cancel()
 	<-s.calls
 	gone()

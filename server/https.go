@@ -103,7 +103,7 @@ type HTTPSConfig struct {
 // are checked as on DISET, failures answered with DISET's S_ERROR text;
 // raw answers are RawContent or an io.Reader (see RawContent).
 type HTTPS struct {
-	serving // Addr, Served
+	serving // Addr
 
 	cfg HTTPSConfig
 	log *slog.Logger
@@ -361,7 +361,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Args = args
 	_, rawMode := form.get("rawContent", false)
 	rawMode = rawMode && form.nonEmpty("rawContent")
-	o := svc.invoke(ctx, req, &h.served)
+	o := svc.invoke(ctx, req)
 	switch {
 	case o.kind == failed:
 		// A Python handler raising gives 500 on HTTPS; so does a Go error

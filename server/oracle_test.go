@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/internal/captures"
+	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -220,7 +219,7 @@ func (s *Service) PreHandlerError(e *diracrpc.Error) *value.Dict {
 // CallStack. A handler's failure (an error that is not a *diracrpc.Error,
 // or a panic) is answered as DIRAC's DISET server answers an exception.
 func (s *Service) Call(ctx context.Context, req *Request) *value.Dict {
-	return s.invoke(ctx, req, nil).result
+	return s.invoke(ctx, req).result
 }
 
 // outcomeKind tells how a call ended, for the transports that answer the
@@ -249,19 +248,15 @@ type outcome struct {
 }
 
 // invoke is the one core step both transports use: look the method up, check
-// the arguments, run the handler (counting the run in runs when not nil, just
-// before it starts) with panics recovered, and shape what it returned. A
-// failure is logged here, once for both transports.
-func (s *Service) invoke(ctx context.Context, req *Request, runs *atomic.Int64) (o outcome) {
+// the arguments, run the handler with panics recovered, and shape what it
+// returned. A failure is logged here, once for both transports.
+func (s *Service) invoke(ctx context.Context, req *Request) (o outcome) {
 	m, ok := s.Lookup(req.Method)
 	if !ok {
 		return outcome{kind: notRun, result: errDict("Unknown method " + req.Method)}
 	}
 	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
 		return outcome{kind: notRun, result: errDict(msg)}
-	}
-	if runs != nil {
-		runs.Add(1)
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
 
 	"github.com/diracgo/diracrpc"
 )
@@ -13,12 +12,10 @@ import (
 var ErrServerClosed = errors.New("server: closed")
 
 // serving is the bookkeeping DISET and HTTPS share: the address of the
-// listener they serve, for Addr and URL, and the count of handler runs that
-// Service.invoke keeps. Embedded, it gives both their Addr and Served.
+// listener they serve, for Addr and URL. Embedded, it gives both their Addr.
 type serving struct {
 	addrMu sync.Mutex
 	addr   net.Addr
-	served atomic.Int64
 }
 
 func (s *serving) setAddr(a net.Addr) {
@@ -33,11 +30,6 @@ func (s *serving) Addr() net.Addr {
 	defer s.addrMu.Unlock()
 	return s.addr
 }
-
-// Served returns how many calls reached a handler (calls refused before,
-// for an unknown method or bad arguments, do not count), for tests that
-// prove a call ran exactly once.
-func (s *serving) Served() int64 { return s.served.Load() }
 
 // url returns <proto>://<host>:<port>/<service> for the listener's address,
 // with the listener's IP when host is "", and "" before Serve started.

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -393,7 +392,8 @@ func (h *Harness) Close() error {
 
 // NewT starts a harness for a test and stops it in t.Cleanup; a failure to
 // start fails the test. The PKI goes to t.TempDir() unless opts.Dir is set.
-func NewT(tb testing.TB, opts Options) *Harness {
+// tb is a *testing.T or *testing.B (see pki.TB).
+func NewT(tb pki.TB, opts Options) *Harness {
 	tb.Helper()
 	if opts.Dir == "" {
 		opts.Dir = tb.TempDir()

@@ -55,41 +55,6 @@ func (e *AssignError) Error() string {
 
 func (e *AssignError) Unwrap() error { return e.Err }
 
-// TypeName returns the Python type name of a model value ("None", "bool",
-// "int", "float", "str", "bytes", "list", "tuple", "dict", "datetime", "date",
-// "time", "object"), or the Go type for anything else.
-func TypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		return "bool"
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
-		return "int"
-	case float64, float32:
-		return "float"
-	case string:
-		return "str"
-	case []byte:
-		return "bytes"
-	case []any:
-		return "list"
-	case Tuple:
-		return "tuple"
-	case *Dict, Dict:
-		return "dict"
-	case time.Time:
-		return "datetime"
-	case Date:
-		return "date"
-	case TimeOfDay:
-		return "time"
-	case *Object:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 func assignPath(err error, seg string) error {
 	if ae, ok := err.(*AssignError); ok {
 		ae.Path = seg + ae.Path
@@ -157,6 +122,8 @@ func mismatch(dst reflect.Value, v any) error {
 	return &AssignError{GoType: dst.Type(), ValueType: TypeName(v)}
 }
 
+// assign stores v in dst: the checks every destination shares, then the
+// function for dst's type (the model's own types) or kind.
 func assign(dst reflect.Value, v any, depth int) error {
 	if depth >= MaxDepth {
 		return &AssignError{GoType: dst.Type(), ValueType: TypeName(v), Err: ErrTooDeep}
@@ -177,221 +144,322 @@ func assign(dst reflect.Value, v any, depth int) error {
 	}
 	switch t {
 	case timeType:
-		var tm time.Time
-		switch x := v.(type) {
-		case time.Time:
-			tm = x.UTC()
-		case Date:
-			tm = x.Time()
-		default:
-			return mismatch(dst, v)
-		}
-		setValue(dst, tm)
-		return nil
+		return assignTime(dst, v)
 	case dateType:
-		switch x := v.(type) {
-		case Date:
-			dst.Set(reflect.ValueOf(x))
-		case time.Time:
-			dst.Set(reflect.ValueOf(DateOf(x)))
-		default:
-			return mismatch(dst, v)
-		}
-		return nil
+		return assignDate(dst, v)
 	case todType:
-		x, ok := v.(TimeOfDay)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		dst.Set(reflect.ValueOf(x))
-		return nil
+		return assignTimeOfDay(dst, v)
 	case bigIntType:
-		b, ok := asBigInt(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		dst.Set(reflect.ValueOf(*new(big.Int).Set(b)))
-		return nil
+		return assignBigInt(dst, v)
 	case dictType:
-		d, ok := v.(*Dict)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		dst.Set(reflect.ValueOf(*d))
-		return nil
+		return assignDict(dst, v)
 	case tupleType:
-		switch x := v.(type) {
-		case Tuple:
-			dst.Set(reflect.ValueOf(x))
-		case []any:
-			dst.Set(reflect.ValueOf(Tuple(x)))
-		default:
-			return mismatch(dst, v)
-		}
-		return nil
+		return assignTuple(dst, v)
 	}
 	switch dst.Kind() {
 	case reflect.Interface:
-		rv := reflect.ValueOf(v)
-		if !rv.Type().AssignableTo(t) {
-			return mismatch(dst, v)
-		}
-		dst.Set(rv)
-		return nil
+		return assignInterface(dst, v)
 	case reflect.Pointer:
-		if rv := reflect.ValueOf(v); rv.Type() == t { // *Dict, *big.Int, *Object
-			dst.Set(rv)
-			return nil
-		}
-		if dst.IsNil() {
-			dst.Set(reflect.New(t.Elem()))
-		}
-		return assign(dst.Elem(), v, depth+1)
+		return assignPointer(dst, v, depth)
 	case reflect.Bool:
-		b, ok := v.(bool)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		dst.SetBool(b)
-		return nil
+		return assignBool(dst, v)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if i, ok := v.(int64); ok && !dst.OverflowInt(i) {
-			dst.SetInt(i)
-			return nil
-		}
-		b, ok := asBigInt(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		if !b.IsInt64() || dst.OverflowInt(b.Int64()) {
-			return &AssignError{GoType: t, ValueType: "int", Err: fmt.Errorf("%s overflows %s", b, t)}
-		}
-		dst.SetInt(b.Int64())
-		return nil
+		return assignInt(dst, v)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		b, ok := asBigInt(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		if !b.IsUint64() || dst.OverflowUint(b.Uint64()) {
-			return &AssignError{GoType: t, ValueType: "int", Err: fmt.Errorf("%s overflows %s", b, t)}
-		}
-		dst.SetUint(b.Uint64())
-		return nil
+		return assignUint(dst, v)
 	case reflect.Float32, reflect.Float64:
-		var f float64
-		switch x := v.(type) {
-		case float64:
-			f = x
-		case int64:
-			f = float64(x)
-		default:
-			b, ok := asBigInt(v)
-			if !ok {
-				return mismatch(dst, v)
-			}
-			f, _ = new(big.Float).SetInt(b).Float64()
-		}
-		if dst.OverflowFloat(f) && !math.IsInf(f, 0) {
-			return &AssignError{GoType: t, ValueType: TypeName(v), Err: fmt.Errorf("%v overflows %s", f, t)}
-		}
-		dst.SetFloat(f)
-		return nil
+		return assignFloat(dst, v)
 	case reflect.String:
-		switch x := v.(type) {
-		case string:
-			dst.SetString(x)
-		case []byte:
-			dst.SetString(string(x))
-		default:
-			return mismatch(dst, v)
-		}
-		return nil
+		return assignString(dst, v)
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			switch x := v.(type) {
-			case []byte:
-				dst.SetBytes(append([]byte(nil), x...))
-				return nil
-			case string:
-				dst.SetBytes([]byte(x))
-				return nil
-			}
-		}
-		items, ok := listItems(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		s := reflect.MakeSlice(t, len(items), len(items))
-		for i, it := range items {
-			if err := assign(s.Index(i), it, depth+1); err != nil {
-				return assignPath(err, indexSeg(i))
-			}
-		}
-		dst.Set(s)
-		return nil
+		return assignSlice(dst, v, depth)
 	case reflect.Array:
-		items, ok := listItems(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		for i := range dst.Len() {
-			if i >= len(items) {
-				dst.Index(i).SetZero()
-				continue
-			}
-			if err := assign(dst.Index(i), items[i], depth+1); err != nil {
-				return assignPath(err, indexSeg(i))
-			}
-		}
-		return nil
+		return assignArray(dst, v, depth)
 	case reflect.Map:
-		d, ok := dictOf(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		if dst.IsNil() {
-			dst.Set(reflect.MakeMapWithSize(t, d.Len()))
-		}
-		kt, et := t.Key(), t.Elem()
-		for _, e := range d.Entries() {
-			k := reflect.New(kt).Elem()
-			if err := assignKey(k, e.Key, depth+1); err != nil {
-				return assignPath(err, keySeg(e.Key)+"(key)")
-			}
-			ev := reflect.New(et).Elem()
-			if err := assign(ev, e.Value, depth+1); err != nil {
-				return assignPath(err, keySeg(e.Key))
-			}
-			dst.SetMapIndex(k, ev)
-		}
-		return nil
+		return assignMap(dst, v, depth)
 	case reflect.Struct:
-		d, ok := dictOf(v)
-		if !ok {
-			return mismatch(dst, v)
-		}
-		fi := structIndex(t)
-		for _, e := range d.Entries() {
-			name, ok := e.Key.(string)
-			if !ok {
-				continue
-			}
-			f, ok := fi.lookup(name)
-			if !ok {
-				continue
-			}
-			fv, err := fieldForSet(dst, f.index)
-			if err != nil {
-				return &AssignError{Path: "." + name, GoType: t, ValueType: TypeName(e.Value), Err: err}
-			}
-			if err := assign(fv, e.Value, depth+1); err != nil {
-				return assignPath(err, "."+name)
-			}
-		}
-		return nil
+		return assignStruct(dst, v, depth)
 	}
 	return mismatch(dst, v)
+}
+
+// assignTime fills a time.Time from a datetime (in UTC) or a date (midnight UTC).
+func assignTime(dst reflect.Value, v any) error {
+	var tm time.Time
+	switch x := v.(type) {
+	case time.Time:
+		tm = x.UTC()
+	case Date:
+		tm = x.Time()
+	default:
+		return mismatch(dst, v)
+	}
+	setValue(dst, tm)
+	return nil
+}
+
+// assignDate fills a Date from a date or a datetime.
+func assignDate(dst reflect.Value, v any) error {
+	switch x := v.(type) {
+	case Date:
+		dst.Set(reflect.ValueOf(x))
+	case time.Time:
+		dst.Set(reflect.ValueOf(DateOf(x)))
+	default:
+		return mismatch(dst, v)
+	}
+	return nil
+}
+
+// assignTimeOfDay fills a TimeOfDay from a time.
+func assignTimeOfDay(dst reflect.Value, v any) error {
+	x, ok := v.(TimeOfDay)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	dst.Set(reflect.ValueOf(x))
+	return nil
+}
+
+// assignBigInt fills a big.Int (not a pointer) with a copy of an int.
+func assignBigInt(dst reflect.Value, v any) error {
+	b, ok := asBigInt(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	dst.Set(reflect.ValueOf(*new(big.Int).Set(b)))
+	return nil
+}
+
+// assignDict fills a Dict (not a pointer) from a dict.
+func assignDict(dst reflect.Value, v any) error {
+	d, ok := v.(*Dict)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	dst.Set(reflect.ValueOf(*d))
+	return nil
+}
+
+// assignTuple fills a Tuple from a tuple or a list.
+func assignTuple(dst reflect.Value, v any) error {
+	switch x := v.(type) {
+	case Tuple:
+		dst.Set(reflect.ValueOf(x))
+	case []any:
+		dst.Set(reflect.ValueOf(Tuple(x)))
+	default:
+		return mismatch(dst, v)
+	}
+	return nil
+}
+
+// assignInterface stores v as it is, if its type implements the interface.
+func assignInterface(dst reflect.Value, v any) error {
+	rv := reflect.ValueOf(v)
+	if !rv.Type().AssignableTo(dst.Type()) {
+		return mismatch(dst, v)
+	}
+	dst.Set(rv)
+	return nil
+}
+
+// assignPointer stores a value of the pointer's own type (*Dict, *big.Int,
+// *Object) as it is; otherwise it allocates the pointer if nil and fills
+// what it points to.
+func assignPointer(dst reflect.Value, v any, depth int) error {
+	t := dst.Type()
+	if rv := reflect.ValueOf(v); rv.Type() == t {
+		dst.Set(rv)
+		return nil
+	}
+	if dst.IsNil() {
+		dst.Set(reflect.New(t.Elem()))
+	}
+	return assign(dst.Elem(), v, depth+1)
+}
+
+// assignBool fills a bool kind from a bool.
+func assignBool(dst reflect.Value, v any) error {
+	b, ok := v.(bool)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	dst.SetBool(b)
+	return nil
+}
+
+// assignInt fills a signed integer kind from an int, range-checked.
+func assignInt(dst reflect.Value, v any) error {
+	if i, ok := v.(int64); ok && !dst.OverflowInt(i) {
+		dst.SetInt(i)
+		return nil
+	}
+	b, ok := asBigInt(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	if !b.IsInt64() || dst.OverflowInt(b.Int64()) {
+		return overflow(dst, b)
+	}
+	dst.SetInt(b.Int64())
+	return nil
+}
+
+// assignUint fills an unsigned integer kind from an int, range-checked.
+func assignUint(dst reflect.Value, v any) error {
+	b, ok := asBigInt(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	if !b.IsUint64() || dst.OverflowUint(b.Uint64()) {
+		return overflow(dst, b)
+	}
+	dst.SetUint(b.Uint64())
+	return nil
+}
+
+// overflow is the error for an int that does not fit dst.
+func overflow(dst reflect.Value, b *big.Int) error {
+	return &AssignError{GoType: dst.Type(), ValueType: "int", Err: fmt.Errorf("%s overflows %s", b, dst.Type())}
+}
+
+// assignFloat fills a float kind from a float or an int; infinities pass,
+// finite values too large for float32 do not.
+func assignFloat(dst reflect.Value, v any) error {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case int64:
+		f = float64(x)
+	default:
+		b, ok := asBigInt(v)
+		if !ok {
+			return mismatch(dst, v)
+		}
+		f, _ = new(big.Float).SetInt(b).Float64()
+	}
+	if dst.OverflowFloat(f) && !math.IsInf(f, 0) {
+		return &AssignError{GoType: dst.Type(), ValueType: TypeName(v), Err: fmt.Errorf("%v overflows %s", f, dst.Type())}
+	}
+	dst.SetFloat(f)
+	return nil
+}
+
+// assignString fills a string kind from a str or bytes.
+func assignString(dst reflect.Value, v any) error {
+	switch x := v.(type) {
+	case string:
+		dst.SetString(x)
+	case []byte:
+		dst.SetString(string(x))
+	default:
+		return mismatch(dst, v)
+	}
+	return nil
+}
+
+// assignSlice fills a byte slice with a copy of bytes or str, and other
+// slices item by item from a list or tuple.
+func assignSlice(dst reflect.Value, v any, depth int) error {
+	t := dst.Type()
+	if t.Elem().Kind() == reflect.Uint8 {
+		switch x := v.(type) {
+		case []byte:
+			dst.SetBytes(append([]byte(nil), x...))
+			return nil
+		case string:
+			dst.SetBytes([]byte(x))
+			return nil
+		}
+	}
+	items, ok := listItems(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	s := reflect.MakeSlice(t, len(items), len(items))
+	for i, it := range items {
+		if err := assign(s.Index(i), it, depth+1); err != nil {
+			return assignPath(err, indexSeg(i))
+		}
+	}
+	dst.Set(s)
+	return nil
+}
+
+// assignArray fills an array from a list or tuple: zero values past the end
+// of a short one, extra items dropped.
+func assignArray(dst reflect.Value, v any, depth int) error {
+	items, ok := listItems(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	for i := range dst.Len() {
+		if i >= len(items) {
+			dst.Index(i).SetZero()
+			continue
+		}
+		if err := assign(dst.Index(i), items[i], depth+1); err != nil {
+			return assignPath(err, indexSeg(i))
+		}
+	}
+	return nil
+}
+
+// assignMap adds the entries of a dict (or an object's attributes) to a
+// map, allocated if nil; keys follow assignKey.
+func assignMap(dst reflect.Value, v any, depth int) error {
+	d, ok := dictOf(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	t := dst.Type()
+	if dst.IsNil() {
+		dst.Set(reflect.MakeMapWithSize(t, d.Len()))
+	}
+	kt, et := t.Key(), t.Elem()
+	for _, e := range d.Entries() {
+		k := reflect.New(kt).Elem()
+		if err := assignKey(k, e.Key, depth+1); err != nil {
+			return assignPath(err, keySeg(e.Key)+"(key)")
+		}
+		ev := reflect.New(et).Elem()
+		if err := assign(ev, e.Value, depth+1); err != nil {
+			return assignPath(err, keySeg(e.Key))
+		}
+		dst.SetMapIndex(k, ev)
+	}
+	return nil
+}
+
+// assignStruct fills the fields named by the str keys of a dict (or an
+// object's attributes); other keys are ignored.
+func assignStruct(dst reflect.Value, v any, depth int) error {
+	d, ok := dictOf(v)
+	if !ok {
+		return mismatch(dst, v)
+	}
+	t := dst.Type()
+	fi := structIndex(t)
+	for _, e := range d.Entries() {
+		name, ok := e.Key.(string)
+		if !ok {
+			continue
+		}
+		f, ok := fi.lookup(name)
+		if !ok {
+			continue
+		}
+		fv, err := fieldForSet(dst, f.index)
+		if err != nil {
+			return &AssignError{Path: "." + name, GoType: t, ValueType: TypeName(e.Value), Err: err}
+		}
+		if err := assign(fv, e.Value, depth+1); err != nil {
+			return assignPath(err, "."+name)
+		}
+	}
+	return nil
 }
 
 // setValue stores x in dst without boxing it when dst is addressable.
@@ -505,153 +573,4 @@ func structIndex(t reflect.Type) *fieldIndex {
 	}
 	v, _ := indexCache.LoadOrStore(t, fi)
 	return v.(*fieldIndex)
-}
-
-// DictFromEntries returns a dict holding entries, taking ownership of the
-// slice: the fast way for decoders to build a dict whose size they know.
-// Later duplicates of a key overwrite the earlier value in its position, as
-// Python's dict does when it is built item by item.
-func DictFromEntries(entries []Entry) *Dict {
-	d := &Dict{}
-	d.SetEntries(entries)
-	return d
-}
-
-// CopyDict returns a dict holding a copy of entries, with DictFromEntries'
-// rules. A dict of up to 4 entries (the result dict of most replies) comes in
-// one allocation with its entries.
-func CopyDict(entries []Entry) *Dict {
-	n := len(entries)
-	var d *Dict
-	var es []Entry
-	switch {
-	case n <= 2:
-		x := new(dictWith[[2]Entry])
-		d, es = &x.d, x.e[:n:n]
-	case n <= 4:
-		x := new(dictWith[[4]Entry])
-		d, es = &x.d, x.e[:n:n]
-	default:
-		d, es = new(Dict), make([]Entry, n)
-	}
-	copy(es, entries)
-	d.SetEntries(es)
-	return d
-}
-
-// dictWith is a dict allocated together with its entries.
-type dictWith[A any] struct {
-	d Dict
-	e A
-}
-
-// SetEntries replaces the contents of d with entries, taking ownership of the
-// slice, with DictFromEntries' rules. Decoders use it to fill dicts they
-// allocate in batches. It takes linear time whatever the keys (Set scans
-// linearly for keys other than strings and numbers).
-func (d *Dict) SetEntries(entries []Entry) {
-	d.index = nil
-	d.entries = mergeDuplicateKeys(entries)
-}
-
-// mergeDuplicateKeys merges entries with equal keys in place: the value of
-// the last one goes to the position of the first.
-func mergeDuplicateKeys(entries []Entry) []Entry {
-	n := len(entries)
-	if n < 2 {
-		return entries
-	}
-	allStrings := true
-	for _, e := range entries {
-		if _, ok := e.Key.(string); !ok {
-			allStrings = false
-			break
-		}
-	}
-	if allStrings && n <= 16 { // the usual record: compare in place
-		dup := false
-		for i := 1; i < n && !dup; i++ {
-			si := entries[i].Key.(string)
-			for j := range i {
-				if entries[j].Key.(string) == si {
-					dup = true
-					break
-				}
-			}
-		}
-		if !dup {
-			return entries
-		}
-	}
-	seen := make(map[string]int, n)
-	out := entries[:0]
-	var buf []byte
-	for i, e := range entries {
-		var ck string
-		if allStrings {
-			ck = e.Key.(string)
-		} else {
-			buf = canonKey(buf[:0], e.Key, i)
-			ck = string(buf)
-		}
-		if j, ok := seen[ck]; ok {
-			out[j].Value = e.Value
-			continue
-		}
-		seen[ck] = len(out)
-		out = append(out, e)
-	}
-	clear(entries[len(out):])
-	return out
-}
-
-// canonKey appends a text that is the same for keys Python considers equal
-// (1, 1.0 and True; equal tuples) and different otherwise. A NaN never equals
-// another key, as in Python, so it is made unique with the entry's index.
-func canonKey(b []byte, k any, index int) []byte {
-	switch k := k.(type) {
-	case nil:
-		return append(b, 'N')
-	case string:
-		b = append(b, 's')
-		b = strconv.AppendInt(b, int64(len(k)), 10)
-		b = append(b, ':')
-		return append(b, k...)
-	case []byte:
-		b = append(b, 'b')
-		b = strconv.AppendInt(b, int64(len(k)), 10)
-		b = append(b, ':')
-		return append(b, k...)
-	case bool:
-		if k {
-			return append(b, "i1;"...)
-		}
-		return append(b, "i0;"...)
-	case float64:
-		switch {
-		case math.IsNaN(k):
-			b = append(b, "nan"...)
-			return append(strconv.AppendInt(b, int64(index), 10), ';')
-		case !math.IsInf(k, 0) && k == math.Trunc(k):
-			bf, _ := new(big.Float).SetFloat64(k).Int(nil)
-			return append(bf.Append(append(b, 'i'), 10), ';')
-		}
-		return append(strconv.AppendUint(append(b, 'f'), math.Float64bits(k), 16), ';')
-	case Tuple:
-		b = append(b, 't')
-		for _, x := range k {
-			b = canonKey(b, x, index)
-		}
-		return append(b, ')')
-	case time.Time:
-		return append(k.UTC().AppendFormat(append(b, 'a'), time.RFC3339Nano), ';')
-	case Date:
-		return append(append(b, 'd'), k.String()+";"...)
-	case TimeOfDay:
-		return append(append(b, 'T'), k.String()+";"...)
-	}
-	if i, ok := asBigInt(k); ok {
-		return append(i.Append(append(b, 'i'), 10), ';')
-	}
-	return fmt.Appendf(b, "?%T%v;", k, k)
 }

@@ -1,9 +1,12 @@
 package value
 
 import (
+	"fmt"
 	"iter"
 	"math"
 	"math/big"
+	"strconv"
+	"time"
 )
 
 // Entry is one key/value pair of a Dict.
@@ -230,4 +233,153 @@ func KeyEqual(a, b any) bool {
 	}
 	kb, ok := hashKey(b)
 	return ok && ka == kb
+}
+
+// DictFromEntries returns a dict holding entries, taking ownership of the
+// slice: the fast way for decoders to build a dict whose size they know.
+// Later duplicates of a key overwrite the earlier value in its position, as
+// Python's dict does when it is built item by item.
+func DictFromEntries(entries []Entry) *Dict {
+	d := &Dict{}
+	d.SetEntries(entries)
+	return d
+}
+
+// CopyDict returns a dict holding a copy of entries, with DictFromEntries'
+// rules. A dict of up to 4 entries (the result dict of most replies) comes in
+// one allocation with its entries.
+func CopyDict(entries []Entry) *Dict {
+	n := len(entries)
+	var d *Dict
+	var es []Entry
+	switch {
+	case n <= 2:
+		x := new(dictWith[[2]Entry])
+		d, es = &x.d, x.e[:n:n]
+	case n <= 4:
+		x := new(dictWith[[4]Entry])
+		d, es = &x.d, x.e[:n:n]
+	default:
+		d, es = new(Dict), make([]Entry, n)
+	}
+	copy(es, entries)
+	d.SetEntries(es)
+	return d
+}
+
+// dictWith is a dict allocated together with its entries.
+type dictWith[A any] struct {
+	d Dict
+	e A
+}
+
+// SetEntries replaces the contents of d with entries, taking ownership of the
+// slice, with DictFromEntries' rules. Decoders use it to fill dicts they
+// allocate in batches. It takes linear time whatever the keys (Set scans
+// linearly for keys other than strings and numbers).
+func (d *Dict) SetEntries(entries []Entry) {
+	d.index = nil
+	d.entries = mergeDuplicateKeys(entries)
+}
+
+// mergeDuplicateKeys merges entries with equal keys in place: the value of
+// the last one goes to the position of the first.
+func mergeDuplicateKeys(entries []Entry) []Entry {
+	n := len(entries)
+	if n < 2 {
+		return entries
+	}
+	allStrings := true
+	for _, e := range entries {
+		if _, ok := e.Key.(string); !ok {
+			allStrings = false
+			break
+		}
+	}
+	if allStrings && n <= 16 { // the usual record: compare in place
+		dup := false
+		for i := 1; i < n && !dup; i++ {
+			si := entries[i].Key.(string)
+			for j := range i {
+				if entries[j].Key.(string) == si {
+					dup = true
+					break
+				}
+			}
+		}
+		if !dup {
+			return entries
+		}
+	}
+	seen := make(map[string]int, n)
+	out := entries[:0]
+	var buf []byte
+	for i, e := range entries {
+		var ck string
+		if allStrings {
+			ck = e.Key.(string)
+		} else {
+			buf = canonKey(buf[:0], e.Key, i)
+			ck = string(buf)
+		}
+		if j, ok := seen[ck]; ok {
+			out[j].Value = e.Value
+			continue
+		}
+		seen[ck] = len(out)
+		out = append(out, e)
+	}
+	clear(entries[len(out):])
+	return out
+}
+
+// canonKey appends a text that is the same for keys Python considers equal
+// (1, 1.0 and True; equal tuples) and different otherwise. A NaN never equals
+// another key, as in Python, so it is made unique with the entry's index.
+func canonKey(b []byte, k any, index int) []byte {
+	switch k := k.(type) {
+	case nil:
+		return append(b, 'N')
+	case string:
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ':')
+		return append(b, k...)
+	case []byte:
+		b = append(b, 'b')
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ':')
+		return append(b, k...)
+	case bool:
+		if k {
+			return append(b, "i1;"...)
+		}
+		return append(b, "i0;"...)
+	case float64:
+		switch {
+		case math.IsNaN(k):
+			b = append(b, "nan"...)
+			return append(strconv.AppendInt(b, int64(index), 10), ';')
+		case !math.IsInf(k, 0) && k == math.Trunc(k):
+			bf, _ := new(big.Float).SetFloat64(k).Int(nil)
+			return append(bf.Append(append(b, 'i'), 10), ';')
+		}
+		return append(strconv.AppendUint(append(b, 'f'), math.Float64bits(k), 16), ';')
+	case Tuple:
+		b = append(b, 't')
+		for _, x := range k {
+			b = canonKey(b, x, index)
+		}
+		return append(b, ')')
+	case time.Time:
+		return append(k.UTC().AppendFormat(append(b, 'a'), time.RFC3339Nano), ';')
+	case Date:
+		return append(append(b, 'd'), k.String()+";"...)
+	case TimeOfDay:
+		return append(append(b, 'T'), k.String()+";"...)
+	}
+	if i, ok := asBigInt(k); ok {
+		return append(i.Append(append(b, 'i'), 10), ';')
+	}
+	return fmt.Appendf(b, "?%T%v;", k, k)
 }

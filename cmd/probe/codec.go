@@ -10,6 +10,7 @@ import (
 	"github.com/diracgo/diracrpc/compat"
 	"github.com/diracgo/diracrpc/dencode"
 	"github.com/diracgo/diracrpc/jencode"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // runCodec converts stdin to stdout:
@@ -69,7 +70,7 @@ func runCodec(_ context.Context, e *env, args []string) error {
 	}
 	switch {
 	case *asJSON:
-		out := map[string]any{"type": typeName(v), "repr": compat.Repr(v), "length": used, "trailing": len(in) - used}
+		out := map[string]any{"type": value.TypeName(v), "repr": compat.Repr(v), "length": used, "trailing": len(in) - used}
 		if j, err := jencode.Marshal(v); err == nil && json.Valid(j) {
 			out["json"] = json.RawMessage(j)
 		}

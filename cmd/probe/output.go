@@ -7,7 +7,6 @@ import (
 
 	"github.com/diracgo/diracrpc/compat"
 	"github.com/diracgo/diracrpc/jencode"
-	"github.com/diracgo/diracrpc/value"
 )
 
 // writeJSON writes v as one line of JSON (machine output of --json).
@@ -31,8 +30,6 @@ func diracJSON(v any) json.RawMessage {
 	b, _ := json.Marshal(map[string]string{"repr": compat.Repr(m)})
 	return b
 }
-
-func typeName(v any) string { return value.TypeName(v) }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

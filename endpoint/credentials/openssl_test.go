@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/x509pem"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
@@ -103,8 +104,8 @@ func TestOpenSSLAcceptsPKIDir(t *testing.T) {
 	dir := t.TempDir()
 	pop := pki.Must(t)(ca.ProxyWith(files.ProxyCred, pki.RFC3820, credentials.ProxyOptions{Group: "g"}))
 	for name, c := range map[string]*credentials.Credential{"proxy": files.ProxyCred, "pop": pop} {
-		leaf := writeFile(t, dir, name+"_leaf.pem", credentials.EncodeCertificatesPEM(c.Chain[0]), 0o644)
-		untrusted := writeFile(t, dir, name+"_chain.pem", credentials.EncodeCertificatesPEM(c.Chain[1:]...), 0o644)
+		leaf := writeFile(t, dir, name+"_leaf.pem", x509pem.Certificates(c.Chain[0]), 0o644)
+		untrusted := writeFile(t, dir, name+"_chain.pem", x509pem.Certificates(c.Chain[1:]...), 0o644)
 		out := runOpenSSL(t, "verify", "-allow_proxy_certs", "-CApath", files.CADir, "-untrusted", untrusted, leaf)
 		assert.Contains(t, out, ": OK", name)
 	}

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/diracgo/diracrpc/internal/x509pem"
 )
 
 // Object identifiers of the grid extensions.
@@ -370,14 +372,14 @@ func appendCN(rawName []byte, cn string) ([]byte, error) {
 // EncodeProxyPEM returns the proxy file content DIRAC writes: the proxy
 // certificate, its unencrypted key, then the rest of the chain.
 func (c *Credential) EncodeProxyPEM() ([]byte, error) {
-	key, err := MarshalPrivateKeyPEM(c.PrivateKey)
+	key, err := x509pem.PrivateKey(c.PrivateKey)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	b.Write(EncodeCertificatesPEM(c.Chain[0]))
+	b.Write(x509pem.Certificates(c.Chain[0]))
 	b.Write(key)
-	b.Write(EncodeCertificatesPEM(c.Chain[1:]...))
+	b.Write(x509pem.Certificates(c.Chain[1:]...))
 	return b.Bytes(), nil
 }
 

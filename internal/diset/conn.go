@@ -51,8 +51,6 @@ type Conn struct {
 	r   *frame.Reader
 	enc Encoding
 	ka  kaIDs
-	// Received counts payload bytes received, for tests and metrics.
-	Received int64
 }
 
 // NewConn wraps nc; enc is what Send writes.
@@ -92,7 +90,6 @@ func (c *Conn) Recv(limit int) (v any, raw []byte, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		c.Received += int64(len(p))
 		v, _, err := Decode(p)
 		if err != nil {
 			return nil, p, err

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/x509pem"
 )
 
 // Options configures a CA. The zero value is ready to use.
@@ -161,7 +162,7 @@ func (ca *CA) Untrusted() (*CA, error) {
 func (ca *CA) Store() *credentials.CAStore { return credentials.NewCAStore(ca.Cert) }
 
 // CertPEM returns the CA certificate in PEM.
-func (ca *CA) CertPEM() []byte { return credentials.EncodeCertificatesPEM(ca.Cert) }
+func (ca *CA) CertPEM() []byte { return x509pem.Certificates(ca.Cert) }
 
 // Credential returns the CA certificate and key as a credential.
 func (ca *CA) Credential() *credentials.Credential {
@@ -494,7 +495,7 @@ func WriteCADir(dir string, cas ...*x509.Certificate) error {
 		if err != nil {
 			return err
 		}
-		data := credentials.EncodeCertificatesPEM(c)
+		data := x509pem.Certificates(c)
 		for n := 0; ; n++ {
 			p := filepath.Join(dir, fmt.Sprintf("%s.%d", h, n))
 			old, err := os.ReadFile(p)
@@ -516,10 +517,10 @@ func WriteCADir(dir string, cas ...*x509.Certificate) error {
 // WriteCertKey writes a credential's chain to certPath (0644) and its key to
 // keyPath (0600).
 func WriteCertKey(certPath, keyPath string, c *credentials.Credential) error {
-	if err := os.WriteFile(certPath, credentials.EncodeCertificatesPEM(c.Chain...), 0o644); err != nil {
+	if err := os.WriteFile(certPath, x509pem.Certificates(c.Chain...), 0o644); err != nil {
 		return err
 	}
-	key, err := credentials.MarshalPrivateKeyPEM(c.PrivateKey)
+	key, err := x509pem.PrivateKey(c.PrivateKey)
 	if err != nil {
 		return err
 	}
@@ -531,7 +532,7 @@ func WriteCertKey(certPath, keyPath string, c *credentials.Credential) error {
 
 // KeyPEM returns a credential's private key in PEM (PKCS#1 for RSA, SEC 1 for EC).
 func KeyPEM(c *credentials.Credential) []byte {
-	b, err := credentials.MarshalPrivateKeyPEM(c.PrivateKey)
+	b, err := x509pem.PrivateKey(c.PrivateKey)
 	if err != nil {
 		return nil
 	}
@@ -540,5 +541,5 @@ func KeyPEM(c *credentials.Credential) []byte {
 
 // CertPEM returns a credential's certificate chain in PEM.
 func CertPEM(c *credentials.Credential) []byte {
-	return credentials.EncodeCertificatesPEM(c.Chain...)
+	return x509pem.Certificates(c.Chain...)
 }

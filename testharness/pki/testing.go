@@ -1,13 +1,23 @@
 package pki
 
 import (
-	"testing"
-
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
+// TB is the part of testing.TB the test helpers here and in testharness use;
+// *testing.T, *testing.B and *testing.F satisfy it. Taking it rather than
+// testing.TB keeps package testing out of programs that use the harness
+// (cmd/probe), as testify's TestingT does.
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // NewT creates a CA or fails the test.
-func NewT(tb testing.TB, opts Options) *CA {
+func NewT(tb TB, opts Options) *CA {
 	tb.Helper()
 	ca, err := New(opts)
 	if err != nil {
@@ -17,7 +27,7 @@ func NewT(tb testing.TB, opts Options) *CA {
 }
 
 // Must returns c or fails the test on err: pki.Must(t)(ca.User("alice")).
-func Must(tb testing.TB) func(*credentials.Credential, error) *credentials.Credential {
+func Must(tb TB) func(*credentials.Credential, error) *credentials.Credential {
 	return func(c *credentials.Credential, err error) *credentials.Credential {
 		tb.Helper()
 		if err != nil {
@@ -28,7 +38,7 @@ func Must(tb testing.TB) func(*credentials.Credential, error) *credentials.Crede
 }
 
 // WriteDirT writes the layout of WriteDir into a fresh t.TempDir.
-func (ca *CA) WriteDirT(tb testing.TB) *Files {
+func (ca *CA) WriteDirT(tb TB) *Files {
 	tb.Helper()
 	f, err := ca.WriteDir(tb.TempDir())
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/diracgo/diracrpc/internal/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 	"github.com/diracgo/diracrpc/value"
 )
 

@@ -3,7 +3,7 @@
 // bootstrap from it (endpoint.Bootstrap, DIRAC's own clients) over any
 // transport of package server. It answers getVersion, getCompressedData and
 // getCompressedDataIfNewer with DIRAC's payload shapes; it has no write
-// methods. It is meant for tests and small deployments.
+// methods. It is meant for tests (endpoint.Bootstrap against a local CS).
 package csserver
 
 import (
@@ -23,12 +23,11 @@ type CS struct {
 	mu      sync.RWMutex
 	conf    *cfg.Config
 	version string
-	calls   map[string]int
 }
 
 // New returns a CS serving a copy of c, with a fresh version.
 func New(c *cfg.Config) *CS {
-	cs := &CS{calls: make(map[string]int)}
+	cs := &CS{}
 	cs.Update(c)
 	return cs
 }
@@ -63,17 +62,11 @@ func (cs *CS) Config() *cfg.Config {
 	return cs.conf.Clone()
 }
 
-// Calls returns how many times method was called.
-func (cs *CS) Calls(method string) int {
+// snapshot returns the configuration served (not to be changed) and its
+// version.
+func (cs *CS) snapshot() (*cfg.Config, string) {
 	cs.mu.RLock()
 	defer cs.mu.RUnlock()
-	return cs.calls[method]
-}
-
-func (cs *CS) snapshot(method string) (*cfg.Config, string) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.calls[method]++
 	return cs.conf, cs.version
 }
 
@@ -85,17 +78,17 @@ func (cs *CS) Service() *server.Service {
 	open := []string{"all"}
 	svc.Handle("getVersion", server.Method{Auth: open, Types: []server.Type{},
 		Func: func(context.Context, *server.Request) (any, error) {
-			_, v := cs.snapshot("getVersion")
+			_, v := cs.snapshot()
 			return v, nil
 		}})
 	svc.Handle("getCompressedData", server.Method{Auth: open, Types: []server.Type{},
 		Func: func(_ context.Context, req *server.Request) (any, error) {
-			c, _ := cs.snapshot("getCompressedData")
+			c, _ := cs.snapshot()
 			return endpoint.EncodeConfigData(c, req.Protocol), nil
 		}})
 	svc.Handle("getCompressedDataIfNewer", server.Method{Auth: open, Types: []server.Type{server.TypeStr},
 		Func: func(_ context.Context, req *server.Request) (any, error) {
-			c, v := cs.snapshot("getCompressedDataIfNewer")
+			c, v := cs.snapshot()
 			out := value.NewDict("newestVersion", v)
 			if client, _ := req.Args[0].(string); client < v {
 				out.Set("data", endpoint.EncodeConfigData(c, req.Protocol))

@@ -92,7 +92,7 @@ func TestLoadDISET(t *testing.T) {
 	c := e.disetClient([]string{dipsURL(l.Addr().String())}, func(cfg *disetclient.Config) {
 		cfg.ConnectTimeout = time.Minute
 	})
-	loadOneClient(t, e, c, srv.Served)
+	loadOneClient(t, e, c, srv.served)
 }
 
 // TestLoadHTTPS: 200 concurrent callers over https:// through one shared
@@ -104,7 +104,7 @@ func TestLoadHTTPS(t *testing.T) {
 	e := newEnv(t)
 	srv := e.serveHTTPS(e.service(), listen(t), nil)
 	c := e.httpsClient([]string{srv.url}, nil)
-	loadOneClient(t, e, c, srv.Served)
+	loadOneClient(t, e, c, srv.served)
 }
 
 // loadOneClient has loadCallers callers share c: no error, every call served

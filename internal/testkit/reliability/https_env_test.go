@@ -17,8 +17,9 @@ import (
 // middleware) and whose listener can be wrapped (connection faults).
 type httpsServer struct {
 	*server.HTTPS
-	url string
-	mw  *faults.Middleware // nil without a plan
+	url    string
+	mw     *faults.Middleware // nil without a plan
+	served func() int64       // handler runs (see countRuns)
 }
 
 // newHTTPS is the HTTPS server of svc with the env's host certificate
@@ -39,8 +40,9 @@ func (e *env) newHTTPS(svc *server.Service, tune func(*server.HTTPSConfig)) (*se
 // certificate still reaches the service).
 func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan, tune func(*server.HTTPSConfig)) *httpsServer {
 	e.t.Helper()
+	served := countRuns(svc)
 	h, tlsCfg := e.newHTTPS(svc, tune)
-	s := &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
+	s := &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName, served: served}
 	var handler http.Handler = h
 	if plan != nil {
 		s.mw = faults.HTTPMiddleware(plan, h)
@@ -64,9 +66,10 @@ func (e *env) startHTTPS(svc *server.Service, l net.Listener, plan *faults.Plan,
 // production code would.
 func (e *env) serveHTTPS(svc *server.Service, l net.Listener, tune func(*server.HTTPSConfig)) *httpsServer {
 	e.t.Helper()
+	served := countRuns(svc)
 	h, _ := e.newHTTPS(svc, tune)
 	e.serveUntilCleanup("https server", func() error { return h.Serve(l) }, h.Close, server.ErrServerClosed)
-	return &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName}
+	return &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName, served: served}
 }
 
 func (e *env) httpsClient(urls []string, tune func(*httpsclient.Config)) *httpsclient.Client {

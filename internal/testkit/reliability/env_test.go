@@ -19,6 +19,7 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/faults"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
@@ -87,9 +88,31 @@ func listen(t *testing.T) net.Listener {
 	return l
 }
 
+// countRuns makes every method of svc, built-ins included, count its runs
+// from now on; the result reads the count. It counts where the server's
+// handler runs start (after the arguments were checked), so a test can prove
+// that a call ran exactly once, or that no hostile input reached a handler.
+func countRuns(svc *server.Service) (served func() int64) {
+	var n atomic.Int64
+	for _, method := range []string{"count", "block", "ping", "echo", "whoami"} {
+		if _, ok := svc.Lookup(method); ok {
+			testharness.CountCalls(svc, method, &n)
+		}
+	}
+	return n.Load
+}
+
+// disetServer is a running DISET server and the count of the handler runs of
+// the service it serves (see countRuns).
+type disetServer struct {
+	*server.DISET
+	served func() int64
+}
+
 // startDISET serves svc on l (dips when secure) until the test ends.
-func (e *env) startDISET(svc *server.Service, l net.Listener, secure bool, tune func(*server.DISETConfig)) *server.DISET {
+func (e *env) startDISET(svc *server.Service, l net.Listener, secure bool, tune func(*server.DISETConfig)) *disetServer {
 	e.t.Helper()
+	served := countRuns(svc)
 	cfg := server.DISETConfig{Logger: quiet}
 	if secure {
 		cfg.TLS = e.serverTLS(e.host, true)
@@ -99,13 +122,13 @@ func (e *env) startDISET(svc *server.Service, l net.Listener, secure bool, tune 
 	}
 	srv := server.NewDISET(svc, cfg)
 	e.serveUntilCleanup("DISET server", func() error { return srv.Serve(l) }, srv.Close, server.ErrServerClosed)
-	return srv
+	return &disetServer{DISET: srv, served: served}
 }
 
 // disetBehind starts a plain dip:// backend and a TLS-terminating DISET
 // proxy in front of it: clients speak dips:// to the proxy, which sees the
 // frames and applies plan.
-func (e *env) disetBehind(plan *faults.Plan, requestFrames int) (*faults.Proxy, *server.DISET, string) {
+func (e *env) disetBehind(plan *faults.Plan, requestFrames int) (*faults.Proxy, *disetServer, string) {
 	e.t.Helper()
 	l := listen(e.t)
 	srv := e.startDISET(e.service(), l, false, nil)

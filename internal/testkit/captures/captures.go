@@ -36,7 +36,7 @@ type Conversation struct {
 // Dir returns ../shared/captures relative to the module root.
 func Dir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "captures")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "captures")
 }
 
 // Load reads a DISET .jsonl capture ({"conn", "dir", "hex"} per line)

@@ -46,7 +46,7 @@ func TestExactlyOnceHTTPS(t *testing.T) {
 				cfg.Idempotent = []string{"count"}
 			}
 		})
-		return onceSide{c: c, served: srv.Served, applied: func() (int64, string) {
+		return onceSide{c: c, served: srv.served, applied: func() (int64, string) {
 			fs, ls := srv.mw.Stats(), ln.Stats()
 			return fs.Faults[tc.fault.Kind] + ls.Faults[tc.fault.Kind], fmt.Sprintf("middleware=%+v listener=%+v", fs, ls)
 		}}
@@ -68,7 +68,7 @@ func TestFailoverHTTPS(t *testing.T) {
 	urls := append(bad.urls(), srv.url)
 
 	checkFailover(t, e, func() diracrpc.Caller { return e.httpsClient(urls, nil) }, srv.url)
-	assert.EqualValues(t, 6, srv.Served())
+	assert.EqualValues(t, 6, srv.served())
 	bad.check(t)
 }
 
@@ -202,7 +202,7 @@ func TestRestartHTTPS(t *testing.T) {
 	second := e.serveHTTPS(svc, l2, nil)
 	giveUp, _ := ctx.Deadline()
 	waitBreakerClosed(t, ctx, c, giveUp)
-	assert.EqualValues(t, 1, second.Served())
+	assert.EqualValues(t, 1, second.served())
 }
 
 // waitBreakerClosed calls "count" every 20 ms until a call succeeds (the

@@ -131,5 +131,5 @@ func hostileHTTPS(t *testing.T, attacks []attack, configure func(*server.HTTPSCo
 		return d.Dial("tcp", addr)
 	}
 	c := e.httpsClient([]string{srv.url}, nil)
-	attackDuringGoodCalls(t, e, attacks, dial, c, srv.Served, maxGrowth)
+	attackDuringGoodCalls(t, e, attacks, dial, c, srv.served, maxGrowth)
 }

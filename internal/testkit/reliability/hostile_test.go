@@ -253,7 +253,7 @@ func TestHostileDISET(t *testing.T) {
 				}
 			}
 			// Bounded while 20 GB of frames are declared.
-			attackDuringGoodCalls(t, e, attacks, dial, c, srv.Served, 256<<20)
+			attackDuringGoodCalls(t, e, attacks, dial, c, srv.served, 256<<20)
 		})
 	}
 }

@@ -41,7 +41,7 @@ func TestExactlyOnceDISET(t *testing.T) {
 				cfg.Idempotent = everything
 			}
 		})
-		return onceSide{c: c, served: srv.Served, applied: func() (int64, string) {
+		return onceSide{c: c, served: srv.served, applied: func() (int64, string) {
 			s := p.Stats()
 			return s.Faults[tc.fault.Kind], fmt.Sprintf("proxy=%+v", s)
 		}}
@@ -67,7 +67,7 @@ func TestFailoverDISET(t *testing.T) {
 	checkFailover(t, e, func() diracrpc.Caller {
 		return e.disetClient(urls, func(cfg *disetclient.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
 	}, healthy)
-	assert.EqualValues(t, 6, srv.Served())
+	assert.EqualValues(t, 6, srv.served())
 	bad.check(t)
 }
 
@@ -107,7 +107,7 @@ func TestDeadlineDISET(t *testing.T) {
 		}()
 		// Cancel once the handler runs: the server counts it first.
 		_, ok := faults.WaitStats(ctxFor(t, 5*time.Second), func() faults.Stats {
-			return faults.Stats{Requests: srv.Served()}
+			return faults.Stats{Requests: srv.served()}
 		}, func(s faults.Stats) bool { return s.Requests == 1 })
 		require.True(t, ok)
 		start := time.Now()
@@ -151,5 +151,5 @@ func TestRestartDISET(t *testing.T) {
 	res, err := c.Call(ctxFor(t, 5*time.Second), "count")
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, res.Value)
-	assert.EqualValues(t, 1, srv2.Served())
+	assert.EqualValues(t, 1, srv2.served())
 }
