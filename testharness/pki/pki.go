@@ -27,6 +27,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -184,6 +185,8 @@ type CertSpec struct {
 	NotBefore, NotAfter time.Time
 	// RSA makes an RSA 2048 key for this certificate.
 	RSA bool
+	// KeyBits, if set, makes an RSA key of that size (weak-key tests).
+	KeyBits int
 	// Key, if set, is used instead of generating one.
 	Key crypto.Signer
 }
@@ -191,6 +194,12 @@ type CertSpec struct {
 // Issue signs a certificate from spec.
 func (ca *CA) Issue(spec CertSpec) (*credentials.Credential, error) {
 	key := spec.Key
+	if key == nil && spec.KeyBits > 0 {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, spec.KeyBits); err != nil {
+			return nil, err
+		}
+	}
 	if key == nil {
 		var err error
 		if key, err = newKey(spec.RSA || ca.opts.RSA); err != nil {
@@ -377,6 +386,94 @@ func (ca *CA) ForgedProxy(issuer *credentials.Credential) (*credentials.Credenti
 	}
 	p.Chain = append([]*x509.Certificate{p.Chain[0]}, issuer.Chain...)
 	return p, nil
+}
+
+// WeakKeyProxy makes an RFC 3820 proxy of issuer with an RSA key of bits
+// (1024 for the weak-crypto tests).
+func (ca *CA) WeakKeyProxy(issuer *credentials.Credential, bits int) (*credentials.Credential, error) {
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{KeyBits: bits})
+}
+
+// SHA1Proxy makes an RFC 3820 proxy of issuer signed with SHA-1 (RSA or
+// ECDSA after the issuer's key), which OpenSSL 3 refuses.
+func (ca *CA) SHA1Proxy(issuer *credentials.Credential) (*credentials.Credential, error) {
+	alg := x509.ECDSAWithSHA1
+	if _, ok := issuer.PrivateKey.(*rsa.PrivateKey); ok {
+		alg = x509.SHA1WithRSA
+	}
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{SignatureAlgorithm: alg})
+}
+
+// NamedLimitedProxy makes an RFC 3820 proxy whose policy is inheritAll (a
+// full proxy) but whose last CN is "limited proxy": DIRAC goes by the name
+// and treats it as limited.
+func (ca *CA) NamedLimitedProxy(issuer *credentials.Credential) (*credentials.Credential, error) {
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{CommonName: "limited proxy"})
+}
+
+// CRLSpec describes a CRL for CA.CRL.
+type CRLSpec struct {
+	// Revoked certificates (their serial numbers are listed).
+	Revoked []*x509.Certificate
+	// ThisUpdate and NextUpdate default to now-1h and now+7 days; a
+	// NextUpdate in the past makes an expired CRL.
+	ThisUpdate, NextUpdate time.Time
+	// Number is the CRL number; default 1.
+	Number int64
+}
+
+// CRL returns a DER CRL signed by the CA.
+func (ca *CA) CRL(spec CRLSpec) ([]byte, error) {
+	now := ca.opts.now()
+	if spec.ThisUpdate.IsZero() {
+		spec.ThisUpdate = now.Add(-time.Hour)
+	}
+	if spec.NextUpdate.IsZero() {
+		spec.NextUpdate = now.Add(7 * 24 * time.Hour)
+	}
+	if spec.Number == 0 {
+		spec.Number = 1
+	}
+	tmpl := &x509.RevocationList{Number: big.NewInt(spec.Number), ThisUpdate: spec.ThisUpdate, NextUpdate: spec.NextUpdate}
+	for _, c := range spec.Revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: spec.ThisUpdate})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL: %w", err)
+	}
+	return der, nil
+}
+
+// ForgedCRL returns a CRL that names this CA as its issuer but is signed by
+// an unrelated key: verifiers must ignore it.
+func (ca *CA) ForgedCRL(spec CRLSpec) ([]byte, error) {
+	evil, err := newKey(false)
+	if err != nil {
+		return nil, err
+	}
+	fake := *ca.Cert
+	fake.PublicKey = evil.Public()
+	forger := &CA{Cert: &fake, Key: evil, opts: ca.opts}
+	return forger.CRL(spec)
+}
+
+// WriteCRL writes a CRL (DER, as CRL returns) into a CA directory as PEM,
+// under the name fetch-crl uses: <issuer subject hash>.r0. It returns the path.
+func (ca *CA) WriteCRL(dir string, der []byte) (string, error) {
+	h, err := credentials.SubjectHash(ca.Cert)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, h+".r0")
+	data := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	// Written under a temporary name and renamed, as fetch-crl does.
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
 }
 
 // Files are the paths WriteDir wrote.
