@@ -477,3 +477,85 @@ func TestSecurityChains(t *testing.T) {
 		})
 	}
 }
+
+// settableClock is a verifier clock the test moves forward.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *settableClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func (e *secEnv) both(t *testing.T, cred *credentials.Credential) []seen {
+	t.Helper()
+	d, _ := e.callDIPS(t, cred, nil, "id")
+	h, _ := e.callHTTPS(t, cred, nil, "id")
+	d.Seconds, h.Seconds = 0, 0
+	return []seen{d, h}
+}
+
+// TestSecurityCRLReload: CRL files are re-read when they change, at most
+// once per CRLReloadInterval of the verifier's clock, without a restart.
+func TestSecurityCRLReload(t *testing.T) {
+	p := newSecPKI(t)
+	robProxy := pki.Must(t)(p.ca.Proxy(p.rob, pki.RFC3820))
+	clock := &settableClock{t: time.Now()}
+	e := startSec(t, p, secSpec{reload: time.Minute, now: clock.Now})
+	rob := member("rob", "dirac_user", "NormalUser")
+	require.Equal(t, []seen{rob, rob}, e.both(t, robProxy))
+
+	der, err := p.ca.CRL(pki.CRLSpec{Revoked: []*x509.Certificate{p.rob.Leaf()}})
+	require.NoError(t, err)
+	_, err = p.ca.WriteCRL(e.dir, der)
+	require.NoError(t, err)
+	assert.Equal(t, []seen{rob, rob}, e.both(t, robProxy), "within the reload interval the old CRLs stand")
+
+	clock.Add(2 * time.Minute)
+	assert.Equal(t, []seen{refusedTLS(), refusedTLS()}, e.both(t, robProxy), "the new CRL revokes rob")
+
+	der, err = p.ca.CRL(pki.CRLSpec{Number: 2})
+	require.NoError(t, err)
+	_, err = p.ca.WriteCRL(e.dir, der)
+	require.NoError(t, err)
+	clock.Add(2 * time.Minute)
+	assert.Equal(t, []seen{rob, rob}, e.both(t, robProxy), "a CRL without rob lets him in again")
+}
+
+// TestSecurityCRLReloadEveryHandshake: a negative interval looks at the
+// files on every verification.
+func TestSecurityCRLReloadEveryHandshake(t *testing.T) {
+	p := newSecPKI(t)
+	e := startSec(t, p, secSpec{reload: -1})
+	rob := member("rob", "dirac_user", "NormalUser")
+	rob.VO = ""
+	require.Equal(t, []seen{rob, rob}, e.both(t, p.rob))
+	der, err := p.ca.CRL(pki.CRLSpec{Revoked: []*x509.Certificate{p.rob.Leaf()}})
+	require.NoError(t, err)
+	_, err = p.ca.WriteCRL(e.dir, der)
+	require.NoError(t, err)
+	assert.Equal(t, []seen{refusedTLS(), refusedTLS()}, e.both(t, p.rob))
+}
+
+// TestSecurityPeerInfoClock: the handler's secondsLeft is counted from the
+// verifier's clock, not the system's.
+func TestSecurityPeerInfoClock(t *testing.T) {
+	p := newSecPKI(t)
+	later := time.Now().Add(time.Hour)
+	e := startSec(t, p, secSpec{now: func() time.Time { return later }})
+	left := time.Until(p.aliceProxy.NotAfter()) - time.Hour
+	for _, call := range []func(*testing.T, *credentials.Credential, any, string) (seen, error){e.callDIPS, e.callHTTPS} {
+		got, err := call(t, p.aliceProxy, nil, "id")
+		require.NoError(t, err)
+		assert.InDelta(t, left.Seconds(), float64(got.Seconds), 60, "secondsLeft %d", got.Seconds)
+	}
+}
