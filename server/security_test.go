@@ -83,11 +83,13 @@ func newSecPKI(t *testing.T) *secPKI {
 
 // secEnv is one CA directory served by a DISET and an HTTPS server.
 type secEnv struct {
-	dir         string
-	cas         *credentials.CAStore
-	dips, https string // 127.0.0.1:port
-	logs        *syncBuffer
-	clientCAs   *credentials.CAStore
+	dir               string
+	cas               *credentials.CAStore
+	dips, https       string // 127.0.0.1:port
+	dipsSvc, httpsSvc string // service names
+	idMethod          string // the method answering the caller's identity
+	logs              *syncBuffer
+	clientCAs         *credentials.CAStore
 }
 
 type secSpec struct {
@@ -96,6 +98,7 @@ type secSpec struct {
 	prep   func(dir string) error // adds files to the CA directory
 	reload time.Duration          // CAStore.CRLReloadInterval
 	now    func() time.Time       // the verifier's clock
+	reg    *server.Registry       // instead of secPKI.reg
 }
 
 type syncBuffer struct {
@@ -117,7 +120,8 @@ func (s *syncBuffer) String() string {
 
 func startSec(t *testing.T, p *secPKI, spec secSpec) *secEnv {
 	t.Helper()
-	e := &secEnv{dir: t.TempDir(), logs: &syncBuffer{}, clientCAs: p.ca.Store()}
+	e := &secEnv{dir: t.TempDir(), logs: &syncBuffer{}, clientCAs: p.ca.Store(),
+		dipsSvc: secService, httpsSvc: secService, idMethod: "id"}
 	require.NoError(t, pki.WriteCADir(e.dir, p.ca.Cert))
 	if spec.prep != nil {
 		require.NoError(t, spec.prep(e.dir))
@@ -135,6 +139,9 @@ func startSec(t *testing.T, p *secPKI, spec secSpec) *secEnv {
 	}
 	svc := server.NewService(secService)
 	svc.Registry = p.reg
+	if spec.reg != nil {
+		svc.Registry = spec.reg
+	}
 	svc.Logger = log
 	svc.Authorization = map[string][]string{"id": rules}
 	svc.Handle("id", server.Method{Func: func(_ context.Context, req *server.Request) (any, error) {
@@ -231,7 +238,7 @@ func (e *secEnv) callDIPS(t *testing.T, cred *credentials.Credential, extra any,
 	if extra == nil {
 		extra = ""
 	}
-	prop := value.NewDict("OK", true, "Value", []any{[]any{secService, "", ""}, []any{"RPC", method}, extra, "v8r0"})
+	prop := value.NewDict("OK", true, "Value", []any{[]any{e.dipsSvc, "", ""}, []any{"RPC", method}, extra, "v8r0"})
 	if err := c.Send(prop); err != nil {
 		return seen{Refused: "tls"}, err
 	}
@@ -271,7 +278,7 @@ func (e *secEnv) callHTTPS(t *testing.T, cred *credentials.Credential, extra any
 		require.NoError(t, err)
 		form.Set("extraCredentials", string(b))
 	}
-	resp, err := hc.PostForm("https://"+e.https+"/"+secService, form)
+	resp, err := hc.PostForm("https://"+e.https+"/"+e.httpsSvc, form)
 	if err != nil {
 		return seen{Refused: "tls"}, err
 	}
@@ -446,7 +453,7 @@ func TestSecurityChains(t *testing.T) {
 			e := startSec(t, p, tc.spec)
 			method := tc.method
 			if method == "" {
-				method = "id"
+				method = e.idMethod
 			}
 			for _, tr := range []string{"dips", "https"} {
 				call, want := e.callDIPS, tc.want
@@ -498,8 +505,8 @@ func (c *settableClock) Add(d time.Duration) {
 
 func (e *secEnv) both(t *testing.T, cred *credentials.Credential) []seen {
 	t.Helper()
-	d, _ := e.callDIPS(t, cred, nil, "id")
-	h, _ := e.callHTTPS(t, cred, nil, "id")
+	d, _ := e.callDIPS(t, cred, nil, e.idMethod)
+	h, _ := e.callHTTPS(t, cred, nil, e.idMethod)
 	d.Seconds, h.Seconds = 0, 0
 	return []seen{d, h}
 }

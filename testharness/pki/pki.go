@@ -79,11 +79,23 @@ const (
 // baseDN is the DN prefix of everything this package issues.
 var baseDN = pkix.Name{Country: []string{"ch"}, Organization: []string{"DIRAC"}, OrganizationalUnit: []string{"diracrpc test"}}
 
+func (o Options) withDefaults() Options {
+	if o.Validity == 0 {
+		o.Validity = 30 * 24 * time.Hour
+	}
+	return o
+}
+
+// FromCA wraps an existing CA certificate and its key (for example the
+// openssl-made CA of a real DIRAC test installation) so that it issues
+// certificates, proxies and CRLs as the CAs of New do.
+func FromCA(cert *x509.Certificate, key crypto.Signer, opts Options) *CA {
+	return &CA{Cert: cert, Key: key, opts: opts.withDefaults()}
+}
+
 // New creates a CA.
 func New(opts Options) (*CA, error) {
-	if opts.Validity == 0 {
-		opts.Validity = 30 * 24 * time.Hour
-	}
+	opts = opts.withDefaults()
 	name := opts.Name
 	if name == "" {
 		n, err := rand.Int(rand.Reader, big.NewInt(1<<40))
