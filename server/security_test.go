@@ -90,6 +90,8 @@ type secEnv struct {
 	idMethod          string // the method answering the caller's identity
 	logs              *syncBuffer
 	clientCAs         *credentials.CAStore
+	shared            *credentials.ClientTLS // if set, every call uses it (and its session cache)
+	resumed           bool                   // the last DISET handshake resumed a session
 }
 
 type secSpec struct {
@@ -218,6 +220,9 @@ func identityOf(v any) seen {
 
 func (e *secEnv) clientTLS(t *testing.T, cred *credentials.Credential) *tls.Config {
 	t.Helper()
+	if e.shared != nil {
+		return e.shared.Config("localhost")
+	}
 	ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: cred, CAs: e.clientCAs})
 	require.NoError(t, err)
 	return ct.Config("localhost")
@@ -234,6 +239,7 @@ func (e *secEnv) callDIPS(t *testing.T, cred *credentials.Credential, extra any,
 	if err := tc.Handshake(); err != nil {
 		return seen{Refused: "tls"}, err
 	}
+	e.resumed = tc.ConnectionState().DidResume
 	c := diset.NewConn(tc, diset.JSON)
 	if extra == nil {
 		extra = ""
@@ -565,4 +571,29 @@ func TestSecurityPeerInfoClock(t *testing.T) {
 		require.NoError(t, err)
 		assert.InDelta(t, left.Seconds(), float64(got.Seconds), 60, "secondsLeft %d", got.Seconds)
 	}
+}
+
+// TestSecurityCRLOnResumedSession: a certificate revoked after its session
+// was established cannot resume it.
+func TestSecurityCRLOnResumedSession(t *testing.T) {
+	p := newSecPKI(t)
+	e := startSec(t, p, secSpec{reload: -1})
+	var err error
+	e.shared, err = credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: p.rob, CAs: e.clientCAs})
+	require.NoError(t, err)
+	rob := seen{Username: "rob", Group: "dirac_user", Properties: []string{"NormalUser"}}
+	got, err := e.callDIPS(t, p.rob, nil, "id")
+	require.NoError(t, err)
+	got.Seconds = 0
+	require.Equal(t, rob, got)
+	got, err = e.callDIPS(t, p.rob, nil, "id")
+	require.NoError(t, err)
+	require.True(t, e.resumed, "the second call should resume the session")
+
+	der, err := p.ca.CRL(pki.CRLSpec{Revoked: []*x509.Certificate{p.rob.Leaf()}})
+	require.NoError(t, err)
+	_, err = p.ca.WriteCRL(e.dir, der)
+	require.NoError(t, err)
+	got, _ = e.callDIPS(t, p.rob, nil, "id")
+	assert.Equal(t, refusedTLS(), got)
 }
