@@ -3,7 +3,6 @@ package credentials
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -33,21 +32,9 @@ func ParseCRLs(data []byte) ([]*x509.RevocationList, error) {
 		}
 		return []*x509.RevocationList{l}, nil
 	}
-	var out []*x509.RevocationList
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "X509 CRL" {
-			continue
-		}
-		l, err := x509.ParseRevocationList(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: CRL %d: %w", ErrMalformed, len(out)+1, err)
-		}
-		out = append(out, l)
+	out, err := parsePEMBlocks(data, "X509 CRL", "CRL", x509.ParseRevocationList)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: no X509 CRL block", ErrMalformed)

@@ -276,21 +276,27 @@ func checkValidity(path string, chain []*x509.Certificate, now time.Time) error 
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) { return parseCertificates(data) }
 
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
+	return parsePEMBlocks(data, "CERTIFICATE", "certificate", x509.ParseCertificate)
+}
+
+// parsePEMBlocks parses every PEM block of type typ in data, in order,
+// ignoring other blocks; what names the objects in errors.
+func parsePEMBlocks[T any](data []byte, typ, what string, parse func([]byte) (T, error)) ([]T, error) {
+	var out []T
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
 			return out, nil
 		}
-		if block.Type != "CERTIFICATE" {
+		if block.Type != typ {
 			continue
 		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		v, err := parse(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: certificate %d: %w", ErrMalformed, len(out)+1, err)
+			return nil, fmt.Errorf("%w: %s %d: %w", ErrMalformed, what, len(out)+1, err)
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 }
 
