@@ -64,7 +64,9 @@ type DISETConfig struct {
 
 // NewDISETTLSConfig returns the TLS configuration of a DIRAC DISET server
 // (dips://): host certificate, client certificate required and verified with
-// proxy support (depth credentials.VerifyDepth).
+// proxy support (depth credentials.VerifyDepth). For the named relaxations
+// (credentials.ChainPolicy) use credentials.NewServerTLSConfig with
+// RequireClientCert.
 func NewDISETTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
 	return credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
 		Credential: host, CAs: cas, RequireClientCert: true,

@@ -191,6 +191,8 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 // NewHTTPSTLSConfig returns the TLS configuration of DIRAC's Tornado server:
 // host certificate, client certificate requested but optional, verified with
 // proxy support (depth credentials.VerifyDepth, as DISET) when sent; a bad one aborts the handshake.
+// For the named relaxations (credentials.ChainPolicy) build the config with
+// credentials.NewServerTLSConfig and set NextProtos to "http/1.1".
 func NewHTTPSTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
 	cfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
 		Credential: host, CAs: cas,

@@ -534,7 +534,7 @@ func (f *Files) LookupEnv(k string) (string, bool) { return f.Env.LookupEnv(k) }
 
 // WriteDir writes a complete grid-security layout under dir:
 //
-//	certificates/<hash>.0, certificates/<hash>.pem   the CA (OpenSSL capath)
+//	certificates/<hash>.0                            the CA (OpenSSL capath)
 //	ca.pem                                           the CA certificate
 //	hostcert.pem, hostkey.pem                        localhost + 127.0.0.1
 //	usercert.pem, userkey.pem                        CN=testuser
@@ -592,8 +592,8 @@ func (ca *CA) WriteDir(dir string) (*Files, error) {
 }
 
 // WriteCADir writes CA certificates into dir in OpenSSL's hashed layout:
-// <subject hash>.<n> (n counting up on hash collisions) plus <hash>.pem
-// aliases, mode 0644. dir is created if needed.
+// <subject hash>.<n> (n counting up on hash collisions), mode 0644, the only
+// names credentials.LoadCADir trusts. dir is created if needed.
 func WriteCADir(dir string, cas ...*x509.Certificate) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
