@@ -156,7 +156,11 @@ func (r *Registry) groupsForVO(vo string) []string {
 // the certificate chain, the extraCredentials and the Registry. The exported
 // fields mirror the dictionary; Authorize updates both.
 type Credentials struct {
-	DN             string // identity DN (the user's for a proxy); "" for anonymous callers
+	DN string // identity DN (the user's for a proxy); "" for anonymous callers
+	// Group is, after Authorize, a group of which DN is a member, or
+	// "visitor" (Username "anonymous", no Properties) for a caller whose
+	// claimed group (proxy extension, extraCredentials) is not its own.
+	// Before Authorize it is only the claim.
 	Group          string
 	Username       string
 	Properties     []string
