@@ -94,8 +94,10 @@ func (w *world) serve(svc *server.Service, secure bool, enc server.Encoding) *ru
 	r := &running{}
 	cfg := server.DISETConfig{Encoding: enc, Logger: quiet}
 	if secure {
+		// Legacy proxies are refused by default; the client must still send them.
 		tc, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
-			Credential: w.host, CAs: w.ca.Store(), RequireClientCert: true})
+			Credential: w.host, CAs: w.ca.Store(), RequireClientCert: true,
+			ChainPolicy: credentials.ChainPolicy{AllowLegacyProxies: true}})
 		require.NoError(w.t, err)
 		verify := tc.VerifyConnection
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {

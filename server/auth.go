@@ -56,6 +56,14 @@ type Host struct {
 // TrustedHost is the property that lets a host forward a user's identity.
 const TrustedHost = "TrustedHost"
 
+// anonymousUser and visitorGroup are what DIRAC's AuthManager makes of a
+// caller it cannot vouch for (unknown DN, claimed group it is not a member of,
+// suspended user) when the rule lets everyone in.
+const (
+	anonymousUser = "anonymous"
+	visitorGroup  = "visitor"
+)
+
 // HostsGroup is the group of callers using a host certificate, announced by
 // extraCredentials "hosts".
 const HostsGroup = "hosts"
@@ -148,7 +156,11 @@ func (r *Registry) groupsForVO(vo string) []string {
 // the certificate chain, the extraCredentials and the Registry. The exported
 // fields mirror the dictionary; Authorize updates both.
 type Credentials struct {
-	DN             string // identity DN (the user's for a proxy); "" for anonymous callers
+	DN string // identity DN (the user's for a proxy); "" for anonymous callers
+	// Group is, after Authorize, a group of which DN is a member, or
+	// "visitor" (Username "anonymous", no Properties) for a caller whose
+	// claimed group (proxy extension, extraCredentials) is not its own.
+	// Before Authorize it is only the claim.
 	Group          string
 	Username       string
 	Properties     []string
@@ -220,20 +232,27 @@ type peerCacheKey struct{}
 // transports' one way to read them: from the connection's cache when the
 // server made one (HTTPS: SecondsLeft is then brought up to date), else
 // straight from the chain (DISET: one call per connection).
-func peerOf(ctx context.Context, cs *tls.ConnectionState) (*credentials.PeerCredentials, error) {
+//
+// now is the verifier's clock: the TLS config's Time, which
+// credentials.NewServerTLSConfig sets to ServerTLSOptions.Now.
+func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
+	if now == nil {
+		now = time.Now
+	}
+	v := &credentials.Verifier{Now: now}
 	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
 	if !ok {
-		return credentials.PeerInfo(*cs)
+		return v.PeerInfo(*cs)
 	}
 	pc.once.Do(func() {
-		pc.at = time.Now()
-		pc.peer, pc.err = credentials.PeerInfo(*cs)
+		pc.at = now()
+		pc.peer, pc.err = v.PeerInfo(*cs)
 	})
 	if pc.err != nil {
 		return nil, pc.err
 	}
 	p := *pc.peer
-	p.SecondsLeft -= int64(time.Since(pc.at) / time.Second)
+	p.SecondsLeft -= int64(now().Sub(pc.at) / time.Second)
 	if p.SecondsLeft <= 0 {
 		return nil, fmt.Errorf("client certificate expired during the connection")
 	}
@@ -318,12 +337,22 @@ func errUnauthorized() *diracrpc.Error {
 // properties; a trusted host's forwarded identity). A refusal is DIRAC's
 // S_ERROR(1111, "Unauthorized query"), without CallStack.
 func (s *Service) Authorize(ctx context.Context, req *Request) *diracrpc.Error {
+	return s.authorize(ctx, req, s.Rules(req.Method))
+}
+
+func (s *Service) authorize(ctx context.Context, req *Request, rules []string) *diracrpc.Error {
 	if req.Credentials == nil {
 		req.Credentials = NewCredentials(nil, nil, s.Registry)
 	}
 	c := req.Credentials
-	ok := authQuery(s.Registry, s.Rules(req.Method), c.dict(), 0)
+	claimed, extra := c.Group, c.ExtraCredentials
+	ok := authQuery(s.Registry, rules, c.dict(), 0)
 	c.sync()
+	if c.DN != "" && c.Username == anonymousUser {
+		// The group the caller asked for may be logged, never kept.
+		s.logger().InfoContext(ctx, "diracrpc server: caller demoted to visitor", "service", s.Name, "method", req.Method,
+			"DN", c.DN, "claimedGroup", claimed, "extraCredentials", extra, "remote", req.RemoteAddr)
+	}
 	if !ok {
 		s.logger().InfoContext(ctx, "diracrpc server: unauthorized query", "service", s.Name, "method", req.Method,
 			"DN", c.DN, "group", c.Group, "remote", req.RemoteAddr)
@@ -390,9 +419,15 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 		// certificate that names none.
 		cd.Set("group", extra)
 	}
+	// DIRAC's demotion of a caller it cannot vouch for. DIRAC keeps the
+	// properties (and VO) of a group the caller is not a member of in the
+	// dictionary; we drop them, so that HasProperty never answers for a
+	// group the caller merely claimed.
 	anonymous := func() {
-		cd.Set("username", "anonymous")
-		cd.Set("group", "visitor")
+		cd.Set("username", anonymousUser)
+		cd.Set("group", visitorGroup)
+		cd.Set("properties", []any{})
+		cd.Delete("VO")
 	}
 	if !cd.Has("group") {
 		if g, ok := reg.DefaultGroupForDN(dn); ok {
@@ -419,9 +454,12 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 		user, ok := reg.usernameForDN(dn, g.Users)
 		switch {
 		case !ok:
+			// Not a member of the group it claims (proxy extension or
+			// extraCredentials), or an unknown DN.
 			if !allowAll {
 				return false
 			}
+			anonymous()
 		default:
 			cd.Set("username", user)
 			if g.VO != "" && slices.Contains(reg.Users[user].Suspended, g.VO) {

@@ -64,7 +64,9 @@ type DISETConfig struct {
 
 // NewDISETTLSConfig returns the TLS configuration of a DIRAC DISET server
 // (dips://): host certificate, client certificate required and verified with
-// proxy support (depth credentials.DISETVerifyDepth).
+// proxy support (depth credentials.VerifyDepth). For the named relaxations
+// (credentials.ChainPolicy) use credentials.NewServerTLSConfig with
+// RequireClientCert.
 func NewDISETTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
 	return credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
 		Credential: host, CAs: cas, RequireClientCert: true,
@@ -306,7 +308,7 @@ func (s *DISET) serveConn(c *disetConn) {
 			return
 		}
 		cs := tc.ConnectionState()
-		p, err := peerOf(s.baseCtx, &cs)
+		p, err := peerOf(s.baseCtx, &cs, s.cfg.TLS.Time)
 		if err != nil {
 			log.Info("diracrpc server: no usable client certificate", "err", err)
 			return

@@ -31,6 +31,10 @@ const DefaultHTTPSPort = 8443
 // DefaultMaxBodyBytes is Tornado's request body limit (100 MiB).
 const DefaultMaxBodyBytes = 100 << 20
 
+// tornadoWhoamiAuth is Tornado's rule for the built-in whoami
+// (TornadoService.auth_whoami); DISET's is "all".
+var tornadoWhoamiAuth = []string{"authenticated"}
+
 // DefaultMaxConcurrentCalls bounds the calls each server reads or runs at
 // once, on DISET and HTTPS alike, unless configured otherwise.
 const DefaultMaxConcurrentCalls = 64
@@ -186,10 +190,12 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 
 // NewHTTPSTLSConfig returns the TLS configuration of DIRAC's Tornado server:
 // host certificate, client certificate requested but optional, verified with
-// proxy support (depth 10) when sent; a bad one aborts the handshake.
+// proxy support (depth credentials.VerifyDepth, as DISET) when sent; a bad one aborts the handshake.
+// For the named relaxations (credentials.ChainPolicy) build the config with
+// credentials.NewServerTLSConfig and set NextProtos to "http/1.1".
 func NewHTTPSTLSConfig(host *credentials.Credential, cas *credentials.CAStore) (*tls.Config, error) {
 	cfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
-		Credential: host, CAs: cas, MaxDepth: credentials.HTTPSVerifyDepth,
+		Credential: host, CAs: cas,
 	})
 	if err != nil {
 		return nil, err
@@ -335,12 +341,11 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusUnauthorized)
 		return
 	}
-	if _, own := svc.Authorization[method]; method == "whoami" && !own && req.Credentials.DN == "" && m == builtins["whoami"] {
-		// Tornado's whoami is for authenticated callers only (DISET's is open).
-		writePage(w, http.StatusUnauthorized)
-		return
+	rules := svc.Rules(method)
+	if _, own := svc.Authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
+		rules = tornadoWhoamiAuth
 	}
-	if e := svc.Authorize(ctx, req); e != nil {
+	if e := svc.authorize(ctx, req, rules); e != nil {
 		writePage(w, http.StatusUnauthorized)
 		return
 	}
@@ -386,7 +391,11 @@ func (h *HTTPS) fail(w http.ResponseWriter, r *http.Request, svc *Service, metho
 // during the handshake), else a bearer token, else anonymous if allowed.
 func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service, req *Request, extra any) bool {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		peer, err := peerOf(ctx, r.TLS)
+		var clock func() time.Time
+		if h.cfg.TLS != nil {
+			clock = h.cfg.TLS.Time
+		}
+		peer, err := peerOf(ctx, r.TLS, clock)
 		if err != nil {
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false

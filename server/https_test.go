@@ -299,9 +299,12 @@ func TestHTTPSGzipAndTokens(t *testing.T) {
 	a = e.post(t, e.proxy, "/"+oracleName, zb.String(), "Content-Encoding", "gzip")
 	assert.Equal(t, `{"OK": true, "Value": 5}`, string(a.body))
 
+	// Tornado's whoami needs "authenticated": a token naming a DN the
+	// Registry does not know is refused, as by DIRAC.
 	a = e.post(t, e.anon, "/"+oracleName, "method=whoami", "Authorization", "Bearer tok")
+	require.Equal(t, 401, a.code)
+	a = e.post(t, e.anon, "/"+oracleName, "method=echoAny&args=%5B1%5D", "Authorization", "Bearer tok")
 	require.Equal(t, 200, a.code)
-	assert.Contains(t, string(a.body), `"DN": "/C=ch/O=DIRAC/CN=token user"`)
 	a = e.post(t, e.anon, "/"+oracleName, "method=whoami", "Authorization", "Bearer bad")
 	assert.Equal(t, 401, a.code)
 }

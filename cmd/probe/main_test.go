@@ -567,3 +567,49 @@ func TestCompareAndBenchUnreachable(t *testing.T) {
 	assert.Equal(t, exitUnreachable, r.code, r.stderr)
 	assert.Contains(t, r.stdout, `"ok":false`)
 }
+
+// probe tls looks the server's certificate and the client credential up in
+// the CRLs of the CA directory (issue 12).
+func TestTLSShowsRevocation(t *testing.T) {
+	ca := pki.NewT(t, pki.Options{})
+	files := ca.WriteDirT(t)
+	env := map[string]string{"X509_CERT_DIR": files.CADir, "X509_USER_PROXY": files.Proxy}
+	addr := brokenServer(t, files.Host)
+
+	r := probe(t, env, "", "tls", "--json", "https://"+addr+"/A/B")
+	require.Equal(t, 0, r.code, r.stderr+r.stdout)
+	var out tlsReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	assert.True(t, out.Verdict.OK)
+	assert.Contains(t, out.Verdict.Message, "not revoked")
+	require.NotNil(t, out.Client)
+	assert.True(t, out.Client.OK)
+	assert.Contains(t, out.Client.Message, "not revoked")
+
+	der, err := ca.CRL(pki.CRLSpec{Revoked: []*x509.Certificate{files.Host.Leaf(), files.User.Leaf()}})
+	require.NoError(t, err)
+	_, err = ca.WriteCRL(files.CADir, der)
+	require.NoError(t, err)
+	r = probe(t, env, "", "tls", "--json", "https://"+addr+"/A/B")
+	assert.Equal(t, exitUnreachable, r.code, r.stderr)
+	out = tlsReport{}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	assert.False(t, out.Verdict.OK)
+	assert.Equal(t, "certificate revoked", out.Verdict.Reason)
+	require.NotNil(t, out.Client)
+	assert.False(t, out.Client.OK)
+	assert.Equal(t, "certificate revoked", out.Client.Reason)
+	r = probe(t, env, "", "tls", "https://"+addr+"/A/B")
+	assert.Contains(t, r.stdout, "verdict: FAIL (certificate revoked)")
+	assert.Contains(t, r.stdout, "client credential: PROBLEM")
+
+	// An out-of-date CRL revoking nobody: the verdict stands, with a fix.
+	der, err = ca.CRL(pki.CRLSpec{Number: 2, ThisUpdate: time.Now().Add(-48 * time.Hour), NextUpdate: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	_, err = ca.WriteCRL(files.CADir, der)
+	require.NoError(t, err)
+	r = probe(t, env, "", "tls", "https://"+addr+"/A/B")
+	assert.Equal(t, 0, r.code, r.stdout)
+	assert.Contains(t, r.stdout, "CRL expired")
+	assert.Contains(t, r.stdout, "fetch-crl")
+}

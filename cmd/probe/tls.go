@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -221,6 +222,10 @@ func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsRe
 		} else {
 			rep.Verdict = verdict{OK: true, Message: fmt.Sprintf("trusted (CA directory %s) and valid for host %s", cas.Dir, u.Host)}
 		}
+		checkRevocation(&rep.Verdict, cas, chain, "the server's certificate")
+		if credErr == nil {
+			checkRevocation(rep.Client, cas, cred.Chain, "your credential")
+		}
 	}
 	if rep.Verdict.OK && rep.Handshake != "" {
 		if fix := tlsAlert(errors.New(rep.Handshake)); fix != "" {
@@ -230,6 +235,38 @@ func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsRe
 	}
 	rep.ElapsedMS = millis(time.Since(start))
 	return rep, nil
+}
+
+// checkRevocation looks up certs (as sent, leaf first) in the CRLs of the CA
+// directory (<hash>.rN) and amends v: a revoked certificate fails it, an
+// out-of-date CRL adds a fix, otherwise the message says what was checked.
+func checkRevocation(v *verdict, cas *credentials.CAStore, certs []*x509.Certificate, whose string) {
+	cas.Logger = slog.New(slog.DiscardHandler) // the report says it all
+	now := time.Now()
+	var stale string
+	for _, c := range certs {
+		err := cas.Revoked(c, now, credentials.ExpiredCRLRefuse)
+		var ve *credentials.VerifyError
+		if errors.As(err, &ve) && ve.Reason == credentials.ReasonCRLExpired {
+			stale = ve.Error()
+			err = cas.Revoked(c, now, credentials.ExpiredCRLWarn) // still look it up
+		}
+		if errors.As(err, &ve) && ve.Reason == credentials.ReasonRevoked {
+			*v = verdict{Reason: ve.Reason.String(), Message: ve.Error(),
+				Fix: whose + " was revoked by its CA: it needs a new certificate"}
+			return
+		}
+	}
+	if stale != "" {
+		v.Message += "; " + stale
+		if v.Fix == "" {
+			v.Fix = "refresh the CRLs in " + cas.Dir + " (fetch-crl); servers refuse certificates of a CA whose CRL is out of date"
+		}
+		return
+	}
+	if v.OK {
+		v.Message += "; not revoked (no CRL in " + cas.Dir + " lists it)"
+	}
 }
 
 func printTLS(e *env, rep *tlsReport) {

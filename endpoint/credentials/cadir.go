@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 )
 
 // CAStore is a loaded CA directory. Self-signed certificates are trust anchors;
@@ -19,13 +22,57 @@ type CAStore struct {
 	Intermediates *x509.CertPool
 	// Certs lists every distinct certificate loaded, in file-name order.
 	Certs []*x509.Certificate
+
+	// Logger receives the warnings of CRL (re)loading and of expired CRLs
+	// accepted by ExpiredCRLWarn; nil: slog.Default(). Set it before use.
+	Logger *slog.Logger
+	// CRLReloadInterval is the least time between two looks at the CA
+	// directory's CRL files (by name, size and modification time; changed
+	// files are parsed again). Zero means DefaultCRLReloadInterval; a
+	// negative value looks on every verification. Set it before use.
+	CRLReloadInterval time.Duration
+
+	crls *crlCache // nil for stores without a directory
 }
 
-// LoadCADir loads every PEM CERTIFICATE block of every regular file in dir
-// (IGTF layout: <hash>.0, <alias>.pem, ...). Files that are not PEM
-// certificates (.signing_policy, .namespaces, .crl_url, CRLs in .r0 files) are
-// ignored; CRLs are not loaded because DIRAC does not check them either.
-// A missing directory, or one without any certificate, is ErrNoCAs.
+// DefaultCRLReloadInterval is how often, at most, a CAStore looks for changed
+// CRL files: fetch-crl runs every few hours, a minute is plenty.
+const DefaultCRLReloadInterval = time.Minute
+
+// caFileName reports whether name is an OpenSSL capath certificate name,
+// <8 hex digits>.<N>, and returns the hash.
+func caFileName(name string) (hash string, ok bool) {
+	return hashedName(name, "")
+}
+
+// crlFileName reports whether name is an OpenSSL capath CRL name,
+// <8 hex digits>.r<N>, and returns the hash.
+func crlFileName(name string) (hash string, ok bool) {
+	return hashedName(name, "r")
+}
+
+func hashedName(name, kind string) (string, bool) {
+	hash, suffix, found := strings.Cut(name, ".")
+	if !found || len(hash) != 8 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return "", false
+	}
+	n, ok := strings.CutPrefix(suffix, kind)
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return "", false
+	}
+	return hash, true
+}
+
+// LoadCADir loads a CA directory the way OpenSSL's capath lookup (and so
+// DIRAC) sees it: only certificates in files named <subject hash>.<N>, the
+// hash being `openssl x509 -subject_hash` (SubjectHash). Any other file
+// (<alias>.pem, EvilCA.pem.disabled, backups, .signing_policy, ...) is not
+// read: a CA disabled by renaming its hashed file is not trusted. A
+// certificate whose subject hash differs from its file's name is skipped
+// with a warning, since OpenSSL would never find it by lookup. CRLs
+// (<issuer hash>.r<N>) are read on first use and re-read when they change
+// (see CRLReloadInterval). A missing directory, or one without any
+// certificate, is ErrNoCAs.
 func LoadCADir(dir string) (*CAStore, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -36,9 +83,13 @@ func LoadCADir(dir string) (*CAStore, error) {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	s := &CAStore{Dir: dir, Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool()}
+	s := &CAStore{Dir: dir, Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), crls: &crlCache{dir: dir}}
 	seen := map[string]bool{}
 	for _, n := range names {
+		hash, ok := caFileName(n)
+		if !ok {
+			continue
+		}
 		p := filepath.Join(dir, n)
 		if !isFile(p) { // follows the <hash>.0 symlinks
 			continue
@@ -52,6 +103,11 @@ func LoadCADir(dir string) (*CAStore, error) {
 			continue // one broken file must not disable the whole directory
 		}
 		for _, c := range certs {
+			if h, err := SubjectHash(c); err != nil || h != hash {
+				s.logger().Warn("credentials: CA certificate ignored: its subject hash does not match its file name",
+					"file", p, "subject", SubjectDN(c), "subjectHash", h)
+				continue
+			}
 			if seen[string(c.Raw)] {
 				continue
 			}
@@ -60,18 +116,26 @@ func LoadCADir(dir string) (*CAStore, error) {
 		}
 	}
 	if len(s.Certs) == 0 {
-		return nil, &FileError{Path: dir, Err: fmt.Errorf("%w: no PEM certificate in directory", ErrNoCAs), Fix: "install the CA certificates (IGTF bundle or fetch-crl layout)"}
+		return nil, &FileError{Path: dir, Err: fmt.Errorf("%w: no CA certificate in a <subject hash>.<N> file", ErrNoCAs),
+			Fix: "install the CA certificates (IGTF bundle or fetch-crl layout), or run `openssl rehash` on the directory"}
 	}
 	return s, nil
 }
 
-// NewCAStore builds a store from certificates already in memory.
+// NewCAStore builds a store from certificates already in memory (no CRLs).
 func NewCAStore(certs ...*x509.Certificate) *CAStore {
 	s := &CAStore{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool()}
 	for _, c := range certs {
 		s.add(c)
 	}
 	return s
+}
+
+func (s *CAStore) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func (s *CAStore) add(c *x509.Certificate) {

@@ -1,5 +1,5 @@
 // Package credentials loads, checks and verifies the X.509 credentials DIRAC
-// clients and servers use: grid proxies (RFC 3820 and legacy Globus), user and
+// clients and servers use: grid proxies (RFC 3820, and legacy Globus on request), user and
 // host certificates with their keys, and IGTF-style CA directories.
 //
 // Go's crypto/x509 rejects proxy chains and never falls back to the subject CN
@@ -17,7 +17,12 @@
 //     with DIRAC's host-name rules, TLS 1.2 minimum, session resumption).
 //   - [Verifier] verifies client chains containing proxies on the server side and
 //     produces the credential dictionary DIRAC builds ([PeerCredentials]);
-//     [NewServerTLSConfig] wires it into a server tls.Config.
+//     [NewServerTLSConfig] wires it into a server tls.Config. It refuses weak
+//     keys and signatures, legacy Globus proxies, and certificates the CA
+//     directory's CRLs revoke; [ChainPolicy] names the relaxations.
+//   - [LoadCADir] follows OpenSSL's capath rule: only <subject hash>.<N> files
+//     (hash as [SubjectHash]) are trusted; CRLs are <hash>.r<N>, re-read when
+//     they change.
 //   - [NewProxy] and [WriteProxyFile] make proxies as dirac-proxy-init does
 //     (without VOMS).
 //

@@ -87,6 +87,10 @@ const (
 	ReasonBadProxy                      // malformed proxy (name, extensions, path length)
 	ReasonNoCertificate                 // peer sent no certificate
 	ReasonChainTooLong                  // more certificates than the verify depth allows
+	ReasonWeakCrypto                    // key too small or signature algorithm too weak (ChainPolicy.AllowWeakCrypto)
+	ReasonLegacyProxy                   // Globus pre-RFC proxy (ChainPolicy.AllowLegacyProxies)
+	ReasonRevoked                       // a certificate of the chain is in its CA's CRL
+	ReasonCRLExpired                    // the CA's CRL is out of date (ChainPolicy.ExpiredCRL)
 )
 
 func (r VerifyReason) String() string {
@@ -109,6 +113,14 @@ func (r VerifyReason) String() string {
 		return "no certificate"
 	case ReasonChainTooLong:
 		return "certificate chain too long"
+	case ReasonWeakCrypto:
+		return "weak cryptography"
+	case ReasonLegacyProxy:
+		return "legacy Globus proxy refused"
+	case ReasonRevoked:
+		return "certificate revoked"
+	case ReasonCRLExpired:
+		return "CRL expired"
 	}
 	return "verification failed"
 }

@@ -8,12 +8,15 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -29,18 +32,35 @@ type Credential struct {
 	CertPath, KeyPath string
 }
 
-// String describes the credential without its key, so that printing or
-// logging a Credential never leaks key material.
-func (c *Credential) String() string {
-	if c == nil || len(c.Chain) == 0 {
+// A Credential never prints or serialises its private key: String, GoString,
+// Format (every fmt verb, %+v and %#v included), LogValue (log/slog),
+// MarshalJSON, MarshalText (encoding/xml and other text encoders) and
+// GobEncode all describe it by subject, chain length and file only.
+
+// String describes the credential without its key.
+func (c Credential) String() string {
+	if len(c.Chain) == 0 {
 		return "credential(empty)"
 	}
 	return fmt.Sprintf("credential(%s, %d certificates, file %q)", SubjectDN(c.Chain[0]), len(c.Chain), c.CertPath)
 }
 
+// GoString is String, for %#v.
+func (c Credential) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that %+v and %#v of a Credential
+// (or of a struct holding one by value) never walk into the key.
+func (c Credential) Format(f fmt.State, verb rune) {
+	s := c.String()
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
 // LogValue keeps the key out of log/slog output.
-func (c *Credential) LogValue() slog.Value {
-	if c == nil || len(c.Chain) == 0 {
+func (c Credential) LogValue() slog.Value {
+	if len(c.Chain) == 0 {
 		return slog.StringValue("credential(empty)")
 	}
 	return slog.GroupValue(
@@ -50,6 +70,32 @@ func (c *Credential) LogValue() slog.Value {
 		slog.Time("notAfter", c.NotAfter()),
 	)
 }
+
+// credentialJSON is what MarshalJSON writes: public facts only.
+type credentialJSON struct {
+	Subject      string    `json:"subject,omitempty"`
+	Certificates int       `json:"certificates"`
+	File         string    `json:"file,omitempty"`
+	NotAfter     time.Time `json:"notAfter,omitzero"`
+}
+
+// MarshalJSON writes the subject, chain length, file and expiry, never the key.
+func (c Credential) MarshalJSON() ([]byte, error) {
+	j := credentialJSON{Certificates: len(c.Chain), File: c.CertPath}
+	if len(c.Chain) > 0 {
+		j.Subject, j.NotAfter = SubjectDN(c.Chain[0]), c.NotAfter()
+	}
+	return json.Marshal(j)
+}
+
+// MarshalText is String, for encoders that use encoding.TextMarshaler.
+func (c Credential) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// errNotSerialisable: a Credential holds a private key.
+var errNotSerialisable = errors.New("credentials: a Credential holds a private key and is not serialisable; write it with WriteProxyFile")
+
+// GobEncode refuses: gob would otherwise encode the key.
+func (c Credential) GobEncode() ([]byte, error) { return nil, errNotSerialisable }
 
 // Leaf returns the first certificate of the chain.
 func (c *Credential) Leaf() *x509.Certificate { return c.Chain[0] }
@@ -230,21 +276,27 @@ func checkValidity(path string, chain []*x509.Certificate, now time.Time) error 
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) { return parseCertificates(data) }
 
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
+	return parsePEMBlocks(data, "CERTIFICATE", "certificate", x509.ParseCertificate)
+}
+
+// parsePEMBlocks parses every PEM block of type typ in data, in order,
+// ignoring other blocks; what names the objects in errors.
+func parsePEMBlocks[T any](data []byte, typ, what string, parse func([]byte) (T, error)) ([]T, error) {
+	var out []T
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
 			return out, nil
 		}
-		if block.Type != "CERTIFICATE" {
+		if block.Type != typ {
 			continue
 		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		v, err := parse(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: certificate %d: %w", ErrMalformed, len(out)+1, err)
+			return nil, fmt.Errorf("%w: %s %d: %w", ErrMalformed, what, len(out)+1, err)
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 }
 

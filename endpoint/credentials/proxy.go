@@ -190,7 +190,9 @@ func ClassifyProxy(cert, issuer *x509.Certificate) (ProxyInfo, error) {
 		if err != nil {
 			return ProxyInfo{}, err
 		}
-		info := ProxyInfo{Type: RFC3820, PathLen: pl, Language: lang}
+		// DIRAC decides by the name first: a last CN "limited proxy" is
+		// limited whatever the policy says. Limited wins either way.
+		info := ProxyInfo{Type: RFC3820, PathLen: pl, Language: lang, Limited: cn == "limited proxy"}
 		switch {
 		case lang.Equal(OIDPolicyInheritAll):
 		case lang.Equal(OIDPolicyLimited):
@@ -247,6 +249,12 @@ type ProxyOptions struct {
 	Backdate time.Duration
 	// Rand is the randomness source; nil means crypto/rand.
 	Rand io.Reader
+	// SignatureAlgorithm signs the proxy; 0 lets crypto/x509 choose from
+	// the issuer's key (SHA-256 family). For tests of weak algorithms.
+	SignatureAlgorithm x509.SignatureAlgorithm
+	// CommonName replaces the proxy's last CN (the serial number for RFC
+	// 3820, "proxy" or "limited proxy" for Legacy); for tests of naming rules.
+	CommonName string
 }
 
 // NewProxy signs a proxy certificate with issuer's key. The result's chain is
@@ -328,6 +336,9 @@ func NewProxy(issuer *Credential, opts ProxyOptions) (*Credential, error) {
 		}
 		exts = append(exts, pkix.Extension{Id: OIDDIRACGroup, Value: v})
 	}
+	if opts.CommonName != "" {
+		cn = opts.CommonName
+	}
 	subject, err := appendCN(parent.RawSubject, cn)
 	if err != nil {
 		return nil, err
@@ -337,12 +348,13 @@ func NewProxy(issuer *Credential, opts ProxyOptions) (*Credential, error) {
 		notAfter = na
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:    serial,
-		RawSubject:      subject,
-		NotBefore:       now.Add(-backdate),
-		NotAfter:        notAfter,
-		KeyUsage:        x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
-		ExtraExtensions: exts,
+		SerialNumber:       serial,
+		RawSubject:         subject,
+		NotBefore:          now.Add(-backdate),
+		NotAfter:           notAfter,
+		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
+		ExtraExtensions:    exts,
+		SignatureAlgorithm: opts.SignatureAlgorithm,
 	}
 	der, err := x509.CreateCertificate(r, tmpl, parent, key.Public(), issuer.PrivateKey)
 	if err != nil {

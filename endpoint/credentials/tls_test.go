@@ -113,12 +113,11 @@ func TestHandshakeClientCredentials(t *testing.T) {
 	}{
 		{name: "rfc proxy", cred: f.proxy, wantDN: userDN, isProxy: true},
 		{name: "rfc proxy with group", cred: grouped, wantDN: userDN, isProxy: true, group: "dirac_user"},
-		{name: "legacy proxy", cred: must(f.ca.Proxy(f.user, pki.Legacy)), wantDN: userDN, isProxy: true},
 		{name: "limited proxy", cred: must(f.ca.Proxy(f.user, pki.Limited)), wantDN: userDN, isProxy: true, limited: true},
 		{name: "proxy of proxy", cred: must(f.ca.Proxy(f.proxy, pki.RFC3820)), wantDN: userDN, isProxy: true},
 		{name: "user cert", cred: f.user, wantDN: userDN},
 		{name: "host cert", cred: f.host, wantDN: credentials.SubjectDN(f.host.Leaf())},
-		{name: "rsa proxy", cred: must(f.ca.ProxyWith(f.user, pki.RFC3820, credentials.ProxyOptions{KeyBits: 1024})), wantDN: userDN, isProxy: true},
+		{name: "rsa proxy", cred: must(f.ca.ProxyWith(f.user, pki.RFC3820, credentials.ProxyOptions{KeyBits: 2048})), wantDN: userDN, isProxy: true},
 	}
 	srvCfg := serverConfig(t, f, f.host, true)
 	for _, tc := range cases {

@@ -189,7 +189,7 @@ type ServerTLSOptions struct {
 	// RequireClientCert refuses clients without a certificate (DISET). False
 	// requests one but lets anonymous clients in (Tornado HTTPS).
 	RequireClientCert bool
-	// MaxDepth bounds client chains: 0 means DISETVerifyDepth (50); Tornado uses HTTPSVerifyDepth.
+	// MaxDepth bounds client chains: 0 means VerifyDepth.
 	MaxDepth int
 	// MinVersion defaults to TLS 1.2.
 	MinVersion uint16
@@ -197,8 +197,13 @@ type ServerTLSOptions struct {
 	// issuing CAs found in CAs are appended (roots excluded), as OpenSSL's
 	// automatic chain building does for DIRAC servers.
 	OmitCAChain bool
-	// Now is the verification time; nil means time.Now.
+	// Now is the verification time; nil means time.Now. It also becomes
+	// the config's Time, so that servers read the caller's credentials with
+	// the same clock (see Verifier.PeerInfo).
 	Now func() time.Time
+	// ChainPolicy holds the named relaxations of client-chain checks; the
+	// zero value is strict.
+	ChainPolicy
 }
 
 // NewServerTLSConfig returns a server tls.Config that requests (or requires)
@@ -226,7 +231,7 @@ func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 			}
 		}
 	}
-	v := &Verifier{CAs: opts.CAs, MaxDepth: opts.MaxDepth, Now: opts.Now}
+	v := &Verifier{CAs: opts.CAs, MaxDepth: opts.MaxDepth, Now: opts.Now, ChainPolicy: opts.ChainPolicy}
 	minV := opts.MinVersion
 	if minV == 0 {
 		minV = tls.VersionTLS12
@@ -239,6 +244,7 @@ func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 		MinVersion:   minV,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   auth,
+		Time:         opts.Now,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				if opts.RequireClientCert {
@@ -257,17 +263,23 @@ func NewServerTLSConfig(opts ServerTLSOptions) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// PeerInfo is Verifier.PeerInfo with the system clock.
+func PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
+	return (&Verifier{}).PeerInfo(cs)
+}
+
 // PeerInfo returns the credentials of the client of a connection whose
 // handshake ran with a config from NewServerTLSConfig (which verified the
-// chain). No client certificate: ErrNoPeerCertificate. On a resumed session
-// the proxy signatures are not checked again: the chain comes from a ticket
-// the server issued (and authenticated) after verifying it in full.
-func PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
+// chain), SecondsLeft counted from v's clock (Now; a server passes its
+// config's Time). No client certificate: ErrNoPeerCertificate. On a resumed
+// session the proxy signatures are not checked again: the chain comes from a
+// ticket the server issued (and authenticated) after verifying it in full.
+func (v *Verifier) PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
 	if len(cs.PeerCertificates) == 0 {
 		return nil, ErrNoPeerCertificate
 	}
 	if !cs.HandshakeComplete {
 		return nil, fmt.Errorf("credentials: TLS handshake not complete")
 	}
-	return analyseChain(cs.PeerCertificates, time.Now(), chainCheck{signatures: !cs.DidResume})
+	return analyseChain(cs.PeerCertificates, v.now(), chainCheck{signatures: !cs.DidResume})
 }

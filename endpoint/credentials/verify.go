@@ -8,24 +8,24 @@ import (
 	"time"
 )
 
-// Default verify depths (number of certificates a client chain may hold).
-const (
-	// DISETVerifyDepth is what DISET servers allow.
-	DISETVerifyDepth = 50
-	// HTTPSVerifyDepth is what Tornado HTTPS servers allow.
-	HTTPSVerifyDepth = 10
-)
+// VerifyDepth is the most certificates a client chain may hold, on both
+// transports: Tornado's limit, the stricter of DIRAC's two (DISET allows 50).
+const VerifyDepth = 10
 
 // Verifier checks client certificate chains on the server side: proxies
-// (RFC 3820 and legacy) step by step, then the end-entity certificate against
-// the CA store with crypto/x509 (which refuses proxies itself).
+// (RFC 3820; legacy ones only with AllowLegacyProxies) step by step, then
+// the end-entity certificate against the CA store with crypto/x509 (which
+// refuses proxies itself), key sizes and signature algorithms of the whole
+// chain, and the CRLs of the CA directory.
 type Verifier struct {
 	// CAs is the trust store; required.
 	CAs *CAStore
-	// MaxDepth bounds the chain length; 0 means DISETVerifyDepth.
+	// MaxDepth bounds the chain length; 0 means VerifyDepth.
 	MaxDepth int
 	// Now is the verification time; nil means time.Now.
 	Now func() time.Time
+	// ChainPolicy holds the named relaxations; the zero value is strict.
+	ChainPolicy
 }
 
 // PeerCredentials is the credential dictionary DIRAC builds from a client chain
@@ -106,19 +106,14 @@ func (v *Verifier) Verify(chain []*x509.Certificate) (*PeerCredentials, error) {
 	if len(chain) == 0 {
 		return nil, &VerifyError{Reason: ReasonNoCertificate, Detail: "client sent no certificate"}
 	}
-	maxDepth := v.MaxDepth
-	if maxDepth <= 0 {
-		maxDepth = DISETVerifyDepth
-	}
-	if len(chain) > maxDepth {
-		return nil, &VerifyError{Reason: ReasonChainTooLong, Subject: SubjectDN(chain[0]),
-			Detail: fmt.Sprintf("%d certificates, at most %d allowed", len(chain), maxDepth)}
+	if err := v.checkDepth(chain); err != nil {
+		return nil, err
 	}
 	if v.CAs == nil {
 		return nil, errors.New("credentials: Verifier without CA store")
 	}
 	now := v.now()
-	pc, err := analyseChain(chain, now, chainCheck{strict: true, signatures: true})
+	pc, err := analyseChain(chain, now, chainCheck{strict: true, signatures: true, policy: v.ChainPolicy})
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +127,7 @@ func (v *Verifier) Verify(chain []*x509.Certificate) (*PeerCredentials, error) {
 			inter.AddCert(c)
 		}
 	}
-	_, err = eec.Verify(x509.VerifyOptions{
+	chains, err := eec.Verify(x509.VerifyOptions{
 		Roots:         v.CAs.Roots,
 		Intermediates: inter,
 		CurrentTime:   now,
@@ -141,7 +136,29 @@ func (v *Verifier) Verify(chain []*x509.Certificate) (*PeerCredentials, error) {
 	if err != nil {
 		return nil, withCADir(classifyX509Error(err, eec, now), v.CAs)
 	}
+	for _, ch := range chains {
+		for _, c := range ch {
+			if err := v.checkStrength(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := v.CAs.checkRevocation(chains, now, v.ExpiredCRL); err != nil {
+		return nil, err
+	}
 	return pc, nil
+}
+
+func (v *Verifier) checkDepth(chain []*x509.Certificate) error {
+	maxDepth := v.MaxDepth
+	if maxDepth <= 0 {
+		maxDepth = VerifyDepth
+	}
+	if len(chain) > maxDepth {
+		return &VerifyError{Reason: ReasonChainTooLong, Subject: SubjectDN(chain[0]),
+			Detail: fmt.Sprintf("%d certificates, at most %d allowed", len(chain), maxDepth)}
+	}
+	return nil
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
@@ -162,21 +179,22 @@ func CredentialsFromChain(chain []*x509.Certificate, now time.Time) (*PeerCreden
 // verifyResumed checks the chain of a resumed session, which Verify accepted
 // when the session was established (see resume.go).
 func (v *Verifier) verifyResumed(chain []*x509.Certificate) error {
-	maxDepth := v.MaxDepth
-	if maxDepth <= 0 {
-		maxDepth = DISETVerifyDepth
+	if err := v.checkDepth(chain); err != nil {
+		return err
 	}
-	if len(chain) > maxDepth {
-		return &VerifyError{Reason: ReasonChainTooLong, Subject: SubjectDN(chain[0]),
-			Detail: fmt.Sprintf("%d certificates, at most %d allowed", len(chain), maxDepth)}
+	now := v.now()
+	if err := checkResumed(chain, v.CAs, now); err != nil {
+		return err
 	}
-	return checkResumed(chain, v.CAs, v.now())
+	// A certificate may have been revoked since the session was established.
+	return v.CAs.checkRevocation([][]*x509.Certificate{chain}, now, v.ExpiredCRL)
 }
 
 // chainCheck says what analyseChain verifies besides the proxy structure.
 type chainCheck struct {
-	strict     bool // each proxy step's validity, naming, path length, key usage
+	strict     bool // each proxy step's validity, naming, path length, key usage, strength
 	signatures bool // each proxy is signed by the next certificate
+	policy     ChainPolicy
 }
 
 // analyseChain walks the proxy steps from the leaf, checking each one
@@ -211,13 +229,22 @@ func analyseChain(chain []*x509.Certificate, now time.Time, check chainCheck) (*
 			}
 		}
 		if strict {
+			if info.Type == Legacy && !check.policy.AllowLegacyProxies {
+				return nil, &VerifyError{Reason: ReasonLegacyProxy, Subject: SubjectDN(chain[i]), Issuer: IssuerDN(chain[i]),
+					Detail: "pre-RFC 3820 proxies are refused unless AllowLegacyProxies is set; make an RFC 3820 proxy (dirac-proxy-init)"}
+			}
 			if err := checkProxyStep(chain, i, info, now); err != nil {
+				return nil, err
+			}
+			if err := check.policy.checkStrength(chain[i]); err != nil {
 				return nil, err
 			}
 		}
 		// Walking from the leaf up, a limited proxy must not have issued a
 		// full one below it. DIRAC then stops treating the chain as a proxy
-		// (the caller becomes an unknown DN); refusing it is the safer equivalent.
+		// (the caller becomes an unknown DN); RFC 3820 makes the whole chain
+		// limited. Refusing it is stricter than both. Where the chain is
+		// only analysed (PeerInfo), limited anywhere makes it limited.
 		if strict && info.Limited && sawFull {
 			return nil, &VerifyError{Reason: ReasonBadProxy, Subject: SubjectDN(chain[i-1]), Issuer: SubjectDN(chain[i]),
 				Detail: "a full proxy was issued by a limited proxy"}

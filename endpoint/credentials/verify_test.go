@@ -18,6 +18,7 @@ func TestVerifyClientChains(t *testing.T) {
 	must := pki.Must(t)
 	ca := f.ca
 	v := &credentials.Verifier{CAs: ca.Store()}
+	legacyOK := &credentials.Verifier{CAs: ca.Store(), ChainPolicy: credentials.ChainPolicy{AllowLegacyProxies: true}}
 
 	userDN := credentials.SubjectDN(f.user.Leaf())
 	grouped := must(ca.ProxyWith(f.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
@@ -49,9 +50,11 @@ func TestVerifyClientChains(t *testing.T) {
 		{name: "user cert", chain: f.user.Chain, want: want{dn: userDN}},
 		{name: "host cert as client", chain: f.host.Chain, want: want{dn: credentials.SubjectDN(f.host.Leaf())}},
 		{name: "rfc proxy", chain: f.proxy.Chain, want: want{isProxy: true, dn: userDN}},
-		{name: "legacy proxy", chain: must(ca.Proxy(f.user, pki.Legacy)).Chain, want: want{isProxy: true, dn: userDN}},
+		{name: "legacy proxy refused", chain: must(ca.Proxy(f.user, pki.Legacy)).Chain, fails: true, want: want{reason: credentials.ReasonLegacyProxy}},
+		{name: "legacy proxy allowed by name", chain: must(ca.Proxy(f.user, pki.Legacy)).Chain, v: legacyOK, want: want{isProxy: true, dn: userDN}},
 		{name: "limited proxy", chain: must(ca.Proxy(f.user, pki.Limited)).Chain, want: want{isProxy: true, limited: true, dn: userDN}},
-		{name: "legacy limited proxy", chain: must(ca.Proxy(f.user, pki.LegacyLimited)).Chain, want: want{isProxy: true, limited: true, dn: userDN}},
+		{name: "legacy limited proxy refused", chain: must(ca.Proxy(f.user, pki.LegacyLimited)).Chain, fails: true, want: want{reason: credentials.ReasonLegacyProxy}},
+		{name: "legacy limited proxy allowed by name", chain: must(ca.Proxy(f.user, pki.LegacyLimited)).Chain, v: legacyOK, want: want{isProxy: true, limited: true, dn: userDN}},
 		{name: "proxy of proxy", chain: must(ca.Proxy(f.proxy, pki.RFC3820)).Chain, want: want{isProxy: true, dn: userDN}},
 		{name: "limited below normal", chain: must(ca.Proxy(f.proxy, pki.Limited)).Chain, want: want{isProxy: true, limited: true, dn: userDN}},
 		{name: "full proxy below limited refused", chain: must(ca.Proxy(must(ca.Proxy(f.user, pki.Limited)), pki.RFC3820)).Chain, fails: true, want: want{reason: credentials.ReasonBadProxy}},
@@ -71,8 +74,8 @@ func TestVerifyClientChains(t *testing.T) {
 		{name: "proxy without issuer", chain: f.proxy.Chain[:1], fails: true, want: want{reason: credentials.ReasonBadProxy}},
 		{name: "proxy with wrong issuer cert", chain: []*x509.Certificate{f.proxy.Chain[0], f.host.Leaf()}, fails: true, want: want{reason: credentials.ReasonBadProxy}},
 		{name: "empty chain", chain: nil, fails: true, want: want{reason: credentials.ReasonNoCertificate}},
-		{name: "too long for HTTPS depth", chain: longChain.Chain, v: &credentials.Verifier{CAs: ca.Store(), MaxDepth: credentials.HTTPSVerifyDepth}, fails: true, want: want{reason: credentials.ReasonChainTooLong}},
-		{name: "long chain fine for DISET depth", chain: longChain.Chain, want: want{isProxy: true, dn: userDN}},
+		{name: "too long for the verify depth", chain: longChain.Chain, v: &credentials.Verifier{CAs: ca.Store(), MaxDepth: credentials.VerifyDepth}, fails: true, want: want{reason: credentials.ReasonChainTooLong}},
+		{name: "chain at the verify depth", chain: longChain.Chain[len(longChain.Chain)-credentials.VerifyDepth:], want: want{isProxy: true, dn: userDN}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -79,11 +80,23 @@ const (
 // baseDN is the DN prefix of everything this package issues.
 var baseDN = pkix.Name{Country: []string{"ch"}, Organization: []string{"DIRAC"}, OrganizationalUnit: []string{"diracrpc test"}}
 
+func (o Options) withDefaults() Options {
+	if o.Validity == 0 {
+		o.Validity = 30 * 24 * time.Hour
+	}
+	return o
+}
+
+// FromCA wraps an existing CA certificate and its key (for example the
+// openssl-made CA of a real DIRAC test installation) so that it issues
+// certificates, proxies and CRLs as the CAs of New do.
+func FromCA(cert *x509.Certificate, key crypto.Signer, opts Options) *CA {
+	return &CA{Cert: cert, Key: key, opts: opts.withDefaults()}
+}
+
 // New creates a CA.
 func New(opts Options) (*CA, error) {
-	if opts.Validity == 0 {
-		opts.Validity = 30 * 24 * time.Hour
-	}
+	opts = opts.withDefaults()
 	name := opts.Name
 	if name == "" {
 		n, err := rand.Int(rand.Reader, big.NewInt(1<<40))
@@ -185,6 +198,8 @@ type CertSpec struct {
 	NotBefore, NotAfter time.Time
 	// RSA makes an RSA 2048 key for this certificate.
 	RSA bool
+	// KeyBits, if set, makes an RSA key of that size (weak-key tests).
+	KeyBits int
 	// Key, if set, is used instead of generating one.
 	Key crypto.Signer
 }
@@ -192,6 +207,12 @@ type CertSpec struct {
 // Issue signs a certificate from spec.
 func (ca *CA) Issue(spec CertSpec) (*credentials.Credential, error) {
 	key := spec.Key
+	if key == nil && spec.KeyBits > 0 {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, spec.KeyBits); err != nil {
+			return nil, err
+		}
+	}
 	if key == nil {
 		var err error
 		if key, err = newKey(spec.RSA || ca.opts.RSA); err != nil {
@@ -380,6 +401,94 @@ func (ca *CA) ForgedProxy(issuer *credentials.Credential) (*credentials.Credenti
 	return p, nil
 }
 
+// WeakKeyProxy makes an RFC 3820 proxy of issuer with an RSA key of bits
+// (1024 for the weak-crypto tests).
+func (ca *CA) WeakKeyProxy(issuer *credentials.Credential, bits int) (*credentials.Credential, error) {
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{KeyBits: bits})
+}
+
+// SHA1Proxy makes an RFC 3820 proxy of issuer signed with SHA-1 (RSA or
+// ECDSA after the issuer's key), which OpenSSL 3 refuses.
+func (ca *CA) SHA1Proxy(issuer *credentials.Credential) (*credentials.Credential, error) {
+	alg := x509.ECDSAWithSHA1
+	if _, ok := issuer.PrivateKey.(*rsa.PrivateKey); ok {
+		alg = x509.SHA1WithRSA
+	}
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{SignatureAlgorithm: alg})
+}
+
+// NamedLimitedProxy makes an RFC 3820 proxy whose policy is inheritAll (a
+// full proxy) but whose last CN is "limited proxy": DIRAC goes by the name
+// and treats it as limited.
+func (ca *CA) NamedLimitedProxy(issuer *credentials.Credential) (*credentials.Credential, error) {
+	return ca.ProxyWith(issuer, RFC3820, credentials.ProxyOptions{CommonName: "limited proxy"})
+}
+
+// CRLSpec describes a CRL for CA.CRL.
+type CRLSpec struct {
+	// Revoked certificates (their serial numbers are listed).
+	Revoked []*x509.Certificate
+	// ThisUpdate and NextUpdate default to now-1h and now+7 days; a
+	// NextUpdate in the past makes an expired CRL.
+	ThisUpdate, NextUpdate time.Time
+	// Number is the CRL number; default 1.
+	Number int64
+}
+
+// CRL returns a DER CRL signed by the CA.
+func (ca *CA) CRL(spec CRLSpec) ([]byte, error) {
+	now := ca.opts.now()
+	if spec.ThisUpdate.IsZero() {
+		spec.ThisUpdate = now.Add(-time.Hour)
+	}
+	if spec.NextUpdate.IsZero() {
+		spec.NextUpdate = now.Add(7 * 24 * time.Hour)
+	}
+	if spec.Number == 0 {
+		spec.Number = 1
+	}
+	tmpl := &x509.RevocationList{Number: big.NewInt(spec.Number), ThisUpdate: spec.ThisUpdate, NextUpdate: spec.NextUpdate}
+	for _, c := range spec.Revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: spec.ThisUpdate})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CRL: %w", err)
+	}
+	return der, nil
+}
+
+// ForgedCRL returns a CRL that names this CA as its issuer but is signed by
+// an unrelated key: verifiers must ignore it.
+func (ca *CA) ForgedCRL(spec CRLSpec) ([]byte, error) {
+	evil, err := newKey(false)
+	if err != nil {
+		return nil, err
+	}
+	fake := *ca.Cert
+	fake.PublicKey = evil.Public()
+	forger := &CA{Cert: &fake, Key: evil, opts: ca.opts}
+	return forger.CRL(spec)
+}
+
+// WriteCRL writes a CRL (DER, as CRL returns) into a CA directory as PEM,
+// under the name fetch-crl uses: <issuer subject hash>.r0. It returns the path.
+func (ca *CA) WriteCRL(dir string, der []byte) (string, error) {
+	h, err := credentials.SubjectHash(ca.Cert)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, h+".r0")
+	data := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	// Written under a temporary name and renamed, as fetch-crl does.
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp, p)
+}
+
 // Files are the paths WriteDir wrote.
 type Files struct {
 	Root     string // the directory given to WriteDir
@@ -426,7 +535,7 @@ func (f *Files) LookupEnv(k string) (string, bool) { return f.Env.LookupEnv(k) }
 
 // WriteDir writes a complete grid-security layout under dir:
 //
-//	certificates/<hash>.0, certificates/<hash>.pem   the CA (OpenSSL capath)
+//	certificates/<hash>.0                            the CA (OpenSSL capath)
 //	ca.pem                                           the CA certificate
 //	hostcert.pem, hostkey.pem                        localhost + 127.0.0.1
 //	usercert.pem, userkey.pem                        CN=testuser
@@ -484,8 +593,8 @@ func (ca *CA) WriteDir(dir string) (*Files, error) {
 }
 
 // WriteCADir writes CA certificates into dir in OpenSSL's hashed layout:
-// <subject hash>.<n> (n counting up on hash collisions) plus <hash>.pem
-// aliases, mode 0644. dir is created if needed.
+// <subject hash>.<n> (n counting up on hash collisions), mode 0644, the only
+// names credentials.LoadCADir trusts. dir is created if needed.
 func WriteCADir(dir string, cas ...*x509.Certificate) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
