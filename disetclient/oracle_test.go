@@ -35,7 +35,7 @@ func TestOracle(t *testing.T) {
 		url = strings.TrimSpace(url)
 		for _, enc := range []disetclient.Encoding{disetclient.JSON, disetclient.DEncode} {
 			t.Run(url+"/"+enc.String(), func(t *testing.T) {
-				c, err := disetclient.New([]string{url}, disetclient.Config{Setup: "Oracle", Encoding: enc, Logger: quiet})
+				c, err := disetclient.New([]string{url}, diracrpc.Options{Setup: "Oracle", Logger: quiet}, disetclient.Options{Encoding: enc})
 				require.NoError(t, err)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()

@@ -85,7 +85,7 @@ func newSite(t *testing.T) *site {
 	s.svcHTTPS = "https://localhost:" + port + "/" + testharness.DefaultService
 	s.csHTTPS = "https://localhost:" + port + "/" + endpoint.ConfigService
 
-	s.disetCfg = disetclient.Config{Credential: s.proxy, CAs: ca.Store(), Attempts: 1, ConnectTimeout: 5 * time.Second, Logger: quiet}
+	s.disetCfg = diracrpc.Options{Credential: s.proxy, CAs: ca.Store(), Attempts: 1, ConnectTimeout: 5 * time.Second, Logger: quiet}
 	s.httpsCfg = httpsclient.Config{Credential: s.proxy, CAs: ca.Store(), Retry: httpsclient.RetrySettings{Max: -1}, Logger: quiet}
 	s.dialers.DISET, s.dialers.HTTPS = selector.NewDialers(selector.DialerConfig{DISET: s.disetCfg, HTTPS: s.httpsCfg})
 	s.dialers.Logger = quiet

@@ -54,7 +54,7 @@ func TestServeBoth(t *testing.T) {
 	require.NoError(t, err)
 	defer hc.Close()
 	dc, err := disetclient.New([]string{"dips://localhost:" + port(dl) + "/" + oracleName},
-		disetclient.Config{Credential: proxy, CAs: ca.Store(), Logger: quiet})
+		diracrpc.Options{Credential: proxy, CAs: ca.Store(), Logger: quiet})
 	require.NoError(t, err)
 	for _, c := range []diracrpc.Caller{hc, dc} {
 		res, err := c.Call(callCtx, "add", 2, 3)

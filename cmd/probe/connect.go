@@ -90,16 +90,8 @@ func (c *common) caller(e *env, t *target) (diracrpc.Caller, error) {
 	if t.protocol == diracrpc.HTTPS {
 		return c.httpsCaller(e, t)
 	}
-	cfg := disetclient.Config{
-		Setup:        c.setup,
-		VO:           c.vo,
-		SkipCACheck:  c.insecure,
-		Locator:      c.locator(e),
-		Timeout:      c.timeout,
-		FailoverURLs: t.failover,
-		// One attempt per URL: a probe reports what it sees, quickly.
-		Attempts: len(t.urls) + len(t.failover),
-	}
+	cfg := diracrpc.Options{Setup:        c.setup, VO:           c.vo, SkipCACheck:  c.insecure, Locator:      c.locator(e), Timeout:      c.timeout, FailoverURLs: t.failover, // One attempt per URL: a probe reports what it sees, quickly.
+		Attempts: len(t.urls) + len(t.failover)}
 	if c.encoding == "dencode" {
 		cfg.Encoding = disetclient.DEncode
 	}

@@ -122,7 +122,7 @@ func dipsURL(addr string) string { return "dips://" + addr + "/" + svcName }
 
 func (e *env) disetClient(urls []string, tune func(*disetclient.Config)) *disetclient.Client {
 	e.t.Helper()
-	cfg := disetclient.Config{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
+	cfg := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
 	if tune != nil {
 		tune(&cfg)
 	}
