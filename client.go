@@ -226,6 +226,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 			return nil, reached, err
 		}
 		r.pool.ban(u)
+		var te *TransportError
+		if errors.As(err, &te) && te.RetryAfter > 0 {
+			skip[u] = true // the server asked for time: not again in this call
+		}
 		failed = true
 		o.Logger.DebugContext(ctx, "diracrpc: attempt failed, trying again", "url", u, "method", method,
 			"code", code.String(), "err", err)
@@ -242,6 +246,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 // gaveUp is the error when the call's context ended (or would end) during
 // the pause between attempts.
 func (c *Client) gaveUp(r *route, err, last error) error {
+	if last != nil && errors.Is(err, errNoTime) {
+		// The pause would only have run into the deadline.
+		return fmt.Errorf("%w (no time left for another attempt): %w", ErrNoURL, last)
+	}
 	code := CodeTimeout
 	if errors.Is(err, context.Canceled) {
 		code = CodeCanceled

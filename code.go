@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Code classifies why a call failed, the same way for both protocols, as
@@ -114,6 +115,10 @@ type TransportError struct {
 	// were delivered and no answer proves the contrary. A call that has not
 	// reached the service can always be sent again.
 	Reached bool
+	// RetryAfter is set when the server asked not to be called again before
+	// this long (HTTP Retry-After) and the transport did not wait: the
+	// client then calls other URLs only.
+	RetryAfter time.Duration
 	// Err is the cause.
 	Err error
 }

@@ -2,6 +2,7 @@ package diracrpc
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -87,11 +88,14 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
+// errNoTime: the pause would outlast the call's deadline.
+var errNoTime = errors.New("diracrpc: no time left before the deadline")
+
 // pause waits d unless ctx ends first. A wait that would only run into
-// ctx's deadline is not started: DeadlineExceeded at once.
+// ctx's deadline is not started: errNoTime at once.
 func pause(ctx context.Context, d time.Duration) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return context.DeadlineExceeded
+		return errNoTime
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -69,8 +69,8 @@ func statusFailure(resp *http.Response, url, method string, body []byte, cause .
 	case c == http.StatusBadGateway || c == http.StatusServiceUnavailable || c == http.StatusGatewayTimeout:
 		// With Retry-After the server (or its gateway) says it did not
 		// process the request.
-		_, later := retryAfter(resp)
-		te.Code, te.Reached = diracrpc.CodeServerFailure, !later
+		d, later := retryAfter(resp)
+		te.Code, te.Reached, te.RetryAfter = diracrpc.CodeServerFailure, !later, d
 	case c >= 500:
 		te.Code, te.Reached = diracrpc.CodeServerFailure, true
 	default:
