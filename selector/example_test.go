@@ -55,8 +55,7 @@ DIRAC
 
 	sel := selector.New(selector.Options{
 		Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
-		DISET:    selector.DISETDialer(h.DISETConfig()),
-		HTTPS:    selector.HTTPSDialer(h.HTTPSConfig()),
+		Client:   h.Options(),
 	})
 	defer sel.Close()
 
@@ -74,8 +73,7 @@ DIRAC
 	https := selector.New(selector.Options{
 		Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
 		Services: map[string]selector.Mode{"Framework/TestHarness": selector.HTTPS},
-		DISET:    selector.DISETDialer(h.DISETConfig()),
-		HTTPS:    selector.HTTPSDialer(h.HTTPSConfig()),
+		Client:   h.Options(),
 	})
 	defer https.Close()
 	res, err = https.Call(ctx, "Framework/TestHarness", "add", 2, 3)
@@ -125,8 +123,7 @@ func ExampleNewFromConfig() {
 	}
 
 	sel, bootstrap, err := selector.NewFromConfig(local, selector.Options{
-		DISET: selector.DISETDialer(svc.DISETConfig()),
-		HTTPS: selector.HTTPSDialer(svc.HTTPSConfig()),
+		Client: svc.Options(),
 	}, endpoint.BootstrapConfig{})
 	if err != nil {
 		log.Fatal(err)
@@ -155,8 +152,7 @@ func ExampleRPCClientSelector_Replay() {
 	}
 	defer h.Close()
 	sel := selector.New(selector.Options{
-		DISET: selector.DISETDialer(h.DISETConfig()),
-		HTTPS: selector.HTTPSDialer(h.HTTPSConfig()),
+		Client: h.Options(),
 	})
 	defer sel.Close()
 

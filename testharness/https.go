@@ -50,4 +50,3 @@ func (h *Harness) startHTTPS(l net.Listener, host string, cas *credentials.CASto
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return "https://" + net.JoinHostPort(host, port) + "/" + h.Service.Name, nil
 }
-
