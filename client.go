@@ -263,14 +263,20 @@ func (c *Client) gaveUp(r *route, err, last error) error {
 // retryable is the one attempt rule of both protocols: answers of the
 // service are final; a failure that did not reach the service is tried
 // again (on another URL when there is one); one that may have reached it
-// only when the call is idempotent.
+// only when the call is idempotent and the failure transient (a lost
+// connection, a timeout, an unavailable server, a garbled answer), not
+// when the service's handler failed.
 func retryable(ctx context.Context, err error, code Code, idem bool) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	switch code {
-	case CodeUnreachable, CodeTLS, CodeNotFound, CodeServerFailure, CodeTimeout:
+	case CodeUnreachable, CodeTLS, CodeNotFound, CodeUnavailable, CodeTimeout:
 		return !Reached(err) || idem
+	case CodeServerFailure:
+		return !Reached(err)
+	case CodeProtocol:
+		return Reached(err) && idem
 	}
 	return false
 }

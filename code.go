@@ -33,9 +33,15 @@ const (
 	CodeNotFound
 	// CodeServiceError: the service answered S_ERROR (a *Error).
 	CodeServiceError
-	// CodeServerFailure: the server failed while serving the call (HTTP 5xx,
-	// DISET "Server error while serving ..." or another refusal of the proposal).
+	// CodeServerFailure: the server failed while serving the call: its
+	// handler raised (HTTP 500 and other 5xx, DISET "Server error while
+	// serving ..."), or DISET's framework refused the proposal. Deterministic
+	// as far as the client knows: not sent again once it reached the service.
 	CodeServerFailure
+	// CodeUnavailable: the server or a gateway in front of it is
+	// temporarily unable to serve (HTTP 502, 503, 504). Transient: an
+	// idempotent call is sent again.
+	CodeUnavailable
 	// CodeTimeout: the call's deadline or the timeout option ran out while
 	// waiting for the server.
 	CodeTimeout
@@ -48,7 +54,7 @@ const (
 )
 
 var codeNames = [...]string{"unknown", "canceled", "unreachable", "tls", "unauthorized", "not_implemented",
-	"not_found", "service_error", "server_failure", "timeout", "circuit_open", "no_url", "protocol"}
+	"not_found", "service_error", "server_failure", "unavailable", "timeout", "circuit_open", "no_url", "protocol"}
 
 func (c Code) String() string {
 	if c >= 0 && int(c) < len(codeNames) {
@@ -74,6 +80,8 @@ func (c Code) sentinel() error {
 		return ErrNotFound
 	case CodeServerFailure:
 		return ErrServerFailure
+	case CodeUnavailable:
+		return ErrUnavailable
 	case CodeTimeout:
 		return ErrTimeout
 	case CodeCircuitOpen:

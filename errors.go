@@ -25,9 +25,12 @@ var (
 	// ErrNotFound: the server does not serve the service at this URL (HTTP
 	// 404, DISET "<service> is not up in this server").
 	ErrNotFound = errors.New("diracrpc: service not found at this URL")
-	// ErrServerFailure: the server failed while serving the call (HTTP 5xx,
+	// ErrServerFailure: the server failed while serving the call (HTTP 500,
 	// DISET "Server error while serving").
 	ErrServerFailure = errors.New("diracrpc: server failure")
+	// ErrUnavailable: the server is temporarily unavailable (HTTP 502, 503,
+	// 504).
+	ErrUnavailable = errors.New("diracrpc: server unavailable")
 	// ErrTimeout: the call's deadline or the timeout option ran out.
 	ErrTimeout = errors.New("diracrpc: timeout")
 	// ErrCircuitOpen: the client refused to send the call because the server's

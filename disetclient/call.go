@@ -112,7 +112,9 @@ func refusal(url string, p diracrpc.Protocol, err error) error {
 	return &diracrpc.TransportError{Protocol: p, URL: url, Code: code, Err: err}
 }
 
-func endsWith(s, suffix string) bool { return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix }
+func endsWith(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
 
 // protocolError marks a frame that arrived but is not valid.
 type protocolError struct{ err error }

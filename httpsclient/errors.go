@@ -70,7 +70,7 @@ func statusFailure(resp *http.Response, url, method string, body []byte, cause .
 		// With Retry-After the server (or its gateway) says it did not
 		// process the request.
 		d, later := retryAfter(resp)
-		te.Code, te.Reached, te.RetryAfter = diracrpc.CodeServerFailure, !later, d
+		te.Code, te.Reached, te.RetryAfter = diracrpc.CodeUnavailable, !later, d
 	case c >= 500:
 		te.Code, te.Reached = diracrpc.CodeServerFailure, true
 	default:

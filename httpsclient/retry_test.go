@@ -121,7 +121,7 @@ func TestRetry503(t *testing.T) {
 	runs.Store(0)
 	retryAfter = ""
 	_, err = c.Call(ctxT(t), "add", 2, 3)
-	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+	require.ErrorIs(t, err, diracrpc.ErrUnavailable)
 	assert.True(t, diracrpc.Reached(err), "without Retry-After the 503 may come after the service ran")
 	assert.Contains(t, err.Error(), "503")
 	assert.EqualValues(t, 1, runs.Load())
@@ -134,7 +134,7 @@ func TestRetry503(t *testing.T) {
 	_, err = c.Call(ctx, "add", 2, 3)
 	var te *diracrpc.TransportError
 	require.ErrorAs(t, err, &te)
-	assert.Equal(t, diracrpc.CodeServerFailure, te.Code)
+	assert.Equal(t, diracrpc.CodeUnavailable, te.Code)
 	assert.Equal(t, 5*time.Second, te.RetryAfter)
 	assert.False(t, te.Reached)
 	assert.EqualValues(t, 1, runs.Load(), "the URL is not called again before its Retry-After")
@@ -155,7 +155,7 @@ func TestRetriesExhaustedKeepLastAnswer(t *testing.T) {
 	}))
 	c := e.client(t, srvURL+"/"+svcName, diracrpc.Options{Idempotent: []string{"ping"}, Attempts: 3, Breaker: diracrpc.BreakerSettings{Disabled: true}})
 	_, err = c.Call(ctxT(t), "ping")
-	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+	require.ErrorIs(t, err, diracrpc.ErrUnavailable)
 	require.ErrorIs(t, err, diracrpc.ErrNoURL)
 	assert.Contains(t, err.Error(), "502")
 	assert.Contains(t, err.Error(), "bad gateway")
