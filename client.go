@@ -204,7 +204,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		if !ok {
 			break
 		}
-		a := &Attempt{URL: u, Method: method, Args: args, Idempotent: idem, call: st}
+		a := &Attempt{URL: u, Method: method, Args: args, call: st}
 		st.left--
 		st.attempts++
 		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.transport.Attempt(ctx, a) })

@@ -33,8 +33,6 @@ type Attempt struct {
 	URL    string
 	Method string
 	Args   []any
-	// Idempotent is true when the method or the call is marked idempotent.
-	Idempotent bool
 
 	call *callState
 }

@@ -63,7 +63,7 @@ func TestCheckRetryPolicy(t *testing.T) {
 		return r
 	}
 	ctx := context.WithValue(context.Background(), attemptKey{},
-		&attemptState{attempt: &diracrpc.Attempt{Idempotent: true}, maxRetryAfter: DefaultMaxRetryAfter})
+		&attemptState{attempt: &diracrpc.Attempt{}, maxRetryAfter: DefaultMaxRetryAfter})
 	cases := []struct {
 		name string
 		resp *http.Response

@@ -59,11 +59,11 @@ DIRAC
 	})
 	defer sel.Close()
 
-	caller, err := sel.Select(ctx, "Framework/TestHarness")
+	client, err := sel.Select(ctx, "Framework/TestHarness")
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := caller.Call(ctx, "add", 2, 3)
+	res, err := client.Call(ctx, "add", 2, 3)
 	if err != nil {
 		log.Fatal(err)
 	}
