@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,4 +396,26 @@ func TestAttemptTotalsEqual(t *testing.T) {
 		assert.Equal(t, want, totals[diracrpc.DIPS], "%d URLs over DISET", n)
 		assert.Equal(t, totals[diracrpc.DIPS], totals[diracrpc.HTTPS], "%d URLs: same attempts over both protocols", n)
 	}
+}
+
+// TestOracleTornadoByName calls a real DIRAC Tornado service by a name whose
+// URL is its Tornado<Handler> path (opt-in: DIRACRPC_ORACLE_HTTPS_URL, with
+// X509_USER_PROXY and X509_CERT_DIR, see README).
+func TestOracleTornadoByName(t *testing.T) {
+	url := os.Getenv("DIRACRPC_ORACLE_HTTPS_URL")
+	if url == "" {
+		t.Skip("set DIRACRPC_ORACLE_HTTPS_URL (e.g. https://localhost:8443/Framework/OracleTornado) to run this test")
+	}
+	conf := cfg.MustParse("DIRAC\n{\n  Setup = Oracle\n  Setups\n  {\n    Oracle\n    {\n      Framework = Production\n    }\n  }\n}\n")
+	require.NoError(t, conf.Set("/Systems/Framework/Production/URLs/Oracle", url))
+	sel := selector.New(selector.Options{Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
+		Client: diracrpc.Options{Logger: quiet}, Logger: quiet})
+	t.Cleanup(func() { _ = sel.Close() })
+	res, err := sel.Call(ctxT(t), "Framework/Oracle", "echo", "hello")
+	require.NoError(t, err)
+	assert.Equal(t, "hello", res.Value)
+	assert.Equal(t, url, res.URL)
+	assert.Equal(t, "Framework/Oracle", res.Stub.Service)
+	_, err = sel.Call(ctxT(t), "Framework/Oracle", "doesNotExist")
+	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
 }

@@ -14,18 +14,24 @@ import (
 	"github.com/diracgo/diracrpc/value"
 )
 
+// harness serves the test service of testharness on loopback (dips://,
+// dip://, https://) for the examples.
+func harness() (*testharness.Harness, context.Context, func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	h, err := testharness.Start(ctx, testharness.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return h, ctx, func() { h.Close(); cancel() }
+}
+
 // One client type over either protocol. The service here is the test
 // service of testharness on loopback; a real one is named by its URL (or
 // resolved by package selector) and the credentials are found as DIRAC
 // finds them.
 func ExampleClient() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx, stop := harness()
+	defer stop()
 
 	opts := h.Options() // credentials and CAs of the harness
 	opts.Setup = "Production"
@@ -52,13 +58,8 @@ func ExampleClient() {
 // Branching on a failure: the same code and sentinel over both protocols,
 // the S_ERROR with errors.As, and whether the call may have run.
 func ExampleCodeOf() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx, stop := harness()
+	defer stop()
 
 	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
 		c, err := h.Client(p)
@@ -84,13 +85,8 @@ func ExampleCodeOf() {
 // A failed call carries its replay stub, as DIRAC's failed results carry
 // their rpcStub; Value is DIRAC's wire form, to queue it.
 func ExampleStubOf() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx, stop := harness()
+	defer stop()
 	opts := h.Options()
 	opts.Service, opts.Setup = "Framework/TestHarness", "Production"
 	c, err := disetclient.New([]string{h.DIPSURL}, opts, disetclient.Options{})

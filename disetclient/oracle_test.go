@@ -72,6 +72,14 @@ func TestOracle(t *testing.T) {
 				_, err = c.Call(ctx, "doesNotExist")
 				require.ErrorAs(t, err, &de)
 				assert.Equal(t, "Unknown method doesNotExist", de.Message)
+				// Classified as over HTTPS (a 501).
+				assert.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+				assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+				assert.False(t, diracrpc.Reached(err))
+
+				_, err = c.Call(ctx, "crash")
+				assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err), "%v", err)
+				assert.True(t, diracrpc.Reached(err))
 
 				res, err = c.Call(ctx, "whoami")
 				require.NoError(t, err)

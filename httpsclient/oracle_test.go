@@ -63,6 +63,8 @@ func TestOracleHTTPS(t *testing.T) {
 
 	_, err = c.Call(ctx, "doesNotExist")
 	require.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
 
 	res, err := c.Call(ctx, "whoami")
 	require.NoError(t, err)
