@@ -151,6 +151,31 @@ func (w *world) client(urls []string, cfg diracrpc.Options, dopts ...disetclient
 	return c
 }
 
+// checkFrameworkErrors checks the S_ERRORs DIRAC's DISET framework itself
+// makes, as the Go server and DIRAC's both send them, and their codes.
+func checkFrameworkErrors(t *testing.T, ctx context.Context, c *diracrpc.Client) {
+	t.Helper()
+	var de *diracrpc.Error
+	_, err := c.Call(ctx, "crash")
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Server error while serving crash: integer division or modulo by zero", de.Message)
+	assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err))
+	assert.True(t, diracrpc.Reached(err))
+
+	_, err = c.Call(ctx, "add", "2", 3)
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
+	assert.Equal(t, diracrpc.CodeServiceError, diracrpc.CodeOf(err))
+
+	_, err = c.Call(ctx, "doesNotExist")
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Unknown method doesNotExist", de.Message)
+	// Classified as over HTTPS (a 501).
+	assert.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -215,17 +240,7 @@ func TestCallMatrix(t *testing.T) {
 					assert.Equal(t, "Unauthorized query ( 1111 : custom)", de.Message)
 					assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
 
-					_, err = c.Call(ctx, "crash")
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Server error while serving crash: integer division or modulo by zero", de.Message)
-
-					_, err = c.Call(ctx, "add", "2", 3)
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
-
-					_, err = c.Call(ctx, "doesNotExist")
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Unknown method doesNotExist", de.Message)
+					checkFrameworkErrors(t, ctx, c)
 
 					res, err = c.Call(ctx, "ping")
 					require.NoError(t, err)

@@ -65,21 +65,7 @@ func TestOracle(t *testing.T) {
 				require.ErrorAs(t, err, &de)
 				assert.Equal(t, "boom", de.Message)
 
-				_, err = c.Call(ctx, "add", "2", 3)
-				require.ErrorAs(t, err, &de)
-				assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
-
-				_, err = c.Call(ctx, "doesNotExist")
-				require.ErrorAs(t, err, &de)
-				assert.Equal(t, "Unknown method doesNotExist", de.Message)
-				// Classified as over HTTPS (a 501).
-				assert.ErrorIs(t, err, diracrpc.ErrNotImplemented)
-				assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
-				assert.False(t, diracrpc.Reached(err))
-
-				_, err = c.Call(ctx, "crash")
-				assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err), "%v", err)
-				assert.True(t, diracrpc.Reached(err))
+				checkFrameworkErrors(t, ctx, c)
 
 				res, err = c.Call(ctx, "whoami")
 				require.NoError(t, err)
