@@ -7,19 +7,37 @@ import (
 	"strings"
 )
 
-// Sentinel errors, matched with errors.Is. Errors that carry more detail
-// (*Error, transport errors of the clients) match them through their Is methods.
+// Sentinel errors, matched with errors.Is. Each stands for one Code (see
+// CodeOf); the errors that carry more detail (*Error, *TransportError) match
+// the sentinel of their code through their Is methods.
 var (
+	// ErrUnreachable: no connection to the server, or it broke (CodeUnreachable).
+	ErrUnreachable = errors.New("diracrpc: server unreachable")
+	// ErrTLS: the TLS handshake failed: the server's certificate was refused,
+	// or the server refused ours (CodeTLS).
+	ErrTLS = errors.New("diracrpc: TLS handshake refused")
 	// ErrUnauthorized: the service refused the caller (DIRAC Errno 1111, HTTP
 	// 401/403). Final: clients never retry it.
 	ErrUnauthorized = errors.New("diracrpc: unauthorized")
 	// ErrNotImplemented: the service has no such method (HTTP 501, DISET
 	// "Unknown method").
 	ErrNotImplemented = errors.New("diracrpc: method not implemented")
+	// ErrNotFound: the server does not serve the service at this URL (HTTP
+	// 404, DISET "<service> is not up in this server").
+	ErrNotFound = errors.New("diracrpc: service not found at this URL")
+	// ErrServerFailure: the server failed while serving the call (HTTP 500,
+	// DISET "Server error while serving").
+	ErrServerFailure = errors.New("diracrpc: server failure")
+	// ErrUnavailable: the server is temporarily unavailable (HTTP 502, 503,
+	// 504).
+	ErrUnavailable = errors.New("diracrpc: server unavailable")
+	// ErrTimeout: the call's deadline or the timeout option ran out.
+	ErrTimeout = errors.New("diracrpc: timeout")
 	// ErrCircuitOpen: the client refused to send the call because the server's
 	// circuit breaker is open after repeated failures.
 	ErrCircuitOpen = errors.New("diracrpc: circuit breaker open")
-	// ErrNoURL: every URL of the service was tried, banned or refused.
+	// ErrNoURL: every URL of the service was tried, banned or refused, or
+	// there was none. CodeOf still gives the cause of the last attempt.
 	ErrNoURL = errors.New("diracrpc: no URL of the service could be reached")
 	// ErrProtocol: the peer sent something that is not valid for the protocol.
 	ErrProtocol = errors.New("diracrpc: protocol error")
@@ -63,17 +81,14 @@ func (e *Error) Error() string {
 	return "S_ERROR: " + e.Message
 }
 
-// Is matches the sentinels: ErrUnauthorized for Errno 1111 (or, as DIRAC's
-// cmpError does when Errno is missing, a message containing its strerror
-// text), ErrNotImplemented for ENOSYS.
+// Is matches the sentinel of the error's code (see Error.Code):
+// ErrUnauthorized for Errno 1111 (or, as DIRAC's cmpError does when Errno is
+// missing, a message containing its strerror text), ErrNotImplemented for
+// ENOSYS and DISET's "Unknown method", ErrServerFailure for DISET's "Server
+// error while serving".
 func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrUnauthorized:
-		return e.Has(ENOAUTH)
-	case ErrNotImplemented:
-		return e.Errno == ENOSYS
-	}
-	return false
+	s := e.Code().sentinel()
+	return s != nil && s == target
 }
 
 // Has reports whether the error is errno, with DIRAC's cmpError rule: compare

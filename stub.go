@@ -78,6 +78,9 @@ func seq(v any) ([]any, bool) {
 type CallError struct {
 	Err  error
 	Stub *Stub
+	// Reached is true when one of the call's attempts may have reached the
+	// service (see the function Reached).
+	Reached bool
 }
 
 func (e *CallError) Error() string { return e.Err.Error() }

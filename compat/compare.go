@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/httpsclient"
 )
 
 // Status is the verdict on one call.
@@ -110,36 +109,24 @@ const (
 	formException
 )
 
-// statusCoder is implemented by HTTP errors that keep their status code.
-type statusCoder interface{ StatusCode() int }
-
+// failureForm reads a failure the same way for both protocols (CodeOf),
+// plus the forms DIRAC's own Python client gives the same failures in
+// recorded outcomes: its HTTPS client's "No access to" (Errno 13) and
+// "500 Server Error" texts.
 func failureForm(err error) form {
 	if err == nil {
 		return formNone
 	}
 	var e *diracrpc.Error
 	isErr := errors.As(err, &e)
-	switch {
-	case errors.Is(err, diracrpc.ErrNotImplemented),
-		isErr && strings.HasPrefix(e.Message, "Unknown method "):
+	switch code := diracrpc.CodeOf(err); {
+	case code == diracrpc.CodeNotImplemented:
 		return formNotImplemented
-	case errors.Is(err, diracrpc.ErrUnauthorized),
+	case code == diracrpc.CodeUnauthorized,
 		isErr && e.Errno == diracrpc.EACCES && strings.Contains(e.Message, "No access to"):
 		return formUnauthorized
-	case isErr && strings.HasPrefix(e.Message, "Server error while serving "):
-		return formException
-	}
-	var sc statusCoder
-	if errors.As(err, &sc) && sc.StatusCode() == 500 {
-		return formException
-	}
-	var hs *httpsclient.StatusError
-	if errors.As(err, &hs) && hs.Code == 500 {
-		return formException
-	}
-	// DIRAC's HTTPS client reports a 500 as "500 Server Error: Internal
-	// Server Error for url: ...".
-	if strings.Contains(err.Error(), "500 Server Error") || strings.Contains(err.Error(), "500 Internal Server Error") {
+	case code == diracrpc.CodeServerFailure,
+		isErr && strings.HasPrefix(e.Message, "500 Server Error"):
 		return formException
 	}
 	return formNone

@@ -41,11 +41,9 @@ func (f *fakeCaller) Call(ctx context.Context, method string, args ...any) (*dir
 	return &diracrpc.Result{Value: o.Value, Protocol: f.protocol, URL: string(f.protocol) + "://fake"}, nil
 }
 
-// httpStatusErr stands for a transport error that keeps its HTTP status.
-type httpStatusErr int
-
-func (e httpStatusErr) Error() string   { return fmt.Sprintf("HTTP %d", int(e)) }
-func (e httpStatusErr) StatusCode() int { return int(e) }
+// http500 stands for the HTTPS transport's classified 500 answer.
+var http500 = &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: "https://h/S/C", Code: diracrpc.CodeServerFailure,
+	Reached: true, Err: errors.New("500 Internal Server Error")}
 
 func ok(v any) Outcome       { return Outcome{Value: v} }
 func fail(err error) Outcome { return Outcome{Err: err} }
@@ -83,12 +81,12 @@ func TestCompareOutcomesTable(t *testing.T) {
 			fail(serr(0, "500 Server Error: Internal Server Error for url: https://h/S/C: <html>...")),
 			[]Kind{ExceptionForm}},
 		{"exception vs a typed 500", fail(serr(0, "Server error while serving crash: boom")),
-			fail(httpStatusErr(500)), []Kind{ExceptionForm}},
+			fail(http500), []Kind{ExceptionForm}},
 		{"transport failure on B", ok(int64(1)), fail(netErr), []Kind{CallFailed}},
 		{"transport failure on A", fail(netErr), ok(int64(1)), []Kind{CallFailed}},
 		{"transport failure vs S_ERROR", fail(serr(0, "boom")), fail(netErr), []Kind{CallFailed}},
 		{"both sides unreachable", fail(netErr), fail(netErr), []Kind{CallFailed, CallFailed}},
-		{"a 500 against S_OK", ok(int64(1)), fail(httpStatusErr(500)), []Kind{OutcomeMismatch}},
+		{"a 500 against S_OK", ok(int64(1)), fail(http500), []Kind{OutcomeMismatch}},
 		{"value differences pass through", ok(value.Tuple{int64(1)}), ok([]any{int64(1)}), []Kind{TupleBecameList}},
 	}
 	for _, tc := range tests {

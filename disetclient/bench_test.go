@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/server"
@@ -21,7 +22,7 @@ import (
 // TLS configuration (RSA 2048 keys, as grid credentials are; session tickets
 // enabled), plus clients of both with and without session resumption.
 type benchEnv struct {
-	client, clientFull  *disetclient.Client
+	client, clientFull  *diracrpc.Client
 	floorAddr           string
 	floorCfg, floorFull *tls.Config
 	stop                func()
@@ -58,7 +59,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	url := "dips://localhost:" + portOf(l.Addr()) + "/Framework/Bench"
 	e := &benchEnv{}
 	for _, resume := range []bool{true, false} {
-		c, err := disetclient.New([]string{url}, disetclient.Config{Credential: proxy, CAs: ca.Store(), Logger: quiet, ResumeSessions: resume})
+		c, err := disetclient.New([]string{url}, diracrpc.Options{Credential: proxy, CAs: ca.Store(), Logger: quiet}, disetclient.Options{ResumeSessions: resume})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,76 +12,41 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/internal/diset"
-	"github.com/diracgo/diracrpc/internal/failover"
+	"github.com/diracgo/diracrpc/internal/frame"
 )
 
-// Stage says how far a call got before it failed.
-type Stage int
+// stage says how far an attempt got before it failed.
+type stage int
 
-// Stages of a DISET call.
 const (
-	StageConnect   Stage = iota // TCP connect and TLS handshake
-	StageProposal               // proposal sent, waiting for the server's S_OK
-	StageArguments              // arguments being sent
-	StageResult                 // arguments sent, waiting for the result
+	stageConnect   stage = iota // TCP connect and TLS handshake
+	stageProposal               // proposal sent, waiting for the server's S_OK
+	stageArguments              // arguments being sent
+	stageResult                 // arguments sent, waiting for the result
 )
 
-func (s Stage) String() string {
+func (s stage) String() string {
 	return [...]string{"connect", "proposal", "arguments", "result"}[s]
 }
 
-// TransportError is a failure of the client or the network (not an S_ERROR
-// the service sent). Reached reports whether the arguments may have reached
-// the service.
-type TransportError struct {
-	URL   string
-	Stage Stage
-	Err   error
-}
-
-func (e *TransportError) Error() string {
-	return fmt.Sprintf("disetclient: %s: %s: %v", e.URL, e.Stage, e.Err)
-}
-
-func (e *TransportError) Unwrap() error { return e.Err }
-
-// Reached reports whether the service may have run the call.
-func (e *TransportError) Reached() bool { return e.Stage >= StageArguments }
-
-// callOnce runs one attempt on url. Errors after which it is safe to try
-// again are marked failover.Retryable.
-func (c *Client) callOnce(ctx context.Context, rawURL, method string, args []any) (*diracrpc.Result, error) {
-	u := c.urls[rawURL]
-	fail := func(stage Stage, err error) error {
-		ctxErr := ctx.Err()
-		if d, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(d) {
-			// The connection deadline (set from ctx's) fired a moment
-			// before ctx noticed.
-			ctxErr = context.DeadlineExceeded
-		}
-		if ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
-		te := &TransportError{URL: rawURL, Stage: stage, Err: err}
-		if ctxErr != nil {
-			return te // the caller gave up: nothing to retry
-		}
-		if stage < StageArguments || (c.cfg.Idempotent != nil && c.cfg.Idempotent(method)) {
-			return failover.Retryable(te)
-		}
-		return te
+// Attempt runs one DISET call on a.URL: connect, proposal, arguments,
+// result. Its errors are classified: *diracrpc.TransportError, or the
+// result's *diracrpc.Error.
+func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
+	u, ok := t.urls[a.URL]
+	if !ok {
+		return nil, t.fail(ctx, a.URL, stageConnect, fmt.Errorf("unknown URL %s", a.URL))
 	}
-
-	nc, raw, err := c.dial(ctx, u)
+	nc, raw, err := t.connect(ctx, u)
 	if err != nil {
-		return nil, fail(StageConnect, err)
+		return nil, t.fail(ctx, a.URL, stageConnect, err)
 	}
 	defer nc.Close()
 	// The whole exchange is bounded by the RPC timeout and by ctx; a
 	// cancellation closes the TCP connection, which unblocks any read or
 	// write. (Closing the TLS layer instead would first send close_notify,
 	// which a server may answer before the socket is gone.)
-	deadline := time.Now().Add(c.cfg.Timeout)
+	deadline := time.Now().Add(t.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -89,50 +54,143 @@ func (c *Client) callOnce(ctx context.Context, rawURL, method string, args []any
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 
-	conn := diset.NewConn(nc, c.cfg.Encoding)
+	conn := diset.NewConn(nc, t.opts.Encoding)
 	proposal := diracrpc.OK([]any{
-		[]any{u.Service(), c.cfg.Setup, c.cfg.VO},
-		[]any{"RPC", method},
-		c.extra,
-		c.cfg.Version,
+		[]any{u.Service(), t.cfg.Setup, t.cfg.VO},
+		[]any{"RPC", a.Method},
+		t.cfg.ExtraCredentials,
+		t.opts.Version,
 	})
 	if err := conn.Send(proposal); err != nil {
-		return nil, fail(StageProposal, err)
+		return nil, t.fail(ctx, a.URL, stageProposal, err)
 	}
-	r1, _, err := conn.Recv(0)
+	r1, p1, err := conn.Recv(0)
 	if err != nil {
-		return nil, fail(StageProposal, err)
+		return nil, t.fail(ctx, a.URL, stageProposal, recvErr(p1, err))
 	}
 	if _, err := diracrpc.ParseResult(r1); err != nil {
-		var de *diracrpc.Error
-		if errors.As(err, &de) && !de.Has(diracrpc.ENOAUTH) && ctx.Err() == nil {
-			// DIRAC redoes the call when the proposal is refused for any
-			// reason but authorisation: nothing ran.
-			return nil, failover.Retryable(err)
-		}
-		return nil, err
+		return nil, refusal(a.URL, u.Protocol, err)
 	}
-	if err := conn.Send(diracrpc.OK(args)); err != nil {
-		return nil, fail(StageArguments, err)
+	if err := conn.Send(diracrpc.OK(a.Args)); err != nil {
+		return nil, t.fail(ctx, a.URL, stageArguments, err)
 	}
 	r2, payload, err := conn.Recv(0)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // cancelled while the answer arrived: the caller gave up
 	}
 	if err != nil {
-		return nil, fail(StageResult, err)
+		return nil, t.fail(ctx, a.URL, stageResult, recvErr(payload, err))
 	}
 	v, err := diracrpc.ParseResult(r2)
 	if err != nil {
-		return nil, err
+		var de *diracrpc.Error
+		if errors.As(err, &de) {
+			return nil, de // the service's answer
+		}
+		return nil, &diracrpc.TransportError{Protocol: u.Protocol, URL: a.URL, Code: diracrpc.CodeProtocol, Reached: true, Err: err}
 	}
-	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: rawURL}, nil
+	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: a.URL}, nil
 }
 
-// dial connects to every address of the host in turn, each attempt (TCP
+// refusal classifies the server's refusal of the proposal: nothing ran.
+// DIRAC answers "Unauthorized query" (final), "<service> is not up in this
+// server" (wrong URL), or another framework failure; DIRAC's client redoes
+// the call after any of them but the first.
+func refusal(url string, p diracrpc.Protocol, err error) error {
+	code := diracrpc.CodeProtocol
+	var de *diracrpc.Error
+	if errors.As(err, &de) {
+		switch {
+		case de.Has(diracrpc.ENOAUTH):
+			code = diracrpc.CodeUnauthorized
+		case de.Errno == 0 && endsWith(de.Message, " is not up in this server"):
+			code = diracrpc.CodeNotFound
+		default:
+			code = diracrpc.CodeServerFailure
+		}
+	}
+	return &diracrpc.TransportError{Protocol: p, URL: url, Code: code, Err: err}
+}
+
+func endsWith(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
+
+// protocolError marks a frame that arrived but is not valid.
+type protocolError struct{ err error }
+
+func (e protocolError) Error() string { return e.err.Error() }
+func (e protocolError) Unwrap() error { return e.err }
+
+// recvErr marks what Recv returns for a frame it read but could not decode
+// (it then returns the payload too) or a malformed frame.
+func recvErr(payload []byte, err error) error {
+	if payload != nil || errors.Is(err, frame.ErrMalformed) || errors.Is(err, frame.ErrTooLarge) ||
+		errors.Is(err, diracrpc.ErrProtocol) {
+		return protocolError{err}
+	}
+	return err
+}
+
+// fail classifies a failure at stage: the caller's cancellation or
+// deadline, a refused handshake, a timeout, an invalid frame, or a
+// connection that could not be made or broke. The arguments may have
+// reached the service from stageArguments on.
+func (t *transport) fail(ctx context.Context, url string, s stage, err error) error {
+	reached := s >= stageArguments
+	ctxErr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(d) {
+		// The connection deadline (set from ctx's) fired a moment
+		// before ctx noticed.
+		ctxErr = context.DeadlineExceeded
+	}
+	var code diracrpc.Code
+	var pe protocolError
+	switch {
+	case errors.Is(ctxErr, context.Canceled):
+		code = diracrpc.CodeCanceled
+	case ctxErr != nil:
+		code = diracrpc.CodeTimeout
+	case isTLSFailure(err) && s <= stageProposal:
+		code = diracrpc.CodeTLS
+	case errors.As(err, &pe):
+		code = diracrpc.CodeProtocol
+	case isTimeout(err) && s > stageConnect:
+		code = diracrpc.CodeTimeout
+	default:
+		code = diracrpc.CodeUnreachable
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return &diracrpc.TransportError{Protocol: t.protocolOf(url), URL: url, Code: code, Reached: reached,
+		Err: fmt.Errorf("%s: %w", s, err)}
+}
+
+// isTLSFailure: the handshake failed here, or the server's alert refusing
+// our certificate arrived (with TLS 1.3 only on the first read, after the
+// proposal was written).
+func isTLSFailure(err error) bool {
+	var he handshakeError
+	var op *net.OpError
+	return errors.As(err, &he) || (errors.As(err, &op) && op.Op == "remote error")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// handshakeError marks a failed TLS handshake.
+type handshakeError struct{ err error }
+
+func (e handshakeError) Error() string { return e.err.Error() }
+func (e handshakeError) Unwrap() error { return e.err }
+
+// connect connects to every address of the host in turn, each attempt (TCP
 // connect plus TLS handshake) bounded by ConnectTimeout. It returns the
 // connection to use and the TCP connection under it.
-func (c *Client) dial(ctx context.Context, u *endpoint.URL) (nc, raw net.Conn, err error) {
+func (t *transport) connect(ctx context.Context, u *endpoint.URL) (nc, raw net.Conn, err error) {
 	addrs := []string{u.Host}
 	if net.ParseIP(u.Host) == nil {
 		var err error
@@ -140,14 +198,9 @@ func (c *Client) dial(ctx context.Context, u *endpoint.URL) (nc, raw net.Conn, e
 			return nil, nil, fmt.Errorf("DNS lookup failed %w", err)
 		}
 	}
-	dialer := c.cfg.DialContext
-	if dialer == nil {
-		d := &net.Dialer{KeepAlive: 0} // SO_KEEPALIVE on with Go's default period
-		dialer = d.DialContext
-	}
 	var errs []error
 	for _, a := range addrs {
-		nc, raw, err := c.dialOne(ctx, dialer, u, net.JoinHostPort(a, strconv.Itoa(u.Port)))
+		nc, raw, err := t.connectOne(ctx, u, net.JoinHostPort(a, strconv.Itoa(u.Port)))
 		if err == nil {
 			return nc, raw, nil
 		}
@@ -159,21 +212,27 @@ func (c *Client) dial(ctx context.Context, u *endpoint.URL) (nc, raw net.Conn, e
 	return nil, nil, errors.Join(errs...)
 }
 
-func (c *Client) dialOne(ctx context.Context, dialer func(context.Context, string, string) (net.Conn, error),
-	u *endpoint.URL, addr string) (nc, raw net.Conn, err error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+func (t *transport) connectOne(ctx context.Context, u *endpoint.URL, addr string) (nc, raw net.Conn, err error) {
+	actx, cancel := context.WithTimeout(ctx, t.cfg.ConnectTimeout)
 	defer cancel()
-	raw, err = dialer(actx, "tcp", addr)
+	raw, err = t.dial(actx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
 	if u.Protocol != diracrpc.DIPS {
 		return raw, raw, nil
 	}
-	tc := tls.Client(raw, c.tlsConfig(u.Host))
+	tc := tls.Client(raw, t.tlsConfig(u.Host))
 	if err := tc.HandshakeContext(actx); err != nil {
 		raw.Close()
-		return nil, nil, fmt.Errorf("Can't connect to %s: %w", u, err)
+		return nil, nil, handshakeError{fmt.Errorf("Can't connect to %s: %w", u, err)}
 	}
 	return tc, raw, nil
+}
+
+func (t *transport) protocolOf(url string) diracrpc.Protocol {
+	if u, ok := t.urls[url]; ok {
+		return u.Protocol
+	}
+	return diracrpc.DIPS
 }

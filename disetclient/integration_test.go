@@ -135,7 +135,7 @@ func (w *world) oracle() *server.Service {
 	return svc
 }
 
-func (w *world) client(urls []string, cfg disetclient.Config) *disetclient.Client {
+func (w *world) client(urls []string, cfg diracrpc.Options, dopts ...disetclient.Options) *diracrpc.Client {
 	w.t.Helper()
 	if cfg.Credential == nil && !cfg.UseCertificates && cfg.ProxyLocation == "" {
 		cfg.Credential = w.proxy
@@ -144,9 +144,38 @@ func (w *world) client(urls []string, cfg disetclient.Config) *disetclient.Clien
 		cfg.CAs = w.ca.Store()
 	}
 	cfg.Logger = quiet
-	c, err := disetclient.New(urls, cfg)
+	var d disetclient.Options
+	if len(dopts) > 0 {
+		d = dopts[0]
+	}
+	c, err := disetclient.New(urls, cfg, d)
 	require.NoError(w.t, err)
 	return c
+}
+
+// checkFrameworkErrors checks the S_ERRORs DIRAC's DISET framework itself
+// makes, as the Go server and DIRAC's both send them, and their codes.
+func checkFrameworkErrors(t *testing.T, ctx context.Context, c *diracrpc.Client) {
+	t.Helper()
+	var de *diracrpc.Error
+	_, err := c.Call(ctx, "crash")
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Server error while serving crash: integer division or modulo by zero", de.Message)
+	assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err))
+	assert.True(t, diracrpc.Reached(err))
+
+	_, err = c.Call(ctx, "add", "2", 3)
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
+	assert.Equal(t, diracrpc.CodeServiceError, diracrpc.CodeOf(err))
+
+	_, err = c.Call(ctx, "doesNotExist")
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Unknown method doesNotExist", de.Message)
+	// Classified as over HTTPS (a 501).
+	assert.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -165,7 +194,7 @@ func TestCallMatrix(t *testing.T) {
 					r := w.serve(w.oracle(), secure, senc)
 					// Resumed sessions keep the test fast; full handshakes are
 					// covered by the credential tests.
-					c := w.client([]string{r.url}, disetclient.Config{Encoding: cenc, ResumeSessions: true})
+					c := w.client([]string{r.url}, diracrpc.Options{}, disetclient.Options{Encoding: cenc, ResumeSessions: true})
 					ctx := ctxT(t)
 
 					res, err := c.Call(ctx, "add", 2, 3)
@@ -213,17 +242,7 @@ func TestCallMatrix(t *testing.T) {
 					assert.Equal(t, "Unauthorized query ( 1111 : custom)", de.Message)
 					assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
 
-					_, err = c.Call(ctx, "crash")
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Server error while serving crash: integer division or modulo by zero", de.Message)
-
-					_, err = c.Call(ctx, "add", "2", 3)
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
-
-					_, err = c.Call(ctx, "doesNotExist")
-					require.ErrorAs(t, err, &de)
-					assert.Equal(t, "Unknown method doesNotExist", de.Message)
+					checkFrameworkErrors(t, ctx, c)
 
 					res, err = c.Call(ctx, "ping")
 					require.NoError(t, err)
@@ -256,34 +275,34 @@ func TestCredentialKinds(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		cfg  disetclient.Config
+		cfg  diracrpc.Options
 		want want
 	}{
-		{"user certificate", disetclient.Config{Credential: w.user},
+		{"user certificate", diracrpc.Options{Credential: w.user},
 			want{userDN, "dirac_user", "alice", false, false, []any{"NormalUser"}}},
-		{"user certificate with group", disetclient.Config{Credential: w.user, ExtraCredentials: "dirac_admin"},
+		{"user certificate with group", diracrpc.Options{Credential: w.user, ExtraCredentials: "dirac_admin"},
 			want{userDN, "dirac_admin", "alice", false, false, []any{"ServiceAdministrator"}}},
-		{"rfc3820 proxy with group", disetclient.Config{Credential: w.proxy},
+		{"rfc3820 proxy with group", diracrpc.Options{Credential: w.proxy},
 			want{userDN, "dirac_user", "alice", true, false, []any{"NormalUser"}}},
-		{"proxy of proxy", disetclient.Config{Credential: proxyOfProxy},
+		{"proxy of proxy", diracrpc.Options{Credential: proxyOfProxy},
 			want{userDN, "dirac_user", "alice", true, false, []any{"NormalUser"}}},
-		{"legacy proxy", disetclient.Config{Credential: must(w.ca.Proxy(w.user, pki.Legacy))},
+		{"legacy proxy", diracrpc.Options{Credential: must(w.ca.Proxy(w.user, pki.Legacy))},
 			want{userDN, "dirac_user", "alice", true, false, []any{"NormalUser"}}},
-		{"limited proxy", disetclient.Config{Credential: must(w.ca.Proxy(w.user, pki.Limited))},
+		{"limited proxy", diracrpc.Options{Credential: must(w.ca.Proxy(w.user, pki.Limited))},
 			want{userDN, "dirac_user", "alice", true, true, []any{"NormalUser"}}},
-		{"legacy limited proxy", disetclient.Config{Credential: must(w.ca.Proxy(w.user, pki.LegacyLimited))},
+		{"legacy limited proxy", diracrpc.Options{Credential: must(w.ca.Proxy(w.user, pki.LegacyLimited))},
 			want{userDN, "dirac_user", "alice", true, true, []any{"NormalUser"}}},
-		{"admin group proxy", disetclient.Config{Credential: must(w.ca.ProxyWith(w.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_admin"}))},
+		{"admin group proxy", diracrpc.Options{Credential: must(w.ca.ProxyWith(w.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_admin"}))},
 			want{userDN, "dirac_admin", "alice", true, false, []any{"ServiceAdministrator"}}},
-		{"host certificate", disetclient.Config{UseCertificates: true, Credential: w.host},
+		{"host certificate", diracrpc.Options{UseCertificates: true, Credential: w.host},
 			want{hostDN, "hosts", "localhost", false, false, []any{server.TrustedHost, "CSAdministrator"}}},
-		{"host certificate from files", disetclient.Config{UseCertificates: true, Locator: credentials.Locator{LookupEnv: w.files.LookupEnv}},
+		{"host certificate from files", diracrpc.Options{UseCertificates: true, Locator: credentials.Locator{LookupEnv: w.files.LookupEnv}},
 			want{hostDN, "hosts", "localhost", false, false, []any{server.TrustedHost, "CSAdministrator"}}},
-		{"proxy file", disetclient.Config{ProxyLocation: w.files.Proxy},
+		{"proxy file", diracrpc.Options{ProxyLocation: w.files.Proxy},
 			want{credentials.SubjectDN(w.files.User.Leaf()), "dirac_user", "bob", true, false, []any{"NormalUser"}}},
-		{"default proxy from the environment", disetclient.Config{Locator: credentials.Locator{LookupEnv: w.files.LookupEnv}},
+		{"default proxy from the environment", diracrpc.Options{Locator: credentials.Locator{LookupEnv: w.files.LookupEnv}},
 			want{credentials.SubjectDN(w.files.User.Leaf()), "dirac_user", "bob", true, false, []any{"NormalUser"}}},
-		{"trusted host acting for a user", disetclient.Config{UseCertificates: true, Credential: w.host, DelegatedDN: userDN, DelegatedGroup: "dirac_admin"},
+		{"trusted host acting for a user", diracrpc.Options{UseCertificates: true, Credential: w.host, DelegatedDN: userDN, DelegatedGroup: "dirac_admin"},
 			want{userDN, "dirac_admin", "alice", false, false, []any{"ServiceAdministrator"}}},
 	}
 	for _, c := range cases {
@@ -293,7 +312,7 @@ func TestCredentialKinds(t *testing.T) {
 				cfg.CAs = w.ca.Store()
 			}
 			cfg.Logger = quiet
-			cl, err := disetclient.New([]string{r.url}, cfg)
+			cl, err := disetclient.New([]string{r.url}, cfg, disetclient.Options{})
 			require.NoError(t, err)
 			res, err := cl.Call(ctxT(t), "whoami")
 			require.NoError(t, err)

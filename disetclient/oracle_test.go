@@ -35,7 +35,7 @@ func TestOracle(t *testing.T) {
 		url = strings.TrimSpace(url)
 		for _, enc := range []disetclient.Encoding{disetclient.JSON, disetclient.DEncode} {
 			t.Run(url+"/"+enc.String(), func(t *testing.T) {
-				c, err := disetclient.New([]string{url}, disetclient.Config{Setup: "Oracle", Encoding: enc, Logger: quiet})
+				c, err := disetclient.New([]string{url}, diracrpc.Options{Setup: "Oracle", Logger: quiet}, disetclient.Options{Encoding: enc})
 				require.NoError(t, err)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
@@ -65,13 +65,7 @@ func TestOracle(t *testing.T) {
 				require.ErrorAs(t, err, &de)
 				assert.Equal(t, "boom", de.Message)
 
-				_, err = c.Call(ctx, "add", "2", 3)
-				require.ErrorAs(t, err, &de)
-				assert.Equal(t, "Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>", de.Message)
-
-				_, err = c.Call(ctx, "doesNotExist")
-				require.ErrorAs(t, err, &de)
-				assert.Equal(t, "Unknown method doesNotExist", de.Message)
+				checkFrameworkErrors(t, ctx, c)
 
 				res, err = c.Call(ctx, "whoami")
 				require.NoError(t, err)

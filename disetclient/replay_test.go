@@ -63,7 +63,7 @@ func TestClientReplay(t *testing.T) {
 					scheme, host = "dips", "localhost"
 				}
 				url := scheme + "://" + host + ":" + portOf(l.Addr()) + "/" + service
-				cl := w.client([]string{url}, disetclient.Config{Setup: "Oracle", Version: "9.0.0", Encoding: c.enc, Attempts: 1})
+				cl := w.client([]string{url}, diracrpc.Options{Setup: "Oracle", Attempts: 1}, disetclient.Options{Version: "9.0.0", Encoding: c.enc})
 				res, callErr := cl.Call(ctxT(t), method, args...)
 
 				var got []byte

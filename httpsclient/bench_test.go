@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
@@ -20,14 +21,12 @@ import (
 // benchSetup starts the Go server and returns the client and, for the
 // floor, a bare net/http client with the same TLS configuration and the
 // exact body the client sends.
-func benchSetup(b *testing.B) (*httpsclient.Client, *http.Client, string, []byte) {
+func benchSetup(b *testing.B) (*diracrpc.Client, *http.Client, string, []byte) {
 	e := newEnv(b)
 	_, url := e.startGo(b, server.HTTPSConfig{})
-	c := e.client(b, url, httpsclient.Config{Setup: "Oracle"})
-	body, err := c.Form("echo", []any{"hello"}, false)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := e.client(b, url, diracrpc.Options{Setup: "Oracle"})
+	// What the client sends (TestForm checks the encoding).
+	body := []byte("method=echo&args=%5B%22hello%22%5D&clientVO=unknown&clientSetup=Oracle")
 	ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: e.proxy, CAs: e.ca.Store()})
 	if err != nil {
 		b.Fatal(err)
@@ -96,7 +95,7 @@ func BenchmarkOracleCall(b *testing.B) {
 	if url == "" {
 		b.Skip("set DIRACRPC_ORACLE_HTTPS_URL (see TestOracleHTTPS)")
 	}
-	c, err := httpsclient.New(url, httpsclient.Config{Setup: "Oracle", Logger: quiet})
+	c, err := httpsclient.New([]string{url}, diracrpc.Options{Setup: "Oracle", Logger: quiet}, httpsclient.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +23,7 @@ import (
 func TestCallAgainstGoServer(t *testing.T) {
 	e := newEnv(t)
 	_, url := e.startGo(t, server.HTTPSConfig{})
-	c := e.client(t, url, httpsclient.Config{Setup: "Oracle"})
+	c := e.client(t, url, diracrpc.Options{Setup: "Oracle"})
 	ctx := ctxT(t)
 
 	res, err := c.Call(ctx, "add", 2, 3)
@@ -60,10 +59,10 @@ func TestCallAgainstGoServer(t *testing.T) {
 		diracrpc.StubOf(err).Value())
 
 	_, err = c.Call(ctx, "crash")
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, http.StatusInternalServerError, se.Code)
-	assert.Contains(t, string(se.Body), "500: Internal Server Error")
+	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+	assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err))
+	assert.True(t, diracrpc.Reached(err))
+	assert.Contains(t, err.Error(), "500: Internal Server Error")
 	assert.Contains(t, err.Error(), "500 Server Error: Internal Server Error for url: "+url)
 
 	_, err = c.Call(ctx, "doesNotExist")
@@ -86,40 +85,40 @@ func TestCredentialKinds(t *testing.T) {
 	ctx := ctxT(t)
 	userDN := credentials.SubjectDN(e.user.Leaf())
 
-	whoami := func(cfg httpsclient.Config) (*value.Dict, error) {
-		res, err := e.client(t, url, cfg).Call(ctx, "whoami")
+	whoami := func(cfg diracrpc.Options, h ...httpsclient.Options) (*value.Dict, error) {
+		res, err := e.client(t, url, cfg, h...).Call(ctx, "whoami")
 		if err != nil {
 			return nil, err
 		}
 		return res.Value.(*value.Dict), nil
 	}
-	d, err := whoami(httpsclient.Config{Credential: e.proxy})
+	d, err := whoami(diracrpc.Options{Credential: e.proxy})
 	require.NoError(t, err)
 	assert.Equal(t, true, get(d, "isProxy"))
 	assert.Equal(t, userDN, get(d, "DN"))
 	assert.Equal(t, "dirac_user", get(d, "group"))
 	assert.Equal(t, "ciuser", get(d, "username"))
 
-	d, err = whoami(httpsclient.Config{Credential: e.user})
+	d, err = whoami(diracrpc.Options{Credential: e.user})
 	require.NoError(t, err)
 	assert.Equal(t, false, get(d, "isProxy"))
 	assert.Equal(t, userDN, get(d, "DN"))
 
 	// Host certificate with extraCredentials "hosts", as useCertificates sends.
-	d, err = whoami(httpsclient.Config{Credential: e.host, ExtraCredentials: "hosts"})
+	d, err = whoami(diracrpc.Options{Credential: e.host, ExtraCredentials: "hosts"})
 	require.NoError(t, err)
 	assert.Equal(t, "hosts", get(d, "group"))
 	assert.Equal(t, "localhost", get(d, "username"))
 
 	// A trusted host acting for the user.
-	d, err = whoami(httpsclient.Config{Credential: e.host, DelegatedDN: userDN, DelegatedGroup: "dirac_user"})
+	d, err = whoami(diracrpc.Options{Credential: e.host, DelegatedDN: userDN, DelegatedGroup: "dirac_user"})
 	require.NoError(t, err)
 	assert.Equal(t, userDN, get(d, "DN"))
 	assert.Equal(t, "ciuser", get(d, "username"))
 
 	// Proxy from a file (proxyLocation).
 	files := e.ca.WriteDirT(t)
-	d, err = whoami(httpsclient.Config{ProxyLocation: files.Proxy})
+	d, err = whoami(diracrpc.Options{ProxyLocation: files.Proxy})
 	require.NoError(t, err)
 	assert.Equal(t, true, get(d, "isProxy"))
 
@@ -132,17 +131,17 @@ func TestCredentialKinds(t *testing.T) {
 		}
 		return "", false
 	}}
-	d, err = whoami(httpsclient.Config{UseAccessToken: true, Locator: loc})
+	d, err = whoami(diracrpc.Options{Locator: loc}, httpsclient.Options{UseAccessToken: true})
 	require.NoError(t, err)
 	assert.Equal(t, userDN, get(d, "DN"))
 	assert.Equal(t, "dirac_user", get(d, "group"))
 
-	_, err = whoami(httpsclient.Config{UseAccessToken: true, BearerToken: "bad"})
+	_, err = whoami(diracrpc.Options{}, httpsclient.Options{UseAccessToken: true, BearerToken: "bad"})
 	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
 
 	// No credential at all: 401, DIRAC's message.
-	_, err = whoami(httpsclient.Config{UseAccessToken: true, BearerToken: "", Locator: credentials.Locator{
-		LookupEnv: func(string) (string, bool) { return "", false }, TmpDir: t.TempDir()}})
+	_, err = whoami(diracrpc.Options{Locator: credentials.Locator{
+		LookupEnv: func(string) (string, bool) { return "", false }, TmpDir: t.TempDir()}}, httpsclient.Options{UseAccessToken: true, BearerToken: ""})
 	require.ErrorIs(t, err, httpsclient.ErrNoToken)
 
 	// A certificate from another CA is refused during the handshake.
@@ -150,7 +149,7 @@ func TestCredentialKinds(t *testing.T) {
 	require.NoError(t, err)
 	stranger, err := other.User("stranger")
 	require.NoError(t, err)
-	_, err = whoami(httpsclient.Config{Credential: stranger})
+	_, err = whoami(diracrpc.Options{Credential: stranger})
 	var alert *net.OpError
 	require.ErrorAs(t, err, &alert)
 	assert.Equal(t, "remote error", alert.Op)
@@ -158,7 +157,7 @@ func TestCredentialKinds(t *testing.T) {
 	// So is an expired proxy.
 	expired, err := e.ca.ExpiredProxy(e.user)
 	require.NoError(t, err)
-	_, err = whoami(httpsclient.Config{Credential: expired})
+	_, err = whoami(diracrpc.Options{Credential: expired})
 	require.ErrorAs(t, err, &alert)
 }
 
@@ -168,11 +167,10 @@ func TestUnauthorizedMapping(t *testing.T) {
 	svc.Handle("adminOnly", server.Method{Auth: []string{"ServiceAdministrator"},
 		Func: func(context.Context, *server.Request) (any, error) { return true, nil }})
 	_, url := e.startGo(t, server.HTTPSConfig{}, svc)
-	_, err := e.client(t, url, httpsclient.Config{}).Call(ctxT(t), "adminOnly")
+	_, err := e.client(t, url, diracrpc.Options{}).Call(ctxT(t), "adminOnly")
 	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 401, se.Code)
+	assert.Equal(t, diracrpc.CodeUnauthorized, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
 	var de *diracrpc.Error
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, 13, de.Errno)

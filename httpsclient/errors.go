@@ -1,118 +1,151 @@
 package httpsclient
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
-// bodyExcerpt is how much of an unexpected answer a StatusError keeps.
+// bodyExcerpt is how much of an unexpected answer an error keeps.
 const bodyExcerpt = 512
 
-// StatusError is an answer that is not a DIRAC result: an HTTP status other
-// than 200, or a 200 whose body is not a result. It matches
-// diracrpc.ErrUnauthorized (401, 403), diracrpc.ErrNotImplemented (501)
-// and diracrpc.ErrProtocol (a 200 that does not decode). For 401, 403 and
-// 501 it also wraps the S_ERROR DIRAC's client makes up (Errno 13 or 38,
-// Local), reachable with errors.As.
-type StatusError struct {
-	// Code is the HTTP status; Status its text ("500 Internal Server Error").
-	Code   int
-	Status string
-	// URL is the URL that answered, Method the DIRAC method called.
-	URL, Method string
-	// Body is the start of the body (at most 512 bytes).
-	Body []byte
-	// RetryAfter is the server's Retry-After, when it sent one.
-	RetryAfter time.Duration
-	// Err is the underlying cause: the synthesized *diracrpc.Error, or the
-	// decoding error of a 200 answer.
-	Err error
+// statusError is an answer that is not a DIRAC result: an HTTP status other
+// than 200, or a 200 whose body is not a result. For 401, 403 and 501 it
+// wraps the S_ERROR DIRAC's client makes up (Errno 13 or 38, Local),
+// reachable with errors.As.
+type statusError struct {
+	code        int
+	url, method string
+	body        []byte
+	err         error
 }
 
-func (e *StatusError) Error() string {
+func (e *statusError) Error() string {
+	var de *diracrpc.Error
 	switch {
-	case e.Code == http.StatusOK:
-		return fmt.Sprintf("httpsclient: undecodable answer from %s: %v: %q", e.URL, e.Err, e.Body)
-	case e.Err != nil && isDIRACError(e.Err):
-		return "httpsclient: " + e.Err.(*diracrpc.Error).Message
+	case e.code == http.StatusOK:
+		return fmt.Sprintf("undecodable answer from %s: %v: %q", e.url, e.err, e.body)
+	case errors.As(e.err, &de):
+		return de.Message
 	}
 	// DIRAC's text: requests' HTTPError message, then the body.
 	kind := "Server"
-	if e.Code < 500 {
+	if e.code < 500 {
 		kind = "Client"
 	}
-	return fmt.Sprintf("httpsclient: %d %s Error: %s for url: %s: %s", e.Code, kind, http.StatusText(e.Code), e.URL, e.Body)
+	return fmt.Sprintf("%d %s Error: %s for url: %s: %s", e.code, kind, http.StatusText(e.code), e.url, e.body)
 }
 
-func isDIRACError(err error) bool { _, ok := err.(*diracrpc.Error); return ok }
+func (e *statusError) Unwrap() error { return e.err }
 
-// Unwrap returns Err.
-func (e *StatusError) Unwrap() error { return e.Err }
-
-// Is matches the sentinels of package diracrpc.
-func (e *StatusError) Is(target error) bool {
-	switch target {
-	case diracrpc.ErrUnauthorized:
-		return e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden
-	case diracrpc.ErrNotImplemented:
-		return e.Code == http.StatusNotImplemented
-	case diracrpc.ErrProtocol:
-		return e.Code == http.StatusOK
-	}
-	return false
-}
-
-// CircuitOpenError: the breaker of Server is open (or half-open and busy
-// probing), so the call was not sent. It matches diracrpc.ErrCircuitOpen.
-type CircuitOpenError struct {
-	Server string
-	Err    error // gobreaker's ErrOpenState or ErrTooManyRequests
-}
-
-func (e *CircuitOpenError) Error() string {
-	return "httpsclient: circuit breaker of " + e.Server + " is open: " + e.Err.Error()
-}
-
-// Unwrap returns the breaker's error.
-func (e *CircuitOpenError) Unwrap() error { return e.Err }
-
-// Is matches diracrpc.ErrCircuitOpen.
-func (e *CircuitOpenError) Is(target error) bool { return target == diracrpc.ErrCircuitOpen }
-
-// ConnectError: the connection or its TLS handshake to Server failed, so the
-// request was never sent.
-type ConnectError struct {
-	Server string
-	Err    error
-}
-
-func (e *ConnectError) Error() string {
-	return "httpsclient: cannot connect to " + e.Server + ": " + e.Err.Error()
-}
-
-// Unwrap returns the dial or handshake error.
-func (e *ConnectError) Unwrap() error { return e.Err }
-
-// statusError builds the error for a non-200 answer (or an undecodable 200).
-func statusError(resp *http.Response, url, method string, body []byte, cause error) *StatusError {
+// statusFailure classifies a non-200 answer (or an undecodable 200, with
+// its cause).
+func statusFailure(resp *http.Response, url, method string, body []byte, cause ...error) error {
 	if len(body) > bodyExcerpt {
 		body = body[:bodyExcerpt]
 	}
-	e := &StatusError{Code: resp.StatusCode, Status: resp.Status, URL: url, Method: method, Body: body, Err: cause}
-	if d, ok := retryAfter(resp); ok {
-		e.RetryAfter = d
+	e := &statusError{code: resp.StatusCode, url: url, method: method, body: body, err: errors.Join(cause...)}
+	te := &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: url, Err: e}
+	switch c := resp.StatusCode; {
+	case c == http.StatusOK:
+		te.Code, te.Reached = diracrpc.CodeProtocol, true
+	case c == http.StatusUnauthorized || c == http.StatusForbidden:
+		te.Code = diracrpc.CodeUnauthorized
+		e.err = &diracrpc.Error{Errno: diracrpc.EACCES, Message: diracrpc.FormatMessage(diracrpc.EACCES, "No access to "+url), Local: true}
+	case c == http.StatusNotImplemented:
+		te.Code = diracrpc.CodeNotImplemented
+		e.err = &diracrpc.Error{Errno: diracrpc.ENOSYS, Message: diracrpc.FormatMessage(diracrpc.ENOSYS, method+" is not implemented"), Local: true}
+	case c == http.StatusNotFound:
+		te.Code = diracrpc.CodeNotFound
+	case c == http.StatusBadGateway || c == http.StatusServiceUnavailable || c == http.StatusGatewayTimeout:
+		// With Retry-After the server (or its gateway) says it did not
+		// process the request.
+		d, later := retryAfter(resp)
+		te.Code, te.Reached, te.RetryAfter = diracrpc.CodeUnavailable, !later, d
+	case c >= 500:
+		te.Code, te.Reached = diracrpc.CodeServerFailure, true
+	default:
+		te.Code = diracrpc.CodeProtocol
 	}
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		e.Err = &diracrpc.Error{Errno: diracrpc.EACCES, Message: diracrpc.FormatMessage(diracrpc.EACCES, "No access to "+url), Local: true}
-	case http.StatusNotImplemented:
-		e.Err = &diracrpc.Error{Errno: diracrpc.ENOSYS, Message: diracrpc.FormatMessage(diracrpc.ENOSYS, method+" is not implemented"), Local: true}
+	return te
+}
+
+// local is a failure before anything was sent, that retrying cannot mend.
+func local(url string, err error) error {
+	return &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: url, Code: diracrpc.CodeUnknown, Err: err}
+}
+
+// connectError: the connection or its TLS handshake failed, so the request
+// was never sent.
+type connectError struct {
+	server    string
+	handshake bool
+	err       error
+}
+
+func (e *connectError) Error() string { return "cannot connect to " + e.server + ": " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// classify turns a failed round trip into a classified error.
+func classify(ctx context.Context, url string, err error) error {
+	var ce *connectError
+	sent := !errors.As(err, &ce)
+	te := &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: url, Err: err, Reached: sent}
+	ctxErr := ctx.Err()
+	switch {
+	case errors.Is(ctxErr, context.Canceled):
+		te.Code = diracrpc.CodeCanceled
+	case ctxErr != nil:
+		te.Code = diracrpc.CodeTimeout
+	case (ce != nil && ce.handshake) || isHandshakeAlert(err) || isCertificateError(err):
+		// A refused handshake: with TLS 1.3 the server's alert only arrives
+		// once the request is written, but nothing was processed.
+		te.Code, te.Reached = diracrpc.CodeTLS, false
+	case !sent:
+		te.Code = diracrpc.CodeUnreachable
+	case isTimeout(err):
+		te.Code = diracrpc.CodeTimeout
+	default:
+		te.Code = diracrpc.CodeUnreachable
 	}
-	return e
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		te.Err = fmt.Errorf("%w (%w)", ctxErr, err)
+	}
+	return te
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isHandshakeAlert: the server sent a TLS alert ("remote error: tls: bad
+// certificate"): it refused the handshake. crypto/tls reports alerts as a
+// *net.OpError with Op "remote error" (tls.AlertError is for QUIC only).
+func isHandshakeAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// isCertificateError: a certificate was refused (here through a proxy's
+// tunnel, where net/http runs the handshake itself).
+func isCertificateError(err error) bool {
+	var ve *credentials.VerifyError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &ve) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) ||
+		errors.As(err, &ci)
 }
 
 // retryAfter reads a Retry-After header in seconds or as an HTTP date.

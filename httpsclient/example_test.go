@@ -11,15 +11,20 @@ import (
 	"github.com/diracgo/diracrpc/httpsclient"
 )
 
-// Calling a DIRAC HTTPS service with the user's proxy and CA directory
-// (X509_USER_PROXY, X509_CERT_DIR), branching on the kinds of error.
+// Calling a DIRAC HTTPS service (DIRAC ≥ 8.1 names it Tornado<Handler> in
+// its URL) with the user's proxy and CA directory (X509_USER_PROXY,
+// X509_CERT_DIR), branching on the code of a failure.
 func ExampleNew() {
-	c, err := httpsclient.New("Framework/SystemAdministrator", httpsclient.Config{
-		URLs:       []string{"https://dirac1.example.org:8443/Framework/SystemAdministrator"},
-		Setup:      "Production",
-		VO:         "lhcb",
-		Idempotent: []string{"getInfo"}, // safe to run twice: retried after a dropped connection
-	})
+	c, err := httpsclient.New(
+		[]string{"https://dirac1.example.org:8443/Framework/TornadoSystemAdministrator"},
+		diracrpc.Options{
+			Service:    "Framework/SystemAdministrator", // what replay stubs record
+			Setup:      "Production",
+			VO:         "lhcb",
+			Idempotent: []string{"getInfo"}, // safe to run twice: sent again after a dropped connection
+		},
+		httpsclient.Options{},
+	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -38,17 +43,18 @@ func ExampleNew() {
 	case errors.Is(err, diracrpc.ErrUnauthorized):
 		fmt.Println("not allowed:", err)
 	case errors.Is(err, diracrpc.ErrCircuitOpen), errors.Is(err, diracrpc.ErrNoURL):
-		fmt.Println("service unavailable:", err)
+		fmt.Println("service unavailable:", diracrpc.CodeOf(err), err)
 	case errors.As(err, &serr):
 		fmt.Println("S_ERROR:", serr.Message)
 	default:
-		fmt.Println("failed:", err)
+		fmt.Println("failed:", diracrpc.CodeOf(err), err)
 	}
 }
 
 // Downloading a sandbox without holding it in memory.
-func ExampleClient_ReceiveFile() {
-	c, err := httpsclient.New("https://dirac1.example.org:8443/WorkloadManagement/SandboxStore", httpsclient.Config{})
+func ExampleReceiveFile() {
+	c, err := httpsclient.New([]string{"https://dirac1.example.org:8443/WorkloadManagement/TornadoSandboxStore"},
+		diracrpc.Options{}, httpsclient.Options{})
 	if err != nil {
 		return
 	}
@@ -58,7 +64,7 @@ func ExampleClient_ReceiveFile() {
 		return
 	}
 	defer f.Close()
-	if _, err := c.ReceiveFile(context.Background(), f, "SB:GridSE|/path/sandbox.tar.bz2", ""); err != nil {
+	if _, err := httpsclient.ReceiveFile(context.Background(), c, f, "SB:GridSE|/path/sandbox.tar.bz2", ""); err != nil {
 		fmt.Println(err) // an S_ERROR is returned here, never written into the file
 	}
 }

@@ -9,8 +9,32 @@ import (
 	"net/http"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/jencode"
 )
+
+// sinkKey carries ReceiveFile's writer to the transport, through the
+// client's loop (which stays the one place for retries and failover).
+type sinkKey struct{}
+
+// sink counts what was written: once bytes are out, the call must not be
+// sent again.
+type sink struct {
+	w io.Writer
+	n int64
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	return n, err
+}
+
+func sinkOf(ctx context.Context) *sink {
+	s, _ := ctx.Value(sinkKey{}).(*sink)
+	return s
+}
+
+// ErrNotHTTPS: ReceiveFile needs a client over HTTPS.
+var ErrNotHTTPS = errors.New("httpsclient: the client does not speak HTTPS")
 
 // ReceiveFile downloads a file as DIRAC's TornadoClient.receiveFile does
 // (method streamToClient, rawContent) and streams the body into w, never
@@ -18,63 +42,55 @@ import (
 // instead of being written into w (DIRAC writes it into the file). The
 // Result's Value is the number of bytes written (int64).
 //
-// Once bytes have been written to w the call is never retried.
-func (c *Client) ReceiveFile(ctx context.Context, w io.Writer, args ...any) (_ *diracrpc.Result, err error) {
-	const method = "streamToClient"
-	if args == nil {
-		args = []any{}
+// The call goes through c's loop (failover, breakers, stub); once bytes have
+// been written to w it is never sent again.
+func ReceiveFile(ctx context.Context, c *diracrpc.Client, w io.Writer, args ...any) (*diracrpc.Result, error) {
+	if c.Protocol() != diracrpc.HTTPS {
+		return nil, ErrNotHTTPS
 	}
-	defer c.attachStub(&err, method, args)
-	body, err := c.Form(method, args, true)
-	if err != nil {
-		return nil, err
-	}
-	var res *diracrpc.Result
-	err = c.each(ctx, method, body, func(url string, resp *http.Response, _ bool) error {
-		var n int64
-		if isJSON(resp) {
-			// The handler returned a dictionary (typically an S_ERROR):
-			// Tornado sent it as JSON instead of raw content.
-			raw, err := readLimited(resp.Body, c.maxResponse())
-			if err != nil {
-				return fmt.Errorf("httpsclient: reading the answer of %s from %s: %w", method, url, err)
-			}
-			v, err := jencode.Decode(raw)
-			if err != nil {
-				return statusError(resp, url, method, raw, fmt.Errorf("%w: %w", diracrpc.ErrProtocol, err))
-			}
-			val, err := diracrpc.ParseResult(v)
-			if err != nil {
-				return err
-			}
-			var data []byte
-			switch val := val.(type) {
-			case string:
-				data = []byte(val)
-			case []byte:
-				data = val
-			default:
-				return statusError(resp, url, method, raw, fmt.Errorf("%w: streamToClient returned a %T", diracrpc.ErrProtocol, val))
-			}
-			m, err := w.Write(data)
-			n = int64(m)
-			if err != nil {
-				return fmt.Errorf("httpsclient: writing the file: %w", err)
-			}
-		} else {
-			n, err = io.Copy(w, resp.Body)
-			if err != nil {
-				// Not Retryable: part of the file is already written.
-				return fmt.Errorf("httpsclient: %s from %s after %d bytes: %w", method, url, n, err)
-			}
+	return c.Call(context.WithValue(ctx, sinkKey{}, &sink{w: w}), "streamToClient", args...)
+}
+
+// receive streams a 200 answer of streamToClient into the sink.
+func (t *transport) receive(ctx context.Context, a *diracrpc.Attempt, resp *http.Response, s *sink) (*diracrpc.Result, error) {
+	before := s.n
+	var err error
+	if isJSON(resp) {
+		// The handler returned a dictionary (typically an S_ERROR):
+		// Tornado sent it as JSON instead of raw content.
+		raw, rerr := readLimited(resp.Body, t.opts.MaxResponseBytes)
+		if rerr != nil {
+			return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, rerr))
 		}
-		res = &diracrpc.Result{Value: n, Protocol: diracrpc.HTTPS, URL: url, Stub: c.stub(method, args)}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		res, derr := decodeAnswer(resp, a, raw)
+		if derr != nil {
+			return nil, derr
+		}
+		var data []byte
+		switch v := res.Value.(type) {
+		case string:
+			data = []byte(v)
+		case []byte:
+			data = v
+		default:
+			return nil, statusFailure(resp, a.URL, a.Method, raw,
+				fmt.Errorf("%w: streamToClient returned a %T", diracrpc.ErrProtocol, v))
+		}
+		_, err = s.Write(data)
+	} else {
+		_, err = io.Copy(s, resp.Body)
 	}
-	return res, nil
+	n := s.n - before
+	if err != nil {
+		err = fmt.Errorf("httpsclient: %s from %s after %d bytes: %w", a.Method, a.URL, n, err)
+		if s.n > 0 {
+			// Part of the file is written: final, whatever the call's marks.
+			return nil, &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: a.URL, Code: diracrpc.CodeUnknown,
+				Reached: true, Err: err}
+		}
+		return nil, classify(ctx, a.URL, err)
+	}
+	return &diracrpc.Result{Value: n, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
 }
 
 func isJSON(resp *http.Response) bool {
@@ -97,9 +113,9 @@ const MaxSendFileBytes = 64 << 20
 
 // SendFile uploads the content of r as DIRAC's TornadoClient.sendFile does:
 // it reads it whole and calls streamFromClient(fileID, "", size, data) as a
-// normal call, the bytes travelling base64-encoded inside args. Files over
-// MaxSendFileBytes are refused before anything is sent.
-func (c *Client) SendFile(ctx context.Context, fileID any, r io.Reader) (*diracrpc.Result, error) {
+// normal call through c, the bytes travelling base64-encoded inside args.
+// Files over MaxSendFileBytes are refused before anything is sent.
+func SendFile(ctx context.Context, c *diracrpc.Client, fileID any, r io.Reader) (*diracrpc.Result, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxSendFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("httpsclient: reading the file: %w", err)

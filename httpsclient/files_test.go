@@ -91,14 +91,14 @@ func TestReceiveFileStreams(t *testing.T) {
 	}
 	e := newEnv(t)
 	_, url := e.startGo(t, server.HTTPSConfig{}, fileService(e))
-	c := e.client(t, url, httpsclient.Config{})
+	c := e.client(t, url, diracrpc.Options{})
 
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	h := sha256.New()
 	w := &memWatch{h: h}
-	res, err := c.ReceiveFile(ctxT(t), w, "big", size)
+	res, err := httpsclient.ReceiveFile(ctxT(t), c, w, "big", size)
 	require.NoError(t, err)
 	assert.Equal(t, size, res.Value)
 	assert.Equal(t, size, w.n)
@@ -110,13 +110,13 @@ func TestReceiveFileStreams(t *testing.T) {
 	assert.Less(t, w.peakHeap, before.HeapInuse+64<<20, "heap grew with the file size")
 
 	var buf bytes.Buffer
-	res, err = c.ReceiveFile(ctxT(t), &buf, "small", int64(0))
+	res, err = httpsclient.ReceiveFile(ctxT(t), c, &buf, "small", int64(0))
 	require.NoError(t, err)
 	assert.Equal(t, "small content", buf.String())
 	assert.EqualValues(t, len("small content"), res.Value)
 
 	buf.Reset()
-	_, err = c.ReceiveFile(ctxT(t), &buf, "missing", int64(0))
+	_, err = httpsclient.ReceiveFile(ctxT(t), c, &buf, "missing", int64(0))
 	var de *diracrpc.Error
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, "No such file: missing", de.Message)
@@ -126,16 +126,16 @@ func TestReceiveFileStreams(t *testing.T) {
 func TestSendFile(t *testing.T) {
 	e := newEnv(t)
 	_, url := e.startGo(t, server.HTTPSConfig{}, fileService(e))
-	c := e.client(t, url, httpsclient.Config{})
+	c := e.client(t, url, diracrpc.Options{})
 	data, err := io.ReadAll(&pattern{n: 3 << 20})
 	require.NoError(t, err)
-	res, err := c.SendFile(ctxT(t), "SB:file", bytes.NewReader(data))
+	res, err := httpsclient.SendFile(ctxT(t), c, "SB:file", bytes.NewReader(data))
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
 	assert.Equal(t, []any{"SB:file", sum[:]}, res.Value)
 
 	if !raceEnabled && !testing.Short() {
-		_, err = c.SendFile(ctxT(t), "SB:big", &pattern{n: httpsclient.MaxSendFileBytes + 1})
+		_, err = httpsclient.SendFile(ctxT(t), c, "SB:big", &pattern{n: httpsclient.MaxSendFileBytes + 1})
 		require.ErrorIs(t, err, httpsclient.ErrFileTooLarge)
 	}
 }

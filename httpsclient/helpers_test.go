@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
@@ -95,19 +96,29 @@ func (e *env) serveRaw(t testing.TB, l net.Listener, handler http.Handler) strin
 }
 
 // client returns a client of url with the proxy and fast retries.
-func (e *env) client(t testing.TB, url string, cfg httpsclient.Config) *httpsclient.Client {
+func (e *env) client(t testing.TB, url string, cfg diracrpc.Options, h ...httpsclient.Options) *diracrpc.Client {
 	t.Helper()
-	if cfg.Credential == nil && !cfg.UseAccessToken {
+	return e.clientURLs(t, []string{url}, cfg, h...)
+}
+
+// clientURLs returns a client of urls (plus cfg.FailoverURLs).
+func (e *env) clientURLs(t testing.TB, urls []string, cfg diracrpc.Options, h ...httpsclient.Options) *diracrpc.Client {
+	t.Helper()
+	var hopts httpsclient.Options
+	if len(h) > 0 {
+		hopts = h[0]
+	}
+	if cfg.Credential == nil && !hopts.UseAccessToken && cfg.ProxyLocation == "" {
 		cfg.Credential = e.proxy
 	}
 	if cfg.CAs == nil {
 		cfg.CAs = e.ca.Store()
 	}
-	if cfg.Retry.WaitMin == 0 {
-		cfg.Retry.WaitMin, cfg.Retry.WaitMax = time.Millisecond, 5*time.Millisecond
+	if cfg.BackoffMin == 0 {
+		cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 5*time.Millisecond
 	}
 	cfg.Logger = quiet
-	c, err := httpsclient.New(url, cfg)
+	c, err := httpsclient.New(urls, cfg, hopts)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c

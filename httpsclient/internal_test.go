@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
@@ -21,33 +22,39 @@ import (
 func TestNoCloseIdleForRetryablehttp(t *testing.T) {
 	tlsc, err := credentials.NewClientTLS(credentials.ClientTLSOptions{SkipCACheck: true})
 	require.NoError(t, err)
-	for _, disabled := range []bool{false, true} {
-		s := newServer("h:1", "h", tlsc, &Config{Breaker: BreakerSettings{Disabled: disabled}}, nil)
-		_, ok := s.client.Transport.(interface{ CloseIdleConnections() })
-		assert.False(t, ok, "breaker disabled=%v", disabled)
-	}
+	s := newServer("h:1", "h", tlsc, &diracrpc.TransportConfig{Timeout: time.Minute, ConnectTimeout: time.Second}, nil)
+	_, ok := s.client.Transport.(interface{ CloseIdleConnections() })
+	assert.False(t, ok)
 }
 
 func TestForm(t *testing.T) {
-	c := &Client{}
-	c.cfg.VO, c.cfg.Setup, c.cfg.ExtraCredentials = "lhcb", "Production", "hosts"
-	require.NoError(t, c.buildTail())
-	b, err := c.Form("echo", []any{"a b/\u00e9"}, false)
+	tr := &transport{}
+	var err error
+	tr.tail, err = formTail("hosts", "lhcb", "Production")
+	require.NoError(t, err)
+	b, err := tr.form("echo", []any{"a b/\u00e9"}, false)
 	require.NoError(t, err)
 	// PROTOCOL.md §5.2's example, produced by Python's urlencode.
 	assert.Equal(t, `method=echo&args=%5B%22a+b%2F%5Cu00e9%22%5D&extraCredentials=%22hosts%22&clientVO=lhcb&clientSetup=Production`, string(b))
-	c.cfg.ExtraCredentials = nil
-	require.NoError(t, c.buildTail())
-	b, err = c.Form("streamToClient", []any{"SB:x", ""}, true)
+	tr.tail, err = formTail("", "lhcb", "Production")
+	require.NoError(t, err)
+	b, err = tr.form("streamToClient", []any{"SB:x", ""}, true)
 	require.NoError(t, err)
 	assert.Equal(t, `method=streamToClient&args=%5B%22SB%3Ax%22%2C+%22%22%5D&clientVO=lhcb&clientSetup=Production&rawContent=True`, string(b))
-	b, err = c.Form("ping", nil, false)
+	b, err = tr.form("ping", nil, false)
 	require.NoError(t, err)
 	assert.Equal(t, `method=ping&args=%5B%5D&clientVO=lhcb&clientSetup=Production`, string(b))
+	tr.tail, err = formTail([]any{"/DC=x/CN=u", "g"}, "lhcb", "Production")
+	require.NoError(t, err)
+	b, err = tr.form("ping", nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, `method=ping&args=%5B%5D&extraCredentials=%5B%22%2FDC%3Dx%2FCN%3Du%22%2C+%22g%22%5D&clientVO=lhcb&clientSetup=Production`, string(b))
 }
 
+// TestCheckRetryPolicy: go-retryablehttp retries nothing but what HTTP
+// defines (the positive case, which spends the call's budget, is in
+// TestRetry503); everything else goes back to the client's loop.
 func TestCheckRetryPolicy(t *testing.T) {
-	rs := RetrySettings{}.withDefaults()
 	resp := func(code int, retryAfter string) *http.Response {
 		r := &http.Response{StatusCode: code, Header: http.Header{}}
 		if retryAfter != "" {
@@ -55,42 +62,28 @@ func TestCheckRetryPolicy(t *testing.T) {
 		}
 		return r
 	}
-	ctxWith := func(idem bool) context.Context {
-		return context.WithValue(context.Background(), attemptKey{}, &attemptState{idempotent: idem, retry: rs})
-	}
+	ctx := context.WithValue(context.Background(), attemptKey{},
+		&attemptState{attempt: &diracrpc.Attempt{}, maxRetryAfter: DefaultMaxRetryAfter})
 	cases := []struct {
 		name string
 		resp *http.Response
 		err  error
-		idem bool
-		want bool
 	}{
-		{"dial timeout", nil, &ConnectError{Err: context.DeadlineExceeded}, false, false}, // failover moves on instead
-		{"connect error", nil, &ConnectError{Err: errTest}, false, true},
-		{"certificate", nil, &ConnectError{Err: &credentials.VerifyError{}}, false, false},
-		{"circuit open", nil, &CircuitOpenError{Err: errTest}, false, false},
-		{"after send", nil, errTest, false, false},
-		{"handshake refused by the server", nil, &net.OpError{Op: "remote error", Err: errTest}, false, false},
-		{"after send idempotent", nil, errTest, true, true},
-		{"500", resp(500, ""), nil, true, false},
-		{"503", resp(503, ""), nil, false, false},
-		{"503 idempotent", resp(503, ""), nil, true, true},
-		{"503 retry-after", resp(503, "1"), nil, false, true},
-		{"504 retry-after too long", resp(504, "3600"), nil, false, false},
-		{"200", resp(200, ""), nil, true, false},
-		{"401", resp(401, ""), nil, true, false},
+		{"connect error", nil, &connectError{err: errTest}},
+		{"after send", nil, errTest},
+		{"handshake refused by the server", nil, &net.OpError{Op: "remote error", Err: errTest}},
+		{"500", resp(500, ""), nil},
+		{"503 without Retry-After", resp(503, ""), nil},
+		{"503 with Retry-After, no budget", resp(503, "1"), nil},
+		{"504 retry-after too long", resp(504, "3600"), nil},
+		{"200", resp(200, ""), nil},
+		{"401", resp(401, ""), nil},
 	}
 	for _, tc := range cases {
-		got, err := checkRetry(ctxWith(tc.idem), tc.resp, tc.err)
+		got, err := checkRetry(ctx, tc.resp, tc.err)
 		require.NoError(t, err)
-		assert.Equal(t, tc.want, got, tc.name)
+		assert.False(t, got, tc.name)
 	}
-	// No time left before the deadline: no retry.
-	ctx, cancel := context.WithTimeout(ctxWith(true), time.Millisecond)
-	defer cancel()
-	<-ctx.Done()
-	got, _ := checkRetry(ctx, nil, errTest)
-	assert.False(t, got)
 }
 
 var errTest = &testError{}

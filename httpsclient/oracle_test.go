@@ -23,7 +23,7 @@ func TestOracleHTTPS(t *testing.T) {
 	if url == "" {
 		t.Skip("set DIRACRPC_ORACLE_HTTPS_URL (and X509_USER_PROXY, X509_CERT_DIR) to a DIRAC Tornado service started with ../shared/oracle/ to run this test")
 	}
-	c, err := httpsclient.New(url, httpsclient.Config{Setup: "Oracle", Logger: quiet})
+	c, err := httpsclient.New([]string{url}, diracrpc.Options{Setup: "Oracle", Logger: quiet}, httpsclient.Options{})
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := ctxT(t)
@@ -57,12 +57,14 @@ func TestOracleHTTPS(t *testing.T) {
 	assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
 
 	_, err = c.Call(ctx, "crash")
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 500, se.Code)
+	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+	assert.Equal(t, diracrpc.CodeServerFailure, diracrpc.CodeOf(err))
+	assert.Contains(t, err.Error(), "500")
 
 	_, err = c.Call(ctx, "doesNotExist")
 	require.ErrorIs(t, err, diracrpc.ErrNotImplemented)
+	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
 
 	res, err := c.Call(ctx, "whoami")
 	require.NoError(t, err)
@@ -74,7 +76,7 @@ func TestOracleHTTPS(t *testing.T) {
 	assert.Equal(t, "Framework/OracleTornado", get(res.Value.(*value.Dict), "name"))
 
 	// Without a certificate: DIRAC's 401, as ErrUnauthorized.
-	anon, err := httpsclient.New(url, httpsclient.Config{UseAccessToken: true, BearerToken: "not-a-jwt", Logger: quiet})
+	anon, err := httpsclient.New([]string{url}, diracrpc.Options{Logger: quiet}, httpsclient.Options{UseAccessToken: true, BearerToken: "not-a-jwt"})
 	require.NoError(t, err)
 	defer anon.Close()
 	_, err = anon.Call(ctx, "echo", "x")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
@@ -75,7 +76,7 @@ func TestCallsThroughAProxy(t *testing.T) {
 	e := newEnv(t)
 	_, url := e.startGo(t, server.HTTPSConfig{})
 	p := startConnectProxy(t)
-	c := e.client(t, url, httpsclient.Config{Proxy: http.ProxyURL(p.url)})
+	c := e.client(t, url, diracrpc.Options{}, httpsclient.Options{Proxy: http.ProxyURL(p.url)})
 	for range 3 {
 		res, err := c.Call(ctxT(t), "add", 2, 3)
 		require.NoError(t, err)
@@ -88,8 +89,7 @@ func TestCallsThroughAProxy(t *testing.T) {
 
 	// A server the client cannot verify is refused through the tunnel too.
 	other := pki.NewT(t, pki.Options{})
-	stranger := e.client(t, url, httpsclient.Config{Proxy: http.ProxyURL(p.url), CAs: other.Store(),
-		Credential: pki.Must(t)(other.User("stranger"))})
+	stranger := e.client(t, url, diracrpc.Options{CAs: other.Store(), Credential: pki.Must(t)(other.User("stranger"))}, httpsclient.Options{Proxy: http.ProxyURL(p.url)})
 	_, err = stranger.Call(ctxT(t), "add", 2, 3)
 	var ve *credentials.VerifyError
 	assert.ErrorAs(t, err, &ve)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -84,7 +84,7 @@ func TestReplayRequestBodies(t *testing.T) {
 		assert.Empty(t, r.Header.Get("Idempotency-Key"))
 		io.WriteString(w, `{"OK": true, "Value": null}`)
 	}))
-	c := e.client(t, base+"/"+svcName, httpsclient.Config{Setup: "Oracle"})
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{Setup: "Oracle"})
 	ctx := ctxT(t)
 	calls := []struct {
 		method string

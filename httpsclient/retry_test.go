@@ -2,6 +2,7 @@ package httpsclient_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
 )
 
@@ -44,19 +44,20 @@ func TestDroppedAfterSendRunsOnce(t *testing.T) {
 	e := newEnv(t)
 	var runs atomic.Int64
 	base := e.startRaw(t, dropper(t, 1, &runs))
-	c := e.client(t, base+"/"+svcName, httpsclient.Config{})
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{})
 	_, err := c.Call(ctxT(t), "add", 1, 2)
 	require.Error(t, err)
+	assert.True(t, diracrpc.Reached(err))
 	assert.EqualValues(t, 1, runs.Load(), "a non-idempotent call ran more than once")
 
 	runs.Store(0)
-	res, err := c.Call(httpsclient.WithIdempotent(ctxT(t)), "add", 1, 2)
+	res, err := c.Call(diracrpc.WithIdempotent(ctxT(t)), "add", 1, 2)
 	require.NoError(t, err, "the retry's own outcome is returned")
 	assert.Equal(t, int64(5), res.Value)
 	assert.EqualValues(t, 2, runs.Load())
 
 	runs.Store(0)
-	c2 := e.client(t, base+"/"+svcName, httpsclient.Config{Idempotent: []string{"add"}})
+	c2 := e.client(t, base+"/"+svcName, diracrpc.Options{Idempotent: []string{"add"}})
 	_, err = c2.Call(ctxT(t), "add", 1, 2)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, runs.Load())
@@ -87,7 +88,7 @@ func TestRetryWhenNotSent(t *testing.T) {
 	fl := &flakyListener{Listener: l}
 	fl.n.Store(2)
 	base := e.serveRaw(t, fl, dropper(t, 0, &runs))
-	c := e.client(t, base+"/"+svcName, httpsclient.Config{})
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{})
 	res, err := c.Call(ctxT(t), "add", 2, 3)
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), res.Value)
@@ -109,7 +110,7 @@ func TestRetry503(t *testing.T) {
 		}
 		io.WriteString(w, okBody)
 	}))
-	c := e.client(t, base+"/"+svcName, httpsclient.Config{})
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{})
 	res, err := c.Call(ctxT(t), "add", 2, 3)
 	require.NoError(t, err, "503 with Retry-After is retried")
 	assert.Equal(t, int64(5), res.Value)
@@ -120,9 +121,9 @@ func TestRetry503(t *testing.T) {
 	runs.Store(0)
 	retryAfter = ""
 	_, err = c.Call(ctxT(t), "add", 2, 3)
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 503, se.Code)
+	require.ErrorIs(t, err, diracrpc.ErrUnavailable)
+	assert.True(t, diracrpc.Reached(err), "without Retry-After the 503 may come after the service ran")
+	assert.Contains(t, err.Error(), "503")
 	assert.EqualValues(t, 1, runs.Load())
 
 	// Retry-After longer than the caller's deadline: no wait, the 503 is returned.
@@ -131,10 +132,12 @@ func TestRetry503(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = c.Call(ctx, "add", 2, 3)
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 503, se.Code)
-	assert.Equal(t, 5*time.Second, se.RetryAfter)
-	assert.EqualValues(t, 1, runs.Load())
+	var te *diracrpc.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, diracrpc.CodeUnavailable, te.Code)
+	assert.Equal(t, 5*time.Second, te.RetryAfter)
+	assert.False(t, te.Reached)
+	assert.EqualValues(t, 1, runs.Load(), "the URL is not called again before its Retry-After")
 }
 
 // TestRetriesExhaustedKeepLastAnswer: an idempotent call answered 502 every
@@ -150,13 +153,12 @@ func TestRetriesExhaustedKeepLastAnswer(t *testing.T) {
 		runs.Add(1)
 		http.Error(w, "bad gateway", http.StatusBadGateway)
 	}))
-	c := e.client(t, srvURL+"/"+svcName, httpsclient.Config{Idempotent: []string{"ping"},
-		Retry: httpsclient.RetrySettings{Max: 2}, Breaker: httpsclient.BreakerSettings{Disabled: true}})
+	c := e.client(t, srvURL+"/"+svcName, diracrpc.Options{Idempotent: []string{"ping"}, Attempts: 3, Breaker: diracrpc.BreakerSettings{Disabled: true}})
 	_, err = c.Call(ctxT(t), "ping")
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 502, se.Code)
-	assert.Contains(t, string(se.Body), "bad gateway")
+	require.ErrorIs(t, err, diracrpc.ErrUnavailable)
+	require.ErrorIs(t, err, diracrpc.ErrNoURL)
+	assert.Contains(t, err.Error(), "502")
+	assert.Contains(t, err.Error(), "bad gateway")
 	assert.EqualValues(t, 3, runs.Load())
 	assert.LessOrEqual(t, conns.Load(), int64(3))
 }
@@ -188,14 +190,13 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 		io.WriteString(w, `{"OK": false, "Errno": 0, "Message": "S_ERROR does not count"}`)
 	}))
 	var changes atomic.Int64
-	c := e.client(t, base+"/"+svcName, httpsclient.Config{Breaker: httpsclient.BreakerSettings{
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{Breaker: diracrpc.BreakerSettings{
 		ConsecutiveFailures: 2, OpenTimeout: 50 * time.Millisecond,
 		OnStateChange: func(string, string, string) { changes.Add(1) }}})
 	ctx := ctxT(t)
 	for range 2 {
 		_, err := c.Call(ctx, "add", 1, 1)
-		var se *httpsclient.StatusError
-		require.ErrorAs(t, err, &se)
+		require.ErrorIs(t, err, diracrpc.ErrServerFailure)
 	}
 	_, err := c.Call(ctx, "add", 1, 1)
 	require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
@@ -218,16 +219,13 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 
 func errorsIsOpen(err error) bool { return err != nil && isOpen(err) }
 
-func isOpen(err error) bool {
-	var co *httpsclient.CircuitOpenError
-	return asErr(err, &co)
-}
+func isOpen(err error) bool { return errors.Is(err, diracrpc.ErrCircuitOpen) }
 
 func TestCancellationDoesNotTrip(t *testing.T) {
 	e := newEnv(t)
 	svc := newSleepy(t, e)
 	_, url := e.startGo(t, server.HTTPSConfig{}, svc.svc)
-	c := e.client(t, url, httpsclient.Config{Breaker: httpsclient.BreakerSettings{ConsecutiveFailures: 1}})
+	c := e.client(t, url, diracrpc.Options{Breaker: diracrpc.BreakerSettings{ConsecutiveFailures: 1}})
 	for range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-svc.started; cancel() }()
@@ -265,7 +263,7 @@ func TestFailover(t *testing.T) {
 	deadAddr := l.Addr().String()
 	l.Close()
 	dead := "https://" + deadAddr + "/" + svcName
-	c := e.client(t, svcName, httpsclient.Config{URLs: []string{dead, good}, Retry: httpsclient.RetrySettings{Max: 1}})
+	c := e.clientURLs(t, []string{dead, good}, diracrpc.Options{Attempts: 2})
 	for range 4 {
 		res, err := c.Call(ctxT(t), "add", 1, 2)
 		require.NoError(t, err)
@@ -273,12 +271,11 @@ func TestFailover(t *testing.T) {
 	}
 
 	// Every URL down: ErrNoURL, with the last error inside.
-	c = e.client(t, svcName, httpsclient.Config{URLs: []string{dead, "https://" + deadAddr + "/" + svcName + "x"}[:1],
-		FailoverURLs: []string{dead}, Retry: httpsclient.RetrySettings{Max: -1}})
+	c = e.clientURLs(t, []string{dead}, diracrpc.Options{FailoverURLs: []string{"https://" + deadAddr + "/" + svcName + "x"}, Attempts: 2})
 	_, err = c.Call(ctxT(t), "add", 1, 2)
 	require.ErrorIs(t, err, diracrpc.ErrNoURL)
-	var ce *httpsclient.ConnectError
-	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, diracrpc.CodeUnreachable, diracrpc.CodeOf(err))
+	assert.False(t, diracrpc.Reached(err))
 }
 
 // TestOpenBreakerMovesToNextURL: a server whose breaker is open is skipped.
@@ -291,11 +288,9 @@ func TestOpenBreakerMovesToNextURL(t *testing.T) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})) + "/" + svcName
 	_, good := e.startGo(t, server.HTTPSConfig{})
-	c := e.client(t, svcName, httpsclient.Config{URLs: []string{bad}, FailoverURLs: []string{good},
-		Breaker: httpsclient.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour}})
+	c := e.clientURLs(t, []string{bad}, diracrpc.Options{FailoverURLs: []string{good}, Breaker: diracrpc.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour}})
 	_, err := c.Call(ctxT(t), "add", 1, 2) // 500 from bad: not retried (not idempotent)
-	var se *httpsclient.StatusError
-	require.ErrorAs(t, err, &se)
+	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
 	res, err := c.Call(ctxT(t), "add", 1, 2)
 	require.NoError(t, err)
 	assert.Equal(t, good, res.URL)

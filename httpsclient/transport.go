@@ -5,46 +5,41 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
-// server is everything a Client keeps per server (host:port): one
-// keep-alive connection pool shared by all calls and one circuit breaker.
+// server is one keep-alive connection pool per server (host:port), shared
+// by all calls.
 type server struct {
-	addr      string
 	transport *http.Transport
-	// client is what go-retryablehttp drives. Its transport (the breaker)
-	// has no CloseIdleConnections, so retryablehttp giving up cannot close
-	// the connections other calls are using.
-	client  *http.Client
-	breaker *gobreaker.CircuitBreaker[*http.Response] // nil when disabled
+	// client is what go-retryablehttp drives. Its transport has no
+	// CloseIdleConnections, so retryablehttp giving up cannot close the
+	// connections other calls are using.
+	client *http.Client
 }
 
-func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log *slog.Logger) *server {
-	timeout := cfg.timeout()
+func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.TransportConfig,
+	proxy func(*http.Request) (*url.URL, error)) *server {
+	timeout, connectTimeout := tc.Timeout, tc.ConnectTimeout
 	tlsConf := tlsc.Config(host)
-	connectTimeout := cfg.connectTimeout()
 	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
-	s := &server{addr: addr}
 	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
 		raw, err := dialer.DialContext(ctx, network, a)
 		if err != nil {
-			return nil, &ConnectError{Server: addr, Err: err}
+			return nil, &connectError{server: addr, err: err}
 		}
 		return &timeoutConn{Conn: raw, timeout: timeout}, nil
 	}
-	proxy := cfg.Proxy
 	if proxy == nil {
 		proxy = http.ProxyFromEnvironment
 	}
-	s.transport = &http.Transport{
+	t := &http.Transport{
 		// Dialling and the handshake are done here so that their failures
 		// are known for what they are: the request was never sent.
 		DialTLSContext: func(ctx context.Context, network, a string) (net.Conn, error) {
@@ -57,7 +52,7 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log 
 			tc := tls.Client(conn, tlsConf)
 			if err := tc.HandshakeContext(hctx); err != nil {
 				conn.Close()
-				return nil, &ConnectError{Server: addr, Err: err}
+				return nil, &connectError{server: addr, handshake: true, err: err}
 			}
 			return tc, nil
 		},
@@ -75,37 +70,13 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, cfg *Config, log 
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: 0,
 	}
-	// Never hand retryablehttp something with CloseIdleConnections.
-	var rt http.RoundTripper = plainTransport{s.transport}
-	if b := cfg.Breaker; !b.Disabled {
-		b = b.withDefaults()
-		st := gobreaker.Settings{
-			Name:        addr,
-			MaxRequests: b.HalfOpenRequests,
-			Interval:    b.Interval,
-			Timeout:     b.OpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= b.ConsecutiveFailures },
-			OnStateChange: func(name string, from, to gobreaker.State) {
-				log.Warn("httpsclient: circuit breaker state change", "server", name, "from", from.String(), "to", to.String())
-				if b.OnStateChange != nil {
-					b.OnStateChange(name, from.String(), to.String())
-				}
-			},
-			// Only failures of the server count: not S_ERROR answers (never
-			// seen here, they are 200s), not 4xx, not the caller cancelling.
-			IsSuccessful: func(err error) bool { return err == nil },
-			IsExcluded:   func(err error) bool { return errors.Is(err, context.Canceled) },
-		}
-		s.breaker = gobreaker.NewCircuitBreaker[*http.Response](st)
-		rt = breakerTransport{s: s}
-	}
-	s.client = &http.Client{Transport: rt, CheckRedirect: noRedirect}
-	return s
+	return &server{transport: t, client: &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}}
 }
 
 // timeoutConn gives every read and write DIRAC's per-operation timeout:
-// the server must make progress within Config.Timeout (connect, each read of
-// the answer, each write of the request), whatever the call's deadline.
+// the server must make progress within the timeout option (connect, each
+// read of the answer, each write of the request), whatever the call's
+// deadline.
 type timeoutConn struct {
 	net.Conn
 	timeout time.Duration
@@ -155,35 +126,4 @@ func cancellable(req *http.Request, rt http.RoundTripper) (*http.Response, error
 		err = fmt.Errorf("%w (%w)", err, cerr)
 	}
 	return nil, err
-}
-
-// serverFailure tells the breaker that a response is a failure of the server
-// while the response itself still goes back to the caller.
-type serverFailure struct{ code int }
-
-func (e serverFailure) Error() string { return http.StatusText(e.code) }
-
-// breakerTransport runs every round trip (every attempt, retries included)
-// through the server's breaker. It deliberately has no CloseIdleConnections.
-type breakerTransport struct{ s *server }
-
-func (b breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := b.s.breaker.Execute(func() (*http.Response, error) {
-		resp, err := cancellable(req, b.s.transport)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented {
-			return resp, serverFailure{resp.StatusCode}
-		}
-		return resp, nil
-	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return nil, &CircuitOpenError{Server: b.s.addr, Err: err}
-	}
-	var sf serverFailure
-	if errors.As(err, &sf) {
-		return resp, nil
-	}
-	return resp, err
 }

@@ -15,18 +15,23 @@ import (
 	"github.com/diracgo/diracrpc/testharness/csserver"
 )
 
+// harness serves a service on loopback for the examples (see testharness).
+func harness(opts testharness.Options) (*testharness.Harness, context.Context, func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	h, err := testharness.Start(ctx, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return h, ctx, func() { h.Close(); cancel() }
+}
+
 // Calling a service by its DIRAC name, resolved in a configuration. The
 // service here is the test service of testharness, served on loopback over
 // dips:// and https://; its configuration lists both URLs and chooses the
 // protocol per service.
 func ExampleRPCClientSelector_Select() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx, stop := harness(testharness.Options{})
+	defer stop()
 
 	conf := cfg.MustParse(`
 DIRAC
@@ -55,16 +60,15 @@ DIRAC
 
 	sel := selector.New(selector.Options{
 		Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
-		DISET:    selector.DISETDialer(h.DISETConfig()),
-		HTTPS:    selector.HTTPSDialer(h.HTTPSConfig()),
+		Client:   h.Options(),
 	})
 	defer sel.Close()
 
-	caller, err := sel.Select(ctx, "Framework/TestHarness")
+	client, err := sel.Select(ctx, "Framework/TestHarness")
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := caller.Call(ctx, "add", 2, 3)
+	res, err := client.Call(ctx, "add", 2, 3)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,8 +78,7 @@ DIRAC
 	https := selector.New(selector.Options{
 		Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
 		Services: map[string]selector.Mode{"Framework/TestHarness": selector.HTTPS},
-		DISET:    selector.DISETDialer(h.DISETConfig()),
-		HTTPS:    selector.HTTPSDialer(h.HTTPSConfig()),
+		Client:   h.Options(),
 	})
 	defer https.Close()
 	res, err = https.Call(ctx, "Framework/TestHarness", "add", 2, 3)
@@ -91,22 +94,14 @@ DIRAC
 // What a DIRAC user's client does: a dirac.cfg holding only the
 // configuration servers; the rest of the configuration is fetched from them.
 func ExampleNewFromConfig() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	// The service, and a Configuration Service (same CA) that lists it.
-	svc, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer svc.Close()
+	svc, ctx, stop := harness(testharness.Options{})
+	defer stop()
 	central := cfg.MustParse("DIRAC\n{\n  Setup = Production\n  Setups\n  {\n    Production\n    {\n      Framework = Production\n    }\n  }\n}\n")
 	_ = central.Set("/Systems/Framework/Production/URLs/TestHarness", svc.HTTPSURL)
 	cs := csserver.New(central)
-	csh, err := testharness.Start(ctx, testharness.Options{Service: cs.Service(), CA: svc.CA})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer csh.Close()
+	csh, _, stopCS := harness(testharness.Options{Service: cs.Service(), CA: svc.CA})
+	defer stopCS()
 
 	// The user's dirac.cfg.
 	dir, err := os.MkdirTemp("", "example")
@@ -125,8 +120,7 @@ func ExampleNewFromConfig() {
 	}
 
 	sel, bootstrap, err := selector.NewFromConfig(local, selector.Options{
-		DISET: selector.DISETDialer(svc.DISETConfig()),
-		HTTPS: selector.HTTPSDialer(svc.HTTPSConfig()),
+		Client: svc.Options(),
 	}, endpoint.BootstrapConfig{})
 	if err != nil {
 		log.Fatal(err)
@@ -147,16 +141,10 @@ func ExampleNewFromConfig() {
 // Replaying a call from its stub, as DIRAC's executeRPCStub does (stubs are
 // what DIRAC queues in its request system to retry failed calls).
 func ExampleRPCClientSelector_Replay() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := testharness.Start(ctx, testharness.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx, stop := harness(testharness.Options{})
+	defer stop()
 	sel := selector.New(selector.Options{
-		DISET: selector.DISETDialer(h.DISETConfig()),
-		HTTPS: selector.HTTPSDialer(h.HTTPSConfig()),
+		Client: h.Options(),
 	})
 	defer sel.Close()
 

@@ -3,6 +3,7 @@ package selector_test
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,11 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
@@ -37,12 +36,12 @@ type site struct {
 	svcDIPS, svcHTTPS string // URLs of Framework/TestHarness
 	csDIPS, csHTTPS   string // URLs of Configuration/Server
 	cs                *csserver.CS
-	dialers           selector.Options
-	disetCfg          disetclient.Config
-	httpsCfg          httpsclient.Config
+	base              selector.Options // the client options every selector of the site uses
 	httpsServer       *server.HTTPS
 	testService       *server.Service
 }
+
+var quiet = slog.New(slog.DiscardHandler)
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -86,10 +85,8 @@ func newSite(t *testing.T) *site {
 	s.svcHTTPS = "https://localhost:" + port + "/" + testharness.DefaultService
 	s.csHTTPS = "https://localhost:" + port + "/" + endpoint.ConfigService
 
-	s.disetCfg = disetclient.Config{Credential: s.proxy, CAs: ca.Store(), Attempts: 1, ConnectTimeout: 5 * time.Second, Logger: quiet}
-	s.httpsCfg = httpsclient.Config{Credential: s.proxy, CAs: ca.Store(), Retry: httpsclient.RetrySettings{Max: -1}, Logger: quiet}
-	s.dialers.DISET, s.dialers.HTTPS = selector.NewDialers(selector.DialerConfig{DISET: s.disetCfg, HTTPS: s.httpsCfg})
-	s.dialers.Logger = quiet
+	s.base = selector.Options{Client: diracrpc.Options{Credential: s.proxy, CAs: ca.Store(), Attempts: 1,
+		ConnectTimeout: 5 * time.Second, Logger: quiet}, Logger: quiet}
 
 	// The central configuration, as the CS holds it.
 	remote := cfg.MustParse(`
@@ -158,7 +155,7 @@ func (s *site) selector(cfgFile string, opts selector.Options) (*selector.RPCCli
 	local, read, err := cfg.Load(cfg.LoadOptions{NoHome: true, Files: []string{cfgFile}, Getenv: func(string) string { return "" }})
 	require.NoError(s.t, err)
 	require.Equal(s.t, []string{cfgFile}, read)
-	opts.DISET, opts.HTTPS, opts.Logger = s.dialers.DISET, s.dialers.HTTPS, quiet
+	opts.Client, opts.Logger = s.base.Client, quiet
 	sel, b, err := selector.NewFromConfig(local, opts, endpoint.BootstrapConfig{Logger: quiet})
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { _ = sel.Close() })
@@ -262,13 +259,10 @@ func TestPreferHTTPSWithOpenBreaker(t *testing.T) {
 	require.NoError(t, c.Set("/DIRAC/Selector/Services/Framework/TestHarness", "prefer-https"))
 	s.cs.Update(c)
 
-	https := s.httpsCfg
-	https.Breaker = httpsclient.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}
-	opts := selector.Options{}
+	opts := s.base
+	opts.Client.Breaker = diracrpc.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}
 	local, _, err := cfg.Load(cfg.LoadOptions{NoHome: true, Files: []string{s.writeUserCfg(s.csDIPS)}, Getenv: func(string) string { return "" }})
 	require.NoError(t, err)
-	opts.DISET, opts.HTTPS = selector.NewDialers(selector.DialerConfig{DISET: s.disetCfg, HTTPS: https})
-	opts.Logger = quiet
 	sel, _, err := selector.NewFromConfig(local, opts, endpoint.BootstrapConfig{Logger: quiet})
 	require.NoError(t, err)
 
@@ -285,7 +279,7 @@ func TestPreferHTTPSWithOpenBreaker(t *testing.T) {
 func TestDialURL(t *testing.T) {
 	s := newSite(t)
 	ctx := ctxT(t)
-	sel := selector.New(s.dialers)
+	sel := selector.New(s.base)
 	for _, u := range []string{s.csDIPS, s.csHTTPS} {
 		c, err := sel.DialURL(ctx, u)
 		require.NoError(t, err)
@@ -321,9 +315,8 @@ func TestUserClientHarness(t *testing.T) {
 		selector.HTTPS:       {diracrpc.HTTPS},
 		selector.PreferHTTPS: {diracrpc.HTTPS},
 	} {
-		dialers := selector.Options{Mode: mode, Logger: quiet}
-		dialers.DISET, dialers.HTTPS = selector.NewDialers(selector.DialerConfig{DISET: svc.DISETConfig(), HTTPS: svc.HTTPSConfig()})
-		sel, b, err := selector.NewFromConfig(local, dialers, endpoint.BootstrapConfig{Logger: quiet})
+		sel, b, err := selector.NewFromConfig(local, selector.Options{Mode: mode, Client: svc.Options(), Logger: quiet},
+			endpoint.BootstrapConfig{Logger: quiet})
 		require.NoError(t, err)
 		res, err := sel.Call(ctx, "Framework/TestHarness", "add", 20, 22)
 		require.NoError(t, err, mode)
@@ -335,15 +328,14 @@ func TestUserClientHarness(t *testing.T) {
 	assert.EqualValues(t, 3, newer.Load())
 
 	// Auto refuses the mix of protocols, with the URLs in the message.
-	auto := selector.Options{Logger: quiet}
-	auto.DISET, auto.HTTPS = selector.NewDialers(selector.DialerConfig{DISET: svc.DISETConfig(), HTTPS: svc.HTTPSConfig()})
-	sel, _, err := selector.NewFromConfig(local, auto, endpoint.BootstrapConfig{Logger: quiet})
+	sel, _, err := selector.NewFromConfig(local, selector.Options{Client: svc.Options(), Logger: quiet},
+		endpoint.BootstrapConfig{Logger: quiet})
 	require.NoError(t, err)
 	_, err = sel.Select(ctx, "Framework/TestHarness")
 	assert.ErrorIs(t, err, selector.ErrMixedProtocols)
 
 	// Every scheme of URL, given directly.
-	direct := selector.New(selector.Options{DISET: selector.DISETDialer(svc.DISETConfig()), HTTPS: selector.HTTPSDialer(svc.HTTPSConfig())})
+	direct := selector.New(selector.Options{Client: svc.Options()})
 	defer direct.Close()
 	for _, u := range svc.URLs() {
 		res, err := direct.Call(ctx, u, "echo", "hi")

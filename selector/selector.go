@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/httpsclient"
@@ -82,41 +83,9 @@ const (
 	CfgServices = "/DIRAC/Selector/Services"
 )
 
-// Keywords are the client options DIRAC users pass as keyword arguments and
-// that a replay stub keeps. Zero fields leave the clients' configuration
-// alone.
-type Keywords struct {
-	Setup, VO                   string // DIRAC "setup", "VO"
-	ExtraCredentials            string // DIRAC "extraCredentials" (a group or "hosts")
-	DelegatedDN, DelegatedGroup string // DIRAC "delegatedDN", "delegatedGroup"
-	ProxyLocation               string // DIRAC "proxyLocation"
-	Timeout                     time.Duration
-}
-
-// Target is what a Dialer needs to build the client of one service.
-type Target struct {
-	// Name is what the caller gave: a "System/Component" name or a URL
-	// (replay stubs name it).
-	Name string
-	// Service is "System/Component".
-	Service string
-	// Protocol is DIPS (dips:// and dip:// URLs, one DISET client) or HTTPS.
-	Protocol diracrpc.Protocol
-	// Main and Failover are the URLs (see endpoint.Resolution).
-	Main, Failover []string
-	// Defaults fill what the dialer's base configuration leaves empty: the
-	// setup and VO of the configuration, a timeout from /DIRAC/ConnConf.
-	Defaults Keywords
-	// Keywords override the base configuration: a replayed stub's options.
-	Keywords Keywords
-}
-
-// Dialer builds a client for a Target.
-type Dialer func(ctx context.Context, t Target) (diracrpc.Caller, error)
-
 // Options configures an RPCClientSelector. The zero value accepts URLs only
-// and builds clients with the zero configurations of disetclient and
-// httpsclient.
+// and builds clients with the zero options (a proxy and CA directory found
+// the usual way).
 type Options struct {
 	// Resolver resolves service names (and supplies gateways, the legacy
 	// adapter switch, the selector's cfg options, the setup and the VO). Nil:
@@ -129,23 +98,30 @@ type Options struct {
 	// wins over /DIRAC/Selector/Services/<System>/<Component> and over every
 	// global mode.
 	Services map[string]Mode
-	// DISET and HTTPS build the protocol clients. Default: DISETDialer and
-	// HTTPSDialer with the zero configuration (a proxy and CA directory found
-	// the usual way); see NewDialers.
-	DISET, HTTPS Dialer
+	// Client holds the options every client shares: credentials, CAs,
+	// timeouts, attempts, breakers... The configuration fills what it leaves
+	// empty (the setup and VO, a timeout from /DIRAC/ConnConf); a replayed
+	// stub's keywords override it. Its Service and FailoverURLs are set per
+	// service.
+	Client diracrpc.Options
+	// DISET and HTTPS are the protocols' own options.
+	DISET disetclient.Options
+	HTTPS httpsclient.Options
 	// Logger receives the fallbacks of PreferHTTPS; nil: slog.Default().
 	Logger *slog.Logger
 }
 
 // RPCClientSelector turns an endpoint (a DIRAC service name or URL) into a
-// diracrpc.Caller of the right protocol, as DIRAC's RPCClientSelector does,
-// without its silent fallbacks. It keeps the client it built for each
-// service, so that connection reuse and the HTTPS circuit breakers last
-// across calls, and builds a new one when the service's URLs change (after
-// a configuration refresh). It is safe for concurrent use.
+// *diracrpc.Client of the right protocol, as DIRAC's RPCClientSelector
+// does, without its silent fallbacks. It keeps the client it built for each
+// service, so that connection reuse, bans and circuit breakers last across
+// calls, and builds a new one when the service's URLs change (after a
+// configuration refresh). It is safe for concurrent use.
 type RPCClientSelector struct {
 	opts Options
 	log  *slog.Logger
+	// build makes the client of one protocol (tests replace it).
+	build func(p diracrpc.Protocol, main []string, o diracrpc.Options) (*diracrpc.Client, error)
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -153,28 +129,28 @@ type RPCClientSelector struct {
 
 type cached struct {
 	key    string
-	caller diracrpc.Caller
+	client *diracrpc.Client
 }
 
 // New returns a selector.
 func New(opts Options) *RPCClientSelector {
-	if opts.DISET == nil || opts.HTTPS == nil {
-		d, h := NewDialers(DialerConfig{})
-		if opts.DISET == nil {
-			opts.DISET = d
-		}
-		if opts.HTTPS == nil {
-			opts.HTTPS = h
-		}
-	}
 	s := &RPCClientSelector{opts: opts, log: opts.Logger, cache: make(map[string]cached)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.build = s.newClient
 	return s
 }
 
-// Select returns the Caller for nameOrURL.
+// newClient builds the client of protocol p.
+func (s *RPCClientSelector) newClient(p diracrpc.Protocol, main []string, o diracrpc.Options) (*diracrpc.Client, error) {
+	if p == diracrpc.HTTPS {
+		return httpsclient.New(main, o, s.opts.HTTPS)
+	}
+	return disetclient.New(main, o, s.opts.DISET)
+}
+
+// Select returns the client for nameOrURL.
 //
 // A URL (starting with "dip" or "http", as DIRAC tests it) is used as given:
 // its scheme decides (dips://, dip:// → DISET, https:// → HTTPS), modes do
@@ -188,11 +164,13 @@ func New(opts Options) *RPCClientSelector {
 //
 // Every failure is returned: where DIRAC's selector would log a warning and
 // fall back to DISET, this one does not guess.
-func (s *RPCClientSelector) Select(ctx context.Context, nameOrURL string) (diracrpc.Caller, error) {
+func (s *RPCClientSelector) Select(ctx context.Context, nameOrURL string) (*diracrpc.Client, error) {
 	return s.selectWith(ctx, nameOrURL, nil)
 }
 
-func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, kw *Keywords) (diracrpc.Caller, error) {
+// selectWith selects with stub's keywords applied (nil: the selector's
+// options, and the cache).
+func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, stub *value.Dict) (*diracrpc.Client, error) {
 	name := strings.TrimSpace(nameOrURL)
 	isURL := endpoint.IsURL(name)
 	res, conf, err := s.resolve(ctx, name, isURL)
@@ -210,37 +188,39 @@ func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, kw
 			return nil, err
 		}
 	}
-	defaults := s.keywords(conf, res)
-	var keywords Keywords
-	if kw != nil {
-		keywords = *kw
+	o := s.options(conf, res)
+	o.Service = name // the stubs name what the caller gave
+	if stub != nil {
+		if o, err = o.WithStub(stub); err != nil {
+			return nil, err
+		}
 	}
 
 	// The main URLs come shuffled from every resolution: the key must not
 	// depend on their order, or each Select would build a new client.
-	key := fmt.Sprint(mode, serviceProtocol(conf, res), sorted(res.Main), res.Failover, defaults)
-	if kw == nil {
+	key := fmt.Sprint(mode, serviceProtocol(conf, res), sorted(res.Main), res.Failover, o.Setup, o.VO, o.Timeout)
+	if stub == nil {
 		s.mu.Lock()
 		c, ok := s.cache[name]
 		s.mu.Unlock()
 		if ok && c.key == key {
-			return c.caller, nil
+			return c.client, nil
 		}
 	}
-	caller, err := s.build(ctx, name, mode, conf, res, defaults, keywords)
+	client, err := s.route(name, mode, conf, res, o)
 	if err != nil {
 		return nil, err
 	}
-	if kw == nil {
+	if stub == nil {
 		s.mu.Lock()
 		old, had := s.cache[name]
-		s.cache[name] = cached{key: key, caller: caller}
+		s.cache[name] = cached{key: key, client: client}
 		s.mu.Unlock()
 		if had {
-			closeIdle(old.caller)
+			_ = old.client.Close() // idle connections only
 		}
 	}
-	return caller, nil
+	return client, nil
 }
 
 // resolve returns the resolution and the configuration (nil without a
@@ -296,35 +276,46 @@ func (s *RPCClientSelector) mode(conf *cfg.Config, service string) (Mode, error)
 	return Auto, nil
 }
 
-// keywords are the options the configuration implies: its setup and VO, and
-// the timeout of /DIRAC/ConnConf when every URL of the service shares one
-// host. Other ConnConf options (skipCACheck in particular) are ignored on
-// purpose: switching TLS verification off is the caller's decision, never
-// the remote configuration's.
-func (s *RPCClientSelector) keywords(conf *cfg.Config, res *endpoint.Resolution) Keywords {
-	var kw Keywords
+// options are the selector's client options completed by what the
+// configuration implies: its setup and VO, and the timeout of
+// /DIRAC/ConnConf when every URL of the service shares one host. The
+// selector's own values win. Other ConnConf options (skipCACheck in
+// particular) are ignored on purpose: switching TLS verification off is the
+// caller's decision, never the remote configuration's.
+func (s *RPCClientSelector) options(conf *cfg.Config, res *endpoint.Resolution) diracrpc.Options {
+	o := s.opts.Client
+	if o.Logger == nil {
+		o.Logger = s.opts.Logger
+	}
+	setup, vo := "", ""
 	if s.opts.Resolver != nil {
-		kw.Setup, kw.VO = s.opts.Resolver.Setup, s.opts.Resolver.VO
+		setup, vo = s.opts.Resolver.Setup, s.opts.Resolver.VO
 	}
 	if conf != nil {
-		if kw.Setup == "" {
-			kw.Setup = strings.TrimSpace(conf.GetDefault("/DIRAC/Setup", ""))
+		if setup == "" {
+			setup = strings.TrimSpace(conf.GetDefault("/DIRAC/Setup", ""))
 		}
-		if kw.VO == "" {
-			kw.VO = strings.TrimSpace(conf.GetDefault("/DIRAC/VirtualOrganization", ""))
+		if vo == "" {
+			vo = strings.TrimSpace(conf.GetDefault("/DIRAC/VirtualOrganization", ""))
 		}
 	}
 	if res.Setup != "" {
-		kw.Setup = res.Setup
+		setup = res.Setup
 	}
-	if len(res.ConnConf) == 1 && len(hosts(res.URLs())) == 1 {
+	if o.Setup == "" {
+		o.Setup = setup
+	}
+	if o.VO == "" {
+		o.VO = vo
+	}
+	if o.Timeout == 0 && len(res.ConnConf) == 1 && len(hosts(res.URLs())) == 1 {
 		for _, opts := range res.ConnConf {
 			if n, err := strconv.ParseFloat(strings.TrimSpace(opts["timeout"]), 64); err == nil && n > 0 {
-				kw.Timeout = time.Duration(n * float64(time.Second))
+				o.Timeout = time.Duration(n * float64(time.Second))
 			}
 		}
 	}
-	return kw
+	return o
 }
 
 func sorted(s []string) []string {
@@ -343,47 +334,18 @@ func hosts(urls []string) []string {
 	return out
 }
 
-// With returns k with the non-zero fields of over replacing its own.
-func (k Keywords) With(over Keywords) Keywords {
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&k.Setup, over.Setup)
-	set(&k.VO, over.VO)
-	set(&k.ExtraCredentials, over.ExtraCredentials)
-	set(&k.DelegatedDN, over.DelegatedDN)
-	set(&k.DelegatedGroup, over.DelegatedGroup)
-	set(&k.ProxyLocation, over.ProxyLocation)
-	if over.Timeout > 0 {
-		k.Timeout = over.Timeout
-	}
-	return k
-}
-
 func isDISET(p diracrpc.Protocol) bool { return p == diracrpc.DIPS || p == diracrpc.DIP }
 func isHTTPS(p diracrpc.Protocol) bool { return p == diracrpc.HTTPS }
 
-// build makes the client(s) for a resolution in a mode.
-func (s *RPCClientSelector) build(ctx context.Context, name string, mode Mode, conf *cfg.Config, res *endpoint.Resolution,
-	defaults, kw Keywords) (diracrpc.Caller, error) {
+// route makes the client for a resolution in a mode.
+func (s *RPCClientSelector) route(name string, mode Mode, conf *cfg.Config, res *endpoint.Resolution,
+	o diracrpc.Options) (*diracrpc.Client, error) {
 	diset := res.Filter(isDISET)
 	https := res.Filter(isHTTPS)
-	target := func(r *endpoint.Resolution, p diracrpc.Protocol) Target {
-		return Target{Name: name, Service: res.Service, Protocol: p, Main: r.Main, Failover: r.Failover,
-			Defaults: defaults, Keywords: kw}
-	}
-	dial := func(r *endpoint.Resolution, p diracrpc.Protocol) (diracrpc.Caller, error) {
-		if len(r.Main) == 0 {
-			// Failover URLs only: they become the main ones.
-			r = &endpoint.Resolution{Service: r.Service, Main: r.Failover}
-		}
-		d := s.opts.DISET
-		if p == diracrpc.HTTPS {
-			d = s.opts.HTTPS
-		}
-		c, err := d(ctx, target(r, p))
+	dial := func(r *endpoint.Resolution, p diracrpc.Protocol) (*diracrpc.Client, error) {
+		o := o
+		o.FailoverURLs = r.Failover
+		c, err := s.build(p, r.Main, o)
 		if err != nil {
 			return nil, fmt.Errorf("selector: %s client for %s: %w", p, res.Service, err)
 		}
@@ -446,10 +408,10 @@ func (s *RPCClientSelector) build(ctx context.Context, name string, mode Mode, c
 		}
 		fallback, err := dial(diset, diracrpc.DIPS)
 		if err != nil {
-			closeIdle(primary)
+			_ = primary.Close()
 			return nil, err
 		}
-		return &preferCaller{primary: primary, fallback: fallback, service: res.Service, log: s.log}, nil
+		return diracrpc.Fallback(primary, fallback), nil
 	}
 	return nil, fmt.Errorf("selector: unknown mode %q", mode)
 }
@@ -465,40 +427,6 @@ func serviceProtocol(conf *cfg.Config, res *endpoint.Resolution) diracrpc.Protoc
 	return diracrpc.Protocol(strings.ToLower(strings.TrimSpace(v)))
 }
 
-// preferCaller calls primary, and fallback when primary refused the call
-// because its circuit breaker is open (so nothing was sent).
-type preferCaller struct {
-	primary, fallback diracrpc.Caller
-	service           string
-	log               *slog.Logger
-}
-
-func (p *preferCaller) Call(ctx context.Context, method string, args ...any) (*diracrpc.Result, error) {
-	res, err := p.primary.Call(ctx, method, args...)
-	if err == nil || !errors.Is(err, diracrpc.ErrCircuitOpen) || ctx.Err() != nil {
-		return res, err
-	}
-	p.log.DebugContext(ctx, "selector: HTTPS circuit open, calling over DISET", "service", p.service, "method", method, "err", err)
-	return p.fallback.Call(ctx, method, args...)
-}
-
-// CloseIdleConnections forwards to both clients.
-func (p *preferCaller) CloseIdleConnections() {
-	closeIdle(p.primary)
-	closeIdle(p.fallback)
-}
-
-// closeIdle releases what a client keeps between calls without disturbing
-// calls in progress.
-func closeIdle(c diracrpc.Caller) {
-	switch c := c.(type) {
-	case interface{ CloseIdleConnections() }:
-		c.CloseIdleConnections()
-	case *httpsclient.Client:
-		_ = c.Close() // closes idle connections only
-	}
-}
-
 // Close releases the idle connections of every client the selector built.
 // Callers already handed out keep working.
 func (s *RPCClientSelector) Close() error {
@@ -507,7 +435,7 @@ func (s *RPCClientSelector) Close() error {
 	s.cache = make(map[string]cached)
 	s.mu.Unlock()
 	for _, c := range cache {
-		closeIdle(c.caller)
+		_ = c.client.Close()
 	}
 	return nil
 }
@@ -524,86 +452,21 @@ func (s *RPCClientSelector) Call(ctx context.Context, nameOrURL, method string, 
 
 // Replay makes the call a stub describes again, as DIRAC's executeRPCStub
 // does: a client for the stub's service (name or URL) with the stub's
-// options, then the method with the arguments. The options honoured are
-// setup, VO, extraCredentials (a string), delegatedDN, delegatedGroup,
-// proxyLocation and timeout (seconds); skipCACheck in a stub is ignored on
-// purpose: a stub may come from a queue others write to, and TLS
-// verification is only switched off by the caller's own configuration.
+// keywords (see diracrpc.Options.WithStub: skipCACheck in a stub is ignored
+// on purpose), then the method with the arguments.
 func (s *RPCClientSelector) Replay(ctx context.Context, stub *diracrpc.Stub) (*diracrpc.Result, error) {
 	if stub == nil {
 		return nil, errors.New("selector: Replay of a nil stub")
 	}
-	kw, err := stubKeywords(stub.Options)
-	if err != nil {
-		return nil, err
+	opts := stub.Options
+	if opts == nil {
+		opts = value.NewDict()
 	}
-	c, err := s.selectWith(ctx, stub.Service, &kw)
+	c, err := s.selectWith(ctx, stub.Service, opts)
 	if err != nil {
 		return nil, err
 	}
 	return c.Call(ctx, stub.Method, stub.Args...)
-}
-
-func stubKeywords(opts *value.Dict) (Keywords, error) {
-	var kw Keywords
-	if opts == nil {
-		return kw, nil
-	}
-	str := func(key string, dst *string) error {
-		v, ok := opts.Lookup(key)
-		if !ok || v == nil {
-			return nil
-		}
-		sv, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("selector: stub option %s is a %T, not a string", key, v)
-		}
-		*dst = sv
-		return nil
-	}
-	// extraCredentials may hold the delegation pair [DN, group], as DIRAC's
-	// clients derive it from delegatedDN and delegatedGroup.
-	if v, ok := opts.Lookup("extraCredentials"); ok {
-		if pair, ok := v.([]any); ok && len(pair) == 2 {
-			dn, okDN := pair[0].(string)
-			group, okGroup := pair[1].(string)
-			if !okDN || !okGroup {
-				return kw, fmt.Errorf("selector: stub option extraCredentials is not [DN, group]: %v", v)
-			}
-			kw.DelegatedDN, kw.DelegatedGroup = dn, group
-			opts = cloneWithout(opts, "extraCredentials")
-		}
-	}
-	for key, dst := range map[string]*string{
-		"setup": &kw.Setup, "VO": &kw.VO, "extraCredentials": &kw.ExtraCredentials,
-		"delegatedDN": &kw.DelegatedDN, "delegatedGroup": &kw.DelegatedGroup, "proxyLocation": &kw.ProxyLocation,
-	} {
-		if err := str(key, dst); err != nil {
-			return kw, err
-		}
-	}
-	if v, ok := opts.Lookup("timeout"); ok {
-		switch t := v.(type) {
-		case int64:
-			kw.Timeout = time.Duration(t) * time.Second
-		case float64:
-			kw.Timeout = time.Duration(t * float64(time.Second))
-		case nil:
-		default:
-			return kw, fmt.Errorf("selector: stub option timeout is a %T, not a number", v)
-		}
-	}
-	return kw, nil
-}
-
-func cloneWithout(d *value.Dict, key string) *value.Dict {
-	out := value.NewDict()
-	for k, v := range d.All() {
-		if k != key {
-			out.Set(k, v)
-		}
-	}
-	return out
 }
 
 // DialURL returns a client for one URL, of the protocol of its scheme: the
@@ -614,11 +477,13 @@ func (s *RPCClientSelector) DialURL(ctx context.Context, url string) (diracrpc.C
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
 	}
-	p, d := diracrpc.DIPS, s.opts.DISET
-	if u.Protocol == diracrpc.HTTPS {
-		p, d = diracrpc.HTTPS, s.opts.HTTPS
+	o := s.options(nil, &endpoint.Resolution{Service: u.Service(), Main: []string{url}})
+	o.Service = url
+	c, err := s.build(u.Protocol, []string{url}, o)
+	if err != nil {
+		return nil, err
 	}
-	return d(ctx, Target{Name: url, Service: u.Service(), Protocol: p, Main: []string{u.String()}})
+	return c, nil
 }
 
 // NewFromConfig returns a selector whose names are resolved in the

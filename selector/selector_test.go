@@ -1,4 +1,4 @@
-package selector_test
+package selector
 
 import (
 	"context"
@@ -15,54 +15,79 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
-	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/value"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// fakeCaller answers every call with its protocol and URLs, or err.
-type fakeCaller struct {
-	t      selector.Target
-	err    error
+// target is what the selector asked to build.
+type target struct {
+	Name     string // what the stub records
+	Protocol diracrpc.Protocol
+	Main     []string
+	Failover []string
+	Options  diracrpc.Options
+}
+
+// fakeTransport answers every call with its method, protocol and URL, or err.
+type fakeTransport struct {
+	t      target
 	mu     sync.Mutex
+	err    error
 	calls  []string
 	closed int
 }
 
-func (f *fakeCaller) Call(_ context.Context, method string, args ...any) (*diracrpc.Result, error) {
+func (f *fakeTransport) Attempt(_ context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, fmt.Sprint(method, args))
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprint(a.Method, a.Args))
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &diracrpc.Result{Value: method, Protocol: f.t.Protocol, URL: f.t.Main[0]}, nil
+	return &diracrpc.Result{Value: a.Method, Protocol: f.t.Protocol, URL: a.URL}, nil
 }
 
-func (f *fakeCaller) CloseIdleConnections() { f.mu.Lock(); f.closed++; f.mu.Unlock() }
+func (f *fakeTransport) Close() error { f.mu.Lock(); f.closed++; f.mu.Unlock(); return nil }
 
-// fakes records the targets the selector dials.
+func (f *fakeTransport) setErr(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
+
+// fakes records the clients the selector builds.
 type fakes struct {
 	mu      sync.Mutex
-	targets []selector.Target
-	callers []*fakeCaller
-	errFor  map[diracrpc.Protocol]error // call error by protocol
+	targets []target
+	callers []*fakeTransport
+	failNew error
 }
 
-func (f *fakes) dialer(ctx context.Context, t selector.Target) (diracrpc.Caller, error) {
+func (f *fakes) build(p diracrpc.Protocol, main []string, o diracrpc.Options) (*diracrpc.Client, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failNew != nil {
+		return nil, f.failNew
+	}
+	t := target{Name: o.Service, Protocol: p, Main: main, Failover: o.FailoverURLs, Options: o}
 	f.targets = append(f.targets, t)
-	c := &fakeCaller{t: t, err: f.errFor[t.Protocol]}
-	f.callers = append(f.callers, c)
-	return c, nil
+	ft := &fakeTransport{t: t}
+	f.callers = append(f.callers, ft)
+	return diracrpc.NewClient(main, o, func(*diracrpc.TransportConfig) (diracrpc.Transport, error) { return ft, nil })
 }
 
-func (f *fakes) last() selector.Target {
+func (f *fakes) last() target {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.targets[len(f.targets)-1]
+}
+
+// newFake returns a selector building fake clients.
+func newFake(opts Options) (*RPCClientSelector, *fakes) {
+	f := &fakes{}
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	s := New(opts)
+	s.build = f.build
+	return s, f
 }
 
 const migrationCfg = `
@@ -128,20 +153,18 @@ Systems
 }
 `
 
-func newSelector(t *testing.T, text string, opts selector.Options) (*selector.RPCClientSelector, *fakes, *cfg.Config) {
+func newSelector(t *testing.T, text string, opts Options) (*RPCClientSelector, *fakes, *cfg.Config) {
 	t.Helper()
 	c, err := cfg.Parse("migration.cfg", []byte(text))
 	require.NoError(t, err)
-	f := &fakes{}
 	opts.Resolver = &endpoint.Resolver{Source: endpoint.Static(c), Shuffle: func([]string) {}}
-	opts.DISET, opts.HTTPS, opts.Logger = f.dialer, f.dialer, quiet
-	return selector.New(opts), f, c
+	s, f := newFake(opts)
+	return s, f, c
 }
 
 func TestSelectURLs(t *testing.T) {
 	ctx := context.Background()
-	f := &fakes{}
-	s := selector.New(selector.Options{DISET: f.dialer, HTTPS: f.dialer})
+	s, f := newFake(Options{})
 	for url, want := range map[string]diracrpc.Protocol{
 		"dips://h:9135/Framework/Foo": diracrpc.DIPS,
 		"dip://h:9135/Framework/Foo":  diracrpc.DIPS,
@@ -154,7 +177,6 @@ func TestSelectURLs(t *testing.T) {
 		assert.Equal(t, want, res.Protocol, url)
 		tg := f.last()
 		assert.Equal(t, url, tg.Name)
-		assert.Equal(t, "Framework/Foo", tg.Service)
 		if want == diracrpc.HTTPS {
 			assert.Equal(t, []string{"https://h:443/Framework/Foo"}, tg.Main)
 		}
@@ -170,15 +192,17 @@ func TestSelectURLs(t *testing.T) {
 
 func TestSelectNamesAuto(t *testing.T) {
 	ctx := context.Background()
-	s, f, _ := newSelector(t, migrationCfg, selector.Options{})
+	s, f, _ := newSelector(t, migrationCfg, Options{})
 
 	_, err := s.Select(ctx, "WorkloadManagement/JobMonitoring")
 	require.NoError(t, err)
 	tg := f.last()
 	assert.Equal(t, diracrpc.DIPS, tg.Protocol)
 	assert.Equal(t, []string{"dips://wms.example.org:9130/WorkloadManagement/JobMonitoring"}, tg.Main)
-	assert.Equal(t, selector.Keywords{Setup: "Production", VO: "myvo", Timeout: 300 * time.Second}, tg.Defaults,
+	assert.Equal(t, keywords{Setup: "Production", VO: "myvo", Timeout: 300 * time.Second}, keywordsOf(tg.Options),
 		"setup, VO and the ConnConf timeout (not skipCACheck)")
+	assert.False(t, tg.Options.SkipCACheck)
+	assert.Equal(t, "WorkloadManagement/JobMonitoring", tg.Name)
 
 	_, err = s.Select(ctx, "WorkloadManagement/JobManager")
 	require.NoError(t, err)
@@ -186,16 +210,16 @@ func TestSelectNamesAuto(t *testing.T) {
 	assert.Equal(t, diracrpc.HTTPS, tg.Protocol)
 	assert.Equal(t, []string{"https://wms.example.org:8443/WorkloadManagement/JobManager"}, tg.Main)
 	assert.Empty(t, tg.Failover, "a DISET failover URL cannot serve an HTTPS client")
-	assert.Equal(t, time.Duration(0), tg.Defaults.Timeout)
+	assert.Equal(t, time.Duration(0), tg.Options.Timeout)
 
 	_, err = s.Select(ctx, "WorkloadManagement/Migrating")
-	assert.ErrorIs(t, err, selector.ErrMixedProtocols)
+	assert.ErrorIs(t, err, ErrMixedProtocols)
 	assert.ErrorContains(t, err, "dips://wms.example.org:9132")
 }
 
 func TestSelectFailures(t *testing.T) {
 	ctx := context.Background()
-	s, f, _ := newSelector(t, migrationCfg, selector.Options{})
+	s, f, _ := newSelector(t, migrationCfg, Options{})
 	// A name that does not resolve is an error naming the path (DIRAC would
 	// fall back to DISET with the bare name).
 	_, err := s.Select(ctx, "WorkloadManagement/Nope")
@@ -208,7 +232,7 @@ func TestSelectFailures(t *testing.T) {
 
 	// The DiracX legacy adapter is refused clearly.
 	_, err = s.Select(ctx, "Framework/Modern")
-	assert.ErrorIs(t, err, selector.ErrLegacyAdapter)
+	assert.ErrorIs(t, err, ErrLegacyAdapter)
 	assert.ErrorContains(t, err, "/DiracX/LegacyClientEnabled/Framework/Modern")
 	// but a URL of that service is not a name and is used as given.
 	_, err = s.Select(ctx, "https://fw.example.org/Framework/Modern")
@@ -217,8 +241,8 @@ func TestSelectFailures(t *testing.T) {
 
 	// A dialer's failure is returned.
 	boom := errors.New("no proxy found")
-	s = selector.New(selector.Options{Logger: quiet,
-		DISET: func(context.Context, selector.Target) (diracrpc.Caller, error) { return nil, boom }})
+	s, f = newFake(Options{})
+	f.failNew = boom
 	_, err = s.Select(ctx, "dips://h:1/A/B")
 	assert.ErrorIs(t, err, boom)
 }
@@ -228,34 +252,34 @@ func TestModes(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		cfgText string
-		opts    selector.Options
+		opts    Options
 		service string
 		want    diracrpc.Protocol
 		err     error
 	}{
-		{"force dips on mixed", "", selector.Options{Mode: selector.DISET}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
-		{"force https on mixed", "", selector.Options{Mode: selector.HTTPS}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
-		{"force https without URL", "", selector.Options{Mode: selector.HTTPS}, "WorkloadManagement/JobMonitoring", "", selector.ErrNoURLForMode},
-		{"force dips uses failover URLs", "", selector.Options{Mode: selector.DISET}, "WorkloadManagement/JobManager", diracrpc.DIPS, nil},
-		{"per-service option wins over global", "", selector.Options{Mode: selector.HTTPS,
-			Services: map[string]selector.Mode{"WorkloadManagement/Migrating": selector.DISET}}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+		{"force dips on mixed", "", Options{Mode: DISET}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+		{"force https on mixed", "", Options{Mode: HTTPS}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
+		{"force https without URL", "", Options{Mode: HTTPS}, "WorkloadManagement/JobMonitoring", "", ErrNoURLForMode},
+		{"force dips uses failover URLs", "", Options{Mode: DISET}, "WorkloadManagement/JobManager", diracrpc.DIPS, nil},
+		{"per-service option wins over global", "", Options{Mode: HTTPS,
+			Services: map[string]Mode{"WorkloadManagement/Migrating": DISET}}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
 		{"service Protocol option settles a mix", "Systems\n{\nWorkloadManagement\n{\nProduction\n{\nServices\n{\nMigrating\n{\nProtocol = https\n}\n}\n}\n}\n}\n",
-			selector.Options{}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
+			Options{}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
 		{"service Protocol option dips", "Systems\n{\nWorkloadManagement\n{\nProduction\n{\nServices\n{\nMigrating\n{\nProtocol = dips\n}\n}\n}\n}\n}\n",
-			selector.Options{}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+			Options{}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
 		{"service Protocol option unknown", "Systems\n{\nWorkloadManagement\n{\nProduction\n{\nServices\n{\nMigrating\n{\nProtocol = grpc\n}\n}\n}\n}\n}\n",
-			selector.Options{}, "WorkloadManagement/Migrating", "", selector.ErrMixedProtocols},
-		{"cfg global", "DIRAC\n{\nSelector\n{\nProtocol = HTTPS\n}\n}\n", selector.Options{}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
+			Options{}, "WorkloadManagement/Migrating", "", ErrMixedProtocols},
+		{"cfg global", "DIRAC\n{\nSelector\n{\nProtocol = HTTPS\n}\n}\n", Options{}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
 		{"cfg per service wins over cfg global", "DIRAC\n{\nSelector\n{\nProtocol = https\nServices\n{\nWorkloadManagement\n{\nMigrating = dips\n}\n}\n}\n}\n",
-			selector.Options{}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+			Options{}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
 		{"cfg per service wins over options global", "DIRAC\n{\nSelector\n{\nServices\n{\nWorkloadManagement\n{\nMigrating = dips\n}\n}\n}\n}\n",
-			selector.Options{Mode: selector.HTTPS}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+			Options{Mode: HTTPS}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
 		{"options per service wins over cfg per service", "DIRAC\n{\nSelector\n{\nServices\n{\nWorkloadManagement\n{\nMigrating = dips\n}\n}\n}\n}\n",
-			selector.Options{Services: map[string]selector.Mode{"WorkloadManagement/Migrating": selector.HTTPS}}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
+			Options{Services: map[string]Mode{"WorkloadManagement/Migrating": HTTPS}}, "WorkloadManagement/Migrating", diracrpc.HTTPS, nil},
 		{"options global wins over cfg global", "DIRAC\n{\nSelector\n{\nProtocol = https\n}\n}\n",
-			selector.Options{Mode: selector.DISET}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
-		{"prefer https with one protocol", "", selector.Options{Mode: selector.PreferHTTPS}, "WorkloadManagement/JobMonitoring", diracrpc.DIPS, nil},
-		{"prefer https, dips failover", "", selector.Options{Mode: selector.PreferHTTPS}, "WorkloadManagement/JobManager", diracrpc.HTTPS, nil},
+			Options{Mode: DISET}, "WorkloadManagement/Migrating", diracrpc.DIPS, nil},
+		{"prefer https with one protocol", "", Options{Mode: PreferHTTPS}, "WorkloadManagement/JobMonitoring", diracrpc.DIPS, nil},
+		{"prefer https, dips failover", "", Options{Mode: PreferHTTPS}, "WorkloadManagement/JobManager", diracrpc.HTTPS, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cfg.MustParse(migrationCfg)
@@ -270,7 +294,7 @@ func TestModes(t *testing.T) {
 			res, err := caller.Call(ctx, "ping")
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, res.Protocol)
-			if tc.opts.Mode == selector.PreferHTTPS {
+			if tc.opts.Mode == PreferHTTPS {
 				return // two clients: checked by TestPreferHTTPSFallsBackOnlyOnOpenCircuit
 			}
 			for _, u := range append(f.last().Main, f.last().Failover...) {
@@ -284,23 +308,23 @@ func TestBadModes(t *testing.T) {
 	ctx := context.Background()
 	c := cfg.MustParse(migrationCfg)
 	require.NoError(t, c.Set("/DIRAC/Selector/Protocol", "grpc"))
-	s, _, _ := newSelector(t, c.String(), selector.Options{})
+	s, _, _ := newSelector(t, c.String(), Options{})
 	_, err := s.Select(ctx, "WorkloadManagement/JobMonitoring")
 	assert.ErrorContains(t, err, `unknown protocol mode "grpc"`)
 	assert.ErrorContains(t, err, "/DIRAC/Selector/Protocol")
 
 	require.NoError(t, c.Set("/DIRAC/Selector/Services/WorkloadManagement/JobMonitoring", "x"))
-	s, _, _ = newSelector(t, c.String(), selector.Options{})
+	s, _, _ = newSelector(t, c.String(), Options{})
 	_, err = s.Select(ctx, "WorkloadManagement/JobMonitoring")
 	assert.ErrorContains(t, err, "/DIRAC/Selector/Services/WorkloadManagement/JobMonitoring")
 
-	s, _, _ = newSelector(t, migrationCfg, selector.Options{Mode: "bogus"})
+	s, _, _ = newSelector(t, migrationCfg, Options{Mode: "bogus"})
 	_, err = s.Select(ctx, "WorkloadManagement/JobMonitoring")
 	assert.ErrorContains(t, err, "bogus")
 
-	for in, want := range map[string]selector.Mode{"": selector.Auto, "AUTO": selector.Auto, "dip": selector.DISET,
-		"diset": selector.DISET, " https ": selector.HTTPS, "Prefer-HTTPS": selector.PreferHTTPS} {
-		m, err := selector.ParseMode(in)
+	for in, want := range map[string]Mode{"": Auto, "AUTO": Auto, "dip": DISET,
+		"diset": DISET, " https ": HTTPS, "Prefer-HTTPS": PreferHTTPS} {
+		m, err := ParseMode(in)
 		require.NoError(t, err)
 		assert.Equal(t, want, m, in)
 	}
@@ -308,8 +332,8 @@ func TestBadModes(t *testing.T) {
 
 func TestPreferHTTPSFallsBackOnlyOnOpenCircuit(t *testing.T) {
 	ctx := context.Background()
-	s, f, _ := newSelector(t, migrationCfg, selector.Options{
-		Services: map[string]selector.Mode{"WorkloadManagement/Migrating": selector.PreferHTTPS}})
+	s, f, _ := newSelector(t, migrationCfg, Options{
+		Services: map[string]Mode{"WorkloadManagement/Migrating": PreferHTTPS}})
 
 	// HTTPS answers: DISET is not used.
 	c, err := s.Select(ctx, "WorkloadManagement/Migrating")
@@ -321,7 +345,8 @@ func TestPreferHTTPSFallsBackOnlyOnOpenCircuit(t *testing.T) {
 	assert.Empty(t, f.callers[1].calls)
 
 	// HTTPS breaker open: the call goes over DISET.
-	f.callers[0].err = fmt.Errorf("httpsclient: wrapped: %w", diracrpc.ErrCircuitOpen)
+	f.callers[0].setErr(&diracrpc.TransportError{Protocol: diracrpc.HTTPS, Code: diracrpc.CodeCircuitOpen,
+		Err: errors.New("every breaker open")})
 	res, err = c.Call(ctx, "m", 2)
 	require.NoError(t, err)
 	assert.Equal(t, diracrpc.DIPS, res.Protocol)
@@ -330,7 +355,7 @@ func TestPreferHTTPSFallsBackOnlyOnOpenCircuit(t *testing.T) {
 	// Any other HTTPS failure is returned as it is: the call may have
 	// reached the service.
 	other := &diracrpc.Error{Message: "boom"}
-	f.callers[0].err = other
+	f.callers[0].setErr(other)
 	_, err = c.Call(ctx, "m", 3)
 	assert.ErrorIs(t, err, other)
 	assert.Len(t, f.callers[1].calls, 1)
@@ -342,8 +367,7 @@ func TestCacheAndRefresh(t *testing.T) {
 	var mu sync.Mutex
 	cur := c
 	src := sourceFunc(func(context.Context) (*cfg.Config, error) { mu.Lock(); defer mu.Unlock(); return cur, nil })
-	f := &fakes{}
-	s := selector.New(selector.Options{Resolver: &endpoint.Resolver{Source: src}, DISET: f.dialer, HTTPS: f.dialer, Logger: quiet})
+	s, f := newFake(Options{Resolver: &endpoint.Resolver{Source: src}})
 	a, err := s.Select(ctx, "WorkloadManagement/JobMonitoring")
 	require.NoError(t, err)
 	b, err := s.Select(ctx, "WorkloadManagement/JobMonitoring")
@@ -374,8 +398,7 @@ func TestCacheAndRefresh(t *testing.T) {
 func TestCacheIgnoresShuffle(t *testing.T) {
 	c := cfg.MustParse(migrationCfg)
 	require.NoError(t, c.Set("/Systems/WorkloadManagement/Production/URLs/JobMonitoring", "dips://a:1, dips://b:1, dips://c:1"))
-	f := &fakes{}
-	s := selector.New(selector.Options{Resolver: &endpoint.Resolver{Source: endpoint.Static(c)}, DISET: f.dialer, HTTPS: f.dialer})
+	s, f := newFake(Options{Resolver: &endpoint.Resolver{Source: endpoint.Static(c)}})
 	for range 20 {
 		_, err := s.Select(context.Background(), "WorkloadManagement/JobMonitoring")
 		require.NoError(t, err)
@@ -389,7 +412,7 @@ func (f sourceFunc) Config(ctx context.Context) (*cfg.Config, error) { return f(
 
 func TestReplay(t *testing.T) {
 	ctx := context.Background()
-	s, f, _ := newSelector(t, migrationCfg, selector.Options{})
+	s, f, _ := newSelector(t, migrationCfg, Options{})
 	stub := &diracrpc.Stub{
 		Service: "WorkloadManagement/JobMonitoring",
 		Options: value.NewDict("timeout", int64(200), "delegatedDN", "/DC=org/CN=alice", "delegatedGroup", "users",
@@ -401,7 +424,9 @@ func TestReplay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "getJobStatus", res.Value)
 	tg := f.last()
-	assert.Equal(t, selector.Keywords{Timeout: 200 * time.Second, DelegatedDN: "/DC=org/CN=alice", DelegatedGroup: "users"}, tg.Keywords)
+	assert.Equal(t, keywords{Setup: "Production", VO: "myvo", Timeout: 200 * time.Second, DelegatedDN: "/DC=org/CN=alice",
+		DelegatedGroup: "users"}, keywordsOf(tg.Options))
+	assert.False(t, tg.Options.SkipCACheck, "a stub never switches verification off")
 	assert.Equal(t, []string{"getJobStatus[42]"}, f.callers[0].calls)
 
 	// Replays do not use nor fill the cache (their options differ).
@@ -415,12 +440,14 @@ func TestReplay(t *testing.T) {
 	res, err = s.Replay(ctx, parsed)
 	require.NoError(t, err)
 	assert.Equal(t, diracrpc.HTTPS, res.Protocol)
-	assert.Equal(t, 130500*time.Millisecond, f.last().Keywords.Timeout)
+	assert.Equal(t, 130500*time.Millisecond, f.last().Options.Timeout)
+	assert.Equal(t, "https://h:8443/Framework/Foo", f.last().Name)
 
 	_, err = s.Replay(ctx, &diracrpc.Stub{Service: "WorkloadManagement/JobMonitoring", Method: "m",
 		Options: value.NewDict("extraCredentials", []any{"/DC=org/CN=bob", "admins"}, "setup", "Dev")})
 	require.NoError(t, err)
-	assert.Equal(t, selector.Keywords{DelegatedDN: "/DC=org/CN=bob", DelegatedGroup: "admins", Setup: "Dev"}, f.last().Keywords)
+	assert.Equal(t, keywords{DelegatedDN: "/DC=org/CN=bob", DelegatedGroup: "admins", Setup: "Dev", VO: "myvo", Timeout: 300 * time.Second},
+		keywordsOf(f.last().Options))
 
 	for _, bad := range []*value.Dict{value.NewDict("timeout", "soon"), value.NewDict("setup", int64(1)),
 		value.NewDict("extraCredentials", []any{"dn", int64(2)})} {
@@ -433,9 +460,22 @@ func TestReplay(t *testing.T) {
 	assert.ErrorIs(t, err, endpoint.ErrNotFound)
 }
 
-func TestKeywordsWith(t *testing.T) {
-	base := selector.Keywords{Setup: "a", VO: "v", Timeout: time.Second}
-	got := base.With(selector.Keywords{Setup: "b", ProxyLocation: "/p", ExtraCredentials: "hosts", DelegatedDN: "dn", DelegatedGroup: "g"})
-	assert.Equal(t, selector.Keywords{Setup: "b", VO: "v", ProxyLocation: "/p", ExtraCredentials: "hosts", DelegatedDN: "dn",
-		DelegatedGroup: "g", Timeout: time.Second}, got)
+// keywords are the DIRAC keywords of Options, for comparisons.
+type keywords struct {
+	Setup, VO, ExtraCredentials, DelegatedDN, DelegatedGroup, ProxyLocation string
+	Timeout                                                                 time.Duration
+}
+
+func keywordsOf(o diracrpc.Options) keywords {
+	return keywords{Setup: o.Setup, VO: o.VO, ExtraCredentials: o.ExtraCredentials, DelegatedDN: o.DelegatedDN,
+		DelegatedGroup: o.DelegatedGroup, ProxyLocation: o.ProxyLocation, Timeout: o.Timeout}
+}
+
+// TestSelectorOptionsWin: the selector's own client options win over what
+// the configuration implies.
+func TestSelectorOptionsWin(t *testing.T) {
+	s, f, _ := newSelector(t, migrationCfg, Options{Client: diracrpc.Options{Setup: "Mine", Timeout: time.Minute}})
+	_, err := s.Select(context.Background(), "WorkloadManagement/JobMonitoring")
+	require.NoError(t, err)
+	assert.Equal(t, keywords{Setup: "Mine", VO: "myvo", Timeout: time.Minute}, keywordsOf(f.last().Options))
 }

@@ -49,12 +49,12 @@ func TestServeBoth(t *testing.T) {
 
 	callCtx, callCancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer callCancel()
-	hc, err := httpsclient.New("https://localhost:"+port(hl)+"/"+oracleName,
-		httpsclient.Config{Credential: proxy, CAs: ca.Store(), Logger: quiet})
+	hc, err := httpsclient.New([]string{"https://localhost:" + port(hl) + "/" + oracleName},
+		diracrpc.Options{Credential: proxy, CAs: ca.Store(), Logger: quiet}, httpsclient.Options{})
 	require.NoError(t, err)
 	defer hc.Close()
 	dc, err := disetclient.New([]string{"dips://localhost:" + port(dl) + "/" + oracleName},
-		disetclient.Config{Credential: proxy, CAs: ca.Store(), Logger: quiet})
+		diracrpc.Options{Credential: proxy, CAs: ca.Store(), Logger: quiet}, disetclient.Options{})
 	require.NoError(t, err)
 	for _, c := range []diracrpc.Caller{hc, dc} {
 		res, err := c.Call(callCtx, "add", 2, 3)

@@ -31,7 +31,7 @@ func Example() {
 	go srv.Serve(l)
 	defer srv.Close()
 
-	c, _ := disetclient.New([]string{"dip://" + l.Addr().String() + "/Framework/Hello"}, disetclient.Config{})
+	c, _ := disetclient.New([]string{"dip://" + l.Addr().String() + "/Framework/Hello"}, diracrpc.Options{}, disetclient.Options{})
 	res, err := c.Call(context.Background(), "add", 2, 3)
 	fmt.Println(res.Value, err)
 	_, err = c.Call(context.Background(), "fail")

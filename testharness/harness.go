@@ -18,6 +18,7 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
@@ -347,24 +348,24 @@ func (h *Harness) Locator() credentials.Locator {
 	return credentials.Locator{LookupEnv: h.LookupEnv, Home: h.Dir, SystemCADir: h.Files.CADir, TmpDir: h.Dir}
 }
 
-// DISETConfig returns a disetclient configuration that calls the harness
-// with its user proxy.
-func (h *Harness) DISETConfig() disetclient.Config {
-	return disetclient.Config{Locator: h.Locator(), CAs: h.CA.Store(), Timeout: 30 * time.Second,
+// Options returns the client options that call the harness with its user
+// proxy: one attempt, a 30 s timeout, a 5 s connect timeout.
+func (h *Harness) Options() diracrpc.Options {
+	return diracrpc.Options{Locator: h.Locator(), CAs: h.CA.Store(), Timeout: 30 * time.Second,
 		ConnectTimeout: 5 * time.Second, Attempts: 1}
 }
 
 // Client returns a client of the service over protocol p, presenting the
-// harness user's proxy.
-func (h *Harness) Client(p diracrpc.Protocol) (diracrpc.Caller, error) {
+// harness user's proxy (see Options).
+func (h *Harness) Client(p diracrpc.Protocol) (*diracrpc.Client, error) {
 	u := h.URL(p)
 	if u == "" {
 		return nil, fmt.Errorf("testharness: %s is not served", p)
 	}
 	if p == diracrpc.HTTPS {
-		return h.httpsClient(u)
+		return httpsclient.New([]string{u}, h.Options(), httpsclient.Options{})
 	}
-	return disetclient.New([]string{u}, h.DISETConfig())
+	return disetclient.New([]string{u}, h.Options(), disetclient.Options{})
 }
 
 // Close stops the servers (in-flight calls get a few seconds) and removes

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
-	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
 )
 
@@ -51,15 +49,4 @@ func (h *Harness) startHTTPS(l net.Listener, host string, cas *credentials.CASto
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return "https://" + net.JoinHostPort(host, port) + "/" + h.Service.Name, nil
-}
-
-// HTTPSConfig returns an httpsclient configuration that calls the harness
-// with its user proxy.
-func (h *Harness) HTTPSConfig() httpsclient.Config {
-	return httpsclient.Config{Locator: h.Locator(), CAs: h.CA.Store(), Timeout: 30 * time.Second,
-		Retry: httpsclient.RetrySettings{Max: -1}}
-}
-
-func (h *Harness) httpsClient(u string) (diracrpc.Caller, error) {
-	return httpsclient.New(u, h.HTTPSConfig())
 }

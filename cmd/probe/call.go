@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/jencode"
 )
 
@@ -75,11 +73,16 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 	return out, res, nil
 }
 
-// failure fills out for err and returns the exit error: 1 for an S_ERROR,
-// 3 for anything that kept the call from the service.
+// failure fills out for err and returns the exit error: 1 when the service
+// answered (an S_ERROR, a refusal of the identity, a failure of its
+// handler), 3 for anything that kept the call from the service. The code
+// of the error (diracrpc.CodeOf) decides, the same for both protocols.
 func failure(out *callResult, err error) error {
+	code := diracrpc.CodeOf(err)
 	var se *diracrpc.Error
-	if errors.As(err, &se) && se.Local && errors.Is(err, diracrpc.ErrUnauthorized) {
+	isS := errors.As(err, &se)
+	switch {
+	case code == diracrpc.CodeUnauthorized && isS && se.Local:
 		// An HTTPS 401/403: the server refused the credentials before any
 		// method ran.
 		n := se.Errno
@@ -87,22 +90,21 @@ func failure(out *callResult, err error) error {
 		out.Error = se.Message
 		out.Fix = "the service refused your credentials: check that your proxy is valid, issued by a CA the service trusts, and that your DN and group are registered (probe tls ENDPOINT)"
 		return &exitError{code: exitUnreachable, msg: unreachable(se.Message, out.Fix).Error(), err: err}
-	}
-	if errors.As(err, &se) {
+	case isS:
 		n := se.Errno
 		out.Errno, out.Message = &n, se.Message
 		msg := fmt.Sprintf("S_ERROR Errno %d: %s", se.Errno, se.Message)
-		if errors.Is(err, diracrpc.ErrUnauthorized) {
+		if code == diracrpc.CodeUnauthorized {
 			msg += "\n  hint: the service refused this identity; check the group/properties of your proxy (probe call ENDPOINT whoami)"
 		}
 		return &exitError{code: exitFail, msg: msg, err: err}
-	}
-	var hs *httpsclient.StatusError
-	if errors.As(err, &hs) && hs.Code == http.StatusInternalServerError {
-		// The service was reached and its handler raised: DIRAC's client
-		// reports this as S_ERROR(0, "500 Server Error: ...").
+	case code == diracrpc.CodeServerFailure && diracrpc.Reached(err):
+		// The service was reached and its handler failed (an HTTP 500):
+		// DIRAC's client reports this as S_ERROR(0, "500 Server Error: ...").
+		var te *diracrpc.TransportError
+		errors.As(err, &te)
 		n := 0
-		out.Errno, out.Message = &n, strings.TrimPrefix(hs.Error(), "httpsclient: ")
+		out.Errno, out.Message = &n, te.Err.Error()
 		return &exitError{code: exitFail, err: err,
 			msg: "S_ERROR Errno 0: " + out.Message + "\n  (the handler failed on the server; the details are only in the server's log)"}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/httpsclient"
 )
 
 // target is where an ENDPOINT argument leads: one or more URLs of a single
@@ -85,32 +86,34 @@ func (c *common) resolve(e *env, arg string) (*endpoint.URL, error) {
 	return endpoint.ParseURL(ts[0].urls[0])
 }
 
-// caller builds the client for t from the common flags.
-func (c *common) caller(e *env, t *target) (diracrpc.Caller, error) {
-	if t.protocol == diracrpc.HTTPS {
-		return c.httpsCaller(e, t)
-	}
-	cfg := disetclient.Config{
-		Setup:        c.setup,
-		VO:           c.vo,
-		SkipCACheck:  c.insecure,
-		Locator:      c.locator(e),
-		Timeout:      c.timeout,
-		FailoverURLs: t.failover,
-		// One attempt per URL: a probe reports what it sees, quickly.
-		Attempts: len(t.urls) + len(t.failover),
-	}
-	if c.encoding == "dencode" {
-		cfg.Encoding = disetclient.DEncode
-	}
+// caller builds the client for t from the common flags: one client type
+// whatever the protocol, one attempt per URL (a probe reports what it sees,
+// quickly) and no breaker (a probe makes few calls and must see each).
+func (c *common) caller(e *env, t *target) (*diracrpc.Client, error) {
 	a, err := c.clientAuth(e)
 	if err != nil {
 		return nil, err
 	}
-	cfg.ProxyLocation, cfg.Credential, cfg.CAs = a.proxy, a.cred, a.cas
-	cl, err := disetclient.New(t.urls, cfg)
-	if err != nil {
-		return nil, err
+	o := diracrpc.Options{
+		Service:       t.arg,
+		Setup:         c.setup,
+		VO:            c.vo,
+		SkipCACheck:   c.insecure,
+		Locator:       c.locator(e),
+		Timeout:       c.timeout,
+		FailoverURLs:  t.failover,
+		Attempts:      len(t.urls) + len(t.failover),
+		Breaker:       diracrpc.BreakerSettings{Disabled: true},
+		ProxyLocation: a.proxy,
+		Credential:    a.cred,
+		CAs:           a.cas,
 	}
-	return cl, nil
+	if t.protocol == diracrpc.HTTPS {
+		return httpsclient.New(t.urls, o, httpsclient.Options{})
+	}
+	var d disetclient.Options
+	if c.encoding == "dencode" {
+		d.Encoding = disetclient.DEncode
+	}
+	return disetclient.New(t.urls, o, d)
 }

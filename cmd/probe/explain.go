@@ -48,17 +48,19 @@ func explain(err error) (what, fix string) {
 	case errors.As(err, &uaErr):
 		what = err.Error()
 		fix = "the server's CA is not in your CA directory: give --ca-dir or set X509_CERT_DIR"
-	case errors.Is(err, diracrpc.ErrCircuitOpen):
+	case diracrpc.CodeOf(err) == diracrpc.CodeCircuitOpen:
 		what, fix = err.Error(), "the client stopped calling after repeated failures; retry later"
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case diracrpc.CodeOf(err) == diracrpc.CodeTimeout || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		what, fix = err.Error(), "the service did not answer in time: check it is up, or raise --timeout"
+	case diracrpc.CodeOf(err) == diracrpc.CodeNotFound:
+		what, fix = err.Error(), "the server does not serve this service at this URL: check the path (DIRAC ≥ 8.1 names HTTPS services System/Tornado<Handler>)"
 	case errors.As(err, &dnsErr):
 		what, fix = err.Error(), "the host name does not resolve: check the URL"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		what, fix = err.Error(), "nothing listens there: check the host, the port and that the service runs"
 	case errors.Is(err, os.ErrNotExist):
 		what, fix = err.Error(), "check the file name"
-	case tlsAlert(err) != "":
+	case diracrpc.CodeOf(err) == diracrpc.CodeTLS && tlsAlert(err) != "":
 		what = err.Error()
 		fix = tlsAlert(err)
 	case errors.As(err, &opErr):

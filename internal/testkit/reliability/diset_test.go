@@ -12,7 +12,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/faults"
 )
@@ -35,10 +34,10 @@ func TestExactlyOnceDISET(t *testing.T) {
 	runOnceCases(t, disetOnceCases(), func(t *testing.T, e *env, tc onceCase, idem bool) onceSide {
 		plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
 		p, srv, url := e.disetBehind(plan, tc.requestFrames)
-		c := e.disetClient([]string{url}, func(cfg *disetclient.Config) {
+		c := e.disetClient([]string{url}, func(cfg *diracrpc.Options) {
 			cfg.ConnectTimeout = 300 * time.Millisecond
 			if idem {
-				cfg.Idempotent = everything
+				cfg.Idempotent = []string{"count"}
 			}
 		})
 		return onceSide{c: c, served: srv.served, applied: func() (int64, string) {
@@ -65,7 +64,7 @@ func TestFailoverDISET(t *testing.T) {
 
 	// A new client each time: a new random order and no bans.
 	checkFailover(t, e, func() diracrpc.Caller {
-		return e.disetClient(urls, func(cfg *disetclient.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
+		return e.disetClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
 	}, healthy)
 	assert.EqualValues(t, 6, srv.served())
 	bad.check(t)

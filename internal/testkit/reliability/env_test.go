@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/server"
@@ -143,13 +144,13 @@ func (e *env) disetBehind(plan *faults.Plan, requestFrames int) (*faults.Proxy, 
 
 func dipsURL(addr string) string { return "dips://" + addr + "/" + svcName }
 
-func (e *env) disetClient(urls []string, tune func(*disetclient.Config)) *disetclient.Client {
+func (e *env) disetClient(urls []string, tune func(*diracrpc.Options)) *diracrpc.Client {
 	e.t.Helper()
-	cfg := disetclient.Config{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
+	cfg := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
 	if tune != nil {
 		tune(&cfg)
 	}
-	c, err := disetclient.New(urls, cfg)
+	c, err := disetclient.New(urls, cfg, disetclient.Options{})
 	require.NoError(e.t, err)
 	return c
 }
@@ -159,8 +160,6 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-func everything(string) bool { return true }
 
 // clientTLS is a dips client's TLS config presenting the user proxy.
 func (e *env) clientTLS() *tls.Config {

@@ -103,7 +103,7 @@ func FuzzDISETServer(f *testing.F) {
 		<-done
 	})
 	addr := l.Addr().String()
-	client, err := disetclient.New([]string{"dip://" + addr + "/" + svcName}, disetclient.Config{Logger: quiet, Attempts: 1})
+	client, err := disetclient.New([]string{"dip://" + addr + "/" + svcName}, diracrpc.Options{Logger: quiet, Attempts: 1}, disetclient.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

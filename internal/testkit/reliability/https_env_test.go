@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/faults"
@@ -72,13 +73,13 @@ func (e *env) serveHTTPS(svc *server.Service, l net.Listener, tune func(*server.
 	return &httpsServer{HTTPS: h, url: "https://" + l.Addr().String() + "/" + svcName, served: served}
 }
 
-func (e *env) httpsClient(urls []string, tune func(*httpsclient.Config)) *httpsclient.Client {
+func (e *env) httpsClient(urls []string, tune func(*diracrpc.Options)) *diracrpc.Client {
 	e.t.Helper()
-	cfg := httpsclient.Config{URLs: urls, Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
+	cfg := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
 	if tune != nil {
 		tune(&cfg)
 	}
-	c, err := httpsclient.New(svcName, cfg)
+	c, err := httpsclient.New(urls, cfg, httpsclient.Options{})
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = c.Close() })
 	return c

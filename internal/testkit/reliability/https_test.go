@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/testharness/faults"
 )
 
@@ -41,7 +40,7 @@ func TestExactlyOnceHTTPS(t *testing.T) {
 		plan := faults.NewPlan(1).Add(faults.Nth(1), tc.fault)
 		ln := faults.Listen(listen(t), plan) // connection faults
 		srv := e.startHTTPS(e.service(), ln, plan, nil)
-		c := e.httpsClient([]string{srv.url}, func(cfg *httpsclient.Config) {
+		c := e.httpsClient([]string{srv.url}, func(cfg *diracrpc.Options) {
 			if idem {
 				cfg.Idempotent = []string{"count"}
 			}
@@ -81,7 +80,7 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 	urls := append(bad.urls(), srv.url)
 	const deadline = 5 * time.Second
 	for i := range 6 {
-		c := e.httpsClient(urls, func(cfg *httpsclient.Config) { cfg.ConnectTimeout = 300 * time.Millisecond })
+		c := e.httpsClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
 		res, err := c.Call(ctxFor(t, deadline), "count")
 		require.NoError(t, err, "call %d", i)
 		assert.Equal(t, srv.url, res.URL)
@@ -122,9 +121,9 @@ func TestBreakerHTTPS(t *testing.T) {
 	srv := e.startHTTPS(e.service(), listen(t), plan, nil)
 	var mu sync.Mutex
 	var changes []string
-	c := e.httpsClient([]string{srv.url}, func(cfg *httpsclient.Config) {
-		cfg.Retry.Max = -1
-		cfg.Breaker = httpsclient.BreakerSettings{
+	c := e.httpsClient([]string{srv.url}, func(cfg *diracrpc.Options) {
+		cfg.Attempts = 1
+		cfg.Breaker = diracrpc.BreakerSettings{
 			ConsecutiveFailures: 3,
 			OpenTimeout:         200 * time.Millisecond,
 			OnStateChange: func(_, from, to string) {
@@ -142,9 +141,8 @@ func TestBreakerHTTPS(t *testing.T) {
 	plan.Add(faults.Every(), faults.Fault{Kind: faults.HTTPStatus, Status: http.StatusInternalServerError})
 	for range 3 {
 		_, err := c.Call(ctx, "count")
-		var se *httpsclient.StatusError
-		require.ErrorAs(t, err, &se)
-		assert.Equal(t, 500, se.Code)
+		require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+		assert.Contains(t, err.Error(), "500")
 	}
 	reached := srv.mw.Stats().Requests
 	assert.EqualValues(t, 4, reached)
@@ -179,9 +177,9 @@ func TestRestartHTTPS(t *testing.T) {
 	addr := l.Addr().String()
 	svc := e.service()
 	first := e.serveHTTPS(svc, l, nil)
-	c := e.httpsClient([]string{first.url}, func(cfg *httpsclient.Config) {
-		cfg.Retry.Max = -1
-		cfg.Breaker = httpsclient.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 200 * time.Millisecond}
+	c := e.httpsClient([]string{first.url}, func(cfg *diracrpc.Options) {
+		cfg.Attempts = 1
+		cfg.Breaker = diracrpc.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 200 * time.Millisecond}
 	})
 	ctx := ctxFor(t, 10*time.Second)
 	_, err := c.Call(ctx, "count")
@@ -208,7 +206,7 @@ func TestRestartHTTPS(t *testing.T) {
 // waitBreakerClosed calls "count" every 20 ms until a call succeeds (the
 // breaker closed again); until then every call must fail fast with
 // ErrCircuitOpen. It gives up at giveUp or when ctx ends.
-func waitBreakerClosed(t *testing.T, ctx context.Context, c *httpsclient.Client, giveUp time.Time) {
+func waitBreakerClosed(t *testing.T, ctx context.Context, c *diracrpc.Client, giveUp time.Time) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
-	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/server"
 )
 
@@ -89,7 +88,7 @@ func TestLoadDISET(t *testing.T) {
 	// handshakes on a shared CI machine under -race can take longer than
 	// DIRAC's 10 s, which would measure the machine, not the code.
 	srv := e.startDISET(e.service(), l, true, func(cfg *server.DISETConfig) { cfg.HandshakeTimeout = time.Minute })
-	c := e.disetClient([]string{dipsURL(l.Addr().String())}, func(cfg *disetclient.Config) {
+	c := e.disetClient([]string{dipsURL(l.Addr().String())}, func(cfg *diracrpc.Options) {
 		cfg.ConnectTimeout = time.Minute
 	})
 	loadOneClient(t, e, c, srv.served)

@@ -1,0 +1,56 @@
+package httpsclient
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Limits.
+const (
+	// DefaultMaxResponseBytes bounds a JSON answer held in memory (ReceiveFile is not bounded).
+	DefaultMaxResponseBytes = 1 << 30
+	// MaxRequestBytes is the body limit of DIRAC's Tornado server (100 MiB).
+	MaxRequestBytes = 100 << 20
+	// DefaultMaxRetryAfter is the longest Retry-After honoured by default.
+	DefaultMaxRetryAfter = 30 * time.Second
+	// DefaultUserAgent is sent as User-Agent by default.
+	DefaultUserAgent = "diracrpc-go"
+)
+
+// Options are HTTPS's own options; the zero value is DIRAC's behaviour.
+type Options struct {
+	// Proxy chooses the HTTP proxy of a request, as http.Transport.Proxy
+	// does (http.ProxyURL for a fixed one). nil: the environment's
+	// (HTTPS_PROXY, NO_PROXY; never for loopback addresses), as DIRAC's
+	// client does. The TLS session with the service runs inside the proxy's
+	// CONNECT tunnel: credentials and verification are the same as without.
+	Proxy func(*http.Request) (*url.URL, error)
+	// MaxResponseBytes bounds a JSON answer. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// UseAccessToken is DIRAC's "useAccessToken" (env DIRAC_USE_ACCESS_TOKEN
+	// in y/yes/true also turns it on): authenticate with a bearer token
+	// instead of a certificate. BearerToken gives it; otherwise it is found
+	// the WLCG way on every call (see FindBearerToken), so that a refreshed
+	// token file is picked up. Default off.
+	UseAccessToken bool
+	BearerToken    string
+	// UserAgent is sent as User-Agent. Default DefaultUserAgent.
+	UserAgent string
+	// MaxRetryAfter is the longest Retry-After honoured on a 502/503/504; a
+	// longer one ends the attempt with the server's answer. Default 30 s.
+	MaxRetryAfter time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	return o
+}

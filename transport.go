@@ -1,0 +1,82 @@
+package diracrpc
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+)
+
+// Transport is the protocol seam: it makes ONE attempt of a call against ONE
+// URL and returns the Result, or an error already classified (a
+// *TransportError, or the service's *Error). Everything above one attempt
+// (URL choice, failover, bans, retries, idempotency, breakers, stubs) is the
+// Client's. Packages disetclient and httpsclient implement it; users build
+// clients with their New functions, not with this interface.
+//
+// File transfer will hang off the Client the same way: a transport that can
+// move files will implement an optional interface (Send/Receive of one
+// attempt) that Client checks with a type assertion, so that the loop stays
+// the one place for retries and failover.
+type Transport interface {
+	// Attempt runs a on a.URL. It must honour ctx (cancellation ends it at
+	// once) and a.Deadline.
+	Attempt(ctx context.Context, a *Attempt) (*Result, error)
+	// Close releases what the transport keeps between calls (idle
+	// connections). Calls in flight finish normally.
+	Close() error
+}
+
+// Attempt is one try of a call on one URL.
+type Attempt struct {
+	URL    string
+	Method string
+	Args   []any
+
+	call *callState
+}
+
+// Again is for transports whose protocol itself defines a same-URL retry
+// (HTTP 502/503/504 with Retry-After): it spends one attempt of the call's
+// budget and returns how long to wait first (at least atLeast, else the
+// loop's backoff). It returns false when the budget is spent or the wait
+// would outlast ctx's deadline: the transport must then return its outcome.
+func (a *Attempt) Again(ctx context.Context, atLeast time.Duration) (time.Duration, bool) {
+	if a.call == nil || a.call.left <= 1 {
+		return 0, false
+	}
+	wait := max(atLeast, a.call.backoff())
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+		return 0, false
+	}
+	a.call.left--
+	a.call.attempts++
+	return wait, true
+}
+
+// TransportConfig is what NewClient gives a protocol's transport
+// constructor: the client's Options with defaults applied and the DIRAC
+// keywords as they go on the wire.
+type TransportConfig struct {
+	// URLs are every URL the client may call, main ones first.
+	URLs []string
+	// Setup, VO and ExtraCredentials are sent with every call
+	// (ExtraCredentials: "" for none, a string, or [DN, group]).
+	Setup, VO        string
+	ExtraCredentials any
+	// Timeout is the effective timeout keyword (see Options.Timeout);
+	// ConnectTimeout bounds connect plus handshake.
+	Timeout, ConnectTimeout time.Duration
+	Logger                  *slog.Logger
+
+	opts Options
+}
+
+// NewTransport builds a protocol's transport from the client's
+// configuration.
+type NewTransport func(cfg *TransportConfig) (Transport, error)
+
+// Locator is the client's credential locator (for transports that find more
+// than certificates, such as bearer tokens).
+func (c *TransportConfig) Locator() credentials.Locator { return c.opts.Locator }
