@@ -361,4 +361,3 @@ func setExtra(o *diracrpc.Options, extra any) {
 		setExtra(o, []any(e))
 	}
 }
-
