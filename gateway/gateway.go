@@ -99,6 +99,10 @@ type Call struct {
 	Args            []any
 	// Again makes the call again to the primary, as the same caller.
 	Again func(ctx context.Context) (*diracrpc.Result, error)
+	// Dial returns a client of another endpoint (a candidate's URL or
+	// name) calling as the same caller (the delegated proxy, or the
+	// trusted-host forwarding).
+	Dial func(ctx context.Context, nameOrURL string) (*diracrpc.Client, error)
 }
 
 // Outcome is a primary's answer.
@@ -234,11 +238,13 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	res, err := forward(ctx, sel, &out, call.Service, call.Action, args)
 	elapsed := g.now().Sub(fstart)
 	ev.Out, ev.Err = out, err
-	g.reply(call, res, err)
 	if g.cfg.Shadow != nil {
-		g.cfg.Shadow.Mirror(Call{Service: call.Service, Method: call.Action, Args: args, Again: again},
+		// Mirror only queues (it never blocks): done before the reply so
+		// that a caller who got its answer knows the copy was queued.
+		g.cfg.Shadow.Mirror(Call{Service: call.Service, Method: call.Action, Args: args, Again: again, Dial: sel.Select},
 			Outcome{Result: res, Err: err, Elapsed: elapsed})
 	}
+	g.reply(call, res, err)
 }
 
 var (

@@ -68,12 +68,14 @@ type worldOpts struct {
 	shadow      gateway.Mirror
 	svc         *server.Service
 	maxCalls    int
+	ca          *pki.CA
+	enc         server.Encoding
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
 	svc := o.svc
-	h := testharness.NewT(t, testharness.Options{Service: svc})
+	h := testharness.NewT(t, testharness.Options{Service: svc, CA: o.ca, Encoding: o.enc})
 	conf, err := cfg.ParseFile(h.ConfigFile)
 	require.NoError(t, err)
 	ev := &events{}

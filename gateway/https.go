@@ -93,7 +93,7 @@ func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res an
 	elapsed := g.now().Sub(fstart)
 	ev.Out, ev.Err = out, err
 	if g.cfg.Shadow != nil {
-		g.cfg.Shadow.Mirror(Call{Service: req.Service, Method: req.Method, Args: req.Args, Again: again},
+		g.cfg.Shadow.Mirror(Call{Service: req.Service, Method: req.Method, Args: req.Args, Again: again, Dial: sel.Select},
 			Outcome{Result: r, Err: err, Elapsed: elapsed})
 	}
 	if err != nil {
