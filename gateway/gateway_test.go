@@ -70,6 +70,7 @@ type worldOpts struct {
 	maxCalls    int
 	ca          *pki.CA
 	enc         server.Encoding
+	admin       map[string]http.Handler
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -100,6 +101,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		DISET:         server.DISETConfig{TLS: dtls, Logger: quiet, MaxConcurrentCalls: o.maxCalls},
 		HTTPS:         server.HTTPSConfig{TLS: htls, Logger: quiet},
 		HTTPSServices: []string{service},
+		Admin:         o.admin,
 	})
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

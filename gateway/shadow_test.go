@@ -3,6 +3,11 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,4 +204,69 @@ func TestShadowNoiseLearning(t *testing.T) {
 			assert.Contains(t, x.String(), `<failure message="1 of 3 compared calls diverged" type="divergence">`)
 		})
 	}
+}
+
+// TestShadowReportPage: the gateway serves the live report; a real headless
+// browser renders it (the divergent method's row and its example), and the
+// JSON and JUnit exports are served next to it. Skipped without chromium
+// (DIRACRPC_CHROMIUM names another binary).
+func TestShadowReportPage(t *testing.T) {
+	ca := pki.NewT(t, pki.Options{})
+	cand := candidate(t, ca, func(s *server.Service) {
+		s.Handle("echoAny", server.Method{Auth: []string{"all"}, Func: func(ctx context.Context, req *server.Request) (any, error) {
+			return map[string]any{"echo": req.Args[0], "extra": "<b>not html</b>"}, nil
+		}})
+	})
+	sh := newShadow(t, shadow.Config{Candidates: map[string]string{service: cand.HTTPSURL}, ReadOnly: []string{"echoAny"}})
+	w := newWorld(t, worldOpts{mode: selector.DISET, shadow: sh, ca: ca,
+		admin: map[string]http.Handler{"/shadow/": http.StripPrefix("/shadow", sh.Handler())}})
+	ctx := ctxT(t)
+	gc := w.viaGateway(t, nil)
+	for i := range 3 {
+		_, err := gc.Call(ctx, "echoAny", i)
+		require.NoError(t, err)
+	}
+	require.NoError(t, sh.Drain(ctx))
+
+	get := func(path string) (string, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.adminURL+path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.Header.Get("Content-Type"), string(b)
+	}
+	ct, body := get("/shadow/report.json")
+	assert.Equal(t, "application/json", ct)
+	var rep shadow.Report
+	require.NoError(t, json.Unmarshal([]byte(body), &rep))
+	require.Len(t, rep.Methods, 1)
+	assert.Equal(t, 3, rep.Methods[0].Divergent)
+	_, body = get("/shadow/junit.xml")
+	assert.Contains(t, body, `<failure message="3 of 3 compared calls diverged"`)
+	ct, body = get("/shadow/")
+	assert.Contains(t, ct, "text/html")
+	assert.Contains(t, body, "report.json")
+
+	browser := os.Getenv("DIRACRPC_CHROMIUM")
+	if browser == "" {
+		browser, _ = exec.LookPath("chromium")
+	}
+	if browser == "" {
+		t.Skip("no chromium on PATH (set DIRACRPC_CHROMIUM): the page was checked as HTML only")
+	}
+	bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(bctx, browser, "--headless", "--no-sandbox", "--disable-gpu",
+		"--no-first-run", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000",
+		"--dump-dom", w.adminURL+"/shadow/").Output()
+	require.NoError(t, err)
+	dom := string(out)
+	assert.Contains(t, dom, `data-loaded="true"`, "the script ran and rendered the report")
+	assert.Contains(t, dom, `<tr data-method="Framework/TestHarness/echoAny" class="divergent">`)
+	assert.Contains(t, dom, "type-mismatch at $ (args [0])\n  primary:   0")
+	assert.Contains(t, dom, "&lt;b&gt;not html&lt;/b&gt;", "values are text, never markup")
 }
