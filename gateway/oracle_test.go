@@ -1,0 +1,250 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint"
+	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/gateway"
+	"github.com/diracgo/diracrpc/selector"
+	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/shadow"
+)
+
+// The real DIRAC oracle (../shared/oracle): its DISET and HTTPS services,
+// CA, host certificate and user proxy.
+type oracle struct {
+	envSh, dir string
+	host       *credentials.Credential
+	cas        *credentials.CAStore
+	proxy      string
+}
+
+const (
+	oracleDIPS  = "dips://localhost:9150/Framework/Oracle"
+	oracleHTTPS = "https://localhost:8443/Framework/OracleTornado"
+	userDN      = "/C=ch/O=DIRAC/OU=DIRAC CI/CN=ciuser"
+)
+
+// oracleEnv needs DIRACRPC_ORACLE_ENV (../shared/oracle/env.sh) with the
+// oracle's servers running (start_servers.sh).
+func oracleEnv(t *testing.T) *oracle {
+	envSh := os.Getenv("DIRACRPC_ORACLE_ENV")
+	if envSh == "" {
+		t.Skip("DIRACRPC_ORACLE_ENV (path to ../shared/oracle/env.sh, servers started) not set: gateway oracle test skipped")
+	}
+	dir := os.Getenv("DIRACRPC_ORACLE_DIR")
+	if dir == "" {
+		dir = "/tmp/dirac-oracle"
+	}
+	gs := filepath.Join(dir, "etc", "grid-security")
+	host, err := credentials.LoadCertKey(filepath.Join(gs, "hostcert.pem"), filepath.Join(gs, "hostkey.pem"), credentials.LoadOptions{})
+	require.NoError(t, err)
+	cas, err := credentials.LoadCADir(filepath.Join(gs, "certificates"))
+	require.NoError(t, err)
+	return &oracle{envSh: envSh, dir: dir, host: host, cas: cas, proxy: filepath.Join(gs, "user", "proxy_dirac.pem")}
+}
+
+// gatewayConfig is the configuration the gateway resolves with: the real
+// services, under their own names.
+const gatewayConfig = `DIRAC
+{
+  Setup = Oracle
+  Setups
+  {
+    Oracle
+    {
+      Framework = Production
+    }
+  }
+}
+Systems
+{
+  Framework
+  {
+    Production
+    {
+      URLs
+      {
+        Oracle = dips://localhost:9150/Framework/Oracle
+        OracleTornado = https://localhost:8443/Framework/OracleTornado
+      }
+    }
+  }
+}
+`
+
+// startOracleGateway runs a Go gateway with the oracle's host certificate
+// (a TrustedHost of the oracle's Registry) on 127.0.0.1; it returns its
+// DISET and HTTPS ports.
+func startOracleGateway(t *testing.T, o *oracle, mirror gateway.Mirror) (dport, hport int) {
+	conf, err := cfg.Parse("gateway.cfg", []byte(gatewayConfig))
+	require.NoError(t, err)
+	g, err := gateway.New(gateway.Config{
+		Selector: selector.Options{
+			Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
+			Client:   diracrpc.Options{CAs: o.cas, Logger: quiet},
+		},
+		TrustedHost: true, HostCredential: o.host, Shadow: mirror, Logger: quiet,
+	})
+	require.NoError(t, err)
+	dtls, err := server.NewDISETTLSConfig(o.host, o.cas)
+	require.NoError(t, err)
+	htls, err := server.NewHTTPSTLSConfig(o.host, o.cas)
+	require.NoError(t, err)
+	srv := gateway.NewServer(g, gateway.ServerConfig{
+		DISET:         server.DISETConfig{TLS: dtls, Logger: quiet},
+		HTTPS:         server.HTTPSConfig{TLS: htls, Logger: quiet},
+		HTTPSServices: []string{"Framework/Oracle", "Framework/OracleTornado"},
+	})
+	dl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(dl, hl, nil) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, srv.Shutdown(ctx))
+		assert.NoError(t, <-done)
+	})
+	return dl.Addr().(*net.TCPAddr).Port, hl.Addr().(*net.TCPAddr).Port
+}
+
+// runDIRAC runs testdata/dirac_client.py with DIRAC's environment and a
+// DIRAC root whose dirac.cfg is clientCfg, and returns its JSON result.
+func runDIRAC(t *testing.T, o *oracle, clientCfg, target string) map[string]map[string]any {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "dirac.cfg"), []byte(clientCfg), 0o644))
+	script, err := filepath.Abs(filepath.Join("testdata", "dirac_client.py"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c",
+		`. "$1" && export DIRAC_ROOT_PATH="$2" X509_USER_PROXY="$3" && exec /usr/bin/python3 "$4" "$5"`,
+		"bash", o.envSh, root, o.proxy, script, target)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	_, line, ok := strings.Cut(string(out), "RESULT ")
+	require.True(t, ok, "%s", out)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(line), &res), "%s", out)
+	t.Logf("DIRAC client (%v) -> %s: %s", res["class"], target, strings.TrimSpace(line))
+	got := map[string]map[string]any{}
+	for k, v := range res {
+		if m, ok := v.(map[string]any); ok {
+			got[k] = m
+		}
+	}
+	return got
+}
+
+// clientConfig is the DIRAC client's dirac.cfg: the oracle's CAs, a site
+// with a gateway, and the services under dips:// URLs (DIRAC's gateway
+// logic only applies to DISET; the host and port are replaced by the
+// gateway's).
+func clientConfig(o *oracle, gatewayURL string) string {
+	gateways := ""
+	if gatewayURL != "" {
+		gateways = "  Gateways\n  {\n    gw.test.site = " + gatewayURL + "\n  }\n"
+	}
+	return fmt.Sprintf(`DIRAC
+{
+  Setup = Oracle
+  Setups
+  {
+    Oracle
+    {
+      Framework = Production
+    }
+  }
+  Security
+  {
+    CALocation = %s
+  }
+%s}
+LocalSite
+{
+  Site = gw.test.site
+}
+Systems
+{
+  Framework
+  {
+    Production
+    {
+      URLs
+      {
+        Oracle = dips://localhost:9150/Framework/Oracle
+        OracleTornado = dips://localhost:1/Framework/OracleTornado
+      }
+    }
+  }
+}
+`, filepath.Join(o.dir, "etc", "grid-security", "certificates"), gateways)
+}
+
+func checkOracleAnswers(t *testing.T, got map[string]map[string]any) {
+	who := got["whoami"]
+	require.Equal(t, true, who["OK"], "%v", who)
+	v := who["Value"].(map[string]any)
+	assert.Equal(t, userDN, v["DN"], "the service sees the real user")
+	assert.Equal(t, "dirac_user", v["group"])
+	assert.Equal(t, "ciuser", v["username"])
+	assert.Equal(t, map[string]any{"OK": true, "Value": float64(5)}, got["add"])
+	assert.Equal(t, map[string]any{"OK": true, "Value": "hello"}, got["echo"])
+	assert.Equal(t, false, got["failErrno"]["OK"])
+	assert.Equal(t, float64(1111), got["failErrno"]["Errno"])
+	assert.Contains(t, got["failErrno"]["Message"], "custom")
+	assert.Equal(t, false, got["doesNotExist"]["OK"])
+}
+
+// TestOracleDIRACClientsThroughGateway: DIRAC's own Python clients,
+// configured with /DIRAC/Gateways/<site>, call the real DISET-only oracle
+// service (DISET in, DISET out) and the real HTTPS-only one (DISET in,
+// HTTPS out) through the Go gateway, delegating their proxy; and DIRAC's
+// TornadoClient calls the DISET-only one through the gateway's HTTPS side
+// (HTTPS in, DISET out, the gateway as a trusted host). whoami checks the
+// identity the service sees.
+func TestOracleDIRACClientsThroughGateway(t *testing.T) {
+	o := oracleEnv(t)
+	dport, hport := startOracleGateway(t, o, nil)
+	ccfg := clientConfig(o, fmt.Sprintf("dips://localhost:%d/Framework/Gateway", dport))
+	t.Run("DISET in, DISET out", func(t *testing.T) {
+		got := runDIRAC(t, o, ccfg, "Framework/Oracle")
+		checkOracleAnswers(t, got)
+	})
+	t.Run("DISET in, HTTPS out", func(t *testing.T) {
+		got := runDIRAC(t, o, ccfg, "Framework/OracleTornado")
+		checkOracleAnswers(t, got)
+	})
+	// DIRAC's TornadoClient also obeys /DIRAC/Gateways (it would call the
+	// gateway's DISET URL over HTTP): HTTPS callers use no gateway entry.
+	hcfg := clientConfig(o, "")
+	t.Run("HTTPS in, DISET out", func(t *testing.T) {
+		got := runDIRAC(t, o, hcfg, fmt.Sprintf("https://localhost:%d/Framework/Oracle", hport))
+		checkOracleAnswers(t, got)
+	})
+	t.Run("HTTPS in, HTTPS out", func(t *testing.T) {
+		got := runDIRAC(t, o, hcfg, fmt.Sprintf("https://localhost:%d/Framework/OracleTornado", hport))
+		checkOracleAnswers(t, got)
+	})
+}
+
+var _ = shadow.Config{}
