@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
@@ -23,6 +25,7 @@ import (
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/shadow"
+	"github.com/diracgo/diracrpc/testharness"
 )
 
 // The real DIRAC oracle (../shared/oracle): its DISET and HTTPS services,
@@ -247,4 +250,143 @@ func TestOracleDIRACClientsThroughGateway(t *testing.T) {
 	})
 }
 
-var _ = shadow.Config{}
+// oracleCalls is a mix of the oracle service's methods: values of every
+// kind, S_ERRORs, an unknown method, a crash, the clock, the caller.
+func oracleCalls(n int) [][]any {
+	mix := [][]any{
+		{"echo", "hello"},
+		{"echoAny", map[string]any{"a": []any{1, 2.5, nil, true}, "s": "x"}},
+		{"echoAny", []any{int64(1) << 40, "é", map[string]any{"k": []any{}}}},
+		{"add", 2, 3},
+		{"add", -7, 1 << 33},
+		{"fail", "boom"},
+		{"failErrno", 1111, "custom"},
+		{"failErrno", 2, "missing"},
+		{"doesNotExist"},
+		{"crash"},
+		{"now"},
+		{"utcnow"},
+		{"types"},
+		{"many", 1, "two", []any{3}},
+		{"whoami"},
+		{"creds"},
+		{"sleep", 0.01},
+	}
+	out := make([][]any, n)
+	for i := range out {
+		out[i] = mix[i%len(mix)]
+	}
+	return out
+}
+
+var oracleReadOnly = []string{"echo", "echoAny", "add", "fail", "failErrno", "doesNotExist", "crash", "now",
+	"utcnow", "types", "many", "whoami", "creds", "sleep"}
+
+// driveThroughGateway makes the calls through the gateway's DISET side as
+// the oracle user, as live traffic would.
+func driveThroughGateway(t *testing.T, o *oracle, dport int, service string, calls [][]any) {
+	proxy, err := credentials.LoadProxy(o.proxy, credentials.LoadOptions{})
+	require.NoError(t, err)
+	c, err := disetclient.New([]string{fmt.Sprintf("dips://localhost:%d/%s", dport, service)},
+		diracrpc.Options{Credential: proxy, CAs: o.cas, Logger: quiet, Attempts: 1}, disetclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, call := range calls {
+		_, err := c.Call(ctx, call[0].(string), call[1:]...)
+		if err != nil && !errors.As(err, new(*diracrpc.Error)) {
+			require.NoError(t, err, "%v", call)
+		}
+	}
+}
+
+// TestOracleShadow: live traffic through the Go gateway to the real DISET
+// oracle service, mirrored to the real HTTPS one: a few hundred mixed calls,
+// no unexplained divergence (the clocks are learned as noise, the protocol
+// differences counted apart).
+func TestOracleShadow(t *testing.T) {
+	o := oracleEnv(t)
+	n := 340
+	sh, err := shadow.New(shadow.Config{Candidates: map[string]string{"Framework/Oracle": oracleHTTPS},
+		ReadOnly: oracleReadOnly, Logger: quiet, Workers: 2, Queue: 1024})
+	require.NoError(t, err)
+	defer sh.Close()
+	dport, _ := startOracleGateway(t, o, sh)
+	driveThroughGateway(t, o, dport, "Framework/Oracle", oracleCalls(n))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	require.NoError(t, sh.Drain(ctx))
+	rep := sh.Report()
+	var buf strings.Builder
+	require.NoError(t, rep.WriteJSON(&buf))
+	t.Logf("shadow report (real dips vs real https):\n%s", buf.String())
+	assert.Equal(t, n, rep.Totals.Calls)
+	assert.Equal(t, n, rep.Totals.Compared, "every call compared")
+	assert.Zero(t, rep.Totals.Divergent, "no unexplained divergence")
+	assert.Zero(t, rep.Totals.CandidateErrors)
+	assert.Zero(t, rep.Totals.Dropped)
+}
+
+// TestOracleShadowBrokenCandidate: the candidate is a Go HTTPS service that
+// answers like the oracle except add(2, 2); the shadow run reports that
+// method, with the path and both values, and nothing else.
+func TestOracleShadowBrokenCandidate(t *testing.T) {
+	o := oracleEnv(t)
+	conf, err := cfg.ParseFile(filepath.Join(o.dir, "root", "etc", "dirac.cfg"))
+	require.NoError(t, err)
+	svc := testharness.NewRecordedService("Framework/Oracle", server.RegistryFromConfig(conf))
+	orig, _ := svc.Lookup("add")
+	broken := *orig
+	broken.Func = func(ctx context.Context, req *server.Request) (any, error) {
+		if len(req.Args) == 2 && req.Args[0] == int64(2) && req.Args[1] == int64(2) {
+			return int64(5), nil
+		}
+		return orig.Func(ctx, req)
+	}
+	svc.Handle("add", broken)
+	htls, err := server.NewHTTPSTLSConfig(o.host, o.cas)
+	require.NoError(t, err)
+	hs := server.NewHTTPS(server.HTTPSConfig{TLS: htls, Logger: quiet}, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = hs.Serve(l) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}()
+	candURL := fmt.Sprintf("https://localhost:%d/Framework/Oracle", l.Addr().(*net.TCPAddr).Port)
+
+	sh, err := shadow.New(shadow.Config{Candidates: map[string]string{"Framework/Oracle": candURL},
+		ReadOnly: []string{"add", "echo", "echoAny"}, Logger: quiet})
+	require.NoError(t, err)
+	defer sh.Close()
+	dport, _ := startOracleGateway(t, o, sh)
+	driveThroughGateway(t, o, dport, "Framework/Oracle", [][]any{
+		{"add", 1, 2}, {"add", 2, 2}, {"echo", "x"}, {"add", 3, 4}, {"echoAny", []any{1, "a"}}, {"add", 2, 2},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, sh.Drain(ctx))
+	rep := sh.Report()
+	var buf strings.Builder
+	require.NoError(t, rep.WriteJSON(&buf))
+	t.Logf("shadow report (real dips vs broken Go https):\n%s", buf.String())
+	assert.Equal(t, 2, rep.Totals.Divergent)
+	for _, m := range rep.Methods {
+		if m.Method != "add" {
+			assert.Zero(t, m.Divergent, m.Method)
+			continue
+		}
+		assert.Equal(t, 4, m.Compared)
+		assert.Equal(t, 2, m.Divergent)
+		require.NotEmpty(t, m.Examples)
+		ex := m.Examples[0]
+		assert.Equal(t, "value-mismatch", ex.Kind)
+		assert.Equal(t, "$", ex.Path)
+		assert.Equal(t, "4", ex.Primary)
+		assert.Equal(t, "5", ex.Candidate)
+		assert.Equal(t, "[2, 2]", ex.Args)
+	}
+}

@@ -272,6 +272,22 @@ func failed(o compat.Outcome) bool {
 	return !isS
 }
 
+// candidateFailed: the candidate could not be called, and compat did not
+// match its failure with the primary's answer (an HTTPS 500 against DISET's
+// "Server error while serving" is an expected protocol difference, not a
+// failure).
+func candidateFailed(b compat.Outcome, diffs []compat.Difference) bool {
+	if !failed(b) {
+		return false
+	}
+	for _, d := range diffs {
+		if d.Kind == compat.CallFailed {
+			return true
+		}
+	}
+	return len(diffs) == 0
+}
+
 func outcome(res *diracrpc.Result, err error, d time.Duration) compat.Outcome {
 	o := compat.Outcome{Err: err, Elapsed: d}
 	if res != nil {
@@ -300,7 +316,7 @@ func (s *Shadow) record(j job, a, b compat.Outcome, noise, diffs []compat.Differ
 			sort.Strings(m.Noise)
 		}
 	}
-	if failed(b) {
+	if candidateFailed(b, diffs) {
 		m.CandidateErrors++
 		m.addExample(s.cfg.Examples, Example{Kind: "candidate-error", Path: "$", Args: compat.Repr(j.call.Args),
 			Primary: describe(a), Candidate: b.Err.Error()})
