@@ -264,4 +264,3 @@ func firstProblem(c Case) string {
 	}
 	return string(c.Status)
 }
-

@@ -75,7 +75,7 @@ func TestDelegationRefused(t *testing.T) {
 	otherKey := must(credentials.NewProxy(proxy, credentials.ProxyOptions{ECDSA: true}))
 	withGroup := must(credentials.NewProxy(proxy, credentials.ProxyOptions{ECDSA: true, Group: "dirac_admin"}))
 	cases := map[string][]byte{
-		"another user's chain":   sign(must(ca.Proxy(other, pki.RFC3820)), credentials.ProxyOptions{}),
+		"another user's chain": sign(must(ca.Proxy(other, pki.RFC3820)), credentials.ProxyOptions{}),
 		"a full proxy of a limited caller, sent as the caller's": func() []byte {
 			// the caller is the limited proxy, the chain is from the full one
 			return sign(proxy, credentials.ProxyOptions{})
