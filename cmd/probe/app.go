@@ -17,6 +17,7 @@ const (
 	exitFail        = 1 // S_ERROR answer, divergent comparison, failed check
 	exitUsage       = 2 // bad command line
 	exitUnreachable = 3 // cannot reach or authenticate with the service
+	exitConfig      = 4 // no usable DIRAC configuration, or a name it does not define
 )
 
 // env is the process's outside world, replaceable in tests.
@@ -89,7 +90,8 @@ func topUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 success; 1 S_ERROR answer, divergence or failed check; 2 usage error;")
-	fmt.Fprintln(w, "3 service unreachable or authentication failed. Run 'probe COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "3 service (or Configuration Service) unreachable or authentication failed; 4 configuration error:")
+	fmt.Fprintln(w, "no DIRAC configuration found, or a name it does not define. Run 'probe COMMAND -h' for a command's flags.")
 }
 
 // run executes the command line and returns the exit code.

@@ -43,7 +43,7 @@ func parseArgs(raw []string) ([]any, error) {
 // error carrying the exit code.
 func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
 	out := &callResult{Method: method, Endpoint: endpointArg}
-	ts, err := c.resolveTargets(ctx, endpointArg)
+	ts, err := c.resolveTargets(ctx, e, endpointArg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -53,7 +53,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	}
 	var sides [2]*target
 	if endpoints == 1 {
-		ts, err := c.resolveTargets(ctx, pos[0])
+		ts, err := c.resolveTargets(ctx, e, pos[0])
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		sides[0], sides[1] = ts[0], ts[1]
 	} else {
 		for i, arg := range pos[:2] {
-			ts, err := c.resolveTargets(ctx, arg)
+			ts, err := c.resolveTargets(ctx, e, arg)
 			if err != nil {
 				return err
 			}
