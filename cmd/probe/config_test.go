@@ -45,6 +45,12 @@ func deadAddr(t *testing.T) string {
 // startCS serves conf as a Configuration Server over dip:// on loopback
 // and returns its URL.
 func startCS(t *testing.T, conf *cfg.Config) string {
+	u, _ := startCSServer(t, conf)
+	return u
+}
+
+// startCSServer is startCS that also returns the CS, to update what it serves.
+func startCSServer(t *testing.T, conf *cfg.Config) (string, *csserver.CS) {
 	t.Helper()
 	cs := csserver.New(conf)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -52,7 +58,7 @@ func startCS(t *testing.T, conf *cfg.Config) string {
 	srv := server.NewDISET(cs.Service(), server.DISETConfig{})
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return "dip://" + l.Addr().String() + "/Configuration/Server"
+	return "dip://" + l.Addr().String() + "/Configuration/Server", cs
 }
 
 func writeFile(t *testing.T, text string) string {
