@@ -69,7 +69,7 @@ func commands() []command {
 		{"tls", "show the server's certificate chain and explain verification problems", "probe tls [flags] ENDPOINT", runTLS},
 		{"compare", "make the same calls on two endpoints and classify the differences", "probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)", runCompare},
 		{"bench", "measure calls/s and latency percentiles", "probe bench [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]", runBench},
-		{"scan", "ping every service of a configuration over every protocol it has", "probe scan [flags] --config FILE", runScan},
+		{"scan", "ping every URL (main and failover) of every service of the configuration", "probe scan [flags] [--json] [--junit FILE] [--parallel N]", runScan},
 		{"harness", "serve a test service over dips://, dip:// and https:// with a throw-away PKI", "probe harness [flags]", runHarness},
 		{"demo", "the whole tour on local test services, no setup", "probe demo", runDemo},
 		{"codec", "convert between DEncode, DIRAC JSON and the value model (stdin to stdout)", "probe codec (encode|decode) --format (dencode|json)", runCodec},

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -28,33 +25,24 @@ type configuration struct {
 	boot   *endpoint.Bootstrap
 }
 
-// localFiles finds the local configuration as DIRAC's LocalConfiguration
-// does for a client: --config (repeatable, later files win), else
-// DIRACSYSCONFIG (a comma list in which, as in DIRAC, the first file wins),
-// else $DIRAC/etc/dirac.cfg, else $DIRAC_ROOT_PATH/etc/dirac.cfg (DIRAC's
-// override of its root). None found: nil.
-func (c *common) localFiles(e *env) (files []string, origin string) {
+// loadLocal reads the local configuration: the --config files (repeatable,
+// later files win) when given; otherwise what DIRAC's LocalConfiguration
+// reads for a client (cfg.Load): <root>/etc/dirac.cfg with root $DIRAC (else
+// $DIRAC_ROOT_PATH), the files of DIRACSYSCONFIG (a comma list, the first
+// winning) and ~/.dirac.cfg, merged in that order. files are the files
+// read; none is a configuration error.
+func (c *common) loadLocal(e *env) (conf *cfg.Config, files []string, origin string, err error) {
 	if len(c.configs) > 0 {
-		return c.configs, "--config"
+		conf, err = cfg.LoadFiles(c.configs...)
+		return conf, c.configs, "--config", err
 	}
-	if v := strings.TrimSpace(e.getenv("DIRACSYSCONFIG")); v != "" {
-		for _, f := range strings.Split(strings.ReplaceAll(v, " ", ""), ",") {
-			if f != "" {
-				files = append(files, f)
-			}
-		}
-		slices.Reverse(files)
-		return files, "DIRACSYSCONFIG"
+	root := e.getenv("DIRAC")
+	if root == "" {
+		root = e.getenv("DIRAC_ROOT_PATH")
 	}
-	for _, root := range []string{"DIRAC", "DIRAC_ROOT_PATH"} {
-		if dir := e.getenv(root); dir != "" {
-			f := filepath.Join(dir, "etc", "dirac.cfg")
-			if _, err := os.Stat(f); err == nil {
-				return []string{f}, "$" + root + "/etc/dirac.cfg"
-			}
-		}
-	}
-	return nil, ""
+	conf, files, err = cfg.Load(cfg.LoadOptions{DIRACRoot: root, Home: e.getenv("HOME"), NoHome: e.getenv("HOME") == "",
+		Getenv: e.getenv})
+	return conf, files, "$DIRAC/etc/dirac.cfg, DIRACSYSCONFIG, ~/.dirac.cfg", err
 }
 
 // configErr is a problem with the configuration itself (missing, unreadable,
@@ -73,14 +61,13 @@ func (c *common) config(e *env) (*configuration, error) {
 }
 
 func (c *common) loadConfig(e *env) (*configuration, error) {
-	files, origin := c.localFiles(e)
+	local, files, origin, err := c.loadLocal(e)
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
 	if len(files) == 0 {
 		return nil, configErr("no DIRAC configuration to resolve names with: give --config FILE, set DIRACSYSCONFIG, " +
 			"or $DIRAC (reads $DIRAC/etc/dirac.cfg)")
-	}
-	local, err := cfg.LoadFiles(files...)
-	if err != nil {
-		return nil, configErr("%v", err)
 	}
 	conf := &configuration{files: files, origin: origin, local: local, source: endpoint.Static(local)}
 	c.debugf(e, "configuration: local %s (from %s)", strings.Join(files, ", "), origin)

@@ -140,7 +140,7 @@ Systems
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "dirac.cfg"), []byte(client), 0o600))
 	r = probe(t, withEnv("DIRAC", root), "", "ping", "-v", "Framework/TestHarness")
 	assert.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "(from $DIRAC/etc/dirac.cfg)")
+	assert.Contains(t, r.stderr, "probe: configuration: local "+filepath.Join(root, "etc", "dirac.cfg")+" (from $DIRAC/etc/dirac.cfg")
 
 	r = probe(t, env, "", "call", "--no-cs", "--config", local, "Framework/TestHarness", "ping")
 	assert.Equal(t, exitConfig, r.code, r.stderr)
