@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -190,4 +193,21 @@ Systems
 	assert.Contains(t, string(x), `<testsuite name="Framework/Failover" tests="2" failures="1">`)
 	assert.Contains(t, string(x), `name="failover `+h.info.DIPSURL+`"`)
 	assert.NotContains(t, r.stderr, "\r", "no progress line when stderr is not a terminal")
+}
+
+// TestScanProgressOnATerminal: with stderr on a terminal, scan draws a
+// progress line there (and erases it before the summary).
+func TestScanProgressOnATerminal(t *testing.T) {
+	h := startHarness(t)
+	var stdout, stderr bytes.Buffer
+	getenv := func(k string) string { return h.info.Env[k] }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"scan", "--parallel", "1"}, &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+		getenv: getenv, isTerminal: true})
+	require.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stderr.String(), "\r\033[K[1/2] ")
+	assert.Contains(t, stderr.String(), "\r\033[K[2/2] ")
+	assert.True(t, strings.HasSuffix(stderr.String(), "\r\033[K"), "the line is erased: %q", stderr.String())
+	assert.Contains(t, stdout.String(), "1 services in setup Test, 2 URLs checked, 0 failed")
 }
