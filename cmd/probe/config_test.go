@@ -190,7 +190,7 @@ Systems
 	assert.Contains(t, r.stdout, "3 services in setup Test, 6 URLs checked, 2 failed")
 	x, err := os.ReadFile(junit)
 	require.NoError(t, err)
-	assert.Contains(t, string(x), `<testsuite name="Framework/Failover" tests="2" failures="1">`)
+	assert.Contains(t, string(x), `<testsuite name="Framework/Failover" tests="2" failures="1" errors="0">`)
 	assert.Contains(t, string(x), `name="failover `+h.info.DIPSURL+`"`)
 	assert.NotContains(t, r.stderr, "\r", "no progress line when stderr is not a terminal")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -10,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/junit"
 )
 
 // scanRow is one URL of one service: --json prints one per line.
@@ -302,65 +303,31 @@ func (s scanSummary) write(w io.Writer, setup string) {
 	line("both protocols", s.both)
 }
 
-// JUnit XML of a scan: one suite per service, one case per URL.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Name    string       `xml:"name,attr"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	ClassName string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
+// writeScanJUnit writes one test suite per service, one case per URL.
 func writeScanJUnit(w io.Writer, setup string, rows []scanRow) error {
-	doc := junitSuites{Name: "probe scan " + setup}
+	doc := junit.Suites{Name: "probe scan " + setup}
 	idx := map[string]int{}
 	for _, r := range rows {
 		i, ok := idx[r.Service]
 		if !ok {
 			i = len(doc.Suites)
 			idx[r.Service] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: r.Service})
+			doc.Suites = append(doc.Suites, junit.Suite{Name: r.Service})
 		}
 		s := &doc.Suites[i]
-		tc := junitCase{Name: r.Role + " " + r.URL, ClassName: r.Service, Time: fmt.Sprintf("%.3f", r.LatencyMS/1000)}
+		tc := junit.Case{Name: r.Role + " " + r.URL, ClassName: r.Service,
+			Time: junit.Seconds(time.Duration(r.LatencyMS * float64(time.Millisecond)))}
 		if r.URL == "" {
 			tc.Name = "resolve"
 		}
 		if !r.OK {
-			tc.Failure = &junitFailure{Message: r.Error, Type: r.Status, Text: strings.TrimSpace(r.Error + "\n" + r.Fix)}
+			tc.Failure = &junit.Problem{Message: r.Error, Type: r.Status, Text: strings.TrimSpace(r.Error + "\n" + r.Fix)}
 			s.Failures++
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, tc)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
 
 // writeFileWith creates path and writes it with write.
