@@ -99,7 +99,7 @@ func (c *common) scanPlan(ctx context.Context, e *env, names []string) ([]scanRo
 func runScan(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := c.flagSet(e, "scan")
-	junit := fs.String("junit", "", "also write a JUnit XML report to this file (one test suite per service, one case per URL)")
+	junitFile := fs.String("junit", "", "also write a JUnit XML report to this file (one test suite per service, one case per URL)")
 	parallel := fs.Int("parallel", 8, "how many URLs are checked at the same time")
 	pos, err := c.parse(e, fs, args, -1)
 	if err != nil {
@@ -139,8 +139,8 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	} else if err := writeScanTable(e.stdout, rows); err != nil {
 		return err
 	}
-	if *junit != "" {
-		if err := writeFileWith(*junit, func(w io.Writer) error { return writeScanJUnit(w, setup, rows) }); err != nil {
+	if *junitFile != "" {
+		if err := writeFileWith(*junitFile, func(w io.Writer) error { return writeScanJUnit(w, setup, rows) }); err != nil {
 			return err
 		}
 	}
