@@ -46,7 +46,12 @@ func TestOracleProbeByName(t *testing.T) {
 	}
 	r := probe(t, env, "", "ping", "-v", "--config", filepath.Join(dir, "client-all", "etc", "dirac.cfg"), "Framework/OracleTornadoAlias")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "dips://localhost:9299/Configuration/Server getCompressedDataIfNewer: failed")
+	// The servers are asked in random order, as DIRAC asks them: the dead
+	// one may or may not come first, and when it does, it fails.
+	if strings.Contains(r.stderr, "9299/Configuration/Server getCompressedDataIfNewer") {
+		assert.Contains(t, r.stderr, "dips://localhost:9299/Configuration/Server getCompressedDataIfNewer: failed")
+	}
+	assert.Contains(t, r.stderr, "getCompressedDataIfNewer: answered")
 	assert.Contains(t, r.stderr, "Configuration Service version 2024-10-17 12:00:00.000000")
 	assert.Contains(t, r.stdout, "https://localhost:8443/Framework/OracleTornado")
 	r = probe(t, env, "", "call", "--no-cs", "--config", filepath.Join(dir, "client-dips", "etc", "dirac.cfg"), "Framework/Oracle", "ping")
