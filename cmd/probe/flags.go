@@ -35,7 +35,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "private key of --cert (PEM)")
 	fs.StringVar(&c.proxy, "proxy", "", "grid proxy file (default: $X509_USER_PROXY, then /tmp/x509up_u<uid>)")
 	fs.StringVar(&c.caDir, "ca-dir", "", "CA directory (default: $X509_CERT_DIR, then /etc/grid-security/certificates)")
-	fs.Var(&c.configs, "config", "DIRAC cfg file for System/Component names (repeatable; later files win)")
+	fs.Var(&c.configs, "config", "DIRAC cfg `FILE` for System/Component names (repeatable; later files win)")
 	fs.StringVar(&c.setup, "setup", "", "DIRAC setup (default: the configuration's /DIRAC/Setup)")
 	fs.StringVar(&c.vo, "vo", "", "virtual organisation announced to the service")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall time limit of each call")
