@@ -225,6 +225,7 @@ func (t *transport) connectOne(ctx context.Context, u *endpoint.URL, addr string
 	tc := tls.Client(raw, t.tlsConfig(u.Host))
 	if err := tc.HandshakeContext(actx); err != nil {
 		raw.Close()
+		//lint:ignore ST1005 DIRAC's own message, which callers match
 		return nil, nil, handshakeError{fmt.Errorf("Can't connect to %s: %w", u, err)}
 	}
 	return tc, raw, nil

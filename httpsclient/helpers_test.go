@@ -3,7 +3,6 @@ package httpsclient_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -130,4 +129,3 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func asErr[T any](err error, target *T) bool { return errors.As(err, target) }

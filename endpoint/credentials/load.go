@@ -314,13 +314,14 @@ func parsePrivateKeyPEM(data []byte, passphrase []byte) (crypto.Signer, error) {
 			continue
 		}
 		der := block.Bytes
-		//nolint:staticcheck // legacy PEM encryption is what grid tools wrote for years
+		//lint:ignore SA1019 legacy PEM encryption is what grid tools wrote for years
 		if x509.IsEncryptedPEMBlock(block) {
 			if passphrase == nil {
 				return nil, ErrEncryptedKey
 			}
 			var err error
-			der, err = x509.DecryptPEMBlock(block, passphrase) //nolint:staticcheck
+			//lint:ignore SA1019 as above: reading old keys, never writing them
+			der, err = x509.DecryptPEMBlock(block, passphrase)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrBadPassphrase, err)
 			}

@@ -56,7 +56,7 @@ func TestLoadCredentials(t *testing.T) {
 	p8, err := x509.MarshalPKCS8PrivateKey(rsaUser.PrivateKey)
 	require.NoError(t, err)
 	rsaKeyPKCS8 := writeFile(t, dir, "rsakey8.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600)
-	//nolint:staticcheck // legacy PEM encryption is a real-world format
+	//lint:ignore SA1019 legacy PEM encryption is a real-world format
 	encBlock, err := x509.EncryptPEMBlock(zeroReader{}, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaUser.PrivateKey.(*rsaKey)), []byte("secret"), x509.PEMCipherAES256)
 	require.NoError(t, err)
 	rsaKeyEnc := writeFile(t, dir, "rsakeyenc.pem", pem.EncodeToMemory(encBlock), 0o600)

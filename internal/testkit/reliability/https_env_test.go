@@ -85,4 +85,3 @@ func (e *env) httpsClient(urls []string, tune func(*diracrpc.Options)) *diracrpc
 	return c
 }
 
-func httpsURL(addr string) string { return "https://" + addr + "/" + svcName }
