@@ -217,3 +217,24 @@ func TestCredentialNeverPrintsKey(t *testing.T) {
 	assert.NotContains(t, out, "PRIVATE KEY")
 	assert.NotContains(t, out, keyPEM[40:80])
 }
+
+// A file that is not a credential is reported as such, whatever its mode:
+// its mode is only blamed once the content is a credential.
+func TestContentBeforeMode(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	garbage := writeFile(t, dir, "garbage.pem", []byte("garbage"), 0o644)
+	_, err := credentials.LoadProxy(garbage, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrNoCertInFile)
+	assert.NotErrorIs(t, err, credentials.ErrInsecurePermissions)
+	broken := writeFile(t, dir, "broken.pem", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o644)
+	_, err = credentials.LoadProxy(broken, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrMalformed)
+	var fe *credentials.FileError
+	require.ErrorAs(t, err, &fe)
+	assert.NotEmpty(t, fe.Fix, "a damaged block says what to do")
+	good := writeProxy(t, dir, "proxy.pem", pki.Must(t)(f.ca.Proxy(f.user, pki.RFC3820)))
+	require.NoError(t, os.Chmod(good, 0o644))
+	_, err = credentials.LoadProxy(good, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrInsecurePermissions)
+}
