@@ -73,6 +73,12 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 	return out, res, nil
 }
 
+// frameworkRefusal is the S_ERROR DIRAC's framework (and the Go server)
+// answers when the caller's identity may not call the method. A handler may
+// return Errno 1111 with its own message: that is no refusal of the
+// identity, and gets no hint about it.
+var frameworkRefusal = diracrpc.FormatMessage(diracrpc.ENOAUTH, "Unauthorized query")
+
 // failure fills out for err and returns the exit error: 1 when the service
 // answered (an S_ERROR, a refusal of the identity, a failure of its
 // handler), 3 for anything that kept the call from the service. The code
@@ -94,7 +100,7 @@ func failure(out *callResult, err error) error {
 		n := se.Errno
 		out.Errno, out.Message = &n, se.Message
 		msg := fmt.Sprintf("S_ERROR Errno %d: %s", se.Errno, se.Message)
-		if code == diracrpc.CodeUnauthorized {
+		if code == diracrpc.CodeUnauthorized && se.Message == frameworkRefusal {
 			msg += "\n  hint: the service refused this identity; check the group/properties of your proxy (probe call ENDPOINT whoami)"
 		}
 		return &exitError{code: exitFail, msg: msg, err: err}

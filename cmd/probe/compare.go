@@ -47,7 +47,11 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	for _, a := range allow {
 		k, ok := compat.ParseKind(a)
 		if !ok {
-			return usageErr("--allow: unknown kind %q (see the compat package for the list)", a)
+			var kinds []string
+			for _, k := range compat.Kinds() {
+				kinds = append(kinds, string(k))
+			}
+			return usageErr("--allow: unknown kind %q; the kinds are: %s", a, strings.Join(kinds, ", "))
 		}
 		opts.Allow = append(opts.Allow, k)
 	}

@@ -314,11 +314,14 @@ func TestAgainstHarness(t *testing.T) {
 		assert.True(t, out.Verdict.OK)
 		require.NotEmpty(t, out.Chain)
 		assert.Contains(t, out.Chain[0].SANs, "IP:127.0.0.1")
-		// Without a proxy the dips server refuses the handshake, but the
-		// chain is still judged and the missing credential explained.
+		// Without a proxy the dips server refuses the handshake: the chain
+		// is still judged, the missing credential explained, and the
+		// verdict fails.
 		r = probe(t, map[string]string{"X509_CERT_DIR": env["X509_CERT_DIR"], "X509_USER_PROXY": "/nonexistent"}, "", "tls", h.info.DIPSURL)
-		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
+		assert.Equal(t, exitUnreachable, r.code, r.stderr+r.stdout)
 		assert.Contains(t, r.stdout, "client credential: PROBLEM")
+		assert.Contains(t, r.stdout, "verdict: FAIL")
+		assert.Contains(t, r.stdout, "SANs:    DNS:localhost", "the server's chain is shown all the same")
 	})
 
 	t.Run("compare", func(t *testing.T) {
@@ -544,7 +547,7 @@ func TestClientCredentialProblems(t *testing.T) {
 
 	// A CN-only host certificate is what DIRAC accepts: verdict OK.
 	addr := brokenServer(t, pki.Must(t)(h.CA.HostCNOnly("127.0.0.1")))
-	r = probe(t, base, "", "tls", "https://"+addr+"/A/B")
+	r = probe(t, map[string]string{"X509_CERT_DIR": h.Files.CADir, "X509_USER_PROXY": h.Files.Proxy}, "", "tls", "https://"+addr+"/A/B")
 	assert.Equal(t, 0, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "(none: host name checked against the CN)")
 }
