@@ -221,7 +221,6 @@ func (b *badServers) urls() []string {
 	return out
 }
 
-
 // check: no request ever got through a bad server, and the certificate
 // ones only saw failed handshakes.
 func (b *badServers) check(t *testing.T) {
