@@ -53,6 +53,7 @@ func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, 
 	if err != nil {
 		return out, nil, failure(out, err)
 	}
+	defer cl.Close()
 	return doCallWith(ctx, c, cl, t, endpointArg, method, args)
 }
 

@@ -79,11 +79,13 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer a.Close()
 	b, err := c.caller(e, sides[1])
 	if err != nil {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer b.Close()
 	opts.NameA, opts.URLA = string(sides[0].protocol), sides[0].String()
 	opts.NameB, opts.URLB = string(sides[1].protocol), sides[1].String()
 	rep := compat.Run(ctx, a, b, calls, opts)
