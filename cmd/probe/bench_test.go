@@ -126,3 +126,30 @@ type callerFunc func(ctx context.Context, method string, args ...any) (*diracrpc
 func (f callerFunc) Call(ctx context.Context, method string, args ...any) (*diracrpc.Result, error) {
 	return f(ctx, method, args...)
 }
+
+// call -v shows where the time went, httpstat-style, on stderr; the value
+// stays alone on stdout.
+func TestCallVerboseTiming(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	for _, u := range []string{h.DIPSURL, h.HTTPSURL} {
+		r := runInProcess(t, ctxT(t), h.Env, "call", u, "add", "2", "3", "-v")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Equal(t, "5\n", r.stdout)
+		for _, s := range []string{"DNS lookup", "TCP connect", "TLS handshake", "server", "transfer", "total", "new connection"} {
+			assert.Contains(t, r.stderr, s, u)
+		}
+		if u == h.HTTPSURL {
+			assert.NotContains(t, r.stderr, "proposal")
+		} else {
+			assert.Contains(t, r.stderr, "proposal")
+		}
+		r = runInProcess(t, ctxT(t), h.Env, "call", "-v", "--json", u, "add", "2", "3")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		var out callResult
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+		require.NotNil(t, out.Timing)
+		assert.Positive(t, out.Timing.Total)
+		assert.Positive(t, out.Timing.TLS)
+		assert.Empty(t, r.stderr, "--json keeps stderr quiet")
+	}
+}

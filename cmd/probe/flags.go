@@ -18,6 +18,7 @@ type common struct {
 	encoding                string
 	insecure                bool
 	json                    bool
+	verbose                 bool
 }
 
 // stringList is a repeatable string flag.
@@ -42,6 +43,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.encoding, "encoding", "json", "what DISET payloads are written in: json or dencode")
 	fs.BoolVar(&c.insecure, "insecure", false, "DANGEROUS: do not verify the server's certificate (DIRAC's skipCACheck)")
 	fs.BoolVar(&c.json, "json", false, "machine-readable output: the whole result as JSON")
+	fs.BoolVar(&c.verbose, "v", false, "verbose: on stderr, where the time went (call: DNS, connect, TLS, proposal, server, transfer)")
 }
 
 func (c *common) check(e *env) error {
