@@ -76,6 +76,7 @@ func commands() []command {
 		{"harness", "serve a test service over dips://, dip:// and https:// with a throw-away PKI", "probe harness [flags]", runHarness},
 		{"demo", "the whole tour on local test services, no setup", "probe demo", runDemo},
 		{"codec", "convert between DEncode, DIRAC JSON and the value model (stdin to stdout)", "probe codec (encode|decode) --format (dencode|json)", runCodec},
+		{"creds", "show the credential calls present: chain, DNs, proxy type, DIRAC group, time left, key", "probe creds [flags] [--exists] [--valid H:M]", runCreds},
 		{"completion", "print the shell completion script: source <(probe completion bash)", "probe completion (bash|zsh|fish)", runCompletion},
 	}
 }

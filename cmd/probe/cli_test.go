@@ -64,7 +64,7 @@ func TestBadFlagValueIsShort(t *testing.T) {
 func TestCompletion(t *testing.T) {
 	ctx := context.Background()
 	r := runInProcess(t, ctx, nil, completeCommand, "c")
-	assert.Equal(t, "call\ncodec\ncompare\ncompletion\n", r.stdout)
+	assert.Equal(t, "call\ncodec\ncompare\ncompletion\ncreds\n", r.stdout)
 	r = runInProcess(t, ctx, nil, completeCommand, "bench", "dips://h:1/A/B", "--d")
 	assert.Contains(t, strings.Fields(r.stdout), "--duration")
 	r = runInProcess(t, ctx, nil, completeCommand, "call", "--encoding", "")
