@@ -289,7 +289,7 @@ func (r benchResult) text() string {
 	if r.LatencyFrom == "intended_send" {
 		from = "intended send time"
 	}
-	fmt.Fprintf(&b, "\nlatency from the %s: min %.2f ms, mean %.2f ms, stddev %.2f ms, max %.2f ms\n  ", from, r.MinMS, r.MeanMS, r.StdDevMS, r.MaxMS)
+	fmt.Fprintf(&b, "\nlatency from each call's %s: min %.2f ms, mean %.2f ms, stddev %.2f ms, max %.2f ms\n  ", from, r.MinMS, r.MeanMS, r.StdDevMS, r.MaxMS)
 	for i, bp := range benchPercentiles {
 		if i > 0 {
 			b.WriteString(", ")
