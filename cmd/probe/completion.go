@@ -17,29 +17,22 @@ const completeCommand = "__complete"
 // The scripts ask probe itself, so that they never go stale: commands and
 // flags come from the same tables and flag sets the commands parse with.
 var completionScripts = map[string]string{
-	"bash": `# probe completion for bash: source <(probe completion bash)
-_probe() {
+	"bash": "# probe completion for bash: source <(probe completion bash)\n" + bashCompletion,
+	// zsh runs bash's completion functions through bashcompinit.
+	"zsh": "# probe completion for zsh: source <(probe completion zsh)\n" +
+		"autoload -U +X bashcompinit && bashcompinit\n" + bashCompletion,
+	"fish": "# probe completion for fish: probe completion fish | source\n" +
+		"complete -c probe -a '(probe " + completeCommand + " (commandline -opc)[2..-1] (commandline -ct))'\n",
+}
+
+const bashCompletion = `_probe() {
 	local IFS=$'\n'
 	local cands
 	cands=$(probe ` + completeCommand + ` "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
 	COMPREPLY=($cands)
 }
 complete -o default -F _probe probe
-`,
-	"zsh": `# probe completion for zsh: source <(probe completion zsh)
-autoload -U +X bashcompinit && bashcompinit
-_probe() {
-	local IFS=$'\n'
-	local cands
-	cands=$(probe ` + completeCommand + ` "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
-	COMPREPLY=($cands)
-}
-complete -o default -F _probe probe
-`,
-	"fish": `# probe completion for fish: probe completion fish | source
-complete -c probe -a '(probe ` + completeCommand + ` (commandline -opc)[2..-1] (commandline -ct))'
-`,
-}
+`
 
 func runCompletion(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "completion")

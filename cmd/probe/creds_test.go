@@ -17,11 +17,7 @@ func TestCreds(t *testing.T) {
 	files := ca.WriteDirT(t)
 	must := pki.Must(t)
 	dir := t.TempDir()
-	write := func(name string, c *credentials.Credential) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, credentials.WriteProxyFile(p, c))
-		return p
-	}
+	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
 	env := map[string]string{"X509_CERT_DIR": files.CADir, "X509_USER_PROXY": files.Proxy}
 	r := runInProcess(t, ctxT(t), env, "creds")
 	require.Equal(t, exitOK, r.code, r.stderr)

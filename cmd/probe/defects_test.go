@@ -56,11 +56,7 @@ func TestTLSVerdictCoversTheClientSide(t *testing.T) {
 	other, err := h.CA.Untrusted()
 	require.NoError(t, err)
 	foreignUser := must(other.User("mallory"))
-	write := func(name string, c *credentials.Credential) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, credentials.WriteProxyFile(p, c))
-		return p
-	}
+	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
 	garbage := filepath.Join(dir, "garbage.pem")
 	require.NoError(t, os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600))
 	for name, proxy := range map[string]string{

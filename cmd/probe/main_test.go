@@ -64,6 +64,12 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its exit code and output.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -74,6 +80,31 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		require.NoError(t, err)
 	}
 	return result{code, out.String(), errb.String()}
+}
+
+// writeProxy writes c as a proxy file dir/name.
+func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, credentials.WriteProxyFile(p, c))
+	return p
+}
+
+// stopAtCleanup interrupts cmd (a harness) when the test ends and checks
+// that it stops cleanly.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "harness exit: %s", stderr.String())
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("harness did not stop on SIGINT")
+		}
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe to read while exec writes to it.
@@ -127,19 +158,10 @@ func startHarness(t *testing.T, args ...string) *harnessProc {
 		t.Fatalf("harness did not start: %s", stderr.String())
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "harness exit: %s", stderr.String())
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("harness did not stop on SIGINT")
-		}
 		_, err := os.Stat(hp.info.Dir)
 		assert.True(t, os.IsNotExist(err), "the temporary PKI directory is removed")
 	})
+	stopAtCleanup(t, cmd, stderr)
 	return hp
 }
 
@@ -521,11 +543,7 @@ func TestTLSExplainsBrokenCertificates(t *testing.T) {
 func TestClientCredentialProblems(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{CA: pki.NewT(t, pki.Options{})})
 	dir := t.TempDir()
-	write := func(name string, c *credentials.Credential) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, credentials.WriteProxyFile(p, c))
-		return p
-	}
+	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
 	expired := write("expired.pem", pki.Must(t)(h.CA.ExpiredProxy(h.Files.User)))
 	forged := write("forged.pem", pki.Must(t)(h.CA.ForgedProxy(h.Files.User)))
 	base := map[string]string{"X509_CERT_DIR": h.Files.CADir}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -172,26 +171,18 @@ func TestREADMEWalkthrough(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-c", cmdline)
 			cmd.Dir, cmd.Env = dir, env
-			var out, errb syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			err := cmd.Run()
-			got := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				got = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			all := out.String() + errb.String()
-			assert.Equal(t, code, got, "exit code of %s:\n%s", cmdline, all)
+			r := runCmd(t, cmd)
+			all := r.stdout + r.stderr
+			assert.Equal(t, code, r.code, "exit code of %s:\n%s", cmdline, all)
 			for _, f := range fragments {
 				assert.Contains(t, all, f, "the README says %s prints this", cmdline)
 			}
 			// Anything on stderr is part of what the README must show
 			// (a warning nobody mentions is a surprise).
 			if strings.Contains(comment, "stderr:") {
-				assert.NotEmpty(t, errb.String())
+				assert.NotEmpty(t, r.stderr)
 			} else {
-				assert.Empty(t, errb.String(), "%s writes to stderr, which the README does not say", cmdline)
+				assert.Empty(t, r.stderr, "%s writes to stderr, which the README does not say", cmdline)
 			}
 		})
 	}
@@ -205,21 +196,10 @@ func startREADMEHarness(t *testing.T, args []string) string {
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, stderr.String())
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("harness did not stop on SIGINT")
-		}
-	})
+	stopAtCleanup(t, cmd, stderr)
 	banner := make(chan string, 1)
 	go func() {
 		var b strings.Builder
