@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,4 +153,24 @@ func TestCallVerboseTiming(t *testing.T) {
 		assert.Positive(t, out.Timing.TLS)
 		assert.Empty(t, r.stderr, "--json keeps stderr quiet")
 	}
+}
+
+// The progress line is for terminals only: never in a pipe, never with --json.
+func TestBenchProgressOnTerminalOnly(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	benchOn := func(terminal bool, args ...string) (string, string) {
+		var out, errb strings.Builder
+		code := run(ctxT(t), append([]string{"bench", h.DIPURL, "--duration", "600ms"}, args...), &env{
+			stdin: strings.NewReader(""), stdout: &out, stderr: &errb, isTerminal: terminal,
+			getenv: func(k string) string { return h.Env[k] }})
+		require.Equal(t, exitOK, code, errb.String())
+		return out.String(), errb.String()
+	}
+	_, stderr := benchOn(true)
+	assert.Contains(t, stderr, "\r\033[K")
+	assert.Contains(t, stderr, "calls")
+	_, stderr = benchOn(false)
+	assert.Empty(t, stderr)
+	_, stderr = benchOn(true, "--json")
+	assert.Empty(t, stderr)
 }
