@@ -3,12 +3,12 @@ package compat
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/diracgo/diracrpc/internal/junit"
 	"github.com/diracgo/diracrpc/jencode"
 )
 
@@ -213,42 +213,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return err
 }
 
-// JUnit XML, as CI systems read it.
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	ClassName string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitProblem struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // WriteJUnit writes the report as JUnit XML: one test case per call, a
 // failure for a divergent call, an error for a failed one; expected
 // differences are listed in the case's system-out.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	s := r.Summary()
-	suite := junitSuite{
+	suite := junit.Suite{
 		Name:     "compat " + sideText(r.A) + " vs " + sideText(r.B),
 		Tests:    s.Total,
 		Failures: s.Divergent,
@@ -256,7 +226,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		Time:     seconds(r.Elapsed),
 	}
 	for _, c := range r.Cases {
-		jc := junitCase{Name: c.Call.Label(), ClassName: "compat." + c.Call.Method, Time: seconds(c.A.Elapsed + c.B.Elapsed)}
+		jc := junit.Case{Name: c.Call.Label(), ClassName: "compat." + c.Call.Method, Time: seconds(c.A.Elapsed + c.B.Elapsed)}
 		var lines []string
 		for _, d := range c.Differences {
 			lines = append(lines, diffLine(d))
@@ -264,20 +234,15 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		text := strings.Join(lines, "\n")
 		switch c.Status {
 		case Divergent:
-			jc.Failure = &junitProblem{Message: firstProblem(c), Type: "divergence", Text: text}
+			jc.Failure = &junit.Problem{Message: firstProblem(c), Type: "divergence", Text: text}
 		case Failed:
-			jc.Error = &junitProblem{Message: firstProblem(c), Type: "call-failed", Text: text}
+			jc.Error = &junit.Problem{Message: firstProblem(c), Type: "call-failed", Text: text}
 		case Expected:
 			jc.SystemOut = text
 		}
 		suite.Cases = append(suite.Cases, jc)
 	}
-	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{suite}}, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, xml.Header+string(b)+"\n")
-	return err
+	return junit.Write(w, junit.Suites{Suites: []junit.Suite{suite}})
 }
 
 func diffLine(d Difference) string {
@@ -300,4 +265,4 @@ func firstProblem(c Case) string {
 	return string(c.Status)
 }
 
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+func seconds(d time.Duration) string { return junit.Seconds(d) }

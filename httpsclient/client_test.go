@@ -116,11 +116,9 @@ func TestCredentialKinds(t *testing.T) {
 	assert.Equal(t, userDN, get(d, "DN"))
 	assert.Equal(t, "ciuser", get(d, "username"))
 
-	// Proxy from a file (proxyLocation): the registered user's, since the
-	// server lets no unknown caller in (issue 12).
-	proxyFile := filepath.Join(t.TempDir(), "proxy.pem")
-	require.NoError(t, credentials.WriteProxyFile(proxyFile, e.proxy))
-	d, err = whoami(diracrpc.Options{ProxyLocation: proxyFile})
+	// Proxy from a file (proxyLocation).
+	files := e.ca.WriteDirT(t)
+	d, err = whoami(diracrpc.Options{ProxyLocation: files.Proxy})
 	require.NoError(t, err)
 	assert.Equal(t, true, get(d, "isProxy"))
 

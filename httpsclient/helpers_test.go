@@ -40,9 +40,14 @@ func newEnv(t testing.TB) *env {
 	e.host = must(ca.Host("localhost", "127.0.0.1"))
 	e.user = must(ca.User("ciuser"))
 	e.proxy = must(ca.ProxyWith(e.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+	// testuser is the user of the files ca.WriteDir writes.
+	testuser := must(ca.User("testuser"))
 	e.reg = &server.Registry{
-		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(e.user.Leaf())}}},
-		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
+		Users: map[string]server.User{
+			"ciuser":   {DNs: []string{credentials.SubjectDN(e.user.Leaf())}},
+			"testuser": {DNs: []string{credentials.SubjectDN(testuser.Leaf())}},
+		},
+		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser", "testuser"}, Properties: []string{"NormalUser"}}},
 		Hosts:  map[string]server.Host{"localhost": {DN: credentials.SubjectDN(e.host.Leaf()), Properties: []string{"TrustedHost"}}},
 	}
 	return e

@@ -18,6 +18,7 @@ const (
 	exitFail        = 1 // S_ERROR answer, divergent comparison, failed check
 	exitUsage       = 2 // bad command line
 	exitUnreachable = 3 // cannot reach or authenticate with the service
+	exitConfig      = 4 // no usable DIRAC configuration, or a name it does not define
 )
 
 // env is the process's outside world, replaceable in tests.
@@ -72,7 +73,7 @@ func commands() []command {
 		{"tls", "show the server's certificate chain and explain verification problems", "probe tls [flags] ENDPOINT", runTLS},
 		{"compare", "make the same calls on two endpoints and classify the differences", "probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)", runCompare},
 		{"bench", "measure calls/s and latency percentiles", "probe bench [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]", runBench},
-		{"scan", "ping every service of a configuration over every protocol it has", "probe scan [flags] --config FILE", runScan},
+		{"scan", "ping every URL (main and failover) of every service of the configuration", "probe scan [flags] [--json] [--junit FILE] [--parallel N]", runScan},
 		{"harness", "serve a test service over dips://, dip:// and https:// with a throw-away PKI", "probe harness [flags]", runHarness},
 		{"demo", "the whole tour on local test services, no setup", "probe demo", runDemo},
 		{"codec", "convert between DEncode, DIRAC JSON and the value model (stdin to stdout)", "probe codec (encode|decode) --format (dencode|json)", runCodec},
@@ -95,7 +96,8 @@ func topUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 success; 1 S_ERROR answer, divergence or failed check; 2 usage error;")
-	fmt.Fprintln(w, "3 service unreachable or authentication failed. Run 'probe COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "3 service (or Configuration Service) unreachable or authentication failed; 4 configuration error:")
+	fmt.Fprintln(w, "no DIRAC configuration found, or a name it does not define. Run 'probe COMMAND -h' for a command's flags.")
 }
 
 // run executes the command line and returns the exit code.

@@ -372,7 +372,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usageErr("--args must be a JSON list, e.g. '[2, 3]'")
 	}
-	ts, err := c.resolveTargets(ctx, pos[0])
+	ts, err := c.resolveTargets(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func parseArgs(raw []string) ([]any, error) {
 // error carrying the exit code.
 func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
 	out := &callResult{Method: method, Endpoint: endpointArg}
-	ts, err := c.resolveTargets(ctx, endpointArg)
+	ts, err := c.resolveTargets(ctx, e, endpointArg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,8 +149,13 @@ func failure(out *callResult, err error) error {
 func runCall(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := c.flagSet(e, "call")
+	var format string
+	registerFormat(fs, &format, "format")
 	pos, err := c.parse(e, fs, args, 2)
 	if err != nil {
+		return err
+	}
+	if err := checkFormat("format", format); err != nil {
 		return err
 	}
 	if len(pos) < 2 {
@@ -170,13 +175,15 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	text, merr := jencode.Marshal(res.Value)
+	text, merr := display(format, res.Value)
 	if merr != nil {
-		// Values JSON cannot hold (a datetime.time over DEncode): Python repr.
-		_, werr := fmt.Fprintln(e.stdout, reprOf(res.Value))
-		return werr
+		// Values DIRAC JSON cannot hold (a datetime.time over DEncode): Python repr.
+		fmt.Fprintln(e.stderr, "probe call: note: DIRAC JSON cannot hold this value; shown in Python repr")
+		text = reprOf(res.Value)
+	} else if format == formatDIRACJSON {
+		warnLossy(e.stderr, "call", "format", res.Value)
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", text)
+	_, err = fmt.Fprintln(e.stdout, text)
 	return err
 }
 

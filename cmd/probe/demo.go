@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	say("\n== 5. probe compare %s %s --calls (the test service tour)\n", h.DIPSURL, h.HTTPSURL)
 	var sides [2]diracrpc.Caller
 	for i, u := range []string{h.DIPSURL, h.HTTPSURL} {
-		ts, err := c.resolveTargets(ctx, u)
+		ts, err := c.resolveTargets(ctx, e, u)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	say("\n== 6. probe bench -n %d -c 4, ping over each protocol\n", *n)
 	var benches []benchResult
 	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.DIP, diracrpc.HTTPS} {
-		ts, err := c.resolveTargets(ctx, h.URL(p))
+		ts, err := c.resolveTargets(ctx, e, h.URL(p))
 		if err != nil {
 			return err
 		}

@@ -174,14 +174,14 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "--encoding", "xml", "dips://h:1/A/B", "m"},
 		{"call", "dips://h:1/A/B", "m", "not json"},
 		{"call", "ftp://h/A/B", "m"},
-		{"call", "Framework/Foo", "m"},
 		{"call", "--cert", "x", "dips://h:1/A/B", "m"},
 		{"ping"},
 		{"tls", "dip://h:1/A/B"},
 		{"compare", "dips://h:1/A/B"},
 		{"bench", "dips://h:1/A/B", "-n", "0"},
 		{"bench", "dips://h:1/A/B", "--args", "{}"},
-		{"scan"},
+		{"scan", "extra"},
+		{"scan", "--parallel", "0"},
 		{"codec", "encode"},
 		{"codec", "frobnicate", "--format", "json"},
 		{"harness", "extra"},
@@ -191,6 +191,13 @@ func TestUsageErrors(t *testing.T) {
 		r := probe(t, nil, "", args...)
 		assert.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
 		assert.NotEmpty(t, r.stderr, "%v", args)
+	}
+	// Without any configuration a name cannot be resolved: a configuration
+	// error, not a usage error.
+	for _, args := range [][]string{{"call", "Framework/Foo", "m"}, {"scan"}} {
+		r := probe(t, nil, "", args...)
+		assert.Equal(t, exitConfig, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stderr, "DIRACSYSCONFIG", "%v", args)
 	}
 	r := probe(t, nil, "", "--help")
 	assert.Equal(t, 0, r.code)
@@ -432,7 +439,8 @@ Systems
 		}
 		r0 := probe(t, env, "", "scan", "--config", h.info.Config)
 		assert.Equal(t, 0, r0.code, r0.stderr+r0.stdout)
-		assert.Contains(t, r0.stdout, "1 services in setup Test, 0 endpoint checks failed")
+		assert.Contains(t, r0.stdout, "1 services in setup Test, 2 URLs checked, 0 failed")
+		assert.Contains(t, r0.stdout, "both protocols:        Framework/TestHarness")
 		good := write("")
 		r := probe(t, env, "", "call", "--config", good, "Framework/TestHarness", "add", "40", "2")
 		assert.Equal(t, 0, r.code, r.stderr)
@@ -445,13 +453,11 @@ Systems
 		bad := write("Dead = dips://" + dead + "/Framework/Dead")
 		r = probe(t, env, "", "scan", "--json", "--timeout", "5s", "--config", bad)
 		assert.Equal(t, exitUnreachable, r.code, r.stderr)
-		var out struct {
-			Failed int       `json:"failed"`
-			Rows   []scanRow `json:"rows"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
-		assert.Equal(t, 1, out.Failed)
-		assert.Len(t, out.Rows, 3)
+		rows := scanLines(t, r.stdout)
+		require.Len(t, rows, 3)
+		assert.Equal(t, "Framework/Dead", rows[0].Service)
+		assert.False(t, rows[0].OK)
+		assert.Contains(t, r.stderr, "no working URL:        Framework/Dead")
 		r = probe(t, env, "", "compare", "--config", good, "Framework/TestHarness", "types")
 		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
 		assert.Contains(t, r.stdout, "A = dips")
@@ -459,7 +465,7 @@ Systems
 		r = probe(t, env, "", "compare", "--config", h.info.Config, "--encoding", "dencode", "Framework/TestHarness", "echoAny", `{"1": 2}`)
 		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
 		r = probe(t, env, "", "call", "--config", good, "Framework/Nothing", "ping")
-		assert.Equal(t, exitUnreachable, r.code, r.stderr)
+		assert.Equal(t, exitConfig, r.code, r.stderr)
 	})
 }
 

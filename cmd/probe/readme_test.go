@@ -32,13 +32,12 @@ func walkthrough(t *testing.T, title string) []readmeBlock {
 	i := strings.Index(text, "\n"+title+"\n")
 	require.GreaterOrEqual(t, i, 0, "README section %q", title)
 	text = text[i+len(title)+2:]
-	if j := strings.Index(text, "\n### "); j >= 0 {
-		text = text[:j]
-	}
 	var blocks []readmeBlock
 	var cur *readmeBlock
 	for _, line := range strings.Split(text, "\n") {
 		switch {
+		case cur == nil && strings.HasPrefix(line, "#"):
+			return blocks // the next heading, of any level
 		case cur == nil && strings.HasPrefix(line, "```"):
 			cur = &readmeBlock{lang: strings.TrimPrefix(line, "```")}
 		case cur != nil && line == "```":

@@ -123,7 +123,7 @@ func runTLS(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usageErr("want one ENDPOINT")
 	}
-	u, err := c.resolve(e, pos[0])
+	u, err := c.resolve(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
