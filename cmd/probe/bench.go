@@ -285,6 +285,9 @@ func (r benchResult) text() string {
 	if r.Interrupted {
 		fmt.Fprintf(&b, " (interrupted; %d calls cut short left out)", r.Cancelled)
 	}
+	if r.TargetRate > 0 && r.CallsPerSec < 0.9*r.TargetRate {
+		fmt.Fprintf(&b, "\n(the target rate was not reached: with -c %d calls in flight, the server is the limit; the calls it held up count from when they were due)", r.Concurrency)
+	}
 	from := "send"
 	if r.LatencyFrom == "intended_send" {
 		from = "intended send time"
