@@ -94,6 +94,10 @@ func runCodec(_ context.Context, e *env, args []string) error {
 		}
 		_, err = fmt.Fprintln(e.stdout, text)
 	}
+	// echo's newline is no payload byte worth a warning.
+	if rest := in[used:]; string(rest) == "\n" || string(rest) == "\r\n" {
+		used = len(in)
+	}
 	if err == nil && used < len(in) {
 		fmt.Fprintf(e.stderr, "probe codec: %d bytes after the value ignored (as DIRAC does)\n", len(in)-used)
 	}

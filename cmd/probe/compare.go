@@ -52,7 +52,11 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	for _, a := range allow {
 		k, ok := compat.ParseKind(a)
 		if !ok {
-			return usageErr("--allow: unknown kind %q (see the compat package for the list)", a)
+			var kinds []string
+			for _, k := range compat.Kinds() {
+				kinds = append(kinds, string(k))
+			}
+			return usageErr("--allow: unknown kind %q; the kinds are: %s", a, strings.Join(kinds, ", "))
 		}
 		opts.Allow = append(opts.Allow, k)
 	}
@@ -80,11 +84,13 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer a.Close()
 	b, err := c.caller(e, sides[1])
 	if err != nil {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer b.Close()
 	opts.NameA, opts.URLA = string(sides[0].protocol), sides[0].String()
 	opts.NameB, opts.URLB = string(sides[1].protocol), sides[1].String()
 	rep := compat.Run(ctx, a, b, calls, opts)

@@ -138,7 +138,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		r := bench(ctx, cl, "ping", nil, *n, 4, c.timeout)
+		r := bench(ctx, cl, benchSpec{method: "ping", n: *n, conc: 4, timeout: c.timeout})
 		r.Endpoint, r.Protocol = h.URL(p), string(p)
 		benches = append(benches, r)
 		say("   %-6s %8.1f calls/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  errors %d\n",

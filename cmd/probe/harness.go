@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )
@@ -69,6 +70,12 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 		}
 		return in.serve(ctx, e, *service, *host, uh, explicit, enc, *asJSON)
 	}
+	if _, _, err := endpoint.SplitService(*service); err != nil {
+		return usageErr("--service: %v", err)
+	}
+	if *dipsPort < 0 && *dipPort < 0 && *httpsPort < 0 {
+		return usageErr("every port is -1: nothing to serve (leave at least one of --dips-port, --dip-port, --https-port at 0 or a port)")
+	}
 	opts := testharness.Options{Dir: *dir, Host: *host, URLHost: *urlHost, ServiceName: *service}
 	switch *encoding {
 	case "json":
@@ -97,7 +104,8 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	}
 	h, err := testharness.Start(ctx, opts)
 	if err != nil {
-		return &exitError{code: exitFail, msg: err.Error()}
+		// A busy port, an unwritable --dir: the message names which and why.
+		return &exitError{code: exitFail, msg: "cannot start: " + err.Error()}
 	}
 	defer h.Close()
 	if *asJSON {

@@ -64,6 +64,12 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its exit code and output.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -74,6 +80,31 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		require.NoError(t, err)
 	}
 	return result{code, out.String(), errb.String()}
+}
+
+// writeProxy writes c as a proxy file dir/name.
+func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, credentials.WriteProxyFile(p, c))
+	return p
+}
+
+// stopAtCleanup interrupts cmd (a harness) when the test ends and checks
+// that it stops cleanly.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "harness exit: %s", stderr.String())
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("harness did not stop on SIGINT")
+		}
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe to read while exec writes to it.
@@ -127,19 +158,10 @@ func startHarness(t *testing.T, args ...string) *harnessProc {
 		t.Fatalf("harness did not start: %s", stderr.String())
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "harness exit: %s", stderr.String())
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("harness did not stop on SIGINT")
-		}
 		_, err := os.Stat(hp.info.Dir)
 		assert.True(t, os.IsNotExist(err), "the temporary PKI directory is removed")
 	})
+	stopAtCleanup(t, cmd, stderr)
 	return hp
 }
 
@@ -321,11 +343,14 @@ func TestAgainstHarness(t *testing.T) {
 		assert.True(t, out.Verdict.OK)
 		require.NotEmpty(t, out.Chain)
 		assert.Contains(t, out.Chain[0].SANs, "IP:127.0.0.1")
-		// Without a proxy the dips server refuses the handshake, but the
-		// chain is still judged and the missing credential explained.
+		// Without a proxy the dips server refuses the handshake: the chain
+		// is still judged, the missing credential explained, and the
+		// verdict fails.
 		r = probe(t, map[string]string{"X509_CERT_DIR": env["X509_CERT_DIR"], "X509_USER_PROXY": "/nonexistent"}, "", "tls", h.info.DIPSURL)
-		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
+		assert.Equal(t, exitUnreachable, r.code, r.stderr+r.stdout)
 		assert.Contains(t, r.stdout, "client credential: PROBLEM")
+		assert.Contains(t, r.stdout, "verdict: FAIL")
+		assert.Contains(t, r.stdout, "SANs:    DNS:localhost", "the server's chain is shown all the same")
 	})
 
 	t.Run("compare", func(t *testing.T) {
@@ -524,11 +549,7 @@ func TestTLSExplainsBrokenCertificates(t *testing.T) {
 func TestClientCredentialProblems(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{CA: pki.NewT(t, pki.Options{})})
 	dir := t.TempDir()
-	write := func(name string, c *credentials.Credential) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, credentials.WriteProxyFile(p, c))
-		return p
-	}
+	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
 	expired := write("expired.pem", pki.Must(t)(h.CA.ExpiredProxy(h.Files.User)))
 	forged := write("forged.pem", pki.Must(t)(h.CA.ForgedProxy(h.Files.User)))
 	base := map[string]string{"X509_CERT_DIR": h.Files.CADir}
@@ -550,7 +571,7 @@ func TestClientCredentialProblems(t *testing.T) {
 
 	// A CN-only host certificate is what DIRAC accepts: verdict OK.
 	addr := brokenServer(t, pki.Must(t)(h.CA.HostCNOnly("127.0.0.1")))
-	r = probe(t, base, "", "tls", "https://"+addr+"/A/B")
+	r = probe(t, map[string]string{"X509_CERT_DIR": h.Files.CADir, "X509_USER_PROXY": h.Files.Proxy}, "", "tls", "https://"+addr+"/A/B")
 	assert.Equal(t, 0, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "(none: host name checked against the CN)")
 }

@@ -250,7 +250,7 @@ type scanSummary struct {
 
 func summarise(rows []scanRow) scanSummary {
 	var s scanSummary
-	type fams struct{ seen, diset, https bool }
+	type fams struct{ diset, https bool }
 	by := map[string]*fams{}
 	var order []string
 	for _, r := range rows {
