@@ -15,7 +15,10 @@
 //   - options.go: Options, BreakerSettings, WithIdempotent;
 //   - keywords.go: DIRAC's keywords on the wire and in replay stubs, and the
 //     credential order;
-//   - transport.go: the Transport seam.
+//   - transport.go: the Transport seam;
+//   - timing.go: Timing, where a call's time went (DNS, connect, TLS,
+//     proposal, server, transfer), which transports fill when the call's
+//     context carries one.
 //
 // Results are Result (the S_OK value in the model of package value, the raw
 // payload, the URL that served, the replay Stub).

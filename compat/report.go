@@ -223,10 +223,10 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		Tests:    s.Total,
 		Failures: s.Divergent,
 		Errors:   s.Failed,
-		Time:     junit.Seconds(r.Elapsed),
+		Time:     seconds(r.Elapsed),
 	}
 	for _, c := range r.Cases {
-		jc := junit.Case{Name: c.Call.Label(), ClassName: "compat." + c.Call.Method, Time: junit.Seconds(c.A.Elapsed + c.B.Elapsed)}
+		jc := junit.Case{Name: c.Call.Label(), ClassName: "compat." + c.Call.Method, Time: seconds(c.A.Elapsed + c.B.Elapsed)}
 		var lines []string
 		for _, d := range c.Differences {
 			lines = append(lines, diffLine(d))
@@ -242,7 +242,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		}
 		suite.Cases = append(suite.Cases, jc)
 	}
-	return junit.Write(w, suite)
+	return junit.Write(w, junit.Suites{Suites: []junit.Suite{suite}})
 }
 
 func diffLine(d Difference) string {
@@ -264,3 +264,5 @@ func firstProblem(c Case) string {
 	}
 	return string(c.Status)
 }
+
+func seconds(d time.Duration) string { return junit.Seconds(d) }

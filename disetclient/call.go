@@ -38,6 +38,8 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if !ok {
 		return nil, t.fail(ctx, a.URL, stageConnect, fmt.Errorf("unknown URL %s", a.URL))
 	}
+	tm := diracrpc.TimingOf(ctx)
+	tm.Begin(a.URL)
 	nc, raw, err := t.connect(ctx, u)
 	if err != nil {
 		return nil, t.fail(ctx, a.URL, stageConnect, err)
@@ -55,6 +57,11 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 
+	var fb *firstByteConn
+	if tm != nil {
+		fb = &firstByteConn{Conn: nc, tm: tm}
+		nc = fb
+	}
 	conn := diset.NewConn(nc, t.opts.Encoding)
 	proposal := diracrpc.OK([]any{
 		[]any{u.Service(), t.cfg.Setup, t.cfg.VO},
@@ -87,10 +94,15 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 			return nil, refusal(a.URL, u.Protocol, err)
 		}
 	}
+	tm.Step(diracrpc.PhaseProposal)
+	if fb != nil {
+		fb.armed = true
+	}
 	if err := conn.Send(diracrpc.OK(a.Args)); err != nil {
 		return nil, t.fail(ctx, a.URL, stageArguments, err)
 	}
 	r2, payload, err := conn.Recv(0)
+	tm.Step(diracrpc.PhaseTransfer)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // cancelled while the answer arrived: the caller gave up
 	}
@@ -106,6 +118,23 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, &diracrpc.TransportError{Protocol: u.Protocol, URL: a.URL, Code: diracrpc.CodeProtocol, Reached: true, Err: err}
 	}
 	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: a.URL}, nil
+}
+
+// firstByteConn steps the call's Timing to the end of PhaseServer at the
+// first byte read once armed (after the proposal's answer).
+type firstByteConn struct {
+	net.Conn
+	tm          *diracrpc.Timing
+	armed, seen bool
+}
+
+func (c *firstByteConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.armed && !c.seen && n > 0 {
+		c.seen = true
+		c.tm.Step(diracrpc.PhaseServer)
+	}
+	return n, err
 }
 
 // refusal classifies the server's refusal of the proposal: nothing ran.
@@ -213,6 +242,7 @@ func (t *transport) connect(ctx context.Context, u *endpoint.URL) (nc, raw net.C
 		if addrs, err = net.DefaultResolver.LookupHost(ctx, u.Host); err != nil {
 			return nil, nil, fmt.Errorf("DNS lookup failed %w", err)
 		}
+		diracrpc.TimingOf(ctx).Step(diracrpc.PhaseDNS)
 	}
 	var errs []error
 	for _, a := range addrs {
@@ -235,14 +265,17 @@ func (t *transport) connectOne(ctx context.Context, u *endpoint.URL, addr string
 	if err != nil {
 		return nil, nil, err
 	}
+	diracrpc.TimingOf(ctx).Step(diracrpc.PhaseConnect)
 	if u.Protocol != diracrpc.DIPS {
 		return raw, raw, nil
 	}
 	tc := tls.Client(raw, t.tlsConfig(u.Host))
 	if err := tc.HandshakeContext(actx); err != nil {
 		raw.Close()
+		//lint:ignore ST1005 DIRAC's own message, which callers match
 		return nil, nil, handshakeError{fmt.Errorf("Can't connect to %s: %w", u, err)}
 	}
+	diracrpc.TimingOf(ctx).Step(diracrpc.PhaseTLS)
 	return tc, raw, nil
 }
 

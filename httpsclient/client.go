@@ -98,6 +98,9 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if !ok {
 		return nil, local(a.URL, fmt.Errorf("httpsclient: unknown URL %s", a.URL))
 	}
+	tm := diracrpc.TimingOf(ctx)
+	tm.Begin(a.URL)
+	ctx = tm.HTTPTrace(ctx)
 	sink := sinkOf(ctx)
 	body, err := t.form(a.Method, a.Args, sink != nil)
 	if err != nil {
@@ -163,6 +166,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err != nil {
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, err))
 	}
+	tm.Step(diracrpc.PhaseTransfer)
 	return decodeAnswer(resp, a, raw)
 }
 

@@ -3,7 +3,6 @@ package httpsclient_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -134,5 +133,3 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-func asErr[T any](err error, target *T) bool { return errors.As(err, target) }

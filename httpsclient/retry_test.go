@@ -202,7 +202,8 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
 	assert.EqualValues(t, 2, runs.Load(), "an open breaker sends nothing")
 
-	// The caller's own cancellation never counts.
+	// (That the caller's own cancellation never counts is
+	// TestCancellationDoesNotTrip.)
 	healthy.Store(true)
 	require.Eventually(t, func() bool {
 		_, err := c.Call(ctx, "add", 1, 1)

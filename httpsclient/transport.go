@@ -57,6 +57,7 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 				conn.Close()
 				return nil, &connectError{server: addr, handshake: true, err: err}
 			}
+			diracrpc.TimingOf(ctx).Step(diracrpc.PhaseTLS)
 			return tc, nil
 		},
 		// Through a proxy, net/http dials the proxy with DialContext and

@@ -1,7 +1,6 @@
 package jencode
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -13,16 +12,6 @@ import (
 //
 //	go test -run '^$' -bench . -count 6 ./jencode/ > /tmp/jencode-bench.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest /tmp/jencode-bench.txt
-
-// jsonMarshal is encoding/json without HTML escaping, the closest it gets to
-// Python's output.
-func jsonMarshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	return buf.Bytes(), err
-}
 
 func BenchmarkEncode(b *testing.B) {
 	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()

@@ -324,8 +324,10 @@ func b64decode(s string) ([]byte, error) {
 	case 0:
 		return out, nil
 	case 1:
+		//lint:ignore ST1005 Python's message, as DIRAC reports it
 		return nil, fmt.Errorf("Invalid base64-encoded string: number of data characters (%d) cannot be 1 more than a multiple of 4 (Python binascii.Error)", len(out)/3*4+1)
 	}
+	//lint:ignore ST1005 Python's message, as DIRAC reports it
 	return nil, errors.New("Incorrect padding (Python binascii.Error)")
 }
 

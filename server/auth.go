@@ -313,16 +313,20 @@ func (c *Credentials) sync() {
 }
 
 // Rules returns the authorisation rule of method: Service.Authorization,
-// else the method's Auth, else DefaultAuth, else "authenticated".
-func (s *Service) Rules(method string) []string {
-	if r, ok := s.Authorization[method]; ok {
+// else the method's Auth, else DefaultAuth, else "authenticated" (the
+// configuration's Authorization and Default instead of the fields once
+// ApplyConfig installed them).
+func (s *Service) Rules(method string) []string { return s.rules(s.policy(), method) }
+
+func (s *Service) rules(p *policy, method string) []string {
+	if r, ok := p.authorization[method]; ok {
 		return r
 	}
 	if m, ok := s.Lookup(method); ok && m.Auth != nil {
 		return m.Auth
 	}
-	if s.DefaultAuth != nil {
-		return s.DefaultAuth
+	if p.defaultAuth != nil {
+		return p.defaultAuth
 	}
 	return []string{"authenticated"}
 }
@@ -336,17 +340,21 @@ func errUnauthorized() *diracrpc.Error {
 // AuthManager.authQuery does, completing the credentials (group, username,
 // properties; a trusted host's forwarded identity). A refusal is DIRAC's
 // S_ERROR(1111, "Unauthorized query"), without CallStack.
+//
+// The rules and the registry are taken together once per call: a
+// configuration swapped meanwhile (ApplyConfig) applies from the next call.
 func (s *Service) Authorize(ctx context.Context, req *Request) *diracrpc.Error {
-	return s.authorize(ctx, req, s.Rules(req.Method))
+	p := s.policy()
+	return s.authorize(ctx, req, p.registry, s.rules(p, req.Method))
 }
 
-func (s *Service) authorize(ctx context.Context, req *Request, rules []string) *diracrpc.Error {
+func (s *Service) authorize(ctx context.Context, req *Request, reg *Registry, rules []string) *diracrpc.Error {
 	if req.Credentials == nil {
-		req.Credentials = NewCredentials(nil, nil, s.Registry)
+		req.Credentials = NewCredentials(nil, nil, reg)
 	}
 	c := req.Credentials
 	claimed, extra := c.Group, c.ExtraCredentials
-	ok := authQuery(s.Registry, rules, c.dict(), 0)
+	ok := authQuery(reg, rules, c.dict(), 0)
 	c.sync()
 	if c.DN != "" && c.Username == anonymousUser {
 		// The group the caller asked for may be logged, never kept.

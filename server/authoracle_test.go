@@ -79,7 +79,7 @@ func TestAuthorizationMatchesDIRAC(t *testing.T) {
 	var goVerdicts []verdict
 	for _, c := range callers {
 		for _, m := range methods {
-			creds := server.NewCredentials(c.peer, c.extra, svc.Registry)
+			creds := server.NewCredentials(c.peer, c.extra, svc.CurrentRegistry())
 			raw, err := jencode.Marshal(creds.Dict())
 			require.NoError(t, err)
 			queries = append(queries, query{Method: m, Cred: raw})

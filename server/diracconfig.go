@@ -138,20 +138,27 @@ func readRules(s *cfg.Section, prefix string, out *ServiceSection) {
 	}
 }
 
-// ApplyConfig sets the service's Registry, Authorization and DefaultAuth
-// from a DIRAC configuration, as a DIRAC service reads them at start-up.
-// Rules given in Go (Method.Auth) still apply to methods the configuration
-// does not name. Like the fields it sets, it must be called before the
-// service serves calls.
+// ApplyConfig installs the service's Registry, Authorization and
+// DefaultAuth from a DIRAC configuration, as a DIRAC service reads them
+// (DIRAC's services read them from the configuration on every call, so that
+// they follow the Configuration Service). Rules given in Go (Method.Auth,
+// and DefaultAuth when the section has no Default) still apply to methods
+// the configuration does not name. Once installed, these replace the
+// Registry, Authorization and DefaultAuth fields.
+//
+// It may be called at any time, also while the service serves calls
+// (Follower does): the registry and the rules are swapped together, and
+// each call is authorised with one of the two sets, never a mix. On error
+// the rules in force are kept.
 func (s *Service) ApplyConfig(c *cfg.Config, setup string) (*ServiceSection, error) {
 	sec, err := ServiceSectionFromConfig(c, s.Name, setup)
 	if err != nil {
 		return nil, err
 	}
-	s.Registry = RegistryFromConfig(c)
-	s.Authorization = sec.Authorization
-	if sec.DefaultAuth != nil {
-		s.DefaultAuth = sec.DefaultAuth
+	p := &policy{registry: RegistryFromConfig(c), authorization: sec.Authorization, defaultAuth: sec.DefaultAuth}
+	if p.defaultAuth == nil {
+		p.defaultAuth = s.DefaultAuth
 	}
+	s.configured.Store(p)
 	return sec, nil
 }

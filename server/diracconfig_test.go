@@ -165,7 +165,7 @@ func TestApplyConfigDecisions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := &server.Request{Service: svc.Name, Method: tc.method,
-				Credentials: server.NewCredentials(tc.peer, tc.extra, svc.Registry)}
+				Credentials: server.NewCredentials(tc.peer, tc.extra, svc.CurrentRegistry())}
 			err := svc.Authorize(context.Background(), req)
 			if !tc.ok {
 				require.NotNil(t, err)

@@ -367,7 +367,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	req := &Request{
 		Service:       prop.service,
 		Method:        prop.action,
-		Credentials:   NewCredentials(peer, prop.extra, s.svc.Registry),
+		Credentials:   NewCredentials(peer, prop.extra, s.svc.CurrentRegistry()),
 		Protocol:      s.Protocol(),
 		RemoteAddr:    remote,
 		ClientSetup:   prop.setup,

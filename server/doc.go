@@ -41,6 +41,17 @@
 // https://host:8443/Framework/Hello; ServeBoth returns when ctx ends, after
 // letting the calls in flight finish.
 //
+// Joining an installation: a service takes its Registry and its section's
+// Authorization rules from a DIRAC configuration (Service.ApplyConfig;
+// RegistryFromConfig and ServiceSectionFromConfig read them, with the
+// section's Port and Protocol), and a Follower keeps them current, swapping
+// them at once while calls are served, from a local file or from the
+// Configuration Service through an endpoint.Bootstrap:
+//
+//	b, _ := endpoint.NewBootstrap(endpoint.BootstrapConfig{Local: local, Dial: dial})
+//	f := &server.Follower{Source: b, Services: []*server.Service{svc}}
+//	go f.Run(ctx) // applies now, then every /DIRAC/Configuration/RefreshTime
+//
 // Differences from DIRAC, on purpose:
 //   - A method without any authorisation rule is open only to authenticated
 //     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}

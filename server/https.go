@@ -341,11 +341,12 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusUnauthorized)
 		return
 	}
-	rules := svc.Rules(method)
-	if _, own := svc.Authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
+	p := svc.policy()
+	rules := svc.rules(p, method)
+	if _, own := p.authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
 		rules = tornadoWhoamiAuth
 	}
-	if e := svc.authorize(ctx, req, rules); e != nil {
+	if e := svc.authorize(ctx, req, p.registry, rules); e != nil {
 		writePage(w, http.StatusUnauthorized)
 		return
 	}
@@ -400,7 +401,7 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false
 		}
-		req.Credentials = NewCredentials(peer, extra, svc.Registry)
+		req.Credentials = NewCredentials(peer, extra, svc.CurrentRegistry())
 		return true
 	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.cfg.TokenAuth != nil {
@@ -409,7 +410,7 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 			h.log.InfoContext(ctx, "diracrpc https: bearer token refused", "remote", r.RemoteAddr, "err", err)
 			return false
 		}
-		c := NewCredentials(nil, nil, svc.Registry)
+		c := NewCredentials(nil, nil, svc.CurrentRegistry())
 		c.dict().Set("DN", id.DN)
 		if id.Group != "" {
 			c.dict().Set("group", id.Group)
@@ -419,7 +420,7 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 		return true
 	}
 	if h.cfg.AllowAnonymous {
-		req.Credentials = NewCredentials(nil, nil, svc.Registry)
+		req.Credentials = NewCredentials(nil, nil, svc.CurrentRegistry())
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -91,6 +92,36 @@ type Service struct {
 	mu      sync.RWMutex
 	methods map[string]*Method
 	started time.Time
+	// configured is what ApplyConfig installed; when set it replaces
+	// Registry, Authorization and DefaultAuth, swapped as one while calls
+	// are served.
+	configured atomic.Pointer[policy]
+}
+
+// policy is who the callers are and what they may call: the part of a
+// service that a DIRAC configuration sets and may change while it serves.
+type policy struct {
+	registry      *Registry
+	authorization map[string][]string
+	defaultAuth   []string
+}
+
+// policy returns the rules in force: the configuration's when ApplyConfig
+// installed one, else the fields.
+func (s *Service) policy() *policy {
+	if p := s.configured.Load(); p != nil {
+		return p
+	}
+	return &policy{registry: s.Registry, authorization: s.Authorization, defaultAuth: s.DefaultAuth}
+}
+
+// CurrentRegistry returns the registry in force: the one ApplyConfig
+// installed last, else Registry.
+func (s *Service) CurrentRegistry() *Registry {
+	if p := s.configured.Load(); p != nil {
+		return p.registry
+	}
+	return s.Registry
 }
 
 // DefaultVersion is the version ping reports when Service.Version is empty.

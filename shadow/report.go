@@ -111,7 +111,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	return junit.Write(w, suite)
+	return junit.Write(w, junit.Suites{Suites: []junit.Suite{suite}})
 }
 
 //go:embed report.html

@@ -14,8 +14,7 @@ import (
 
 // trace records events as compact text: lists [..], tuples (..), dicts {k:v,..}.
 type trace struct {
-	b     strings.Builder
-	stack []int // items left in each open container, -1 marks a dict key slot
+	b strings.Builder
 }
 
 func (t *trace) item(s string) error {
@@ -56,11 +55,12 @@ type inner struct {
 
 type Outer struct {
 	inner
-	Name    string `dirac:"name"`
-	Skip    int    `dirac:"-"`
-	Empty   string `dirac:",omitempty"`
-	Ptr     *int   `dirac:"ptr"`
-	When    time.Time
+	Name  string `dirac:"name"`
+	Skip  int    `dirac:"-"`
+	Empty string `dirac:",omitempty"`
+	Ptr   *int   `dirac:"ptr"`
+	When  time.Time
+	//lint:ignore U1000 unexported on purpose: the encoder must skip it
 	private int
 }
 

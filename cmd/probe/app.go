@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +18,7 @@ const (
 	exitFail        = 1 // S_ERROR answer, divergent comparison, failed check
 	exitUsage       = 2 // bad command line
 	exitUnreachable = 3 // cannot reach or authenticate with the service
+	exitConfig      = 4 // no usable DIRAC configuration, or a name it does not define
 )
 
 // env is the process's outside world, replaceable in tests.
@@ -26,6 +28,9 @@ type env struct {
 	getenv         func(string) string
 	// isTerminal reports whether stderr is a terminal (progress display).
 	isTerminal bool
+	// flagSets, when set, collects each command's flag set as newFlagSet
+	// makes it (shell completion).
+	flagSets map[string]*flag.FlagSet
 }
 
 // exitError carries an exit code and a message for stderr.
@@ -68,10 +73,12 @@ func commands() []command {
 		{"tls", "show the server's certificate chain and explain verification problems", "probe tls [flags] ENDPOINT", runTLS},
 		{"compare", "make the same calls on two endpoints and classify the differences", "probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)", runCompare},
 		{"bench", "measure calls/s and latency percentiles", "probe bench [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]", runBench},
-		{"scan", "ping every service of a configuration over every protocol it has", "probe scan [flags] --config FILE", runScan},
+		{"scan", "ping every URL (main and failover) of every service of the configuration", "probe scan [flags] [--json] [--junit FILE] [--parallel N]", runScan},
 		{"harness", "serve a test service over dips://, dip:// and https:// with a throw-away PKI", "probe harness [flags]", runHarness},
 		{"demo", "the whole tour on local test services, no setup", "probe demo", runDemo},
 		{"codec", "convert between DEncode, DIRAC JSON and the value model (stdin to stdout)", "probe codec (encode|decode) --format (dencode|json)", runCodec},
+		{"creds", "show the credential calls present: chain, DNs, proxy type, DIRAC group, time left, key", "probe creds [flags] [--exists] [--valid H:M]", runCreds},
+		{"completion", "print the shell completion script: source <(probe completion bash)", "probe completion (bash|zsh|fish)", runCompletion},
 	}
 }
 
@@ -89,7 +96,8 @@ func topUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 success; 1 S_ERROR answer, divergence or failed check; 2 usage error;")
-	fmt.Fprintln(w, "3 service unreachable or authentication failed. Run 'probe COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "3 service (or Configuration Service) unreachable or authentication failed; 4 configuration error:")
+	fmt.Fprintln(w, "no DIRAC configuration found, or a name it does not define. Run 'probe COMMAND -h' for a command's flags.")
 }
 
 // run executes the command line and returns the exit code.
@@ -102,6 +110,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	switch name {
 	case "-h", "--help", "help":
 		topUsage(e.stdout)
+		return exitOK
+	case completeCommand:
+		complete(ctx, e, args[1:])
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -141,7 +152,10 @@ func report(e *env, c command, err error) int {
 	return exitFail
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting.
+// newFlagSet returns a flag set that reports errors instead of exiting. Its
+// Usage prints the command's synopsis and every flag (probe CMD -h); a bad
+// flag prints only the error and the synopsis (see parseInterleaved). When
+// e.flagSets is set (completion), the set is recorded there.
 func newFlagSet(e *env, c string) *flag.FlagSet {
 	fs := flag.NewFlagSet("probe "+c, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -149,44 +163,115 @@ func newFlagSet(e *env, c string) *flag.FlagSet {
 		if cmd.name == c {
 			u := cmd.usage
 			fs.Usage = func() {
-				fmt.Fprintf(e.stderr, "usage: %s\n\nflags:\n", u)
-				fs.PrintDefaults()
+				fmt.Fprintf(e.stderr, "usage: %s\n\nflags (before or after the arguments):\n", u)
+				printFlags(e.stderr, fs)
 			}
 		}
+	}
+	if e.flagSets != nil {
+		e.flagSets[c] = fs
 	}
 	return fs
 }
 
-// parseInterleaved parses flags that may appear between positional
-// arguments (probe bench URL -n 10). Once maxPos positionals are collected
-// (maxPos < 0: no limit), or after "--", the rest is returned untouched as
-// positionals: call arguments such as -7 are JSON, not flags.
-func parseInterleaved(fs *flag.FlagSet, args []string, maxPos int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+// printFlags lists fs's flags as they are typed: --name, or -n for
+// one-letter names.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, typ := flagName(f.Name), ""
+		if !isBoolFlag(f) {
+			typ, _ = flag.UnquoteUsage(f)
+			if typ == "" {
+				typ = "value"
 			}
-			return nil, &exitError{code: exitUsage, err: err}
+			typ = " " + typ
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
+		_, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s%s\n    \t%s", name, typ, usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
-		// flag stops at "--" (consumed) or at the first non-flag.
-		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-		if maxPos >= 0 && len(pos) >= maxPos {
-			return append(pos, args...), nil
-		}
-	}
+		fmt.Fprintln(w)
+	})
 }
 
-// stdoutIsTerminal reports whether f is a character device.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// parseInterleaved parses flags anywhere among the positional arguments
+// (probe call URL add 1 2 --json). Go's flag stops at the first positional;
+// this takes one flag at a time instead. Once maxPos positionals are
+// collected (maxPos < 0: no limit), only the names fs defines are flags:
+// call arguments such as -7 or '-1' are JSON values, whatever their place.
+// A negative number is never a flag. "--" ends the flags.
+//
+// A bad flag gives a usage error with flag's message only (not the whole
+// flag list, which -h prints).
+func parseInterleaved(fs *flag.FlagSet, args []string, maxPos int) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
+	var pos []string
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		name, isFlag := flagToken(a)
+		known := isFlag && (fs.Lookup(name) != nil || name == "h" || name == "help")
+		if !known && (!isFlag || isNumber(a) || (maxPos >= 0 && len(pos) >= maxPos)) {
+			pos = append(pos, a)
+			args = args[1:]
+			continue
+		}
+		// One flag, with its value when it takes one and has no "=".
+		n := 1
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && !strings.Contains(a, "=") && len(args) > 1 {
+			n = 2
+		}
+		if err := fs.Parse(args[:n]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				if usage != nil {
+					fs.SetOutput(out)
+					usage()
+				}
+				return nil, err
+			}
+			// flag names every flag -name; probe's help says --name.
+			msg := strings.Replace(err.Error(), "flag -"+name, "flag "+flagName(name), 1)
+			return nil, &exitError{code: exitUsage, msg: msg}
+		}
+		args = args[n:]
+	}
+	return pos, nil
+}
+
+// flagToken returns the flag name a looks like (-name, --name, -name=v).
+func flagToken(a string) (string, bool) {
+	if len(a) < 2 || a[0] != '-' {
+		return "", false
+	}
+	name := strings.TrimPrefix(a[1:], "-")
+	name, _, _ = strings.Cut(name, "=")
+	return name, name != ""
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// isTerminal reports whether f is a character device.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0

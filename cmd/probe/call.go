@@ -24,6 +24,21 @@ type callResult struct {
 	Protocol  string  `json:"protocol,omitempty"`
 	URL       string  `json:"url,omitempty"`
 	ElapsedMS float64 `json:"elapsed_ms"`
+	// Timing is the breakdown of the last attempt (-v).
+	Timing *timingMS `json:"timing_ms,omitempty"`
+}
+
+// timingMS is diracrpc.Phases in milliseconds, for --json.
+type timingMS struct {
+	DNS      float64 `json:"dns"`
+	Connect  float64 `json:"connect"`
+	TLS      float64 `json:"tls"`
+	Proposal float64 `json:"proposal"`
+	Server   float64 `json:"server"`
+	Transfer float64 `json:"transfer"`
+	Total    float64 `json:"total"`
+	Reused   bool    `json:"reused,omitempty"`
+	Attempts int     `json:"attempts"`
 }
 
 // parseArgs reads each ARG as one DIRAC JSON value.
@@ -43,7 +58,7 @@ func parseArgs(raw []string) ([]any, error) {
 // error carrying the exit code.
 func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
 	out := &callResult{Method: method, Endpoint: endpointArg}
-	ts, err := c.resolveTargets(ctx, endpointArg)
+	ts, err := c.resolveTargets(ctx, e, endpointArg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,6 +68,7 @@ func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, 
 	if err != nil {
 		return out, nil, failure(out, err)
 	}
+	defer cl.Close()
 	return doCallWith(ctx, c, cl, t, endpointArg, method, args)
 }
 
@@ -61,9 +77,20 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 	out := &callResult{Method: method, Endpoint: endpointArg, Protocol: string(t.protocol)}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	var tm *diracrpc.Timing
+	if c.verbose {
+		tm = &diracrpc.Timing{}
+		ctx = diracrpc.WithTiming(ctx, tm)
+	}
 	start := time.Now()
 	res, err := cl.Call(ctx, method, args...)
 	out.ElapsedMS = millis(time.Since(start))
+	if tm != nil {
+		p := tm.Phases()
+		out.Timing = &timingMS{DNS: millis(p.DNS), Connect: millis(p.Connect), TLS: millis(p.TLS),
+			Proposal: millis(p.Proposal), Server: millis(p.Server), Transfer: millis(p.Transfer),
+			Total: millis(p.Total), Reused: p.Reused, Attempts: p.Attempts}
+	}
 	if err != nil {
 		return out, nil, failure(out, err)
 	}
@@ -72,6 +99,12 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 	out.Protocol, out.URL = string(res.Protocol), res.URL
 	return out, res, nil
 }
+
+// frameworkRefusal is the S_ERROR DIRAC's framework (and the Go server)
+// answers when the caller's identity may not call the method. A handler may
+// return Errno 1111 with its own message: that is no refusal of the
+// identity, and gets no hint about it.
+var frameworkRefusal = diracrpc.FormatMessage(diracrpc.ENOAUTH, "Unauthorized query")
 
 // failure fills out for err and returns the exit error: 1 when the service
 // answered (an S_ERROR, a refusal of the identity, a failure of its
@@ -94,7 +127,7 @@ func failure(out *callResult, err error) error {
 		n := se.Errno
 		out.Errno, out.Message = &n, se.Message
 		msg := fmt.Sprintf("S_ERROR Errno %d: %s", se.Errno, se.Message)
-		if code == diracrpc.CodeUnauthorized {
+		if code == diracrpc.CodeUnauthorized && se.Message == frameworkRefusal {
 			msg += "\n  hint: the service refused this identity; check the group/properties of your proxy (probe call ENDPOINT whoami)"
 		}
 		return &exitError{code: exitFail, msg: msg, err: err}
@@ -116,8 +149,13 @@ func failure(out *callResult, err error) error {
 func runCall(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := c.flagSet(e, "call")
+	var format string
+	registerFormat(fs, &format, "format")
 	pos, err := c.parse(e, fs, args, 2)
 	if err != nil {
+		return err
+	}
+	if err := checkFormat("format", format); err != nil {
 		return err
 	}
 	if len(pos) < 2 {
@@ -128,19 +166,24 @@ func runCall(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	out, res, err := doCall(ctx, &c, e, pos[0], pos[1], callArgs)
+	if c.verbose && out != nil && out.Timing != nil && !c.json {
+		writeTiming(e.stderr, out)
+	}
 	if c.json && out != nil {
 		return writeJSONResult(e, out, err)
 	}
 	if err != nil {
 		return err
 	}
-	text, merr := jencode.Marshal(res.Value)
+	text, merr := display(format, res.Value)
 	if merr != nil {
-		// Values JSON cannot hold (a datetime.time over DEncode): Python repr.
-		_, werr := fmt.Fprintln(e.stdout, reprOf(res.Value))
-		return werr
+		// Values DIRAC JSON cannot hold (a datetime.time over DEncode): Python repr.
+		fmt.Fprintln(e.stderr, "probe call: note: DIRAC JSON cannot hold this value; shown in Python repr")
+		text = reprOf(res.Value)
+	} else if format == formatDIRACJSON {
+		warnLossy(e.stderr, "call", "format", res.Value)
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", text)
+	_, err = fmt.Fprintln(e.stdout, text)
 	return err
 }
 

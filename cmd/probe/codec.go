@@ -21,11 +21,14 @@ import (
 //	encode --format json      DIRAC JSON     -> DIRAC JSON exactly as DIRAC writes it
 //
 // DIRAC JSON cannot hold tuples, non-string keys or microseconds: decode
-// prints --repr to see them.
+// says on stderr when it dropped some, and --show repr or typed-json shows
+// them (--format is the encoding of the payload, not the display).
 func runCodec(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "codec")
 	format := fs.String("format", "", "dencode or json")
-	repr := fs.Bool("repr", false, "decode: print the value in Python's repr instead of DIRAC JSON")
+	repr := fs.Bool("repr", false, "decode: same as --show repr")
+	var show string
+	registerFormat(fs, &show, "show")
 	asJSON := fs.Bool("json", false, "decode: print {\"type\": ..., \"repr\": ..., \"json\": ..., \"length\": ...}")
 	pos, err := parseInterleaved(fs, args, -1)
 	if err != nil {
@@ -36,6 +39,12 @@ func runCodec(_ context.Context, e *env, args []string) error {
 	}
 	if *format != "dencode" && *format != "json" {
 		return usageErr("--format must be dencode or json")
+	}
+	if err := checkFormat("show", show); err != nil {
+		return err
+	}
+	if *repr {
+		show = formatRepr
 	}
 	in, err := io.ReadAll(e.stdin)
 	if err != nil {
@@ -75,14 +84,19 @@ func runCodec(_ context.Context, e *env, args []string) error {
 			out["json"] = json.RawMessage(j)
 		}
 		return writeJSON(e.stdout, out)
-	case *repr:
-		_, err = fmt.Fprintln(e.stdout, compat.Repr(v))
 	default:
-		j, jerr := jencode.Marshal(v)
-		if jerr != nil {
-			return &exitError{code: exitFail, msg: jerr.Error() + " (DIRAC JSON cannot carry this value; use --repr)"}
+		text, derr := display(show, v)
+		if derr != nil {
+			return &exitError{code: exitFail, msg: derr.Error() + " (DIRAC JSON cannot carry this value; use --show repr or typed-json)"}
 		}
-		_, err = fmt.Fprintf(e.stdout, "%s\n", j)
+		if show == formatDIRACJSON {
+			warnLossy(e.stderr, "codec", "show", v)
+		}
+		_, err = fmt.Fprintln(e.stdout, text)
+	}
+	// echo's newline is no payload byte worth a warning.
+	if rest := in[used:]; string(rest) == "\n" || string(rest) == "\r\n" {
+		used = len(in)
 	}
 	if err == nil && used < len(in) {
 		fmt.Fprintf(e.stderr, "probe codec: %d bytes after the value ignored (as DIRAC does)\n", len(in)-used)

@@ -17,8 +17,13 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	strict := fs.Bool("strict", false, "count the expected protocol differences as divergences too")
 	var allow stringList
 	fs.Var(&allow, "allow", "accept this kind of difference (repeatable), e.g. value-mismatch for clocks")
+	var format string
+	registerFormat(fs, &format, "format")
 	pos, err := c.parse(e, fs, args, 3)
 	if err != nil {
+		return err
+	}
+	if err := checkFormat("format", format); err != nil {
 		return err
 	}
 	// One System/Component name whose configuration lists both DISET and
@@ -47,13 +52,17 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	for _, a := range allow {
 		k, ok := compat.ParseKind(a)
 		if !ok {
-			return usageErr("--allow: unknown kind %q (see the compat package for the list)", a)
+			var kinds []string
+			for _, k := range compat.Kinds() {
+				kinds = append(kinds, string(k))
+			}
+			return usageErr("--allow: unknown kind %q; the kinds are: %s", a, strings.Join(kinds, ", "))
 		}
 		opts.Allow = append(opts.Allow, k)
 	}
 	var sides [2]*target
 	if endpoints == 1 {
-		ts, err := c.resolveTargets(ctx, pos[0])
+		ts, err := c.resolveTargets(ctx, e, pos[0])
 		if err != nil {
 			return err
 		}
@@ -63,7 +72,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		sides[0], sides[1] = ts[0], ts[1]
 	} else {
 		for i, arg := range pos[:2] {
-			ts, err := c.resolveTargets(ctx, arg)
+			ts, err := c.resolveTargets(ctx, e, arg)
 			if err != nil {
 				return err
 			}
@@ -75,14 +84,19 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer a.Close()
 	b, err := c.caller(e, sides[1])
 	if err != nil {
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
+	defer b.Close()
 	opts.NameA, opts.URLA = string(sides[0].protocol), sides[0].String()
 	opts.NameB, opts.URLB = string(sides[1].protocol), sides[1].String()
 	rep := compat.Run(ctx, a, b, calls, opts)
+	if format != formatDIRACJSON && !c.json {
+		defer writeValues(e, rep, format)
+	}
 	return finishCompare(e, rep, c.json, *junit)
 }
 
@@ -130,4 +144,31 @@ func failedHint(rep *compat.Report) string {
 		}
 	}
 	return "some calls could not be made"
+}
+
+// writeValues prints what each side answered, in a lossless format, after
+// the report.
+func writeValues(e *env, rep *compat.Report, format string) {
+	fmt.Fprintf(e.stdout, "values (%s):\n", format)
+	for _, cs := range rep.Cases {
+		fmt.Fprintf(e.stdout, "  %s\n", cs.Call.Label())
+		for _, side := range []struct {
+			name string
+			o    compat.Outcome
+		}{{rep.A.Name, cs.A}, {rep.B.Name, cs.B}} {
+			text := ""
+			switch se, isS := side.o.SError(); {
+			case isS:
+				text = fmt.Sprintf("S_ERROR Errno %d: %s", se.Errno, se.Message)
+			case side.o.Err != nil:
+				text = "failed: " + firstLine(side.o.Err.Error())
+			default:
+				var err error
+				if text, err = display(format, side.o.Value); err != nil {
+					text = reprOf(side.o.Value)
+				}
+			}
+			fmt.Fprintf(e.stdout, "    %-6s %s\n", side.name+":", text)
+		}
+	}
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
-	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/httpsclient"
 )
 
@@ -30,9 +29,9 @@ func (t *target) String() string {
 }
 
 // resolveTargets turns an ENDPOINT (URL or System/Component) into one target
-// per protocol family it has: a URL gives one; a name resolved through
-// --config gives DISET and/or HTTPS.
-func (c *common) resolveTargets(ctx context.Context, arg string) ([]*target, error) {
+// per protocol family it has: a URL gives one; a name resolved through the
+// DIRAC configuration (see config) gives DISET and/or HTTPS.
+func (c *common) resolveTargets(ctx context.Context, e *env, arg string) ([]*target, error) {
 	if endpoint.IsURL(arg) {
 		u, err := endpoint.ParseURL(arg)
 		if err != nil {
@@ -43,43 +42,44 @@ func (c *common) resolveTargets(ctx context.Context, arg string) ([]*target, err
 	if _, _, err := endpoint.SplitService(arg); err != nil {
 		return nil, usageErr("ENDPOINT %q is neither a dips://, dip:// or https:// URL nor a System/Component name", arg)
 	}
-	if len(c.configs) == 0 {
-		return nil, usageErr("resolving %s needs --config FILE (a DIRAC cfg with /DIRAC/Setup and /Systems)", arg)
-	}
-	conf, err := cfg.LoadFiles(c.configs...)
+	r, err := c.resolver(e)
 	if err != nil {
-		return nil, usageErr("%v", err)
+		return nil, err
 	}
-	r := &endpoint.Resolver{Source: endpoint.Static(conf), Setup: c.setup, VO: c.vo}
-	res, err := r.Resolve(ctx, arg)
+	res, err := c.resolveName(ctx, e, r, arg)
 	if err != nil {
-		return nil, &exitError{code: exitUnreachable, msg: err.Error() + "\n  fix: check the configuration given with --config"}
+		return nil, err
 	}
+	out := targetsOf(arg, res)
+	if len(out) == 0 {
+		return nil, configErr("%s resolves to no usable URL", arg)
+	}
+	return out, nil
+}
+
+// targetsOf splits a resolution into its DISET and HTTPS targets.
+func targetsOf(arg string, res *endpoint.Resolution) []*target {
 	var out []*target
 	for _, fam := range [][]diracrpc.Protocol{{diracrpc.DIPS, diracrpc.DIP}, {diracrpc.HTTPS}} {
-		sub := res.Filter(func(p diracrpc.Protocol) bool { return p == fam[0] || (len(fam) > 1 && p == fam[1]) })
+		sub := res.Filter(func(p diracrpc.Protocol) bool { return slices.Contains(fam, p) })
 		if sub == nil {
 			continue
 		}
 		t := &target{arg: arg, urls: sub.Main, failover: sub.Failover}
-		all := sub.URLs()
-		u, _ := endpoint.ParseURL(all[0])
+		u, _ := endpoint.ParseURL(sub.URLs()[0])
 		t.protocol = u.Protocol
 		if len(t.urls) == 0 {
 			t.urls, t.failover = t.failover, nil
 		}
 		out = append(out, t)
 	}
-	if len(out) == 0 {
-		return nil, &exitError{code: exitUnreachable, msg: fmt.Sprintf("%s resolves to no usable URL", arg)}
-	}
-	return out, nil
+	return out
 }
 
 // resolve returns the URL an ENDPOINT stands for (the first one when a name
 // has several), for commands that talk to one server (tls).
-func (c *common) resolve(e *env, arg string) (*endpoint.URL, error) {
-	ts, err := c.resolveTargets(context.Background(), arg)
+func (c *common) resolve(ctx context.Context, e *env, arg string) (*endpoint.URL, error) {
+	ts, err := c.resolveTargets(ctx, e, arg)
 	if err != nil {
 		return nil, err
 	}

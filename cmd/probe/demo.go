@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	say("\n== 5. probe compare %s %s --calls (the test service tour)\n", h.DIPSURL, h.HTTPSURL)
 	var sides [2]diracrpc.Caller
 	for i, u := range []string{h.DIPSURL, h.HTTPSURL} {
-		ts, err := c.resolveTargets(ctx, u)
+		ts, err := c.resolveTargets(ctx, e, u)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	say("\n== 6. probe bench -n %d -c 4, ping over each protocol\n", *n)
 	var benches []benchResult
 	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.DIP, diracrpc.HTTPS} {
-		ts, err := c.resolveTargets(ctx, h.URL(p))
+		ts, err := c.resolveTargets(ctx, e, h.URL(p))
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		r := bench(ctx, cl, "ping", nil, *n, 4, c.timeout)
+		r := bench(ctx, cl, benchSpec{method: "ping", n: *n, conc: 4, timeout: c.timeout})
 		r.Endpoint, r.Protocol = h.URL(p), string(p)
 		benches = append(benches, r)
 		say("   %-6s %8.1f calls/s  p50 %6.2f ms  p90 %6.2f ms  p99 %6.2f ms  errors %d\n",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ func explain(err error) (what, fix string) {
 	var opErr *net.OpError
 	var hostErr x509.HostnameError
 	var uaErr x509.UnknownAuthorityError
+	var recErr tls.RecordHeaderError
 	switch {
 	case errors.As(err, &fe):
 		what = fe.Error()
@@ -36,8 +38,10 @@ func explain(err error) (what, fix string) {
 			fix = "give --ca-dir DIR or set X509_CERT_DIR to a directory of CA certificates"
 		case errors.Is(fe, credentials.ErrInsecurePermissions):
 			fix = "chmod 600 " + fe.Path
-		default:
+		case fe.Fix != "":
 			fix = fe.Fix
+		default:
+			fix = "check the file " + fe.Path
 		}
 	case errors.As(err, &ve):
 		what = ve.Error()
@@ -63,10 +67,14 @@ func explain(err error) (what, fix string) {
 	case diracrpc.CodeOf(err) == diracrpc.CodeTLS && tlsAlert(err) != "":
 		what = err.Error()
 		fix = tlsAlert(err)
+	case errors.As(err, &recErr):
+		what = err.Error()
+		fix = "the server does not speak TLS on this port: a plain dip:// port? Call it as dip://, or use the service's dips:// port"
 	case errors.As(err, &opErr):
 		what, fix = err.Error(), "check the URL and that the service runs"
 	default:
-		what = err.Error()
+		// Every exit-3 message ends with a fix: line (the README's promise).
+		what, fix = err.Error(), "check the URL, that the service runs and your credentials (probe tls ENDPOINT explains the handshake)"
 	}
 	return what, fix
 }

@@ -18,6 +18,8 @@ type common struct {
 	encoding                string
 	insecure                bool
 	json                    bool
+	noCS, verbose           bool
+	confState
 }
 
 // stringList is a repeatable string flag.
@@ -35,7 +37,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "private key of --cert (PEM)")
 	fs.StringVar(&c.proxy, "proxy", "", "grid proxy file (default: $X509_USER_PROXY, then /tmp/x509up_u<uid>)")
 	fs.StringVar(&c.caDir, "ca-dir", "", "CA directory (default: $X509_CERT_DIR, then /etc/grid-security/certificates)")
-	fs.Var(&c.configs, "config", "DIRAC cfg file for System/Component names (repeatable; later files win)")
+	fs.Var(&c.configs, "config", "DIRAC cfg `FILE` for System/Component names (repeatable; later files win; default: $DIRAC/etc/dirac.cfg, $DIRACSYSCONFIG and ~/.dirac.cfg, merged as DIRAC does)")
+	fs.BoolVar(&c.noCS, "no-cs", false, "resolve names with the local configuration only, without asking the Configuration Service")
+	fs.BoolVar(&c.verbose, "v", false, "verbose, on stderr: where the configuration comes from and what the Configuration Servers answer; for call, where the time went (DNS, connect, TLS, proposal, server, transfer)")
 	fs.StringVar(&c.setup, "setup", "", "DIRAC setup (default: the configuration's /DIRAC/Setup)")
 	fs.StringVar(&c.vo, "vo", "", "virtual organisation announced to the service")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall time limit of each call")

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"sort"
 	"strings"
 
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )
@@ -33,12 +36,45 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	service := fs.String("service", testharness.DefaultService, "System/Component name of the test service")
 	encoding := fs.String("encoding", "json", "what the DISET servers write: json or dencode (DIRAC_USE_JSON_ENCODE=no)")
 	asJSON := fs.Bool("json", false, "print one JSON line with the URLs, the environment and the directory first")
+	var in installation
+	in.register(fs)
 	pos, err := parseInterleaved(fs, args, -1)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
 		return usageErr("harness takes no arguments")
+	}
+	if in.enabled() {
+		if *encoding != "json" && *encoding != "dencode" {
+			return usageErr("--encoding must be json or dencode")
+		}
+		if err := in.check(); err != nil {
+			return err
+		}
+		explicit := map[diracrpc.Protocol]int{}
+		fs.Visit(func(f *flag.Flag) {
+			for p, v := range map[string]*int{"dips-port": dipsPort, "dip-port": dipPort, "https-port": httpsPort} {
+				if f.Name == p && *v >= 0 {
+					explicit[diracrpc.Protocol(strings.TrimSuffix(p, "-port"))] = *v
+				}
+			}
+		})
+		enc := server.JSON
+		if *encoding == "dencode" {
+			enc = server.DEncode
+		}
+		uh := *urlHost
+		if uh == "" {
+			uh = map[bool]string{true: "localhost", false: *host}[*host == "127.0.0.1"]
+		}
+		return in.serve(ctx, e, *service, *host, uh, explicit, enc, *asJSON)
+	}
+	if _, _, err := endpoint.SplitService(*service); err != nil {
+		return usageErr("--service: %v", err)
+	}
+	if *dipsPort < 0 && *dipPort < 0 && *httpsPort < 0 {
+		return usageErr("every port is -1: nothing to serve (leave at least one of --dips-port, --dip-port, --https-port at 0 or a port)")
 	}
 	opts := testharness.Options{Dir: *dir, Host: *host, URLHost: *urlHost, ServiceName: *service}
 	switch *encoding {
@@ -68,7 +104,8 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	}
 	h, err := testharness.Start(ctx, opts)
 	if err != nil {
-		return &exitError{code: exitFail, msg: err.Error()}
+		// A busy port, an unwritable --dir: the message names which and why.
+		return &exitError{code: exitFail, msg: "cannot start: " + err.Error()}
 	}
 	defer h.Close()
 	if *asJSON {

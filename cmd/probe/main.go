@@ -7,16 +7,23 @@
 //	probe ping    [flags] ENDPOINT
 //	probe tls     [flags] ENDPOINT
 //	probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)
-//	probe bench   [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]
-//	probe scan    [flags] --config FILE
+//	probe bench   [flags] ENDPOINT [--method M] [--args JSON] [-n N | --duration D] [-c CONCURRENCY] [--rate R]
+//	probe scan    [flags]
+//	probe creds   [flags] [--exists] [--valid H:M]
 //	probe harness [flags]
 //	probe demo
 //	probe codec   (encode|decode) --format (dencode|json)
+//	probe completion (bash|zsh|fish)
 //
-// ENDPOINT is a dips://, dip:// or https:// URL, or System/Component resolved
-// with --config. Exit codes: 0 success, 1 the service answered S_ERROR (or a
-// comparison diverged), 2 usage error, 3 the service could not be reached or
-// authenticated with.
+// Flags go before or after the arguments. ENDPOINT is a dips://, dip:// or
+// https:// URL, or System/Component resolved as DIRAC's clients do: the
+// local configuration (--config, else $DIRAC/etc/dirac.cfg, DIRACSYSCONFIG
+// and ~/.dirac.cfg) completed by the Configuration Service it names. Exit
+// codes: 0 success, 1 the service answered S_ERROR (or a comparison
+// diverged, a check failed), 2 usage error, 3 the service (or the
+// Configuration Service) could not be reached or authenticated with, 4
+// configuration error (none found, or a name it does not define). The
+// README's walkthrough is TestREADMEWalkthrough.
 package main
 
 import (

@@ -64,6 +64,12 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd and returns its exit code and output.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -74,6 +80,31 @@ func probe(t *testing.T, env map[string]string, stdin string, args ...string) re
 		require.NoError(t, err)
 	}
 	return result{code, out.String(), errb.String()}
+}
+
+// writeProxy writes c as a proxy file dir/name.
+func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, credentials.WriteProxyFile(p, c))
+	return p
+}
+
+// stopAtCleanup interrupts cmd (a harness) when the test ends and checks
+// that it stops cleanly.
+func stopAtCleanup(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "harness exit: %s", stderr.String())
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("harness did not stop on SIGINT")
+		}
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe to read while exec writes to it.
@@ -127,19 +158,10 @@ func startHarness(t *testing.T, args ...string) *harnessProc {
 		t.Fatalf("harness did not start: %s", stderr.String())
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "harness exit: %s", stderr.String())
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("harness did not stop on SIGINT")
-		}
 		_, err := os.Stat(hp.info.Dir)
 		assert.True(t, os.IsNotExist(err), "the temporary PKI directory is removed")
 	})
+	stopAtCleanup(t, cmd, stderr)
 	return hp
 }
 
@@ -152,14 +174,14 @@ func TestUsageErrors(t *testing.T) {
 		{"call", "--encoding", "xml", "dips://h:1/A/B", "m"},
 		{"call", "dips://h:1/A/B", "m", "not json"},
 		{"call", "ftp://h/A/B", "m"},
-		{"call", "Framework/Foo", "m"},
 		{"call", "--cert", "x", "dips://h:1/A/B", "m"},
 		{"ping"},
 		{"tls", "dip://h:1/A/B"},
 		{"compare", "dips://h:1/A/B"},
 		{"bench", "dips://h:1/A/B", "-n", "0"},
 		{"bench", "dips://h:1/A/B", "--args", "{}"},
-		{"scan"},
+		{"scan", "extra"},
+		{"scan", "--parallel", "0"},
 		{"codec", "encode"},
 		{"codec", "frobnicate", "--format", "json"},
 		{"harness", "extra"},
@@ -169,6 +191,13 @@ func TestUsageErrors(t *testing.T) {
 		r := probe(t, nil, "", args...)
 		assert.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
 		assert.NotEmpty(t, r.stderr, "%v", args)
+	}
+	// Without any configuration a name cannot be resolved: a configuration
+	// error, not a usage error.
+	for _, args := range [][]string{{"call", "Framework/Foo", "m"}, {"scan"}} {
+		r := probe(t, nil, "", args...)
+		assert.Equal(t, exitConfig, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stderr, "DIRACSYSCONFIG", "%v", args)
 	}
 	r := probe(t, nil, "", "--help")
 	assert.Equal(t, 0, r.code)
@@ -314,11 +343,14 @@ func TestAgainstHarness(t *testing.T) {
 		assert.True(t, out.Verdict.OK)
 		require.NotEmpty(t, out.Chain)
 		assert.Contains(t, out.Chain[0].SANs, "IP:127.0.0.1")
-		// Without a proxy the dips server refuses the handshake, but the
-		// chain is still judged and the missing credential explained.
+		// Without a proxy the dips server refuses the handshake: the chain
+		// is still judged, the missing credential explained, and the
+		// verdict fails.
 		r = probe(t, map[string]string{"X509_CERT_DIR": env["X509_CERT_DIR"], "X509_USER_PROXY": "/nonexistent"}, "", "tls", h.info.DIPSURL)
-		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
+		assert.Equal(t, exitUnreachable, r.code, r.stderr+r.stdout)
 		assert.Contains(t, r.stdout, "client credential: PROBLEM")
+		assert.Contains(t, r.stdout, "verdict: FAIL")
+		assert.Contains(t, r.stdout, "SANs:    DNS:localhost", "the server's chain is shown all the same")
 	})
 
 	t.Run("compare", func(t *testing.T) {
@@ -407,7 +439,8 @@ Systems
 		}
 		r0 := probe(t, env, "", "scan", "--config", h.info.Config)
 		assert.Equal(t, 0, r0.code, r0.stderr+r0.stdout)
-		assert.Contains(t, r0.stdout, "1 services in setup Test, 0 endpoint checks failed")
+		assert.Contains(t, r0.stdout, "1 services in setup Test, 2 URLs checked, 0 failed")
+		assert.Contains(t, r0.stdout, "both protocols:        Framework/TestHarness")
 		good := write("")
 		r := probe(t, env, "", "call", "--config", good, "Framework/TestHarness", "add", "40", "2")
 		assert.Equal(t, 0, r.code, r.stderr)
@@ -420,13 +453,11 @@ Systems
 		bad := write("Dead = dips://" + dead + "/Framework/Dead")
 		r = probe(t, env, "", "scan", "--json", "--timeout", "5s", "--config", bad)
 		assert.Equal(t, exitUnreachable, r.code, r.stderr)
-		var out struct {
-			Failed int       `json:"failed"`
-			Rows   []scanRow `json:"rows"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
-		assert.Equal(t, 1, out.Failed)
-		assert.Len(t, out.Rows, 3)
+		rows := scanLines(t, r.stdout)
+		require.Len(t, rows, 3)
+		assert.Equal(t, "Framework/Dead", rows[0].Service)
+		assert.False(t, rows[0].OK)
+		assert.Contains(t, r.stderr, "no working URL:        Framework/Dead")
 		r = probe(t, env, "", "compare", "--config", good, "Framework/TestHarness", "types")
 		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
 		assert.Contains(t, r.stdout, "A = dips")
@@ -434,7 +465,7 @@ Systems
 		r = probe(t, env, "", "compare", "--config", h.info.Config, "--encoding", "dencode", "Framework/TestHarness", "echoAny", `{"1": 2}`)
 		assert.Equal(t, 0, r.code, r.stderr+r.stdout)
 		r = probe(t, env, "", "call", "--config", good, "Framework/Nothing", "ping")
-		assert.Equal(t, exitUnreachable, r.code, r.stderr)
+		assert.Equal(t, exitConfig, r.code, r.stderr)
 	})
 }
 
@@ -518,11 +549,7 @@ func TestTLSExplainsBrokenCertificates(t *testing.T) {
 func TestClientCredentialProblems(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{CA: pki.NewT(t, pki.Options{})})
 	dir := t.TempDir()
-	write := func(name string, c *credentials.Credential) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, credentials.WriteProxyFile(p, c))
-		return p
-	}
+	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
 	expired := write("expired.pem", pki.Must(t)(h.CA.ExpiredProxy(h.Files.User)))
 	forged := write("forged.pem", pki.Must(t)(h.CA.ForgedProxy(h.Files.User)))
 	base := map[string]string{"X509_CERT_DIR": h.Files.CADir}
@@ -544,7 +571,7 @@ func TestClientCredentialProblems(t *testing.T) {
 
 	// A CN-only host certificate is what DIRAC accepts: verdict OK.
 	addr := brokenServer(t, pki.Must(t)(h.CA.HostCNOnly("127.0.0.1")))
-	r = probe(t, base, "", "tls", "https://"+addr+"/A/B")
+	r = probe(t, map[string]string{"X509_CERT_DIR": h.Files.CADir, "X509_USER_PROXY": h.Files.Proxy}, "", "tls", "https://"+addr+"/A/B")
 	assert.Equal(t, 0, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "(none: host name checked against the CN)")
 }

@@ -47,10 +47,13 @@ type tlsReport struct {
 	TLSVersion string     `json:"tls_version,omitempty"`
 	Chain      []certInfo `json:"chain"`
 	CADir      string     `json:"ca_dir,omitempty"`
-	Verdict    verdict    `json:"verdict"`
-	Client     *verdict   `json:"client,omitempty"`
-	Handshake  string     `json:"handshake_error,omitempty"`
-	ElapsedMS  float64    `json:"elapsed_ms"`
+	// Verdict covers both directions: the server's chain (Server) and
+	// whether the server takes the credential calls present (Client).
+	Verdict   verdict  `json:"verdict"`
+	Server    verdict  `json:"server"`
+	Client    *verdict `json:"client,omitempty"`
+	Handshake string   `json:"handshake_error,omitempty"`
+	ElapsedMS float64  `json:"elapsed_ms"`
 }
 
 func describeCert(c *x509.Certificate) certInfo {
@@ -120,7 +123,7 @@ func runTLS(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usageErr("want one ENDPOINT")
 	}
-	u, err := c.resolve(e, pos[0])
+	u, err := c.resolve(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
@@ -158,6 +161,7 @@ func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsRe
 	start := time.Now()
 	rep := &tlsReport{URL: u.String(), Host: u.Host, Protocol: string(u.Protocol)}
 	var chain []*x509.Certificate
+	asked := false // the server asked for a client certificate
 	cfg := &tls.Config{
 		ServerName: u.Host,
 		MinVersion: tls.VersionTLS12,
@@ -173,10 +177,16 @@ func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsRe
 		cfg.ServerName = ""
 	}
 	cred, credErr := c.clientCredential(e)
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		asked = true
+		if credErr != nil {
+			return &tls.Certificate{}, nil
+		}
+		tc := cred.TLSCertificate()
+		return &tc, nil
+	}
 	switch {
 	case credErr == nil:
-		tc := cred.TLSCertificate()
-		cfg.Certificates = []tls.Certificate{tc}
 		rep.Client = &verdict{OK: true, Message: fmt.Sprintf("%s (%s), valid until %s", credentials.SubjectDN(cred.Leaf()),
 			cred.CertPath, cred.NotAfter().UTC().Format(time.RFC3339))}
 	default:
@@ -208,33 +218,86 @@ func inspectTLS(ctx context.Context, c *common, e *env, u *endpoint.URL) (*tlsRe
 	switch {
 	case caErr != nil:
 		what, fix := explain(caErr)
-		rep.Verdict = verdict{Reason: "no CAs", Message: "cannot verify: " + what, Fix: fix}
+		rep.Server = verdict{Reason: "no CAs", Message: "cannot verify: " + what, Fix: fix}
 	default:
 		rep.CADir = cas.Dir
 		if verr := credentials.VerifyServerChain(chain, u.Host, cas, time.Now()); verr != nil {
-			rep.Verdict = verdict{Message: verr.Error()}
+			rep.Server = verdict{Message: verr.Error()}
 			var ve *credentials.VerifyError
 			if errors.As(verr, &ve) {
-				rep.Verdict.Reason = ve.Reason.String()
-				rep.Verdict.Names = ve.Names
-				rep.Verdict.Fix = verifyFix(ve)
+				rep.Server.Reason = ve.Reason.String()
+				rep.Server.Names = ve.Names
+				rep.Server.Fix = verifyFix(ve)
 			}
 		} else {
-			rep.Verdict = verdict{OK: true, Message: fmt.Sprintf("trusted (CA directory %s) and valid for host %s", cas.Dir, u.Host)}
+			rep.Server = verdict{OK: true, Message: fmt.Sprintf("trusted (CA directory %s) and valid for host %s", cas.Dir, u.Host)}
 		}
-		checkRevocation(&rep.Verdict, cas, chain, "the server's certificate")
+		checkRevocation(&rep.Server, cas, chain, "the server's certificate")
 		if credErr == nil {
 			checkRevocation(rep.Client, cas, cred.Chain, "your credential")
 		}
 	}
-	if rep.Verdict.OK && rep.Handshake != "" {
-		if fix := tlsAlert(errors.New(rep.Handshake)); fix != "" {
-			rep.Verdict.Message += "; but the server refused our side of the handshake: " + rep.Handshake
-			rep.Verdict.Fix = fix
+	judgeClientSide(ctx, c, e, u, rep, asked, credErr == nil)
+	rep.Verdict = rep.Server
+	if rep.Server.OK && rep.Client != nil && !rep.Client.OK {
+		rep.Verdict = *rep.Client
+		rep.Verdict.Message = "your credential: " + rep.Verdict.Message
+		if rep.Verdict.Reason == "" {
+			rep.Verdict.Reason = "client credential"
 		}
 	}
 	rep.ElapsedMS = millis(time.Since(start))
 	return rep, nil
+}
+
+// judgeClientSide completes rep.Client with the server's view of our
+// credential. A refusal may come during the handshake (rep.Handshake) or,
+// in TLS 1.3, only after it, so when the server asked for a certificate a
+// real call (ping, through the same client calls use) settles it: the
+// service answering at all, even with an S_ERROR other than a refusal of
+// the identity, means the credential was taken.
+func judgeClientSide(ctx context.Context, c *common, e *env, u *endpoint.URL, rep *tlsReport, asked, haveCred bool) {
+	switch {
+	case rep.Handshake != "":
+		fix := tlsAlert(errors.New(rep.Handshake))
+		if fix == "" {
+			fix = "the server refused the handshake: check that your credential is valid and issued by a CA the service trusts"
+		}
+		*rep.Client = verdict{Reason: "refused", Message: "the server refused the handshake: " + rep.Handshake, Fix: fix}
+		return
+	case !rep.Client.OK:
+		return // the local problem is the verdict
+	case !asked:
+		rep.Client.Message += "; the server did not ask for it"
+		return
+	case !rep.Server.OK || !haveCred:
+		return // a call would not get as far
+	}
+	cl, err := c.caller(e, &target{arg: u.String(), urls: []string{u.String()}, protocol: u.Protocol})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		_, err = cl.Call(ctx, "ping")
+		cancel()
+		cl.Close()
+	}
+	var se *diracrpc.Error
+	switch {
+	case err == nil, errors.As(err, &se) && !(diracrpc.CodeOf(err) == diracrpc.CodeUnauthorized && (se.Local || se.Message == frameworkRefusal)):
+		rep.Client.Message += "; accepted by the server (ping answered)"
+	case diracrpc.CodeOf(err) == diracrpc.CodeUnauthorized:
+		*rep.Client = verdict{Reason: "refused", Message: "the service refused your identity: " + err.Error(),
+			Fix: "check that your proxy is valid, issued by a CA the service trusts, and that your DN and group are registered"}
+	default:
+		what, fix := explain(err)
+		msg := "a call with it failed: " + what
+		if diracrpc.CodeOf(err) == diracrpc.CodeTLS {
+			msg = "the server refused it: " + what
+			if tlsAlert(err) == "" {
+				fix = "check that your credential is valid and issued by a CA the service trusts"
+			}
+		}
+		*rep.Client = verdict{Reason: "refused", Message: msg, Fix: fix}
+	}
 }
 
 // checkRevocation looks up certs (as sent, leaf first) in the CRLs of the CA

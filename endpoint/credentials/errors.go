@@ -11,10 +11,12 @@ import (
 // *FileError wrapping one of these, so callers branch with errors.Is.
 var (
 	// ErrNoProxy: no proxy file was found in the default locations (DIRAC: "No proxy found").
+	//lint:ignore ST1005 DIRAC's own message, which scripts match
 	ErrNoProxy = errors.New("No proxy found")
 	// ErrNoCertificate: no user or host certificate/key was found in the default locations.
 	ErrNoCertificate = errors.New("no certificate found")
 	// ErrNoCAs: no CA directory, or one without any certificate (DIRAC: "No CAs found!").
+	//lint:ignore ST1005 DIRAC's own message, which scripts match
 	ErrNoCAs = errors.New("No CAs found!")
 	// ErrFileMissing: a named file does not exist.
 	ErrFileMissing = errors.New("file does not exist")

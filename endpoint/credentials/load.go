@@ -162,13 +162,16 @@ func (o LoadOptions) now() time.Time {
 // block its key; other blocks (such as DIRACX tokens) are ignored. It then runs
 // the local checks (permissions, validity of every certificate, key match).
 func LoadProxy(path string, opts LoadOptions) (*Credential, error) {
-	data, err := readChecked(path, opts, "run dirac-proxy-init to create a proxy")
+	data, permErr, err := readChecked(path, opts, "run dirac-proxy-init to create a proxy")
 	if err != nil {
 		return nil, err
 	}
 	c, err := parseCredential(path, data, data, path, opts)
 	if err != nil {
 		return nil, err
+	}
+	if permErr != nil {
+		return nil, permErr
 	}
 	return c, nil
 }
@@ -181,11 +184,18 @@ func LoadCertKey(certPath, keyPath string, opts LoadOptions) (*Credential, error
 	if err != nil {
 		return nil, fileErr(certPath, err, "check the certificate path")
 	}
-	keyData, err := readChecked(keyPath, opts, "check the key path")
+	keyData, permErr, err := readChecked(keyPath, opts, "check the key path")
 	if err != nil {
 		return nil, err
 	}
-	return parseCredential(certPath, certData, keyData, keyPath, opts)
+	c, err := parseCredential(certPath, certData, keyData, keyPath, opts)
+	if err != nil {
+		return nil, err
+	}
+	if permErr != nil {
+		return nil, permErr
+	}
+	return c, nil
 }
 
 // ParseCredential parses PEM data already in memory (for example DIRAC's
@@ -195,15 +205,19 @@ func ParseCredential(certPEM, keyPEM []byte, opts LoadOptions) (*Credential, err
 	return parseCredential("", certPEM, keyPEM, "", opts)
 }
 
-func readChecked(path string, opts LoadOptions, fix string) ([]byte, error) {
+// readChecked reads a file holding a private key. A file others can read
+// gives permErr, for the caller to return once the content has parsed: a
+// file that is not a credential at all is first reported as such, not
+// blamed on its mode.
+func readChecked(path string, opts LoadOptions, fix string) (data []byte, permErr, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fileErr(path, err, fix)
+		return nil, nil, fileErr(path, err, fix)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fileErr(path, err, fix)
+		return nil, nil, fileErr(path, err, fix)
 	}
 	if !opts.InsecureSkipPermissionCheck {
 		mask := fs.FileMode(0o077)
@@ -211,15 +225,15 @@ func readChecked(path string, opts LoadOptions, fix string) ([]byte, error) {
 			mask = 0o007
 		}
 		if st.Mode().Perm()&mask != 0 {
-			return nil, &FileError{Path: path, Err: fmt.Errorf("%w (mode %04o)", ErrInsecurePermissions, st.Mode().Perm()),
+			permErr = &FileError{Path: path, Err: fmt.Errorf("%w (mode %04o)", ErrInsecurePermissions, st.Mode().Perm()),
 				Fix: fmt.Sprintf("run: chmod 600 %s", path)}
 		}
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(f); err != nil {
-		return nil, fileErr(path, err, "")
+		return nil, nil, fileErr(path, err, "")
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), permErr, nil
 }
 
 func fileErr(path string, err error, fix string) error {
@@ -232,14 +246,15 @@ func fileErr(path string, err error, fix string) error {
 func parseCredential(certPath string, certData, keyData []byte, keyPath string, opts LoadOptions) (*Credential, error) {
 	chain, err := parseCertificates(certData)
 	if err != nil {
-		return nil, &FileError{Path: certPath, Err: err}
+		return nil, &FileError{Path: certPath, Err: err,
+			Fix: "a certificate block of the file is damaged: make a new proxy (dirac-proxy-init) or get the certificate again"}
 	}
 	if len(chain) == 0 {
 		return nil, &FileError{Path: certPath, Err: ErrNoCertInFile, Fix: "the file must hold a PEM CERTIFICATE block"}
 	}
 	key, err := parsePrivateKeyPEM(keyData, opts.Passphrase)
 	if err != nil {
-		fix := ""
+		fix := "the private key block is missing or damaged: make a new proxy (dirac-proxy-init) or get the key again"
 		if errors.Is(err, ErrEncryptedKey) {
 			fix = "give the passphrase, or decrypt the key with: openssl pkey -in KEY -out KEY.nopass"
 		}
@@ -314,13 +329,14 @@ func parsePrivateKeyPEM(data []byte, passphrase []byte) (crypto.Signer, error) {
 			continue
 		}
 		der := block.Bytes
-		//nolint:staticcheck // legacy PEM encryption is what grid tools wrote for years
+		//lint:ignore SA1019 legacy PEM encryption is what grid tools wrote for years
 		if x509.IsEncryptedPEMBlock(block) {
 			if passphrase == nil {
 				return nil, ErrEncryptedKey
 			}
 			var err error
-			der, err = x509.DecryptPEMBlock(block, passphrase) //nolint:staticcheck
+			//lint:ignore SA1019 as above: reading old keys, never writing them
+			der, err = x509.DecryptPEMBlock(block, passphrase)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrBadPassphrase, err)
 			}

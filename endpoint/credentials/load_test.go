@@ -56,7 +56,7 @@ func TestLoadCredentials(t *testing.T) {
 	p8, err := x509.MarshalPKCS8PrivateKey(rsaUser.PrivateKey)
 	require.NoError(t, err)
 	rsaKeyPKCS8 := writeFile(t, dir, "rsakey8.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}), 0o600)
-	//nolint:staticcheck // legacy PEM encryption is a real-world format
+	//lint:ignore SA1019 legacy PEM encryption is a real-world format
 	encBlock, err := x509.EncryptPEMBlock(zeroReader{}, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaUser.PrivateKey.(*rsaKey)), []byte("secret"), x509.PEMCipherAES256)
 	require.NoError(t, err)
 	rsaKeyEnc := writeFile(t, dir, "rsakeyenc.pem", pem.EncodeToMemory(encBlock), 0o600)
@@ -216,4 +216,25 @@ func TestCredentialNeverPrintsKey(t *testing.T) {
 	assert.Contains(t, out, credentials.SubjectDN(f.proxy.Leaf()))
 	assert.NotContains(t, out, "PRIVATE KEY")
 	assert.NotContains(t, out, keyPEM[40:80])
+}
+
+// A file that is not a credential is reported as such, whatever its mode:
+// its mode is only blamed once the content is a credential.
+func TestContentBeforeMode(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	garbage := writeFile(t, dir, "garbage.pem", []byte("garbage"), 0o644)
+	_, err := credentials.LoadProxy(garbage, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrNoCertInFile)
+	assert.NotErrorIs(t, err, credentials.ErrInsecurePermissions)
+	broken := writeFile(t, dir, "broken.pem", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o644)
+	_, err = credentials.LoadProxy(broken, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrMalformed)
+	var fe *credentials.FileError
+	require.ErrorAs(t, err, &fe)
+	assert.NotEmpty(t, fe.Fix, "a damaged block says what to do")
+	good := writeProxy(t, dir, "proxy.pem", pki.Must(t)(f.ca.Proxy(f.user, pki.RFC3820)))
+	require.NoError(t, os.Chmod(good, 0o644))
+	_, err = credentials.LoadProxy(good, credentials.LoadOptions{})
+	require.ErrorIs(t, err, credentials.ErrInsecurePermissions)
 }

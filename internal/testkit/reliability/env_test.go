@@ -221,15 +221,6 @@ func (b *badServers) urls() []string {
 	return out
 }
 
-// conns is the number of connections the bad servers accepted.
-func (b *badServers) conns() int64 {
-	var n int64
-	for _, p := range b.proxies() {
-		n += p.Stats().Conns
-	}
-	return n
-}
-
 // check: no request ever got through a bad server, and the certificate
 // ones only saw failed handshakes.
 func (b *badServers) check(t *testing.T) {

@@ -84,5 +84,3 @@ func (e *env) httpsClient(urls []string, tune func(*diracrpc.Options)) *diracrpc
 	e.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
-
-func httpsURL(addr string) string { return "https://" + addr + "/" + svcName }

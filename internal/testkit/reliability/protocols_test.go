@@ -41,7 +41,9 @@ func commonOnceCases() []onceCase {
 			plainErr: true, plainRuns: 1, idemRuns: 2},
 		{name: "garbage answer", fault: faults.Fault{Kind: faults.Garbage},
 			plainErr: true, plainRuns: 1, idemRuns: 2},
-		{name: "answer never comes", fault: faults.Fault{Kind: faults.DelayAnswer}, timeout: 500 * time.Millisecond,
+		// The deadline must leave room for the handshake and the handler on a
+		// loaded machine under -race: the service has to run once first.
+		{name: "answer never comes", fault: faults.Fault{Kind: faults.DelayAnswer}, timeout: 2 * time.Second,
 			plainErr: true, plainRuns: 1, idemErr: true, idemRuns: 1},
 		{name: "slow answer within deadline", fault: faults.Fault{Kind: faults.DelayAnswer, Delay: 50 * time.Millisecond},
 			plainRuns: 1, idemRuns: 1},
