@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -12,9 +13,10 @@ import (
 // selectors calling with it. An entry lives until min(TTL, the proxy's
 // expiry - 1 s), as DIRAC's gateway keeps its DictCache entries.
 type cache struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	entries map[identity]*entry
+	now      func() time.Time
+	mu       sync.Mutex
+	entries  map[identity]*entry
+	inflight map[identity]chan struct{} // delegations under way
 }
 
 type entry struct {
@@ -31,7 +33,47 @@ type entry struct {
 type trustedID struct{ DN, Group string }
 
 func newCache(now func() time.Time) *cache {
-	return &cache{now: now, entries: make(map[identity]*entry)}
+	return &cache{now: now, entries: make(map[identity]*entry), inflight: make(map[identity]chan struct{})}
+}
+
+// claim returns the live entry of id (cached true); or, when another
+// connection is delegating for id, waits for it and returns its entry; or
+// makes the caller the one that delegates: it must then call finish, with
+// the new entry or nil after a failure. So that a burst of first calls by
+// one user costs one delegation, not one each.
+func (c *cache) claim(ctx context.Context, id identity) (e *entry, cached bool, finish func(*entry)) {
+	for {
+		if e, ok := c.get(id); ok {
+			return e, true, nil
+		}
+		c.mu.Lock()
+		if _, ok := c.entries[id]; ok { // put meanwhile
+			c.mu.Unlock()
+			continue
+		}
+		wait, busy := c.inflight[id]
+		if !busy {
+			done := make(chan struct{})
+			c.inflight[id] = done
+			c.mu.Unlock()
+			return nil, false, func(*entry) {
+				c.mu.Lock()
+				delete(c.inflight, id)
+				c.mu.Unlock()
+				close(done)
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false, func(*entry) {}
+		}
+		if e, ok := c.get(id); ok {
+			return e, true, nil
+		}
+		// The other delegation failed: try ours.
+	}
 }
 
 func (c *cache) get(id identity) (*entry, bool) {

@@ -196,16 +196,18 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 		return
 	}
 	id := identityOf(call.Peer, call.ExtraCredentials)
-	ent, ok := g.cache.get(id)
-	ev.CachedDelegation = ok
-	if !ok {
+	ent, cached, finish := g.cache.claim(ctx, id)
+	ev.CachedDelegation = cached
+	if !cached {
 		cred, err := call.Delegate(ctx)
 		if err != nil {
+			finish(nil)
 			ev.Err = err
 			g.log.Info("gateway: delegation failed", "dn", call.Peer.DN, "remote", call.RemoteAddr, "err", err)
 			return
 		}
 		ent = g.cache.put(id, cred, call.ExtraCredentials, nil, g.cfg.DelegationTTL)
+		finish(ent)
 	}
 	if err := call.Accept(); err != nil {
 		ev.Err = err

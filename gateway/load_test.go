@@ -1,0 +1,123 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/selector"
+)
+
+// TestGatewayLoad: 200 concurrent callers, each making the same calls
+// directly to the DISET service and through the gateway (DISET in, DISET
+// out), in the same run; it reports the latency overhead per call. CI runs
+// one call per caller and direction; DIRACRPC_GATEWAY_LOAD_CALLS=N makes N
+// each (the big run).
+func TestGatewayLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test skipped with -short")
+	}
+	calls := 1
+	if v := os.Getenv("DIRACRPC_GATEWAY_LOAD_CALLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		calls = n
+	}
+	for _, mode := range []selector.Mode{selector.DISET, selector.HTTPS} {
+		t.Run(string(mode), func(t *testing.T) { loadRun(t, mode, calls) })
+	}
+}
+
+// loadRun compares the gateway (DISET in, mode out) with direct calls over
+// the protocol mode picks.
+func loadRun(t *testing.T, mode selector.Mode, calls int) {
+	const callers = 200
+	w := newWorld(t, worldOpts{mode: mode, maxCalls: callers})
+	gc := w.viaGateway(t, nil)
+	out := diracrpc.DIPS
+	if mode == selector.HTTPS {
+		out = diracrpc.HTTPS
+	}
+	dc := w.direct(t, out, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(30+calls)*10*time.Second)
+	defer cancel()
+	// Warm both paths (the gateway's delegation, the clients' TLS
+	// configuration) so that the runs measure steady-state calls.
+	_, err := gc.Call(ctx, "add", 1, 1)
+	require.NoError(t, err)
+	_, err = dc.Call(ctx, "add", 1, 1)
+	require.NoError(t, err)
+
+	run := func(c *diracrpc.Client) (lat []time.Duration, wall time.Duration) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := time.Now()
+		errs := make(chan error, callers)
+		for i := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range calls {
+					t0 := time.Now()
+					res, err := c.Call(ctx, "add", i, j)
+					d := time.Since(t0)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if res.Value != int64(i+j) {
+						errs <- fmt.Errorf("add(%d, %d) = %v", i, j, res.Value)
+						return
+					}
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		return lat, time.Since(start)
+	}
+	// Alternate the order so that neither side always runs on a warmer
+	// machine.
+	dlat, dwall := run(dc)
+	glat, gwall := run(gc)
+	dlat2, dwall2 := run(dc)
+	dlat = append(dlat, dlat2...)
+	dwall += dwall2
+	dwall /= 2
+	mean := func(l []time.Duration) time.Duration {
+		var s time.Duration
+		for _, d := range l {
+			s += d
+		}
+		return s / time.Duration(len(l))
+	}
+	pct := func(l []time.Duration, p float64) time.Duration {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return l[int(float64(len(l)-1)*p)]
+	}
+	require.Len(t, glat, callers*calls)
+	t.Logf("%s out, %d callers x %d calls: direct mean %v p50 %v p99 %v wall %v | gateway mean %v p50 %v p99 %v wall %v | overhead per call %v (mean), %v (p50)",
+		out, callers, calls, mean(dlat), pct(dlat, 0.5), pct(dlat, 0.99), dwall,
+		mean(glat), pct(glat, 0.5), pct(glat, 0.99), gwall, mean(glat)-mean(dlat), pct(glat, 0.5)-pct(dlat, 0.5))
+	delegations := 0
+	for _, e := range w.events.all() {
+		if !e.CachedDelegation {
+			delegations++
+		}
+	}
+	require.Equal(t, 1, delegations, "one delegation for one identity, however many callers")
+}
