@@ -139,6 +139,7 @@ func (w *world) viaGateway(t *testing.T, cred *credentials.Credential) *diracrpc
 	t.Helper()
 	c, err := disetclient.New([]string{w.disetURL}, w.opts(cred), disetclient.Options{})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -152,6 +153,7 @@ func (w *world) direct(t *testing.T, p diracrpc.Protocol, cred *credentials.Cred
 		c, err = disetclient.New([]string{w.h.DIPSURL}, w.opts(cred), disetclient.Options{})
 	}
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() }) // before the harness stops: no idle connection left
 	return c
 }
 
