@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -93,35 +94,50 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		Logger:         quiet,
 	})
 	require.NoError(t, err)
-	dtls, err := server.NewDISETTLSConfig(h.Files.Host, h.CA.Store())
-	require.NoError(t, err)
-	htls, err := server.NewHTTPSTLSConfig(h.Files.Host, h.CA.Store())
-	require.NoError(t, err)
-	srv := gateway.NewServer(g, gateway.ServerConfig{
-		DISET:         server.DISETConfig{TLS: dtls, Logger: quiet, MaxConcurrentCalls: o.maxCalls},
-		HTTPS:         server.HTTPSConfig{TLS: htls, Logger: quiet},
+	ports := serveGateway(t, g, h.Files.Host, h.CA.Store(), gateway.ServerConfig{
+		DISET:         server.DISETConfig{MaxConcurrentCalls: o.maxCalls},
 		HTTPSServices: []string{service},
 		Admin:         o.admin,
 	})
-	listen := func() net.Listener {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	return &world{h: h, gw: ports.srv, events: ev,
+		disetURL: fmt.Sprintf("dips://localhost:%d/%s", ports.dips, service),
+		httpsURL: fmt.Sprintf("https://localhost:%d/%s", ports.https, service),
+		adminURL: fmt.Sprintf("http://127.0.0.1:%d", ports.admin)}
+}
+
+// served is a gateway server running on 127.0.0.1 and its ports.
+type served struct {
+	srv                *gateway.Server
+	dips, https, admin int
+}
+
+// serveGateway serves g over DISET, HTTPS and the admin listener on
+// ephemeral 127.0.0.1 ports with host's certificate, cfg completing the
+// configuration; it shuts the server down at the end of the test.
+func serveGateway(t *testing.T, g *gateway.Gateway, host *credentials.Credential, cas *credentials.CAStore, cfg gateway.ServerConfig) served {
+	t.Helper()
+	var err error
+	cfg.DISET.TLS, err = server.NewDISETTLSConfig(host, cas)
+	require.NoError(t, err)
+	cfg.HTTPS.TLS, err = server.NewHTTPSTLSConfig(host, cas)
+	require.NoError(t, err)
+	cfg.DISET.Logger, cfg.HTTPS.Logger = quiet, quiet
+	srv := gateway.NewServer(g, cfg)
+	var ls [3]net.Listener
+	for i := range ls {
+		ls[i], err = net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
-		return l
 	}
-	dl, hl, al := listen(), listen(), listen()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(dl, hl, al) }()
+	go func() { done <- srv.Serve(ls[0], ls[1], ls[2]) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		assert.NoError(t, srv.Shutdown(ctx))
 		assert.NoError(t, <-done)
 	})
-	port := func(l net.Listener) string { return l.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):] }
-	return &world{h: h, gw: srv, events: ev,
-		disetURL: "dips://localhost:" + port(dl) + "/" + service,
-		httpsURL: "https://localhost:" + port(hl) + "/" + service,
-		adminURL: "http://127.0.0.1:" + port(al)}
+	port := func(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
+	return served{srv: srv, dips: port(ls[0]), https: port(ls[1]), admin: port(ls[2])}
 }
 
 func (w *world) opts(cred *credentials.Credential) diracrpc.Options {

@@ -105,28 +105,10 @@ func startOracleGateway(t *testing.T, o *oracle, mirror gateway.Mirror) (dport, 
 		TrustedHost: true, HostCredential: o.host, Shadow: mirror, Logger: quiet,
 	})
 	require.NoError(t, err)
-	dtls, err := server.NewDISETTLSConfig(o.host, o.cas)
-	require.NoError(t, err)
-	htls, err := server.NewHTTPSTLSConfig(o.host, o.cas)
-	require.NoError(t, err)
-	srv := gateway.NewServer(g, gateway.ServerConfig{
-		DISET:         server.DISETConfig{TLS: dtls, Logger: quiet},
-		HTTPS:         server.HTTPSConfig{TLS: htls, Logger: quiet},
+	ports := serveGateway(t, g, o.host, o.cas, gateway.ServerConfig{
 		HTTPSServices: []string{"Framework/Oracle", "Framework/OracleTornado"},
 	})
-	dl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(dl, hl, nil) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, srv.Shutdown(ctx))
-		assert.NoError(t, <-done)
-	})
-	return dl.Addr().(*net.TCPAddr).Port, hl.Addr().(*net.TCPAddr).Port
+	return ports.dips, ports.https
 }
 
 // runDIRAC runs testdata/dirac_client.py with DIRAC's environment and a

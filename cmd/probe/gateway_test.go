@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,35 +16,14 @@ import (
 	"github.com/diracgo/diracrpc/testharness"
 )
 
-// startGateway runs probe with args (gateway or shadow, --json) until it
-// printed its addresses; it stops it (SIGINT) at the end of the test.
+// startGateway runs probe with args (gateway or shadow) until it printed
+// its addresses (--json), stopped (SIGINT) at the end of the test.
 func startGateway(t *testing.T, args ...string) map[string]string {
 	t.Helper()
-	cmd := exec.Command(probeBin, append(args, "--json", "--listen", "127.0.0.1:0", "--listen-admin", "127.0.0.1:0")...)
-	cmd.Env = []string{"HOME=" + t.TempDir()}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	banner := startBanner(t, append(args, "--json", "--listen", "127.0.0.1:0", "--listen-admin", "127.0.0.1:0"),
+		func(line string) bool { return strings.HasPrefix(line, "{") })
 	var info map[string]string
-	select {
-	case line, ok := <-lines:
-		require.True(t, ok, "gateway printed nothing: %s", stderr.String())
-		require.NoError(t, json.Unmarshal([]byte(line), &info), line)
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("gateway did not start: %s", stderr.String())
-	}
-	stopAtCleanup(t, cmd, stderr)
+	require.NoError(t, json.Unmarshal([]byte(banner), &info), banner)
 	return info
 }
 
