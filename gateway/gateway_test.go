@@ -179,13 +179,14 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// identityOf is what authorisation decided, from whoami.
+// identityOf is what authorisation decided, from whoami (not "identity":
+// through a gateway a host is a proxy of itself, as with DIRAC's gateway).
 func identityOf(t *testing.T, res *diracrpc.Result) map[string]any {
 	t.Helper()
 	var who map[string]any
 	require.NoError(t, res.Decode(&who))
 	out := map[string]any{}
-	for _, k := range []string{"DN", "group", "username", "properties", "isLimitedProxy", "identity"} {
+	for _, k := range []string{"DN", "group", "username", "properties", "isLimitedProxy"} {
 		out[k] = who[k]
 	}
 	return out
@@ -314,6 +315,26 @@ func TestGatewayNeverWidensRights(t *testing.T) {
 		_, err = w.viaGateway(t, must(w.h.CA.ForgedProxy(w.h.Files.User))).Call(ctx, "whoami")
 		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTLS, diracrpc.CodeOf(err), "%v", err)
+	})
+	t.Run("host certificate and trusted host", func(t *testing.T) {
+		// "hosts" and a trusted host acting for a user pass through the
+		// gateway as they would directly: the same identity at the service.
+		for name, o := range map[string]diracrpc.Options{
+			"hosts":        {UseCertificates: true, Credential: w.h.Files.Host},
+			"trusted host": {UseCertificates: true, Credential: w.h.Files.Host, DelegatedDN: credentials.SubjectDN(w.h.Files.User.Leaf()), DelegatedGroup: "dirac_admin"},
+		} {
+			base := w.opts(nil)
+			base.Credential, base.UseCertificates, base.DelegatedDN, base.DelegatedGroup = o.Credential, o.UseCertificates, o.DelegatedDN, o.DelegatedGroup
+			gc, err := disetclient.New([]string{w.disetURL}, base, disetclient.Options{})
+			require.NoError(t, err)
+			dc, err := disetclient.New([]string{w.h.DIPSURL}, base, disetclient.Options{})
+			require.NoError(t, err)
+			gres, err := gc.Call(ctx, "whoami")
+			require.NoError(t, err, name)
+			dres, err := dc.Call(ctx, "whoami")
+			require.NoError(t, err, name)
+			assert.Equal(t, identityOf(t, dres), identityOf(t, gres), name)
+		}
 	})
 	t.Run("user forging a trusted-host forwarding", func(t *testing.T) {
 		o := w.opts(nil)
