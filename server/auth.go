@@ -294,9 +294,16 @@ func (c *Credentials) sync() {
 }
 
 // Rules returns the authorisation rule of method: Service.Authorization,
-// else the method's Auth, else DefaultAuth, else "authenticated".
+// else the method's Auth, else DefaultAuth, else "authenticated". For a
+// transfer path "FileTransfer/<Direction>" the handler's Transfer.Auth and
+// then Authorization["FileTransfer/Default"] come before DefaultAuth, as in
+// DIRAC's AuthManager (which, unlike this, leaves a transfer without any
+// rule open to all).
 func (s *Service) Rules(method string) []string {
 	if r, ok := s.Authorization[method]; ok {
+		return r
+	}
+	if r, ok := s.transferRules(method); ok {
 		return r
 	}
 	if m, ok := s.Lookup(method); ok && m.Auth != nil {

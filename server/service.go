@@ -79,7 +79,10 @@ type Service struct {
 	NoBuiltins bool
 	// Logger receives one line per refused or failed call; nil: slog.Default().
 	Logger *slog.Logger
+	// TransferLimits bound the file transfers (HandleTransfer).
+	TransferLimits TransferLimits
 
+	xfer    transferState
 	mu      sync.RWMutex
 	methods map[string]*Method
 	started time.Time
@@ -260,6 +263,13 @@ func (s *Service) invoke(ctx context.Context, req *Request, runs *atomic.Int64) 
 	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
 		return outcome{kind: notRun, result: errDict(msg)}
 	}
+	return s.run(ctx, req, runs, func(ctx context.Context) (any, error) { return m.Func(ctx, req) })
+}
+
+// run runs a handler (counting the run in runs when not nil, just before it
+// starts) with panics recovered, and shapes what it returned; a failure is
+// logged here, once for both transports and for methods and transfers.
+func (s *Service) run(ctx context.Context, req *Request, runs *atomic.Int64, f func(context.Context) (any, error)) (o outcome) {
 	if runs != nil {
 		runs.Add(1)
 	}
@@ -271,7 +281,7 @@ func (s *Service) invoke(ctx context.Context, req *Request, runs *atomic.Int64) 
 			o = outcome{kind: failed, result: failureDict(req.Method, p)}
 		}
 	}()
-	v, err := m.Func(withService(ctx, s), req)
+	v, err := f(withService(ctx, s))
 	if err == nil {
 		return outcome{kind: returnedValue, result: shapeValue(req.Method, v), value: v}
 	}
@@ -280,7 +290,7 @@ func (s *Service) invoke(ctx context.Context, req *Request, runs *atomic.Int64) 
 		return outcome{kind: returnedError, result: de.Dict(false)}
 	}
 	level := slog.LevelError
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) || peerStopped(err) {
 		level = slog.LevelInfo // the caller went away or the server is closing
 	}
 	s.logger().Log(ctx, level, "diracrpc server: handler failed", "service", s.Name, "method", req.Method,
