@@ -221,7 +221,26 @@ func (s *Service) beginTransfer(ctx context.Context, fi filetransfer.FileInfo) (
 // runTransfer runs the handler of t.Direction as invoke runs a method.
 func (s *Service) runTransfer(ctx context.Context, t *TransferRequest, runs *atomic.Int64) outcome {
 	h, _ := s.TransferHandler(t.Direction)
-	return s.run(ctx, t.Request, runs, func(ctx context.Context) (any, error) { return h.Func(ctx, t) })
+	return s.run(ctx, t.Request, runs, func(ctx context.Context) (any, error) {
+		v, err := h.Func(ctx, t)
+		if dataPhaseError(err) {
+			// A handler passing on what Body or Writer reported: DIRAC's
+			// FileHelper messages, not a server failure.
+			err = &diracrpc.Error{Message: transferMessage(err)}
+		}
+		return v, err
+	})
+}
+
+// dataPhaseError reports the errors of the data phase itself.
+func dataPhaseError(err error) bool {
+	for _, e := range []error{filetransfer.ErrChecksum, filetransfer.ErrTooLarge, filetransfer.ErrSizeMismatch,
+		filetransfer.ErrAborted, filetransfer.ErrIdle} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // transferMessage is the S_ERROR text for a data phase that ended badly,
@@ -235,8 +254,12 @@ func transferMessage(err error) string {
 		return "Error in the file CRC"
 	case errors.Is(err, filetransfer.ErrTooLarge):
 		return "Exceeded maximum file size"
+	case errors.Is(err, filetransfer.ErrSizeMismatch):
+		return "Received data does not match the declared size"
 	case errors.Is(err, filetransfer.ErrAborted):
 		return "Transfer aborted"
+	case errors.Is(err, filetransfer.ErrIdle):
+		return "Transfer timed out waiting for the peer"
 	}
 	return "Error in the transfer: " + err.Error()
 }

@@ -55,10 +55,12 @@ func (s *DISET) serveTransfer(ctx context.Context, conn *diset.Conn, req *Reques
 	case d.Upload():
 		opts.MaxSize, opts.DeclaredSize = lim.MaxSize, fi.Size
 		rcv = filetransfer.NewReceiver(ctx, conn, opts)
+		defer rcv.Release()
 		tr.Body = rcv
 	case d.Download():
 		opts.NoCheckSum = false // the MD5 costs little and never hurts a receiver
 		snd = filetransfer.NewSender(ctx, conn, opts)
+		defer snd.Release()
 		tr.Writer = snd
 	}
 	o := s.svc.runTransfer(ctx, tr, &s.served)

@@ -70,6 +70,7 @@ func Upload(ctx context.Context, f Frames, fi FileInfo, src io.Reader, o Options
 		return nil, err
 	}
 	s := NewSender(ctx, f, o)
+	defer s.Release()
 	_, rerr := s.ReadFrom(src)
 	if rerr == nil {
 		rerr = s.Close()
@@ -122,6 +123,7 @@ func Download(ctx context.Context, f Frames, fi FileInfo, dst io.Writer, o Optio
 	}
 	o.DeclaredSize = -1
 	r := NewReceiver(ctx, f, o)
+	defer r.Release()
 	_, err := r.WriteTo(dst)
 	if err == nil {
 		return Final(ctx, f, o)

@@ -24,8 +24,8 @@ type Receiver struct {
 	received int64
 	progress func(int64)
 	pending  []byte
-	done     bool
-	err      error // io.EOF after a good end
+	done     bool  // the data phase is over for both ends
+	err      error // io.EOF after a good end; why it ended, or why this end failed
 }
 
 // NewReceiver returns the receiving half over f; ctx bounds every frame.
@@ -40,8 +40,9 @@ func NewReceiver(ctx context.Context, f Frames, o Options) *Receiver {
 // Received returns the data bytes received so far.
 func (r *Receiver) Received() int64 { return r.received }
 
-// Done reports whether the data phase is over: the end arrived, or the
-// transfer failed or was aborted.
+// Done reports whether the data phase is over for both ends: the end
+// arrived, or one end aborted or failed it. After a local failure (context,
+// idle timeout, network) it is false, and Abort may still tell the sender.
 func (r *Receiver) Done() bool { return r.done }
 
 // Err returns why the data phase ended: nil while it runs or after a good
@@ -59,7 +60,7 @@ func (r *Receiver) Err() error {
 // context's error, a protocol or network error.
 func (r *Receiver) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
-		if r.done {
+		if r.err != nil {
 			return 0, r.err
 		}
 		r.next()
@@ -74,7 +75,7 @@ func (r *Receiver) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		for len(r.pending) == 0 {
-			if r.done {
+			if r.err != nil {
 				if r.err == io.EOF {
 					return total, nil
 				}
@@ -91,11 +92,22 @@ func (r *Receiver) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
+// end ends the data phase for both ends.
 func (r *Receiver) end(err error) {
 	r.done = true
 	r.err = err
 	r.pending = nil
 	r.l.release()
+}
+
+// Release stops watching the context and clears the connection's deadline;
+// call it when done with the Receiver (the end of data and Abort do).
+func (r *Receiver) Release() { r.l.release() }
+
+// fail records a local failure: the sender may not know yet.
+func (r *Receiver) fail(err error) {
+	r.err = err
+	r.pending = nil
 }
 
 // refuse answers a chunk with S_ERROR(msg) instead of S_OK(), which stops a
@@ -109,7 +121,7 @@ func (r *Receiver) refuse(msg string, err error) {
 func (r *Receiver) next() {
 	v, err := r.l.recv(ChunkFrameLimit)
 	if err != nil {
-		r.end(err)
+		r.fail(err)
 		return
 	}
 	if isAbort(v) {
@@ -158,7 +170,7 @@ func (r *Receiver) next() {
 		r.sum.Write(data)
 	}
 	if err := r.l.send(okFrame(nil)); err != nil {
-		r.end(err)
+		r.fail(err)
 		return
 	}
 	r.pending = data

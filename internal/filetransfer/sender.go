@@ -22,8 +22,8 @@ type Sender struct {
 	buf      []byte
 	sent     int64
 	progress func(int64)
-	done     bool
-	err      error // sticky: why the data phase ended early
+	done     bool  // the data phase is over for both ends
+	err      error // sticky: why it ended early, or why this end failed
 }
 
 // NewSender returns the sending half over f; ctx bounds every frame it
@@ -39,7 +39,10 @@ func NewSender(ctx context.Context, f Frames, o Options) *Sender {
 // Sent returns the bytes acknowledged by the receiver.
 func (s *Sender) Sent() int64 { return s.sent }
 
-// Done reports whether the data phase is over (end sent, aborted or failed).
+// Done reports whether the data phase is over for both ends: the end was
+// sent, or one end aborted or failed it. After a local failure (context,
+// idle timeout, network) it is false, and Abort or Fail may still tell the
+// receiver.
 func (s *Sender) Done() bool { return s.done }
 
 // Err returns why the data phase ended early (nil after a normal end).
@@ -47,7 +50,7 @@ func (s *Sender) Err() error { return s.err }
 
 // Write buffers p and sends every full chunk.
 func (s *Sender) Write(p []byte) (int, error) {
-	if s.done {
+	if s.done || s.err != nil {
 		return 0, s.finishedErr()
 	}
 	n := 0
@@ -72,7 +75,7 @@ func (s *Sender) Write(p []byte) (int, error) {
 func (s *Sender) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
-		if s.done {
+		if s.done || s.err != nil {
 			return total, s.finishedErr()
 		}
 		if s.buf == nil {
@@ -113,11 +116,11 @@ func (s *Sender) flush() error {
 		s.sum.Write(chunk)
 	}
 	if err := s.l.send(okFrame([]any{true, chunk})); err != nil {
-		return s.end(err)
+		return s.fail(err)
 	}
 	ack, err := s.l.recv(ControlFrameLimit)
 	if err != nil {
-		return s.end(err)
+		return s.fail(err)
 	}
 	if isAbort(ack) {
 		return s.end(ErrAborted)
@@ -133,10 +136,21 @@ func (s *Sender) flush() error {
 	return nil
 }
 
+// end ends the data phase for both ends.
 func (s *Sender) end(err error) error {
 	s.done = true
 	s.err = err
 	s.l.release()
+	return err
+}
+
+// Release stops watching the context and clears the connection's deadline;
+// call it when done with the Sender (Close, Abort and Fail do).
+func (s *Sender) Release() { s.l.release() }
+
+// fail records a local failure: the receiver may not know yet.
+func (s *Sender) fail(err error) error {
+	s.err = err
 	return err
 }
 
@@ -145,7 +159,7 @@ func (s *Sender) end(err error) error {
 // nothing, as DIRAC's. Closing a finished Sender returns why it finished
 // early, or nil.
 func (s *Sender) Close() error {
-	if s.done {
+	if s.done || s.err != nil {
 		return s.err
 	}
 	if err := s.flush(); err != nil {
@@ -156,7 +170,7 @@ func (s *Sender) Close() error {
 		digest = s.sum
 	}
 	if err := s.l.send(okFrame([]any{false, hex.EncodeToString(digest.Sum(nil))})); err != nil {
-		return s.end(err)
+		return s.fail(err)
 	}
 	return s.end(nil)
 }
@@ -176,7 +190,6 @@ func (s *Sender) Abort() error {
 		_, err = s.l.recv(ControlFrameLimit)
 	}
 	s.end(ErrAborted)
-	s.err = ErrAborted
 	return err
 }
 
