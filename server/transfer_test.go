@@ -564,4 +564,3 @@ func TestTransferRules(t *testing.T) {
 	_, err = diracrpc.ParseResult(v)
 	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
 }
-
