@@ -95,15 +95,20 @@ func Upload(ctx context.Context, f Frames, fi FileInfo, src io.Reader, o Options
 
 // finalOr reads the final result after the peer ended the data phase early
 // (err): an S_ERROR final result is the better error; an S_OK one does not
-// make the transfer a success.
+// make the transfer a success, but after an abort its value comes with
+// ErrAborted (BundleDelivery answers an up-to-date bundle with an abort
+// and S_OK(version)).
 func finalOr(ctx context.Context, f Frames, o Options, err error) (any, error) {
 	var de *diracrpc.Error
 	if errors.As(err, &de) {
 		return nil, err // the peer's S_ERROR was its final answer
 	}
-	_, ferr := Final(ctx, f, o)
-	if errors.As(ferr, &de) {
+	v, ferr := Final(ctx, f, o)
+	switch {
+	case errors.As(ferr, &de):
 		return nil, fmt.Errorf("%w (%w)", ferr, err)
+	case ferr == nil && errors.Is(err, ErrAborted):
+		return v, err
 	}
 	return nil, err
 }
@@ -113,7 +118,8 @@ func finalOr(ctx context.Context, f Frames, o Options, err error) (any, error) {
 // the abort flag (FileHelper.markAsTransferred), so the server's sender
 // stops, and the final result is read within the abort grace. A server that
 // aborts before any data (DIRAC's answer to an unknown file) gives its final
-// S_ERROR; an abort with an S_OK final result is ErrAborted.
+// S_ERROR; an abort with an S_OK final result returns that value and
+// ErrAborted.
 func Download(ctx context.Context, f Frames, fi FileInfo, dst io.Writer, o Options) (any, error) {
 	if !fi.Direction.Download() {
 		return nil, fmt.Errorf("filetransfer: Download with direction %s", fi.Direction)
