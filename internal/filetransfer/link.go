@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -90,6 +91,11 @@ func (l *link) recv(limit int) (any, error) {
 	v, _, err := l.f.Recv(limit)
 	if err != nil {
 		l.rbroken = true
+		if err == io.EOF {
+			// A peer that closes between frames has not finished: io.EOF
+			// must never reach a Receiver's caller as the end of the data.
+			err = fmt.Errorf("filetransfer: connection closed by peer: %w", io.ErrUnexpectedEOF)
+		}
 		return nil, l.classify(err)
 	}
 	return v, nil
