@@ -42,7 +42,7 @@ func ParseFileInfo(d Direction, v any) (FileInfo, error) {
 	if err != nil {
 		return FileInfo{}, err
 	}
-	items, ok := seq(val)
+	items, ok := value.Items(val)
 	need := 2
 	if d.Sized() {
 		need = 3
@@ -88,16 +88,6 @@ func sizeOf(v any) int64 {
 		}
 	}
 	return -1
-}
-
-func seq(v any) ([]any, bool) {
-	switch v := v.(type) {
-	case []any:
-		return v, true
-	case value.Tuple:
-		return v, true
-	}
-	return nil, false
 }
 
 // dataOf returns the bytes of a chunk: []byte (JSON's b64 object) or a

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // Receiver is the receiving half of the data phase (FileHelper's
@@ -137,7 +138,7 @@ func (r *Receiver) next() {
 		r.end(err) // the sender failed: its S_ERROR, or a bad frame
 		return
 	}
-	items, ok := seq(val)
+	items, ok := value.Items(val)
 	if !ok || len(items) != 2 {
 		r.refuse("Invalid transfer frame", protocolError("data frame is not [more, data]"))
 		return
@@ -227,7 +228,7 @@ func (r *Receiver) Abort() error {
 
 // isEnd reports whether a data frame's value is the end of data.
 func isEnd(val any) bool {
-	items, ok := seq(val)
+	items, ok := value.Items(val)
 	if !ok || len(items) != 2 {
 		return false
 	}
