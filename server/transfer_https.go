@@ -57,6 +57,12 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 		return
 	}
 	rw := &rawWriter{w: w, rc: http.NewResponseController(w), idle: lim.IdleTimeout}
+	defer func() {
+		if rw.wrote {
+			// The connection may serve further requests: no deadline left.
+			_ = rw.rc.SetWriteDeadline(time.Time{})
+		}
+	}()
 	tr.Writer = rw
 	o := svc.runTransfer(ctx, tr, &h.served)
 	switch {

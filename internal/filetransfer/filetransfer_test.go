@@ -124,6 +124,21 @@ func TestReceiverLimits(t *testing.T) {
 		var de *diracrpc.Error
 		require.ErrorAs(t, perr, &de, tc.name)
 	}
+	// Endless empty chunks: refused at the first.
+	ea, eb := pipe(t, diset.JSON)
+	go func() {
+		for i := 0; i < 3; i++ {
+			if ea.Send(okFrame([]any{true, []byte{}})) != nil {
+				return
+			}
+			if _, _, err := ea.Recv(0); err != nil {
+				return
+			}
+		}
+	}()
+	_, err := io.ReadAll(NewReceiver(ctx, eb, Options{DeclaredSize: -1}))
+	require.ErrorIs(t, err, diracrpc.ErrProtocol)
+
 	// Shorter than declared: found at the end.
 	a, b := pipe(t, diset.JSON)
 	go func() {
@@ -131,7 +146,7 @@ func TestReceiverLimits(t *testing.T) {
 		_, _ = s.Write([]byte("abc"))
 		_ = s.Close()
 	}()
-	_, err := io.ReadAll(NewReceiver(ctx, b, Options{DeclaredSize: 4}))
+	_, err = io.ReadAll(NewReceiver(ctx, b, Options{DeclaredSize: 4}))
 	require.ErrorIs(t, err, ErrSizeMismatch)
 }
 

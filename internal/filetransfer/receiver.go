@@ -157,6 +157,12 @@ func (r *Receiver) next() {
 		r.refuse("Invalid transfer frame", protocolError("chunk is a %T", items[1]))
 		return
 	}
+	if len(data) == 0 {
+		// DIRAC's senders never send one; endless empty chunks would hold
+		// the transfer open without ever reaching MaxSize.
+		r.refuse("Invalid transfer frame", protocolError("empty chunk"))
+		return
+	}
 	r.received += int64(len(data))
 	if r.max > 0 && r.received > r.max {
 		r.refuse("Exceeded maximum file size", fmt.Errorf("%w: more than %d bytes", ErrTooLarge, r.max))
