@@ -130,7 +130,9 @@ type transferState struct {
 
 // HandleTransfer registers (or replaces) the handler of direction d. One
 // registration serves DISET (action ["FileTransfer", d]) and, for FromClient
-// and ToClient, HTTPS (DIRAC's streamFromClient and streamToClient methods).
+// and ToClient, HTTPS (DIRAC's streamFromClient and streamToClient methods;
+// a method registered with Handle under one of those names takes
+// precedence). Bulk directions exist on DISET only, as in DIRAC.
 func (s *Service) HandleTransfer(d Direction, t Transfer) {
 	if t.Func == nil {
 		panic("server: HandleTransfer " + string(d) + " without Func")
