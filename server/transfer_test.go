@@ -6,10 +6,12 @@ import (
 	"compress/bzip2"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -21,9 +23,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/filetransfer"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -563,4 +567,51 @@ func TestTransferRules(t *testing.T) {
 	require.NoError(t, err)
 	_, err = diracrpc.ParseResult(v)
 	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+}
+
+// TestTransferOverDIPS runs a transfer over TLS with the harness's PKI:
+// an authenticated caller (the default rule), the caller's identity seen by
+// the handler.
+func TestTransferOverDIPS(t *testing.T) {
+	svc, st := newTransferService(t)
+	svc.DefaultAuth = nil
+	var who string
+	h0, _ := svc.TransferHandler(server.FromClient)
+	svc.HandleTransfer(server.FromClient, server.Transfer{Func: func(ctx context.Context, tr *server.TransferRequest) (any, error) {
+		who = tr.Credentials.Username + "@" + tr.Credentials.Group + " " + tr.Method
+		return h0.Func(ctx, tr)
+	}})
+	h := testharness.NewT(t, testharness.Options{Service: svc, DIPAddr: "-", HTTPSAddr: "-"})
+	cas, err := credentials.LoadCADir(h.Files.CADir)
+	require.NoError(t, err)
+	ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: h.Files.ProxyCred, CAs: cas})
+	require.NoError(t, err)
+	u, err := url.Parse(h.DIPSURL)
+	require.NoError(t, err)
+	open := func(d server.Direction) *diset.Conn {
+		raw, err := net.DialTimeout("tcp", "127.0.0.1:"+u.Port(), 5*time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { raw.Close() })
+		tc := tls.Client(raw, ct.Config("localhost"))
+		require.NoError(t, tc.SetDeadline(time.Now().Add(10*time.Second)))
+		c := diset.NewConn(tc, diset.DEncode)
+		require.NoError(t, c.Send(diracrpc.OK([]any{[]any{xferName, "Test", "vo"}, d.Action(), "", "go-test"})))
+		v, _, err := c.Recv(0)
+		require.NoError(t, err)
+		mustOK(t, v)
+		require.NoError(t, tc.SetDeadline(time.Time{}))
+		return c
+	}
+	data := gen(2*filetransfer.ChunkSize + 7)
+	_, err = filetransfer.Upload(xferCtx(t), open(server.FromClient), filetransfer.FileInfo{Direction: server.FromClient,
+		FileID: "tls", Size: int64(len(data))}, bytes.NewReader(data), filetransfer.Options{})
+	require.NoError(t, err)
+	require.NoError(t, <-st.ended)
+	assert.Equal(t, "testuser@dirac_user FileTransfer/FromClient", who)
+	var got bytes.Buffer
+	_, err = filetransfer.Download(xferCtx(t), open(server.ToClient), filetransfer.FileInfo{Direction: server.ToClient, FileID: "tls"},
+		&got, filetransfer.Options{})
+	require.NoError(t, err)
+	require.NoError(t, <-st.ended)
+	assert.True(t, bytes.Equal(data, got.Bytes()))
 }
