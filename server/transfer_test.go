@@ -64,6 +64,7 @@ type store struct {
 	bulks  map[string][]string
 	ended  chan error // one per handler run
 	inside chan struct{}
+	block  chan struct{} // the "block" download waits for it
 }
 
 // content is what ToClient serves for an id.
@@ -80,7 +81,7 @@ func (s *store) content(id string) (io.Reader, bool) {
 
 func newTransferService(t *testing.T) (*server.Service, *store) {
 	st := &store{files: map[string][]byte{}, bulks: map[string][]string{}, ended: make(chan error, 64),
-		inside: make(chan struct{}, 64)}
+		inside: make(chan struct{}, 64), block: make(chan struct{})}
 	svc := server.NewService(xferName)
 	svc.Logger = quiet
 	svc.DefaultAuth = []string{"all"}
@@ -104,6 +105,13 @@ func newTransferService(t *testing.T) (*server.Service, *store) {
 		id := fmt.Sprint(tr.FileID)
 		if l, ok := tr.FileID.([]any); ok && len(l) > 0 {
 			id = fmt.Sprint(l[0])
+		}
+		if id == "block" {
+			select {
+			case <-st.block:
+			case <-ctx.Done():
+			}
+			return end(nil, nil)
 		}
 		if n, ok := strings.CutPrefix(id, "fail-after:"); ok {
 			k, _ := strconv.Atoi(n)
@@ -498,6 +506,23 @@ func TestTransferHostileClients(t *testing.T) {
 	require.NoError(t, c.Send(diracrpc.OK([]any{"gen:100000000", ""})))
 	require.ErrorIs(t, <-st.ended, filetransfer.ErrIdle)
 	requireSlotFree(t, addr, st)
+
+	// All slots busy: a further transfer waits IdleTimeout, then is refused.
+	for len(st.inside) > 0 { // the handlers above have all ended
+		<-st.inside
+	}
+	blocked := make(chan error, 1)
+	go func() {
+		_, _, err := download(t, addr, diset.JSON, filetransfer.FileInfo{Direction: server.ToClient, FileID: "block"}, filetransfer.Options{})
+		blocked <- err
+	}()
+	<-st.inside
+	_, _, err = download(t, addr, diset.JSON, filetransfer.FileInfo{Direction: server.ToClient, FileID: "gen:1"}, filetransfer.Options{})
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "Too many concurrent transfers, try again later", de.Message)
+	close(st.block)
+	require.NoError(t, <-blocked)
+	require.NoError(t, <-st.ended)
 
 	// A data frame declaring a gigabyte: refused by the frame limit,
 	// nothing buffered.
