@@ -79,7 +79,7 @@ func (s *store) content(id string) (io.Reader, bool) {
 	return bytes.NewReader(b), ok
 }
 
-func newTransferService(t *testing.T) (*server.Service, *store) {
+func newTransferService(testing.TB) (*server.Service, *store) {
 	st := &store{files: map[string][]byte{}, bulks: map[string][]string{}, ended: make(chan error, 64),
 		inside: make(chan struct{}, 64), block: make(chan struct{})}
 	svc := server.NewService(xferName)
@@ -639,4 +639,8 @@ func TestTransferOverDIPS(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, <-st.ended)
 	assert.True(t, bytes.Equal(data, got.Bytes()))
+}
+
+func okProposal(d server.Direction) any {
+	return diracrpc.OK([]any{[]any{xferName, "Test", "vo"}, d.Action(), "", "go-test"})
 }
