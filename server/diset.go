@@ -376,13 +376,18 @@ func (s *DISET) serveConn(c *disetConn) {
 		return
 	}
 	req.Method = prop.action
-	if prop.actionType != "RPC" {
-		// File transfers and messaging are not implemented by this server.
+	if prop.actionType != "RPC" && prop.actionType != "FileTransfer" {
+		// Messaging is not implemented by this server.
 		refuse(&diracrpc.Error{Message: "Unknown action " + prop.actionType})
 		return
 	}
 	// R1.
 	if !send(diracrpc.OK(nil)) {
+		return
+	}
+	if prop.actionType == "FileTransfer" {
+		req.Method = authPath
+		s.serveTransfer(ctx, conn, req, prop.action, send, log)
 		return
 	}
 	// F2: the arguments.
