@@ -349,7 +349,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := svc.policy()
-	rules := svc.rules(p, method)
+	rules := svc.rules(p, req.Method) // a transfer is authorised under FileTransfer/<Direction>
 	if _, own := p.authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
 		rules = tornadoWhoamiAuth
 	}
