@@ -267,7 +267,13 @@ func (c *Client) gaveUp(r *route, err, last error) error {
 // connection, a timeout, an unavailable server, a garbled answer), not
 // when the service's handler failed.
 func retryable(ctx context.Context, err error, code Code, idem bool) bool {
+	// The caller's deadline or cancellation ends the call, also when the
+	// attempt noticed the deadline (a connection deadline set from ctx's) a
+	// moment before ctx itself did.
 	if ctx.Err() != nil {
+		return false
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
 		return false
 	}
 	switch code {

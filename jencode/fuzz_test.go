@@ -1,9 +1,11 @@
 package jencode
 
 import (
-	"github.com/diracgo/diracrpc/internal/testkit/vectors"
+	"bytes"
+	"encoding/base64"
 	"testing"
 
+	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -32,6 +34,24 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !value.Equal(v, back) {
 			t.Fatalf("%q -> %#v -> %q -> %#v", data, v, text, back)
+		}
+	})
+}
+
+// FuzzB64Decode checks that the standard library's fast path of b64decode
+// agrees with Python's lenient decoding wherever it accepts the input.
+func FuzzB64Decode(f *testing.F) {
+	for _, s := range []string{"", "aGk=", "aGVsbG8gRElSQUMgdHJhbnNmZXIK", "YQ==YQ==", "a GVs\nbG8=", "YWJj\r\nZA==", "Y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return
+		}
+		slow, err := b64decodeLenient(s)
+		if err != nil || !bytes.Equal(fast, slow) {
+			t.Fatalf("%q: standard %x, lenient %x (%v)", s, fast, slow, err)
 		}
 	})
 }

@@ -315,11 +315,18 @@ func (c *Credentials) sync() {
 // Rules returns the authorisation rule of method: Service.Authorization,
 // else the method's Auth, else DefaultAuth, else "authenticated" (the
 // configuration's Authorization and Default instead of the fields once
-// ApplyConfig installed them).
+// ApplyConfig installed them). For a transfer path
+// "FileTransfer/<Direction>" the handler's Transfer.Auth and then
+// Authorization["FileTransfer/Default"] come before DefaultAuth, as in
+// DIRAC's AuthManager (which, unlike this, leaves a transfer without any
+// rule open to all).
 func (s *Service) Rules(method string) []string { return s.rules(s.policy(), method) }
 
 func (s *Service) rules(p *policy, method string) []string {
 	if r, ok := p.authorization[method]; ok {
+		return r
+	}
+	if r, ok := s.transferRules(p.authorization, method); ok {
 		return r
 	}
 	if m, ok := s.Lookup(method); ok && m.Auth != nil {

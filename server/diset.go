@@ -396,8 +396,8 @@ func (s *DISET) serveConn(c *disetConn) {
 		return
 	}
 	req.Method = prop.action
-	if prop.actionType != "RPC" {
-		// File transfers and messaging are not implemented by this server.
+	if prop.actionType != "RPC" && prop.actionType != "FileTransfer" {
+		// Messaging is not implemented by this server.
 		refuse(&diracrpc.Error{Message: "Unknown action " + prop.actionType})
 		return
 	}
@@ -410,6 +410,11 @@ func (s *DISET) serveConn(c *disetConn) {
 	}
 	// R1.
 	if !send(diracrpc.OK(nil)) {
+		return
+	}
+	if prop.actionType == "FileTransfer" {
+		req.Method = authPath
+		s.serveTransfer(ctx, conn, req, prop.action, send, log)
 		return
 	}
 	// F2: the arguments.

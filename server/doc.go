@@ -52,6 +52,16 @@
 //	f := &server.Follower{Source: b, Services: []*server.Service{svc}}
 //	go f.Run(ctx) // applies now, then every /DIRAC/Configuration/RefreshTime
 //
+// File transfers (DIRAC's transfer_<direction> handlers) register per
+// direction with Service.HandleTransfer: the same handler serves DISET's
+// ["FileTransfer", <Direction>] actions (FromClient, ToClient,
+// BulkFromClient, BulkToClient, ListBulk: 1 MiB acknowledged chunks and an
+// MD5, streamed both ways) and, for FromClient and ToClient, DIRAC's HTTPS
+// streamFromClient and streamToClient (raw body) methods. They are
+// authorised under "FileTransfer/<Direction>" and bounded by
+// Service.TransferLimits (size, concurrent transfers, idle time between
+// chunks).
+//
 // Differences from DIRAC, on purpose:
 //   - A method without any authorisation rule is open only to authenticated
 //     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}
@@ -60,4 +70,12 @@
 //     Service.PreHandlerCallStack is set (DIRAC sends its Python stack).
 //   - HTTPS checks Method.Types as DISET does (Tornado does not), answering a
 //     mismatch with DISET's S_ERROR text.
+//   - A transfer direction without any rule falls back to DefaultAuth (DIRAC:
+//     open to everybody). A direction without a handler is refused at once
+//     ("Service can't transfer files <direction>"), where DIRAC accepts and
+//     then fails. Uploads are checked against the declared size (DIRAC does
+//     not) and the MD5 check is skipped when the token says NoCheckSum (as
+//     DIRAC's StorageElement does). A handler that fails after sending some
+//     data answers its S_ERROR in place of the next chunk (DISET) or cuts the
+//     body short (HTTPS), never a complete-looking transfer.
 package server

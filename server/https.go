@@ -322,12 +322,19 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, ok := svc.Lookup(method)
+	xfer, isXfer := Direction(""), false
 	if !ok {
+		xfer, isXfer = svc.httpsTransfer(method)
+	}
+	if !ok && !isXfer {
 		writePage(w, http.StatusNotImplemented)
 		return
 	}
 	ctx := r.Context()
 	req := &Request{Service: svc.Name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
+	if isXfer {
+		req.Method = xfer.AuthPath()
+	}
 	req.ClientSetup, _ = form.get("clientSetup", false)
 	req.ClientVO, _ = form.get("clientVO", false)
 	var extra any
@@ -342,7 +349,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := svc.policy()
-	rules := svc.rules(p, method)
+	rules := svc.rules(p, req.Method) // a transfer is authorised under FileTransfer/<Direction>
 	if _, own := p.authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
 		rules = tornadoWhoamiAuth
 	}
@@ -365,6 +372,10 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Args = args
+	if isXfer {
+		h.serveTransfer(w, r, svc, req, xfer)
+		return
+	}
 	_, rawMode := form.get("rawContent", false)
 	rawMode = rawMode && form.nonEmpty("rawContent")
 	o := svc.invoke(ctx, req)

@@ -88,7 +88,10 @@ type Service struct {
 	Fallback *Method
 	// Logger receives one line per refused or failed call; nil: slog.Default().
 	Logger *slog.Logger
+	// TransferLimits bound the file transfers (HandleTransfer).
+	TransferLimits TransferLimits
 
+	xfer    transferState
 	mu      sync.RWMutex
 	methods map[string]*Method
 	started time.Time
@@ -304,6 +307,13 @@ func (s *Service) invoke(ctx context.Context, req *Request) (o outcome) {
 	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
 		return outcome{kind: notRun, result: errDict(msg)}
 	}
+	return s.run(ctx, req, func(ctx context.Context) (any, error) { return m.Func(ctx, req) })
+}
+
+// run runs a handler with panics recovered, and shapes what it returned; a
+// failure is logged here, once for both transports and for methods and
+// transfers.
+func (s *Service) run(ctx context.Context, req *Request, f func(context.Context) (any, error)) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger().ErrorContext(ctx, "diracrpc server: handler panicked", "service", s.Name,
@@ -312,7 +322,7 @@ func (s *Service) invoke(ctx context.Context, req *Request) (o outcome) {
 			o = outcome{kind: failed, result: failureDict(req.Method, p)}
 		}
 	}()
-	v, err := m.Func(withService(ctx, s), req)
+	v, err := f(withService(ctx, s))
 	if err == nil {
 		return outcome{kind: returnedValue, result: shapeValue(req.Method, v), value: v}
 	}
@@ -321,7 +331,7 @@ func (s *Service) invoke(ctx context.Context, req *Request) (o outcome) {
 		return outcome{kind: returnedError, result: de.Dict(false)}
 	}
 	level := slog.LevelError
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) || peerStopped(err) {
 		level = slog.LevelInfo // the caller went away or the server is closing
 	}
 	s.logger().Log(ctx, level, "diracrpc server: handler failed", "service", s.Name, "method", req.Method,

@@ -473,7 +473,9 @@ func setValue[T any](dst reflect.Value, x T) {
 	dst.Set(reflect.ValueOf(x))
 }
 
-func listItems(v any) ([]any, bool) {
+// Items returns the elements of a list or a tuple (DEncode keeps tuples, JSON
+// makes them lists; DIRAC code treats both alike).
+func Items(v any) ([]any, bool) {
 	switch x := v.(type) {
 	case []any:
 		return x, true
@@ -482,6 +484,8 @@ func listItems(v any) ([]any, bool) {
 	}
 	return nil, false
 }
+
+func listItems(v any) ([]any, bool) { return Items(v) }
 
 func dictOf(v any) (*Dict, bool) {
 	switch x := v.(type) {

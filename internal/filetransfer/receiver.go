@@ -1,0 +1,243 @@
+package filetransfer
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// Receiver is the receiving half of the data phase (FileHelper's
+// receiveData, networkToDataSink and the receiver side of
+// markAsTransferred). It is an io.Reader of the data: it answers each chunk
+// as it arrives and returns io.EOF once the end of data came with the right
+// MD5. It holds one chunk. It is not safe for concurrent use.
+type Receiver struct {
+	l        *link
+	sum      hash.Hash // nil with NoCheckSum
+	max      int64
+	declared int64
+	received int64
+	progress func(int64)
+	pending  []byte
+	done     bool  // the data phase is over for both ends
+	err      error // io.EOF after a good end; why it ended, or why this end failed
+}
+
+// NewReceiver returns the receiving half over f; ctx bounds every frame.
+func NewReceiver(ctx context.Context, f Frames, o Options) *Receiver {
+	r := &Receiver{l: newLink(ctx, f, &o), max: o.MaxSize, declared: o.DeclaredSize, progress: o.Progress}
+	if !o.NoCheckSum {
+		r.sum = md5.New()
+	}
+	return r
+}
+
+// Received returns the data bytes received so far.
+func (r *Receiver) Received() int64 { return r.received }
+
+// Done reports whether the data phase is over for both ends: the end
+// arrived, or one end aborted or failed it. After a local failure (context,
+// idle timeout, network) it is false, and Abort may still tell the sender.
+func (r *Receiver) Done() bool { return r.done }
+
+// Err returns why the data phase ended: nil while it runs or after a good
+// end, else the error Read returns.
+func (r *Receiver) Err() error {
+	if r.err == io.EOF {
+		return nil
+	}
+	return r.err
+}
+
+// Read reads data; io.EOF after a complete, verified transfer. Other ends:
+// ErrAborted (the sender's abort flag), a *diracrpc.Error (the sender's
+// S_ERROR), ErrChecksum, ErrTooLarge, ErrSizeMismatch, ErrIdle, the
+// context's error, a protocol or network error.
+func (r *Receiver) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.next()
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+// WriteTo writes the data to w, without the copy through Read's buffer.
+func (r *Receiver) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		for len(r.pending) == 0 {
+			if r.err != nil {
+				if r.err == io.EOF {
+					return total, nil
+				}
+				return total, r.err
+			}
+			r.next()
+		}
+		n, err := w.Write(r.pending)
+		total += int64(n)
+		r.pending = r.pending[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// end ends the data phase for both ends.
+func (r *Receiver) end(err error) {
+	r.done = true
+	r.err = err
+	r.pending = nil
+	r.l.release()
+}
+
+// Release stops watching the context and clears the connection's deadline;
+// call it when done with the Receiver (the end of data and Abort do).
+func (r *Receiver) Release() { r.l.release() }
+
+// fail records a local failure: the sender may not know yet.
+func (r *Receiver) fail(err error) {
+	r.err = err
+	r.pending = nil
+}
+
+// refuse answers a chunk with S_ERROR(msg) instead of S_OK(), which stops a
+// DIRAC sender, and ends with err.
+func (r *Receiver) refuse(msg string, err error) {
+	_ = r.l.send(errFrame(msg))
+	r.end(err)
+}
+
+// next reads one frame of the data phase.
+func (r *Receiver) next() {
+	v, err := r.l.recv(ChunkFrameLimit)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if isAbort(v) {
+		// Answer it, as FileHelper.receiveData does, so the sender can go on
+		// to its final result.
+		r.l.aborting = true
+		_ = r.l.send(okFrame(nil))
+		r.end(ErrAborted)
+		return
+	}
+	val, err := diracrpc.ParseResult(v)
+	if err != nil {
+		r.end(err) // the sender failed: its S_ERROR, or a bad frame
+		return
+	}
+	items, ok := value.Items(val)
+	if !ok || len(items) != 2 {
+		r.refuse("Invalid transfer frame", protocolError("data frame is not [more, data]"))
+		return
+	}
+	more, ok := items[0].(bool)
+	if !ok {
+		r.refuse("Invalid transfer frame", protocolError("data frame flag is a %T", items[0]))
+		return
+	}
+	if !more {
+		r.finish(items[1])
+		return
+	}
+	data, ok := dataOf(items[1])
+	if !ok {
+		r.refuse("Invalid transfer frame", protocolError("chunk is a %T", items[1]))
+		return
+	}
+	if len(data) == 0 {
+		// DIRAC's senders never send one; endless empty chunks would hold
+		// the transfer open without ever reaching MaxSize.
+		r.refuse("Invalid transfer frame", protocolError("empty chunk"))
+		return
+	}
+	r.received += int64(len(data))
+	if r.max > 0 && r.received > r.max {
+		r.refuse("Exceeded maximum file size", fmt.Errorf("%w: more than %d bytes", ErrTooLarge, r.max))
+		return
+	}
+	if r.declared >= 0 && r.received > r.declared {
+		r.refuse("Received more data than the declared size",
+			fmt.Errorf("%w: more than the %d bytes declared", ErrSizeMismatch, r.declared))
+		return
+	}
+	if r.sum != nil {
+		r.sum.Write(data)
+	}
+	if err := r.l.send(okFrame(nil)); err != nil {
+		r.fail(err)
+		return
+	}
+	r.pending = data
+	if r.progress != nil {
+		r.progress(r.received)
+	}
+}
+
+// finish checks the end-of-data frame's MD5 and the size.
+func (r *Receiver) finish(digest any) {
+	got, _ := dataOf(digest)
+	switch {
+	case r.sum != nil && hex.EncodeToString(r.sum.Sum(nil)) != string(got):
+		r.end(fmt.Errorf("%w: sender's MD5 %q, data's %s", ErrChecksum, got, hex.EncodeToString(r.sum.Sum(nil))))
+	case r.declared >= 0 && r.received != r.declared:
+		r.end(fmt.Errorf("%w: %d bytes declared, %d received", ErrSizeMismatch, r.declared, r.received))
+	default:
+		r.end(io.EOF)
+	}
+}
+
+// Abort stops the data phase (FileHelper.markAsTransferred, receiver side):
+// it reads the frame in flight and, if it is a chunk, answers it with the
+// abort flag, so the sender stops and goes on to its final result. Nothing
+// is sent when that frame already ended the data. It works after ctx ended,
+// within the abort grace. A receiver that is done does nothing.
+func (r *Receiver) Abort() error {
+	if r.done {
+		return nil
+	}
+	r.l.aborting = true
+	var err error
+	if !r.l.rbroken {
+		var v any
+		v, err = r.l.recv(ChunkFrameLimit)
+		if err == nil {
+			if val, perr := diracrpc.ParseResult(v); perr != nil || isAbort(v) || isEnd(val) {
+				if isAbort(v) {
+					err = r.l.send(okFrame(nil))
+				}
+				r.end(ErrAborted)
+				return err
+			}
+		}
+	}
+	// A chunk is waiting for its answer (or the frame could not be read):
+	// the answer is the abort.
+	if serr := r.l.send(abortFrame(nil)); err == nil {
+		err = serr
+	}
+	r.end(ErrAborted)
+	return err
+}
+
+// isEnd reports whether a data frame's value is the end of data.
+func isEnd(val any) bool {
+	items, ok := value.Items(val)
+	if !ok || len(items) != 2 {
+		return false
+	}
+	more, ok := items[0].(bool)
+	return ok && !more
+}
