@@ -41,6 +41,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/compat"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/filetransfer"
 	"github.com/diracgo/diracrpc/mixed"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
@@ -76,6 +77,13 @@ type Config struct {
 	// Shadow, when set, receives every forwarded RPC after its answer went
 	// back, to mirror it to a candidate (package shadow).
 	Shadow Mirror
+	// MaxTransfers bounds the file transfers relayed at once; beyond it a
+	// transfer is refused before anything is delegated. Default 16.
+	MaxTransfers int
+	// MaxTransferBytes bounds an upload's size (declared and actual), as
+	// DIRAC's gateway does (100 MiB there). Default 0: no limit; the data is
+	// relayed chunk by chunk, never held whole.
+	MaxTransferBytes int64
 	// Observer, when set, is told about every call (the seam for metrics
 	// and traces).
 	Observer Observer
@@ -115,10 +123,11 @@ type Outcome struct {
 // Gateway forwards calls. It implements server.DISETHandler for DISET in;
 // HTTPSService serves HTTPS in. It is safe for concurrent use.
 type Gateway struct {
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
-	cache *cache
+	cfg       Config
+	transfers chan struct{} // MaxTransfers tokens
+	log       *slog.Logger
+	now       func() time.Time
+	cache     *cache
 }
 
 // New returns a gateway.
@@ -129,7 +138,10 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.DelegationTTL <= 0 {
 		cfg.DelegationTTL = DefaultDelegationTTL
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.MaxTransfers <= 0 {
+		cfg.MaxTransfers = 16
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, transfers: make(chan struct{}, cfg.MaxTransfers)}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -143,6 +155,16 @@ func New(cfg Config) (*Gateway, error) {
 // Close releases the cached delegated proxies and their clients.
 func (g *Gateway) Close() error {
 	return g.cache.close()
+}
+
+// takeTransfer takes a transfer slot, or returns nil when none is free.
+func (g *Gateway) takeTransfer() (release func()) {
+	select {
+	case g.transfers <- struct{}{}:
+		return func() { <-g.transfers }
+	default:
+		return nil
+	}
 }
 
 // identity is the cache key of a delegated proxy: DIRAC's (DN, group,
@@ -181,15 +203,21 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 		call.Refuse(&diracrpc.Error{Errno: diracrpc.ENOAUTH, Message: diracrpc.FormatMessage(diracrpc.ENOAUTH, "the gateway needs a client certificate (dips://)")})
 		return
 	}
+	var release func()
 	switch call.ActionType {
 	case "RPC":
-	case "FileTransfer":
-		// Seam: file transfers pass through once the DISET transfer layer
-		// is in the server (branch xfer); until then they are refused before
-		// anything is delegated or sent.
-		ev.Err = errTransfers
-		call.Refuse(&diracrpc.Error{Message: "Cannot forward unknown method " + call.Action + ": file transfers through this gateway are not supported yet"})
-		return
+	case filetransfer.ActionType:
+		if !filetransfer.Direction(call.Action).Valid() {
+			ev.Err = errAction
+			call.Refuse(&diracrpc.Error{Message: "Cannot forward unknown method " + call.Action})
+			return
+		}
+		if release = g.takeTransfer(); release == nil {
+			ev.Err = errTransfers
+			call.Refuse(&diracrpc.Error{Message: "Too many file transfers through the gateway; try later"})
+			return
+		}
+		defer release()
 	default:
 		ev.Err = errAction
 		call.Refuse(&diracrpc.Error{Message: "Unknown type of action (" + call.ActionType + ")"})
@@ -211,6 +239,11 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	}
 	if err := call.Accept(); err != nil {
 		ev.Err = err
+		return
+	}
+	if call.ActionType == filetransfer.ActionType {
+		ev.Out = diracrpc.DIPS
+		ev.Err = g.serveTransfer(ctx, call, ent, filetransfer.Direction(call.Action))
 		return
 	}
 	av, _, err := call.Recv(0)
@@ -251,7 +284,7 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 
 var (
 	errNoCertificate = errors.New("gateway: caller without certificate")
-	errTransfers     = errors.New("gateway: file transfers not supported yet")
+	errTransfers     = errors.New("gateway: too many file transfers")
 	errAction        = errors.New("gateway: unknown action type")
 )
 

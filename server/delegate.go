@@ -86,6 +86,18 @@ func (c *DISETCall) ReplyRaw(payload []byte) error {
 // Net is the connection, for handlers that watch it (a peer going away).
 func (c *DISETCall) Net() net.Conn { return c.conn.Net() }
 
+// Frames is the DISET frame connection of a call, as package filetransfer
+// runs a data phase on it (it sets its own deadlines).
+type Frames interface {
+	Send(v any) error
+	Recv(limit int) (v any, raw []byte, err error)
+	Net() net.Conn
+}
+
+// Frames gives the call's frames for a file transfer's data phase, which
+// manages its deadlines itself (Recv and Reply set the server's).
+func (c *DISETCall) Frames() Frames { return c.conn }
+
 func (c *DISETCall) send(v any) error {
 	_ = c.conn.Net().SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	if err := c.conn.Send(v); err != nil {
