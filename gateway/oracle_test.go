@@ -85,6 +85,7 @@ Systems
       {
         Oracle = dips://localhost:9150/Framework/Oracle
         OracleTornado = https://localhost:8443/Framework/OracleTornado
+        TransferOracle = dips://localhost:9236/Framework/TransferOracle
       }
     }
   }
@@ -114,16 +115,21 @@ func startOracleGateway(t *testing.T, o *oracle, mirror gateway.Mirror) (dport, 
 // runDIRAC runs testdata/dirac_client.py with DIRAC's environment and a
 // DIRAC root whose dirac.cfg is clientCfg, and returns its JSON result.
 func runDIRAC(t *testing.T, o *oracle, clientCfg, target string) map[string]map[string]any {
+	return runDIRACScript(t, o, "dirac_client.py", clientCfg, target)
+}
+
+// runDIRACScript runs testdata/<script> (see runDIRAC).
+func runDIRACScript(t *testing.T, o *oracle, script, clientCfg, target string) map[string]map[string]any {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "dirac.cfg"), []byte(clientCfg), 0o644))
-	script, err := filepath.Abs(filepath.Join("testdata", "dirac_client.py"))
+	path, err := filepath.Abs(filepath.Join("testdata", script))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c",
 		`. "$1" && export DIRAC_ROOT_PATH="$2" X509_USER_PROXY="$3" && exec /usr/bin/python3 "$4" "$5"`,
-		"bash", o.envSh, root, o.proxy, script, target)
+		"bash", o.envSh, root, o.proxy, path, target)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	_, line, ok := strings.Cut(string(out), "RESULT ")
@@ -178,6 +184,7 @@ Systems
       {
         Oracle = dips://localhost:9150/Framework/Oracle
         OracleTornado = dips://localhost:1/Framework/OracleTornado
+        TransferOracle = dips://localhost:9236/Framework/TransferOracle
       }
     }
   }
@@ -371,4 +378,25 @@ func TestOracleShadowBrokenCandidate(t *testing.T) {
 		assert.Equal(t, "5", ex.Candidate)
 		assert.Equal(t, "[2, 2]", ex.Args)
 	}
+}
+
+// TestOracleDIRACTransfersThroughGateway: DIRAC's own TransferClient,
+// configured with a gateway, downloads and uploads files of the real DIRAC
+// transfer service through the Go gateway (3 MB down, 2.5 MB up, an unknown
+// file refused by the service).
+func TestOracleDIRACTransfersThroughGateway(t *testing.T) {
+	o := oracleEnv(t)
+	dport, _ := startOracleGateway(t, o, nil)
+	ccfg := clientConfig(o, fmt.Sprintf("dips://localhost:%d/Framework/Gateway", dport))
+	got := runDIRACScript(t, o, "dirac_transfer.py", ccfg, "Framework/TransferOracle")
+	assert.Equal(t, true, got["get text"]["OK"], "%v", got["get text"])
+	assert.EqualValues(t, len("hello DIRAC transfer\n"), got["get text"]["len"])
+	assert.Equal(t, true, got["get gen:3000000"]["OK"], "%v", got["get gen:3000000"])
+	assert.EqualValues(t, 3000000, got["get gen:3000000"]["len"])
+	assert.Equal(t, false, got["get nope"]["OK"])
+	assert.Equal(t, "unknown file 'nope'", got["get nope"]["Message"], "the service's own answer, as without the gateway")
+	put := got["put up-gw"]
+	require.Equal(t, true, put["OK"], "%v", put)
+	assert.Equal(t, put["want"], put["md5"])
+	assert.EqualValues(t, 2500000, put["size"])
 }

@@ -79,6 +79,10 @@ func (g *Gateway) serveTransfer(ctx context.Context, call *server.DISETCall, ent
 		switch {
 		case err == nil:
 			err = snd.Close()
+		case !snd.Done() && errors.Is(err, filetransfer.ErrAborted):
+			// The service aborted (DIRAC's answer to an unknown file): abort
+			// towards the caller too, who then reads the service's result.
+			_ = snd.Abort()
 		case !snd.Done():
 			_ = snd.Fail("Error while receiving file from the service: " + err.Error())
 		}

@@ -30,6 +30,8 @@ type gatewayFlags struct {
 	serviceModes                  stringList
 	trustedHost                   bool
 	maxConns, maxCalls            int
+	maxTransfers                  int
+	maxTransferBytes              int64
 	candidates, readOnly, writes  stringList
 	methods                       stringList
 	rate                          float64
@@ -49,6 +51,8 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.trustedHost, "trusted-host", false, "HTTPS in: call the services with the host certificate on the caller's behalf (DIRAC trusted host); the host needs the TrustedHost property")
 	fs.IntVar(&g.maxConns, "max-conns", 1024, "DISET connections open at once")
 	fs.IntVar(&g.maxCalls, "max-calls", 64, "calls forwarded at once, per protocol in")
+	fs.IntVar(&g.maxTransfers, "max-transfers", 16, "DISET file transfers relayed at once")
+	fs.Int64Var(&g.maxTransferBytes, "max-transfer-bytes", 0, "largest upload relayed, in bytes (0: no limit; the data is never held whole)")
 	fs.Var(&g.candidates, "candidate", "shadow: System/Component=URL of the candidate (repeatable)")
 	fs.Var(&g.readOnly, "read-only", "shadow: a read-only METHOD or System/Component/METHOD, mirrored (repeatable)")
 	fs.Var(&g.writes, "mirror-write", "shadow: a non-read-only method mirrored anyway (repeatable; it then runs twice)")
@@ -137,6 +141,7 @@ func serveGateway(ctx context.Context, e *env, name string, args []string) error
 		Selector: selector.Options{Resolver: res, Mode: mode, Services: services,
 			Client: diracrpc.Options{CAs: cas, Locator: c.locator(e), Logger: log, Setup: c.setup, VO: c.vo}},
 		TrustedHost: g.trustedHost, HostCredential: host, Logger: log,
+		MaxTransfers: g.maxTransfers, MaxTransferBytes: g.maxTransferBytes,
 	}
 	if sh != nil {
 		gcfg.Shadow = sh
