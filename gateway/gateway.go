@@ -9,7 +9,9 @@
 // selector (its Mode decides the protocol per service, prefer-https
 // included) and forwards the call with the delegated proxy, so the service
 // sees the real user. Results, S_ERRORs and framework errors go back
-// unchanged (a DISET or HTTPS result payload byte for byte).
+// unchanged (a DISET or HTTPS result payload byte for byte); DISET file
+// transfers are relayed chunk by chunk to services reached over DISET.
+// Messaging connections (action Connection) are refused.
 //
 // HTTPS in: Tornado-style POSTs to https://gateway/<System>/<Component>
 // reach the service, on DISET or HTTPS. HTTPS carries no delegation, so this
