@@ -42,6 +42,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/compat"
+	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/filetransfer"
 	"github.com/diracgo/diracrpc/mixed"
@@ -159,6 +160,15 @@ func (g *Gateway) Close() error {
 	return g.cache.close()
 }
 
+// serviceName reports whether name is a "System/Component" name (not a URL).
+func serviceName(name string) bool {
+	if endpoint.IsURL(name) {
+		return false
+	}
+	_, _, err := endpoint.SplitService(name)
+	return err == nil
+}
+
 // takeTransfer takes a transfer slot, or returns nil when none is free.
 func (g *Gateway) takeTransfer() (release func()) {
 	select {
@@ -203,6 +213,13 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	if call.Peer == nil {
 		ev.Err = errNoCertificate
 		call.Refuse(&diracrpc.Error{Errno: diracrpc.ENOAUTH, Message: diracrpc.FormatMessage(diracrpc.ENOAUTH, "the gateway needs a client certificate (dips://)")})
+		return
+	}
+	if !serviceName(call.Service) {
+		// Only names the configuration resolves: a URL here would make the
+		// gateway connect wherever a caller asks.
+		ev.Err = errServiceName
+		call.Refuse(&diracrpc.Error{Message: call.Service + " is not up in this server"})
 		return
 	}
 	var release func()
@@ -288,6 +305,7 @@ var (
 	errNoCertificate = errors.New("gateway: caller without certificate")
 	errTransfers     = errors.New("gateway: too many file transfers")
 	errAction        = errors.New("gateway: unknown action type")
+	errServiceName   = errors.New("gateway: not a System/Component service name")
 )
 
 // forward makes the call with the service's client from sel; out receives

@@ -336,6 +336,19 @@ func TestGatewayNeverWidensRights(t *testing.T) {
 			assert.Equal(t, identityOf(t, dres), identityOf(t, gres), name)
 		}
 	})
+	t.Run("a URL as the service name", func(t *testing.T) {
+		// The gateway resolves names only: it never connects where a
+		// caller's proposal points.
+		for _, target := range []string{w.h.DIPSURL, "dips://127.0.0.1:1/Framework/Other", "NoSlash"} {
+			conn := proposeTo(t, w.disetURL, w.h.Files.ProxyCred, w.h.CA.Store(), target)
+			r1, _, err := conn.Recv(0)
+			require.NoError(t, err)
+			_, err = diracrpc.ParseResult(r1)
+			var de *diracrpc.Error
+			require.ErrorAs(t, err, &de, target)
+			assert.Equal(t, target+" is not up in this server", de.Message)
+		}
+	})
 	t.Run("user forging a trusted-host forwarding", func(t *testing.T) {
 		o := w.opts(nil)
 		o.DelegatedDN, o.DelegatedGroup = credentials.SubjectDN(stranger.Leaf()), "dirac_admin"

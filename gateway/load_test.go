@@ -39,7 +39,10 @@ func TestGatewayLoad(t *testing.T) {
 // loadRun compares the gateway (DISET in, mode out) with direct calls over
 // the protocol mode picks.
 func loadRun(t *testing.T, mode selector.Mode, calls int) {
-	const callers = 200
+	callers := 200
+	if raceEnabled {
+		callers = 20
+	}
 	w := newWorld(t, worldOpts{mode: mode, maxCalls: callers})
 	gc := w.viaGateway(t, nil)
 	out := diracrpc.DIPS

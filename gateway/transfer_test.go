@@ -72,14 +72,7 @@ func transferConn(t *testing.T, url string, proxy *credentials.Credential, cas *
 	t.Helper()
 	u, err := endpoint.ParseURL(url)
 	require.NoError(t, err)
-	ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: proxy, CAs: cas})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	nc, err := (&tlsDialer{ct}).dial(ctx, u)
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close() })
-	conn := diset.NewConn(nc, diset.JSON)
+	conn := dial(t, u, proxy, cas)
 	require.NoError(t, conn.Send(diracrpc.OK([]any{[]any{u.Service(), "Test", "vo"}, d.Action(), "", "test"})))
 	r1, _, err := conn.Recv(0)
 	require.NoError(t, err)
@@ -98,20 +91,31 @@ func transferConn(t *testing.T, url string, proxy *credentials.Credential, cas *
 	return conn
 }
 
-type tlsDialer struct{ ct *credentials.ClientTLS }
+// dial opens a DISET connection to u (on 127.0.0.1) as proxy, closed at
+// the end of the test; every frame has a deadline.
+func dial(t *testing.T, u *endpoint.URL, proxy *credentials.Credential, cas *credentials.CAStore) *diset.Conn {
+	t.Helper()
+	ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: proxy, CAs: cas})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: ct.Config(u.Host)}
+	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(u.Port)))
+	require.NoError(t, err)
+	t.Cleanup(func() { nc.Close() })
+	require.NoError(t, nc.SetDeadline(time.Now().Add(time.Minute)))
+	return diset.NewConn(nc, diset.JSON)
+}
 
-func (d *tlsDialer) dial(ctx context.Context, u *endpoint.URL) (net.Conn, error) {
-	var nd net.Dialer
-	raw, err := nd.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(u.Port)))
-	if err != nil {
-		return nil, err
-	}
-	tc := tls.Client(raw, d.ct.Config(u.Host))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		return nil, err
-	}
-	return tc, nil
+// proposeTo sends an RPC proposal naming service (whatever the URL's path)
+// to the DISET server at url.
+func proposeTo(t *testing.T, url string, proxy *credentials.Credential, cas *credentials.CAStore, service string) *diset.Conn {
+	t.Helper()
+	u, err := endpoint.ParseURL(url)
+	require.NoError(t, err)
+	conn := dial(t, u, proxy, cas)
+	require.NoError(t, conn.Send(diracrpc.OK([]any{[]any{service, "Test", "vo"}, []any{"RPC", "whoami"}, "", "test"})))
+	return conn
 }
 
 // TestGatewayTransfers: uploads and downloads pass through the gateway
