@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,9 +60,21 @@ func loadRun(t *testing.T, mode selector.Mode, calls int) {
 	_, err = dc.Call(ctx, "add", 1, 1)
 	require.NoError(t, err)
 
+	// cpu is the process's CPU time: clients, gateway and service all run
+	// here, so the difference between the runs is the gateway's own cost,
+	// which the other engineers' load on the machine does not distort as it
+	// distorts latency.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var cpuUsed time.Duration
 	run := func(c *diracrpc.Client) (lat []time.Duration, wall time.Duration) {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		c0 := cpu()
+		defer func() { cpuUsed = cpu() - c0 }()
 		start := time.Now()
 		errs := make(chan error, callers)
 		for i := range callers {
@@ -96,11 +109,15 @@ func loadRun(t *testing.T, mode selector.Mode, calls int) {
 	// Alternate the order so that neither side always runs on a warmer
 	// machine.
 	dlat, dwall := run(dc)
+	dcpu := cpuUsed
 	glat, gwall := run(gc)
+	gcpu := cpuUsed
 	dlat2, dwall2 := run(dc)
+	dcpu = (dcpu + cpuUsed) / 2
 	dlat = append(dlat, dlat2...)
 	dwall += dwall2
 	dwall /= 2
+	n := time.Duration(callers * calls)
 	mean := func(l []time.Duration) time.Duration {
 		var s time.Duration
 		for _, d := range l {
@@ -113,6 +130,8 @@ func loadRun(t *testing.T, mode selector.Mode, calls int) {
 		return l[int(float64(len(l)-1)*p)]
 	}
 	require.Len(t, glat, callers*calls)
+	t.Logf("%s out, %d callers x %d calls: CPU per call direct %v, through the gateway %v: gateway CPU overhead %v per call",
+		out, callers, calls, dcpu/n, gcpu/n, (gcpu-dcpu)/n)
 	t.Logf("%s out, %d callers x %d calls: direct mean %v p50 %v p99 %v wall %v | gateway mean %v p50 %v p99 %v wall %v | overhead per call %v (mean), %v (p50)",
 		out, callers, calls, mean(dlat), pct(dlat, 0.5), pct(dlat, 0.99), dwall,
 		mean(glat), pct(glat, 0.5), pct(glat, 0.99), gwall, mean(glat)-mean(dlat), pct(glat, 0.5)-pct(dlat, 0.5))
