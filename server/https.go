@@ -427,23 +427,22 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 
 // readBody reads the request body within the limit, gunzipping it when the
 // client compressed it. The buffer grows with the bytes that actually arrive
-// (a declared Content-Length reserves nothing), each growth taken from the
-// server's byte budget; held is what the caller must give back.
+// (a declared Content-Length reserves at most the first chunk, bodyChunk),
+// each growth taken from the server's byte budget; held is what the caller
+// must give back.
 func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
-	// Each read must make progress within BodyReadTimeout. A deadline left
-	// set would make net/http's watch for a closed connection fail while
-	// the handler runs, cancelling the call: net/http clears it when it
-	// starts that watch at the end of the body, and it is cleared here too
-	// once the body is in, whatever the readers above it did. After a
-	// failure it stays, so that nothing waits on the client again and the
-	// connection closes.
+	// Each read must make progress within BodyReadTimeout; to save a timer
+	// update per read, the deadline is moved on only once an eighth of it
+	// has passed, so a stalled client is cut off after 7/8 to 8/8 of it.
+	// A deadline left set would make net/http's watch for a closed
+	// connection fail while the handler runs, cancelling the call: net/http
+	// clears it when it starts that watch at the end of the body, and it is
+	// cleared here too when a gzip reader above the body may have stopped
+	// short of that end. After a failure it stays, so that nothing waits on
+	// the client again and the connection closes.
 	rc := http.NewResponseController(w)
-	deadlines := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) == nil
-	defer func() {
-		if deadlines && err == nil {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-	}()
+	armed := time.Now()
+	deadlines := rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
 	limit := h.cfg.MaxBodyBytes
 	var src io.Reader = io.LimitReader(r.Body, limit+1)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -452,11 +451,22 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 			return nil, 0, err
 		}
 		defer zr.Close()
+		defer func() {
+			if deadlines && err == nil {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+		}()
 		src = io.LimitReader(zr, limit+1)
+	} else if n := r.ContentLength; n >= 0 && n < bodyChunk {
+		// Room for the body and its end: no second read into a new chunk.
+		if !h.budget.take(n + 1) {
+			return nil, 0, errBusy
+		}
+		held, body = n+1, make([]byte, 0, n+1)
 	}
 	for {
 		if len(body) == cap(body) {
-			grow := int64(max(cap(body)/2, 16<<10))
+			grow := int64(max(cap(body)/2, bodyChunk))
 			grow = min(grow, limit+1-int64(cap(body)))
 			if grow <= 0 {
 				return nil, held, fmt.Errorf("body over %d bytes", limit)
@@ -468,7 +478,10 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 			body = slices.Grow(body, int(grow))
 		}
 		if deadlines && len(body) > 0 {
-			_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout))
+			if now := time.Now(); now.Sub(armed) > h.cfg.BodyReadTimeout/8 {
+				armed = now
+				_ = rc.SetReadDeadline(now.Add(h.cfg.BodyReadTimeout))
+			}
 		}
 		n, rerr := src.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]
@@ -484,6 +497,9 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	}
 	return body, held, nil
 }
+
+// bodyChunk is the first (and smallest) growth of a request body buffer.
+const bodyChunk = 16 << 10
 
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
