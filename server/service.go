@@ -79,9 +79,10 @@ type Service struct {
 	// Logger receives one line per refused or failed call; nil: slog.Default().
 	Logger *slog.Logger
 
-	mu      sync.RWMutex
-	methods map[string]*Method
-	started time.Time
+	mu        sync.RWMutex
+	methods   map[string]*Method
+	started   time.Time
+	hostStats hostStats // what ping reports, cached
 }
 
 // DefaultVersion is the version ping reports when Service.Version is empty.
