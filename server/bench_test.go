@@ -20,38 +20,58 @@ import (
 	"github.com/diracgo/diracrpc/internal/testkit/benchservers"
 )
 
-// The server benchmarks run diracrpc's servers and their bare floors in a
-// child process (benchservers) and call them from this one with the same
-// bare clients, so that server-cpu-ns/op is the server's alone. Each
-// benchmark runs diracrpc (impl=diracrpc) and its floor (impl=bare) in the
-// same run; compare them with
+// The server benchmarks run diracrpc's servers and their bare floors in two
+// child processes (benchservers) and call them from this one with the same
+// bare clients, so that the server CPU time of each side is its own. The
+// paired benchmarks call diracrpc and its floor alternately in one loop and
+// report the ratios (server-cpu-ratio, wall-ratio); the others run each
+// side in turn (impl=diracrpc, impl=bare). Run and compare with
 //
 //	go test -run '^$' -bench . -count 10 ./server/ > new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest new.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest -col /impl new.txt
 
 // echoForm is what diracrpc's HTTPS client sends for echo("hello").
 var echoForm = []byte("method=echo&args=%5B%22hello%22%5D&clientVO=unknown&clientSetup=Oracle")
 
-// BenchmarkHTTPSServer: echo("hello") over keep-alive connections, against
-// a net/http TLS server reading the body and answering fixed JSON.
-func BenchmarkHTTPSServer(b *testing.B) {
-	srv := benchservers.StartServers(b)
+// httpsEcho returns the calls of echo("hello") to diracrpc's HTTPS server
+// and to the floor (a net/http TLS server reading the body and answering
+// fixed JSON), over keep-alive connections of one bare client.
+func httpsEcho(b *testing.B, srv *benchservers.Servers) (diracrpcCall, bareCall func() error) {
 	tr := &http.Transport{TLSClientConfig: srv.ClientTLS(b, true), MaxIdleConnsPerHost: 128}
-	defer tr.CloseIdleConnections()
+	b.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr}
-	urls := map[string]string{
-		"diracrpc": srv.URL(diracrpc.HTTPS),
-		"bare":     "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.Hello),
+	call := func(url string) func() error {
+		return func() error { _, err := post(hc, url, echoForm); return err }
 	}
+	return call(srv.URL(diracrpc.HTTPS)),
+		call("https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.Hello))
+}
+
+// BenchmarkHTTPSServer: echo("hello") from 1 and 64 keep-alive callers,
+// diracrpc and the floor alternately; server-cpu-ratio is the target.
+func BenchmarkHTTPSServer(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	dc, bc := httpsEcho(b, srv)
 	for _, callers := range []int{1, 64} {
-		for _, impl := range []string{"diracrpc", "bare"} {
-			b.Run(fmt.Sprintf("callers=%d/impl=%s", callers, impl), func(b *testing.B) {
-				benchkit.Measure(b, srv, callers, func() error {
-					_, err := post(hc, urls[impl], echoForm)
-					return err
-				})
-			})
-		}
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			benchkit.Pair(b, callers,
+				benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: dc},
+				benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: bc})
+		})
+	}
+}
+
+// BenchmarkHTTPSThroughput: echo("hello") from 64 keep-alive callers, one
+// side at a time; ns/op is the inverse of the throughput.
+func BenchmarkHTTPSThroughput(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	dc, bc := httpsEcho(b, srv)
+	for _, impl := range []string{benchservers.Diracrpc, benchservers.Bare} {
+		call := map[string]func() error{benchservers.Diracrpc: dc, benchservers.Bare: bc}[impl]
+		b.Run("callers=64/impl="+impl, func(b *testing.B) {
+			benchkit.Measure(b, srv.Proc(impl), 64, call)
+		})
 	}
 }
 
@@ -104,27 +124,27 @@ func disetCall(addr string, cfg *tls.Config, proposal, args []byte) ([]byte, err
 }
 
 // BenchmarkDISETServer: echo("hello"), one connection per call as in DISET,
-// with a full TLS handshake or a resumed session, against a bare TLS server
-// with the same configuration reading and writing the same frames.
+// with a full TLS handshake or a resumed session, diracrpc and a bare TLS
+// server with the same configuration reading and writing the same frames,
+// alternately; server-cpu-ratio is the target.
 func BenchmarkDISETServer(b *testing.B) {
-	srv := benchservers.StartServers(b)
-	addrs := map[string]string{
-		"diracrpc": srv.Addr(benchservers.DISET),
-		"bare":     srv.Addr(benchservers.BareDISETName(benchservers.Hello)),
-	}
+	srv := benchservers.StartServers(b, benchservers.Options{})
 	for _, handshake := range []string{"full", "resumed"} {
 		cfg := srv.ClientTLS(b, handshake == "resumed")
-		for _, impl := range []string{"diracrpc", "bare"} {
-			b.Run("handshake="+handshake+"/impl="+impl, func(b *testing.B) {
-				benchkit.Measure(b, srv, 1, func() error {
-					res, err := disetCall(addrs[impl], cfg, proposalFrame, argsFrame)
-					if err == nil && !bytes.Equal(res, []byte(`{"OK": true, "Value": "hello"}`)) {
-						err = fmt.Errorf("answer %q", res)
-					}
-					return err
-				})
-			})
+		call := func(addr string) func() error {
+			return func() error {
+				res, err := disetCall(addr, cfg, proposalFrame, argsFrame)
+				if err == nil && !bytes.Equal(res, []byte(`{"OK": true, "Value": "hello"}`)) {
+					err = fmt.Errorf("answer %q", res)
+				}
+				return err
+			}
 		}
+		b.Run("handshake="+handshake, func(b *testing.B) {
+			benchkit.Pair(b, 1,
+				benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: call(srv.Addr(benchservers.DISET))},
+				benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: call(srv.Addr(benchservers.BareDISETName(benchservers.Hello)))})
+		})
 	}
 }
 
@@ -139,7 +159,7 @@ const idleConns = 1000
 // calls, DISET connections after the handshake, waiting for the proposal.
 // Each iteration opens and closes them all; run with -benchtime 1x.
 func BenchmarkIdleConn(b *testing.B) {
-	srv := benchservers.StartServers(b)
+	srv := benchservers.StartServers(b, benchservers.Options{})
 	cfg := srv.ClientTLS(b, true)
 	targets := map[string]map[string]string{
 		"https": {"diracrpc": srv.Addr(benchservers.HTTPS), "bare": srv.Addr(benchservers.BareHTTPS)},
@@ -151,7 +171,7 @@ func BenchmarkIdleConn(b *testing.B) {
 			b.Run("proto="+proto+"/impl="+impl, func(b *testing.B) {
 				var heap, mem float64
 				for b.Loop() {
-					h, m := idleCost(b, srv, cfg, targets[proto][impl], proto, paths[impl])
+					h, m := idleCost(b, srv.Proc(impl), cfg, targets[proto][impl], proto, paths[impl])
 					heap += h
 					mem += m
 				}
@@ -162,7 +182,7 @@ func BenchmarkIdleConn(b *testing.B) {
 	}
 }
 
-func idleCost(b *testing.B, srv *benchservers.Servers, cfg *tls.Config, addr, proto, path string) (heap, mem float64) {
+func idleCost(b *testing.B, srv *benchservers.Proc, cfg *tls.Config, addr, proto, path string) (heap, mem float64) {
 	h0, s0, _ := srv.Memory(b)
 	conns := make([]net.Conn, 0, idleConns)
 	defer func() {
@@ -213,9 +233,9 @@ func idleCost(b *testing.B, srv *benchservers.Servers, cfg *tls.Config, addr, pr
 // a getCompressedData configuration; Jobs: a 50,000-row job listing) from
 // diracrpc's server to diracrpc's client, decoded, next to the bare floor
 // moving the same bytes (diracrpc's answer, pre-encoded) from a bare server
-// to a bare client. ns/op is the target here.
+// to a bare client, alternately. wall-ratio is the target here.
 func BenchmarkLargeAnswer(b *testing.B) {
-	srv := benchservers.StartServers(b)
+	srv := benchservers.StartServers(b, benchservers.Options{LargeAnswers: true})
 	ctx := context.Background()
 	hc, err := httpsclient.New([]string{srv.URL(diracrpc.HTTPS)}, srv.ClientOptions(), httpsclient.Options{})
 	if err != nil {
@@ -254,11 +274,11 @@ func BenchmarkLargeAnswer(b *testing.B) {
 			},
 		}
 		for _, proto := range []string{"https", "dips"} {
-			for _, impl := range []string{"diracrpc", "bare"} {
-				b.Run("answer="+answer+"/proto="+proto+"/impl="+impl, func(b *testing.B) {
-					benchkit.Measure(b, srv, 1, ops[proto][impl])
-				})
-			}
+			b.Run("answer="+answer+"/proto="+proto, func(b *testing.B) {
+				benchkit.Pair(b, 1,
+					benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: ops[proto]["diracrpc"]},
+					benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: ops[proto]["bare"]})
+			})
 		}
 	}
 }

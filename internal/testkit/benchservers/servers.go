@@ -1,6 +1,7 @@
 // Package benchservers runs diracrpc's HTTPS and DISET servers and their
-// bare floors in a child process (a re-run of the test binary), so that a
-// benchmark measures a server's CPU time and heap apart from its clients'.
+// bare floors in child processes (re-runs of the test binary), so that a
+// benchmark measures a server's CPU time and heap apart from its clients'
+// and from the other side's.
 package benchservers
 
 import (
@@ -39,8 +40,15 @@ import (
 // childEnv names the PKI directory of a child started by StartServers.
 const childEnv = "DIRACRPC_BENCHKIT_SERVERS"
 
+// sideEnv is what a child serves: Diracrpc or Bare.
+const sideEnv = "DIRACRPC_BENCHKIT_SIDE"
+
+// largeEnv is Options.LargeAnswers for the child.
+const largeEnv = "DIRACRPC_BENCHKIT_LARGE"
+
 // ProfileEnv, set to a file name, makes the server process write a CPU
-// profile of its whole life there (run one benchmark at a time).
+// profile of its whole life there, suffixed with its side (".diracrpc",
+// ".bare"); run one benchmark at a time.
 const ProfileEnv = "DIRACRPC_BENCH_SERVER_CPUPROFILE"
 
 // MemProfileEnv, set to a file name, makes the server process write an
@@ -74,56 +82,85 @@ func BarePath(answer string) string { return "/" + Service + "/" + answer }
 // BareDISETName is the bare DISET server sending answer.
 func BareDISETName(answer string) string { return BareDISET + "-" + answer }
 
-// Servers is a child process serving diracrpc's HTTPS and DISET servers and
-// their bare floors on 127.0.0.1, with a throw-away RSA PKI (as grid
-// credentials are). The test binary must call ChildMain first thing in its
+// Servers are two child processes on 127.0.0.1 with a throw-away RSA PKI
+// (as grid credentials are): one serving diracrpc's HTTPS and DISET servers
+// (Proc(Diracrpc)), one their bare floors (Proc(Bare)), so that the CPU time
+// and the heap of each side are its own even when a benchmark calls both
+// alternately. The test binary must call ChildMain first thing in its
 // TestMain.
 type Servers struct {
 	Files *pki.Files
 	CAs   *credentials.CAStore
 
 	addrs map[string]string
-	mu    sync.Mutex
-	in    io.WriteCloser
-	out   *bufio.Reader
+	procs map[string]*Proc
 }
 
-// StartServers starts the child; it stops when tb ends.
-func StartServers(tb testing.TB) *Servers {
+// The two sides, for Servers.Proc.
+const (
+	Diracrpc = "diracrpc"
+	Bare     = "bare"
+)
+
+// Proc is one child process.
+type Proc struct {
+	mu  sync.Mutex
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// Options say what the children serve besides echo.
+type Options struct {
+	// LargeAnswers builds the 10 MB answers (Config, Jobs). Off, the
+	// children's heaps hold nothing else, so that their garbage collections
+	// cost what the servers' own allocations make them cost.
+	LargeAnswers bool
+}
+
+// StartServers starts the children; they stop when tb ends.
+func StartServers(tb testing.TB, opts Options) *Servers {
 	tb.Helper()
 	ca := pki.NewT(tb, pki.Options{RSA: true})
 	files, err := ca.WriteDir(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+files.Root)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		in.Close() // the child exits at the end of its input
-		_ = cmd.Wait()
-	})
-	s := &Servers{Files: files, CAs: ca.Store(), in: in, out: bufio.NewReader(outPipe)}
-	line, err := s.out.ReadBytes('\n')
-	if err != nil {
-		tb.Fatalf("benchkit: the server process did not start: %v", err)
-	}
-	if err := json.Unmarshal(line, &s.addrs); err != nil {
-		tb.Fatalf("benchkit: %q: %v", line, err)
+	s := &Servers{Files: files, CAs: ca.Store(), addrs: map[string]string{}, procs: map[string]*Proc{}}
+	for _, side := range []string{Diracrpc, Bare} {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"="+files.Root, sideEnv+"="+side,
+			largeEnv+"="+strconv.FormatBool(opts.LargeAnswers))
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		outPipe, err := cmd.StdoutPipe()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			in.Close() // the child exits at the end of its input
+			_ = cmd.Wait()
+		})
+		p := &Proc{in: in, out: bufio.NewReader(outPipe)}
+		line, err := p.out.ReadBytes('\n')
+		if err != nil {
+			tb.Fatalf("benchservers: the %s process did not start: %v", side, err)
+		}
+		if err := json.Unmarshal(line, &s.addrs); err != nil {
+			tb.Fatalf("benchservers: %q: %v", line, err)
+		}
+		s.procs[side] = p
 	}
 	return s
 }
+
+// Proc returns the process of a side (Diracrpc or Bare).
+func (s *Servers) Proc(side string) *Proc { return s.procs[side] }
 
 // Addr returns a server's host:port.
 func (s *Servers) Addr(name string) string { return s.addrs[name] }
@@ -155,13 +192,13 @@ func (s *Servers) ClientTLS(tb testing.TB, resume bool) *tls.Config {
 	return c
 }
 
-func (s *Servers) ask(tb testing.TB, cmd string) []int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := io.WriteString(s.in, cmd+"\n"); err != nil {
+func (p *Proc) ask(tb testing.TB, cmd string) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
 		tb.Fatal(err)
 	}
-	line, err := s.out.ReadString('\n')
+	line, err := p.out.ReadString('\n')
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -176,13 +213,13 @@ func (s *Servers) ask(tb testing.TB, cmd string) []int64 {
 	return out
 }
 
-// CPU returns the CPU time the child has used, in nanoseconds.
-func (s *Servers) CPU(tb testing.TB) int64 { return s.ask(tb, "cpu")[0] }
+// CPU returns the CPU time the process has used, in nanoseconds.
+func (p *Proc) CPU(tb testing.TB) int64 { return p.ask(tb, "cpu")[0] }
 
-// Memory returns the child's live heap and goroutine stacks after a
+// Memory returns the process's live heap and goroutine stacks after a
 // garbage collection, and its number of goroutines.
-func (s *Servers) Memory(tb testing.TB) (heap, stacks, goroutines int64) {
-	m := s.ask(tb, "mem")
+func (p *Proc) Memory(tb testing.TB) (heap, stacks, goroutines int64) {
+	m := p.ask(tb, "mem")
 	return m[0], m[1], m[2]
 }
 
@@ -226,7 +263,10 @@ func serveChild(dir string) error {
 	if err != nil {
 		return err
 	}
-	big := BigAnswers()
+	big := map[string]any{}
+	if os.Getenv(largeEnv) == "true" {
+		big = BigAnswers()
+	}
 	svc := server.NewService(Service)
 	svc.Logger = Quiet
 	svc.Registry = &server.Registry{
@@ -240,6 +280,9 @@ func serveChild(dir string) error {
 	// The answers of the floors: the bytes diracrpc's servers send.
 	answers := map[string][]byte{}
 	for name, v := range map[string]any{Hello: Hello, Config: big[Config], Jobs: big[Jobs]} {
+		if v == nil {
+			continue
+		}
 		if answers[name], err = jencode.Marshal(diracrpc.OK(v)); err != nil {
 			return err
 		}
@@ -261,31 +304,37 @@ func serveChild(dir string) error {
 		}
 		return l, err
 	}
-	hs := server.NewHTTPS(server.HTTPSConfig{TLS: httpsTLS, Logger: Quiet}, svc)
-	ds := server.NewDISET(svc, server.DISETConfig{TLS: disetTLS, Logger: Quiet, MaxConns: 4096})
-	bare := bareHTTPS(httpsTLS, answers)
-	for name, serve := range map[string]func(net.Listener) error{
-		HTTPS: hs.Serve, DISET: ds.Serve, BareHTTPS: func(l net.Listener) error { return bare.ServeTLS(l, "", "") },
-	} {
-		l, err := listen(name)
+	if os.Getenv(sideEnv) == Diracrpc {
+		hs := server.NewHTTPS(server.HTTPSConfig{TLS: httpsTLS, Logger: Quiet}, svc)
+		ds := server.NewDISET(svc, server.DISETConfig{TLS: disetTLS, Logger: Quiet, MaxConns: 4096})
+		for name, serve := range map[string]func(net.Listener) error{HTTPS: hs.Serve, DISET: ds.Serve} {
+			l, err := listen(name)
+			if err != nil {
+				return err
+			}
+			go func() { _ = serve(l) }()
+		}
+	} else {
+		l, err := listen(BareHTTPS)
 		if err != nil {
 			return err
 		}
-		go func() { _ = serve(l) }()
-	}
-	for name, answer := range answers {
-		l, err := listen(BareDISETName(name))
-		if err != nil {
-			return err
+		bare := bareHTTPS(httpsTLS, answers)
+		go func() { _ = bare.ServeTLS(l, "", "") }()
+		for name, answer := range answers {
+			l, err := listen(BareDISETName(name))
+			if err != nil {
+				return err
+			}
+			go bareDISET(tls.NewListener(l, disetTLS), answer)
 		}
-		go bareDISET(tls.NewListener(l, disetTLS), answer)
 	}
 	line, err := json.Marshal(addrs)
 	if err != nil {
 		return err
 	}
 	if path := os.Getenv(ProfileEnv); path != "" {
-		f, err := os.Create(path)
+		f, err := os.Create(path + "." + os.Getenv(sideEnv))
 		if err != nil {
 			return err
 		}
@@ -298,7 +347,7 @@ func serveChild(dir string) error {
 	if path := os.Getenv(MemProfileEnv); path != "" {
 		runtime.MemProfileRate = 4096
 		defer func() {
-			if f, err := os.Create(path); err == nil {
+			if f, err := os.Create(path + "." + os.Getenv(sideEnv)); err == nil {
 				_ = pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
@@ -329,16 +378,18 @@ func commands(in io.Reader, out io.Writer) error {
 	return sc.Err()
 }
 
-// bareHTTPS is the HTTPS floor: net/http with the same TLS configuration,
-// HTTP/1.1 only, reading the body and answering fixed bytes by path.
+// bareHTTPS is the HTTPS floor: net/http with the same TLS configuration and
+// timeouts, HTTP/1.1 only, reading the body and answering fixed bytes by path.
 func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
 	byPath := map[string][]byte{}
 	for name, a := range answers {
 		byPath[BarePath(name)] = a
 	}
 	return &http.Server{
-		TLSConfig:         cfg,
+		TLSConfig: cfg,
+		// The timeouts of diracrpc's server (configuration, not overhead).
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       600 * time.Second,
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:          slog.NewLogLogger(Quiet.Handler(), slog.LevelDebug),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
