@@ -186,32 +186,34 @@ type Credentials struct {
 // reg. extra is element 2 of the DISET proposal (or the HTTPS form field);
 // it is kept when truthy.
 func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry) *Credentials {
-	d := value.NewDict()
+	// Built as entries (the keys are distinct): one allocation, no lookups.
+	var e []value.Entry
 	if peer != nil {
-		d.Set("subject", peer.Subject)
-		d.Set("issuer", peer.Issuer)
-		d.Set("secondsLeft", peer.SecondsLeft)
-		d.Set("isProxy", peer.IsProxy)
-		d.Set("isLimitedProxy", peer.IsLimitedProxy)
-		d.Set("validDN", false)
-		d.Set("validGroup", false)
-		d.Set("DN", peer.DN)
+		e = make([]value.Entry, 0, 12)
+		e = append(e,
+			value.Entry{Key: "subject", Value: peer.Subject},
+			value.Entry{Key: "issuer", Value: peer.Issuer},
+			value.Entry{Key: "secondsLeft", Value: peer.SecondsLeft},
+			value.Entry{Key: "isProxy", Value: peer.IsProxy},
+			value.Entry{Key: "isLimitedProxy", Value: peer.IsLimitedProxy},
+			value.Entry{Key: "validDN", Value: false},
+			value.Entry{Key: "validGroup", Value: false},
+			value.Entry{Key: "DN", Value: peer.DN})
 		if peer.IsProxy {
-			d.Set("identity", peer.Identity)
+			e = append(e, value.Entry{Key: "identity", Value: peer.Identity})
 			group, ok := peer.Group, peer.Group != ""
 			if !ok {
 				group, ok = reg.DefaultGroupForDN(peer.DN)
 			}
 			if ok {
-				d.Set("group", group)
-				d.Set("VO", reg.group(group).VO)
+				e = append(e, value.Entry{Key: "group", Value: group}, value.Entry{Key: "VO", Value: reg.group(group).VO})
 			}
 		}
 	}
 	if value.Truthy(extra) {
-		d.Set("extraCredentials", extra)
+		e = append(e, value.Entry{Key: "extraCredentials", Value: extra})
 	}
-	c := &Credentials{Peer: peer, d: d}
+	c := &Credentials{Peer: peer, d: value.DictFromEntries(e)}
 	c.sync()
 	return c
 }
@@ -288,21 +290,39 @@ func (c *Credentials) dict() *value.Dict {
 	return c.d
 }
 
-// sync copies the dictionary into the exported fields.
+// sync copies the dictionary into the exported fields, in one pass over it.
 func (c *Credentials) sync() {
-	d := c.dict()
-	str := func(k string) string { s, _ := d.Lookup(k); v, _ := s.(string); return v }
-	boolean := func(k string) bool { s, _ := d.Lookup(k); v, _ := s.(bool); return v }
-	c.DN, c.Group, c.Username = str("DN"), str("group"), str("username")
-	c.Subject, c.Issuer, c.Identity, c.VO = str("subject"), str("issuer"), str("identity"), str("VO")
-	c.IsProxy, c.IsLimitedProxy = boolean("isProxy"), boolean("isLimitedProxy")
-	if v, ok := d.Lookup("secondsLeft"); ok {
-		c.SecondsLeft, _ = v.(int64)
-	}
-	c.ExtraCredentials, _ = d.Lookup("extraCredentials")
+	c.DN, c.Group, c.Username = "", "", ""
+	c.Subject, c.Issuer, c.Identity, c.VO = "", "", "", ""
+	c.IsProxy, c.IsLimitedProxy, c.SecondsLeft, c.ExtraCredentials = false, false, 0, nil
 	c.Properties = c.Properties[:0]
-	if v, ok := d.Lookup("properties"); ok {
-		if l, ok := v.([]any); ok {
+	for _, e := range c.dict().Entries() {
+		k, _ := e.Key.(string)
+		switch k {
+		case "DN":
+			c.DN, _ = e.Value.(string)
+		case "group":
+			c.Group, _ = e.Value.(string)
+		case "username":
+			c.Username, _ = e.Value.(string)
+		case "subject":
+			c.Subject, _ = e.Value.(string)
+		case "issuer":
+			c.Issuer, _ = e.Value.(string)
+		case "identity":
+			c.Identity, _ = e.Value.(string)
+		case "VO":
+			c.VO, _ = e.Value.(string)
+		case "isProxy":
+			c.IsProxy, _ = e.Value.(bool)
+		case "isLimitedProxy":
+			c.IsLimitedProxy, _ = e.Value.(bool)
+		case "secondsLeft":
+			c.SecondsLeft, _ = e.Value.(int64)
+		case "extraCredentials":
+			c.ExtraCredentials = e.Value
+		case "properties":
+			l, _ := e.Value.([]any)
 			for _, p := range l {
 				if s, ok := p.(string); ok {
 					c.Properties = append(c.Properties, s)
@@ -324,8 +344,12 @@ func (s *Service) Rules(method string) []string {
 	if s.DefaultAuth != nil {
 		return s.DefaultAuth
 	}
-	return []string{"authenticated"}
+	return authenticatedRule
 }
+
+// authenticatedRule is the rule of methods without one (shared: callers of
+// Rules must not modify what it returns).
+var authenticatedRule = []string{"authenticated"}
 
 // errUnauthorized is DIRAC's S_ERROR(ENOAUTH, "Unauthorized query").
 func errUnauthorized() *diracrpc.Error {
