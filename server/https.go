@@ -185,6 +185,14 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
 		},
 	}
+	if cfg.BodyReadTimeout >= cfg.ReadHeaderTimeout {
+		// Then net/http's ReadTimeout can bound the first read of the body
+		// (see readBody): it sets that deadline once the headers are in,
+		// instead of clearing theirs, which saves a deadline update per
+		// request. It also bounds the TLS handshake, at most as tightly as
+		// ReadHeaderTimeout does already.
+		h.srv.ReadTimeout = cfg.BodyReadTimeout
+	}
 	return h
 }
 
@@ -374,10 +382,10 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusInternalServerError)
 	case rawMode && o.kind == returnedValue:
 		if !h.writeRaw(w, o.value) {
-			h.writeJSON(w, r, o.result, "application/json; charset=UTF-8")
+			h.writeJSON(w, r, o.result, jsonUTF8Type)
 		}
 	default:
-		h.writeJSON(w, r, o.result, "application/json")
+		h.writeJSON(w, r, o.result, jsonType)
 	}
 }
 
@@ -440,13 +448,23 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	// cleared here too when a gzip reader above the body may have stopped
 	// short of that end. After a failure it stays, so that nothing waits on
 	// the client again and the connection closes.
+	//
+	// In this package's server, net/http's ReadTimeout may bound the first
+	// read already, from the start of the request (so more tightly); else,
+	// or mounted in another server, the handler sets the deadline.
 	rc := http.NewResponseController(w)
-	armed := time.Now()
-	deadlines := rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
+	var armed time.Time
+	deadlines := true
+	if _, own := r.Context().Value(peerCacheKey{}).(*peerCache); !own || h.srv.ReadTimeout == 0 {
+		armed = time.Now()
+		deadlines = rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
+	}
 	limit := h.cfg.MaxBodyBytes
-	var src io.Reader = io.LimitReader(r.Body, limit+1)
+	// The buffer never grows beyond limit+1 bytes, which bounds the reads;
+	// behind gzip the compressed bytes need their own bound.
+	var src io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(src)
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -480,7 +498,7 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 		if deadlines && len(body) > 0 {
 			if now := time.Now(); now.Sub(armed) > h.cfg.BodyReadTimeout/8 {
 				armed = now
-				_ = rc.SetReadDeadline(now.Add(h.cfg.BodyReadTimeout))
+				deadlines = rc.SetReadDeadline(now.Add(h.cfg.BodyReadTimeout)) == nil
 			}
 		}
 		n, rerr := src.Read(body[len(body):cap(body)])
@@ -501,20 +519,36 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 // bodyChunk is the first (and smallest) growth of a request body buffer.
 const bodyChunk = 16 << 10
 
+// answerPool holds the buffers JSON answers are encoded into, up to
+// maxPooledAnswer bytes.
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledAnswer = 64 << 10
+
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
 // writeJSON writes a result as JEncode text, gzip-compressed when the client
 // accepts it and the body is not tiny.
-func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType string) {
-	body, err := jencode.Marshal(d)
+func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType []string) {
+	bp := answerPool.Get().(*[]byte)
+	body, err := jencode.AppendMarshal((*bp)[:0], d)
+	defer func() {
+		// w.Write copied the answer: the buffer can serve again, unless a
+		// large answer made it too big to keep.
+		if cap(body) <= maxPooledAnswer {
+			*bp = body[:0]
+			answerPool.Put(bp)
+		}
+	}()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "diracrpc https: cannot encode result", "err", err)
 		writePage(w, http.StatusInternalServerError)
 		return
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", contentType)
-	hd.Set("Vary", "Accept-Encoding")
+	// Direct assignments of shared values: net/http copies them.
+	hd["Content-Type"] = contentType
+	hd["Vary"] = varyAcceptEncoding
 	if len(body) >= gzipMinLength && acceptsGzip(r) {
 		var zb bytes.Buffer
 		zw := gzipPool.Get().(*gzip.Writer)
@@ -525,10 +559,17 @@ func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict,
 		body = zb.Bytes()
 		hd.Set("Content-Encoding", "gzip")
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
+
+// Header values of JSON answers.
+var (
+	jsonType           = []string{"application/json"}
+	jsonUTF8Type       = []string{"application/json; charset=UTF-8"}
+	varyAcceptEncoding = []string{"Accept-Encoding"}
+)
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
@@ -563,23 +604,36 @@ func (h *HTTPS) writeRaw(w http.ResponseWriter, v any) bool {
 }
 
 // requestForm holds the arguments of a request as Tornado collects them:
-// query arguments, then body arguments, each name keeping every value.
+// query arguments, then body arguments, each name keeping every value, in
+// the order they came.
 type requestForm struct {
-	query, body map[string][]string
+	query, body []formField
 }
+
+// formField is one name=value of a query string or a form.
+type formField struct{ name, value string }
 
 // get returns Tornado's get_argument (last value, body over query) or, with
 // bodyOnly, get_body_argument. Values are stripped of surrounding white
 // space and ASCII control characters become spaces, as Tornado does.
 func (f requestForm) get(name string, bodyOnly bool) (string, bool) {
-	vs := f.body[name]
-	if len(vs) == 0 && !bodyOnly {
-		vs = f.query[name]
+	v, ok := lastValue(f.body, name)
+	if !ok && !bodyOnly {
+		v, ok = lastValue(f.query, name)
 	}
-	if len(vs) == 0 {
+	if !ok {
 		return "", false
 	}
-	return cleanArgument(vs[len(vs)-1]), true
+	return cleanArgument(v), true
+}
+
+func lastValue(fields []formField, name string) (string, bool) {
+	for i := len(fields) - 1; i >= 0; i-- {
+		if fields[i].name == name {
+			return fields[i].value, true
+		}
+	}
+	return "", false
 }
 
 func (f requestForm) nonEmpty(name string) bool {
@@ -588,31 +642,38 @@ func (f requestForm) nonEmpty(name string) bool {
 }
 
 func cleanArgument(s string) string {
-	b := []byte(s)
-	changed := false
-	for i, c := range b {
-		if c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
-			b[i] = ' '
-			changed = true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
+					b[j] = ' '
+				}
+			}
+			s = string(b)
+			break
 		}
-	}
-	if changed {
-		s = string(b)
 	}
 	return strings.TrimSpace(s)
 }
+
+const formType = "application/x-www-form-urlencoded"
 
 // parseRequestForm parses the query string and, for form or multipart
 // bodies, the body's fields. It never fails: malformed parts are skipped or
 // kept literally, as Python's parse_qs does.
 func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
-	f := requestForm{query: parseQuery(rawQuery), body: map[string][]string{}}
+	f := requestForm{query: parseQuery(rawQuery)}
+	if contentType == formType { // what every DIRAC client sends
+		f.body = parseQuery(string(body))
+		return f
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return f
 	}
 	switch mt {
-	case "application/x-www-form-urlencoded":
+	case formType:
 		f.body = parseQuery(string(body))
 	case "multipart/form-data":
 		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
@@ -624,7 +685,7 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 			if p.FileName() == "" && p.FormName() != "" {
 				v, err := io.ReadAll(p)
 				if err == nil {
-					f.body[p.FormName()] = append(f.body[p.FormName()], string(v))
+					f.body = append(f.body, formField{p.FormName(), string(v)})
 				}
 			}
 			p.Close()
@@ -635,8 +696,11 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 
 // parseQuery is Python's parse_qs(keep_blank_values=True): fields split on
 // "&", "+" is a space, bad percent escapes stay as they are.
-func parseQuery(s string) map[string][]string {
-	out := map[string][]string{}
+func parseQuery(s string) []formField {
+	if s == "" {
+		return nil
+	}
+	out := make([]formField, 0, 1+strings.Count(s, "&"))
 	for s != "" {
 		var field string
 		field, s, _ = strings.Cut(s, "&")
@@ -644,8 +708,7 @@ func parseQuery(s string) map[string][]string {
 			continue
 		}
 		k, v, _ := strings.Cut(field, "=")
-		k, v = unquotePlus(k), unquotePlus(v)
-		out[k] = append(out[k], v)
+		out = append(out, formField{unquotePlus(k), unquotePlus(v)})
 	}
 	return out
 }
