@@ -68,15 +68,23 @@ const maxPooled = 4 << 20
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
-	e := encoder{buf: dst, stack: make([]frame, 0, 16)}
-	if err := value.Walk(v, &e); err != nil {
+	// The encoder escapes to value.Walk: recycled, it costs no allocation.
+	e := encoderPool.Get().(*encoder)
+	e.buf, e.stack = dst, e.stack[:0]
+	err := value.Walk(v, e)
+	out, open := e.buf, len(e.stack)
+	e.buf = nil
+	encoderPool.Put(e)
+	if err != nil {
 		return dst, err
 	}
-	if len(e.stack) != 0 {
+	if open != 0 {
 		return dst, errors.New("jencode: unterminated container")
 	}
-	return e.buf, nil
+	return out, nil
 }
+
+var encoderPool = sync.Pool{New: func() any { return &encoder{stack: make([]frame, 0, 16)} }}
 
 // Container states.
 const (

@@ -186,10 +186,11 @@ type Credentials struct {
 // reg. extra is element 2 of the DISET proposal (or the HTTPS form field);
 // it is kept when truthy.
 func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry) *Credentials {
-	// Built as entries (the keys are distinct): one allocation, no lookups.
+	// Built as entries (the keys are distinct): one allocation, no lookups,
+	// with room for what authorisation adds (username, properties).
 	var e []value.Entry
 	if peer != nil {
-		e = make([]value.Entry, 0, 12)
+		e = make([]value.Entry, 0, 15)
 		e = append(e,
 			value.Entry{Key: "subject", Value: peer.Subject},
 			value.Entry{Key: "issuer", Value: peer.Issuer},
@@ -407,7 +408,7 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 		lower = append(lower, "any")
 	}
 	allowAll := slices.Contains(lower, "any") || slices.Contains(lower, "all")
-	cd.Set("properties", []any{})
+	cd.Set("properties", noProperties)
 
 	str := func(k string) string { v, _ := cd.Lookup(k); s, _ := v.(string); return s }
 	dn := str("DN")
@@ -450,7 +451,7 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 	anonymous := func() {
 		cd.Set("username", anonymousUser)
 		cd.Set("group", visitorGroup)
-		cd.Set("properties", []any{})
+		cd.Set("properties", noProperties)
 		cd.Delete("VO")
 	}
 	if !cd.Has("group") {
@@ -519,6 +520,10 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 	cd.Set("properties", found)
 	return len(found) > 0 && allowGroup
 }
+
+// noProperties is the empty property list, boxed once (it has no room to
+// be written into).
+var noProperties any = []any{}
 
 func anyStrings(ss []string) []any {
 	out := make([]any, len(ss))
