@@ -186,22 +186,25 @@ type Credentials struct {
 // reg. extra is element 2 of the DISET proposal (or the HTTPS form field);
 // it is kept when truthy.
 func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry) *Credentials {
+	return newCredentials(peer, nil, extra, reg)
+}
+
+// newCredentials is NewCredentials with the entries peerEntries gives for
+// peer, when the caller has them already (HTTPS: once per connection).
+func newCredentials(peer *credentials.PeerCredentials, fixed []value.Entry, extra any, reg *Registry) *Credentials {
 	// Built as entries (the keys are distinct): one allocation, no lookups,
 	// with room for what authorisation adds (username, properties).
 	var e []value.Entry
 	if peer != nil {
+		if fixed == nil {
+			fixed = peerEntries(peer)
+		}
 		e = make([]value.Entry, 0, 15)
-		e = append(e,
-			value.Entry{Key: "subject", Value: peer.Subject},
-			value.Entry{Key: "issuer", Value: peer.Issuer},
-			value.Entry{Key: "secondsLeft", Value: peer.SecondsLeft},
-			value.Entry{Key: "isProxy", Value: peer.IsProxy},
-			value.Entry{Key: "isLimitedProxy", Value: peer.IsLimitedProxy},
-			value.Entry{Key: "validDN", Value: false},
-			value.Entry{Key: "validGroup", Value: false},
-			value.Entry{Key: "DN", Value: peer.DN})
+		// DIRAC's order: subject, issuer, secondsLeft, the rest.
+		e = append(e, fixed[:2]...)
+		e = append(e, value.Entry{Key: "secondsLeft", Value: peer.SecondsLeft})
+		e = append(e, fixed[2:]...)
 		if peer.IsProxy {
-			e = append(e, value.Entry{Key: "identity", Value: peer.Identity})
 			group, ok := peer.Group, peer.Group != ""
 			if !ok {
 				group, ok = reg.DefaultGroupForDN(peer.DN)
@@ -219,14 +222,34 @@ func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry)
 	return c
 }
 
+// peerEntries are the entries of the credential dictionary that depend on
+// the certificate chain alone, secondsLeft apart (it goes after the first
+// two).
+func peerEntries(peer *credentials.PeerCredentials) []value.Entry {
+	e := []value.Entry{
+		{Key: "subject", Value: peer.Subject},
+		{Key: "issuer", Value: peer.Issuer},
+		{Key: "isProxy", Value: peer.IsProxy},
+		{Key: "isLimitedProxy", Value: peer.IsLimitedProxy},
+		{Key: "validDN", Value: false},
+		{Key: "validGroup", Value: false},
+		{Key: "DN", Value: peer.DN},
+	}
+	if peer.IsProxy {
+		e = append(e, value.Entry{Key: "identity", Value: peer.Identity})
+	}
+	return e
+}
+
 // peerCache holds the verified client chain's credentials of one
 // connection: analysing the chain (signatures included) once per
 // connection instead of once per request.
 type peerCache struct {
-	once sync.Once
-	at   time.Time
-	peer *credentials.PeerCredentials
-	err  error
+	once    sync.Once
+	at      time.Time
+	peer    *credentials.PeerCredentials
+	entries []value.Entry // peerEntries(peer), boxed once
+	err     error
 }
 
 type peerCacheKey struct{}
@@ -250,6 +273,9 @@ func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) 
 	pc.once.Do(func() {
 		pc.at = now()
 		pc.peer, pc.err = v.PeerInfo(*cs)
+		if pc.err == nil {
+			pc.entries = peerEntries(pc.peer)
+		}
 	})
 	if pc.err != nil {
 		return nil, pc.err
@@ -260,6 +286,15 @@ func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) 
 		return nil, fmt.Errorf("client certificate expired during the connection")
 	}
 	return &p, nil
+}
+
+// cachedPeerEntries returns the connection's peerEntries, once peerOf made
+// them; nil otherwise.
+func cachedPeerEntries(ctx context.Context) []value.Entry {
+	if pc, ok := ctx.Value(peerCacheKey{}).(*peerCache); ok && pc.err == nil {
+		return pc.entries
+	}
+	return nil
 }
 
 // Dict returns a copy of DIRAC's credential dictionary (what whoami returns).

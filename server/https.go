@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -116,29 +117,37 @@ type HTTPS struct {
 	routes map[string]*Service
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
-	budget byteBudget    // MaxBufferedBytes
+	budget *byteBudget   // MaxBufferedBytes
 }
 
 // byteBudget shares MaxBufferedBytes among the request bodies being read.
+// It is lock-free: every call takes from it and gives back.
 type byteBudget struct {
-	mu   sync.Mutex
-	free int64
+	free atomic.Int64
+}
+
+func newByteBudget(n int64) *byteBudget {
+	b := &byteBudget{}
+	b.free.Store(n)
+	return b
 }
 
 func (b *byteBudget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if n > b.free {
-		return false
+	for {
+		f := b.free.Load()
+		if n > f {
+			return false
+		}
+		if b.free.CompareAndSwap(f, f-n) {
+			return true
+		}
 	}
-	b.free -= n
-	return true
 }
 
 func (b *byteBudget) give(n int64) {
-	b.mu.Lock()
-	b.free += n
-	b.mu.Unlock()
+	if n != 0 {
+		b.free.Add(n)
+	}
 }
 
 // errBusy: the body would take more memory than the server has left for
@@ -166,7 +175,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		cfg.IdleTimeout = 600 * time.Second
 	}
 	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
-		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: byteBudget{free: cfg.MaxBufferedBytes}}
+		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -306,10 +315,16 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case h.calls <- struct{}{}:
-		defer func() { <-h.calls }()
-	case <-r.Context().Done():
-		return
+	default:
+		// No free slot: wait for one or for the client to give up (asking
+		// for Done only now spares most calls making its channel).
+		select {
+		case h.calls <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
 	}
+	defer func() { <-h.calls }()
 	body, held, err := h.readBody(w, r)
 	defer h.budget.give(held)
 	if errors.Is(err, errBusy) {
@@ -408,7 +423,7 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false
 		}
-		req.Credentials = NewCredentials(peer, extra, svc.Registry)
+		req.Credentials = newCredentials(peer, cachedPeerEntries(ctx), extra, svc.Registry)
 		return true
 	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.cfg.TokenAuth != nil {
