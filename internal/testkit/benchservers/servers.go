@@ -77,7 +77,7 @@ const (
 // BarePath is where the bare HTTPS server answers what the method "big"
 // with argument answer gives on diracrpc's server (or echo("hello") for
 // Hello), and BareDISETName the bare DISET server answering it.
-func BarePath(answer string) string { return "/" + Service + "/" + answer }
+func BarePath(answer string) string { return "/Bench/" + answer } // a System/Component path, as clients require
 
 // BareDISETName is the bare DISET server sending answer.
 func BareDISETName(answer string) string { return BareDISET + "-" + answer }
