@@ -472,6 +472,28 @@ func (e *encoder) Object(class, module string) error {
 
 const hexDigits = "0123456789abcdef"
 
+// skipPlain returns the index of the first byte from s[i:] on that may not
+// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
+// bytes at a time: long texts are mostly plain. It may stop early, at the
+// start of a group of 8 holding such a byte, or in the last 7 bytes.
+func skipPlain[S ~string | ~[]byte](s S, i int, del bool) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q, b := x^(lo*'"'), x^(lo*'\\')
+		// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
+		bad := (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | x
+		if del {
+			bad |= x + lo // 0x7f and above
+		}
+		if bad&hi != 0 {
+			break
+		}
+	}
+	return i
+}
+
 // plain[b] is true for the bytes json.dumps copies as they are.
 var plain = func() (t [256]bool) {
 	for b := ' '; b <= '~'; b++ {
@@ -487,6 +509,9 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipPlain(s, i, true); i >= len(s) {
+			break
+		}
 		c := s[i]
 		if plain[c] {
 			i++
