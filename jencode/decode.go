@@ -394,7 +394,7 @@ func (d *decoder) key() (any, bool, error) {
 func (d *decoder) rawStr() ([]byte, error) {
 	start := d.pos + 1
 	data := d.data
-	i := skipPlain(data, start, false)
+	i := skipPlainBytes(data, start, false)
 	for i < len(data) && strPlain[data[i]] {
 		i++
 	}

@@ -2,6 +2,7 @@ package jencode
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -476,22 +477,39 @@ const hexDigits = "0123456789abcdef"
 // be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
 // bytes at a time: long texts are mostly plain. It may stop early, at the
 // start of a group of 8 holding such a byte, or in the last 7 bytes.
-func skipPlain[S ~string | ~[]byte](s S, i int, del bool) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
+func skipPlain(s string, i int, del bool) int {
 	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		q, b := x^(lo*'"'), x^(lo*'\\')
-		// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
-		bad := (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | x
-		if del {
-			bad |= x + lo // 0x7f and above
-		}
-		if bad&hi != 0 {
+		t := s[i : i+8]
+		x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if !plainWord(x, del) {
 			break
 		}
 	}
 	return i
+}
+
+// skipPlainBytes is skipPlain for a byte slice.
+func skipPlainBytes(s []byte, i int, del bool) int {
+	for ; i+8 <= len(s); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(s[i:]), del) {
+			break
+		}
+	}
+	return i
+}
+
+// plainWord reports whether the 8 bytes of x are all plain: in 0x20-0x7f,
+// but '"' and '\\' (and 0x7f with del).
+func plainWord(x uint64, del bool) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, b := x^(lo*'"'), x^(lo*'\\')
+	// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
+	bad := (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | x
+	if del {
+		bad |= x + lo // 0x7f and above
+	}
+	return bad&hi == 0
 }
 
 // plain[b] is true for the bytes json.dumps copies as they are.

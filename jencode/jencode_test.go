@@ -384,7 +384,7 @@ func TestSkipPlain(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < len(base); pos++ {
 			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
-			enc, dec := skipPlain(s, 0, true), skipPlain([]byte(s), 0, false)
+			enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
 			if !plain[c] && enc > pos {
 				t.Fatalf("encoder skipped %#x at %d", c, pos)
 			}
