@@ -1,49 +1,22 @@
 package disetclient_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
-	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
 	"github.com/diracgo/diracrpc/internal/testkit/benchservers"
-)
-
-// The frames of echo("hello") as the client writes them in JSON.
-var (
-	floorProposal = frame.Append(nil, []byte(`{"OK": true, "Value": [["`+benchservers.Service+
-		`", "", ""], ["RPC", "echo"], "", "diracrpc-go"]}`), false)
-	floorArgs = frame.Append(nil, []byte(`{"OK": true, "Value": ["hello"]}`), false)
 )
 
 // floorCall is the floor: a bare crypto/tls dial and the call's frames
 // written and read by hand, no diracrpc code on the wire path.
 func floorCall(addr string, cfg *tls.Config) error {
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	r := bufio.NewReader(c)
-	if _, err := c.Write(floorProposal); err != nil {
-		return err
-	}
-	if _, err := benchservers.ReadFrame(r); err != nil {
-		return err
-	}
-	if _, err := c.Write(floorArgs); err != nil {
-		return err
-	}
-	res, err := benchservers.ReadFrame(r)
+	res, err := benchservers.DISETCall(addr, cfg, benchservers.EchoProposal, benchservers.EchoArgs)
 	if err == nil && !bytes.Contains(res, []byte(`"OK": true`)) {
 		err = fmt.Errorf("answer %q", res)
 	}

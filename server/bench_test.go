@@ -15,7 +15,6 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/httpsclient"
-	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
 	"github.com/diracgo/diracrpc/internal/testkit/benchservers"
 )
@@ -93,36 +92,6 @@ func post(hc *http.Client, url string, body []byte) ([]byte, error) {
 	return out, err
 }
 
-// The frames of echo("hello") as diracrpc's DISET client writes them.
-var (
-	proposalFrame = frame.Append(nil, []byte(`{"OK": true, "Value": [["`+benchservers.Service+
-		`", "", ""], ["RPC", "echo"], "", "diracrpc-go"]}`), false)
-	argsFrame = frame.Append(nil, []byte(`{"OK": true, "Value": ["hello"]}`), false)
-)
-
-// disetCall is one DISET call by a bare client: connect, handshake, the
-// proposal, S_OK, the arguments, the result. It returns the result payload.
-func disetCall(addr string, cfg *tls.Config, proposal, args []byte) ([]byte, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	r := bufio.NewReader(c)
-	if _, err := c.Write(proposal); err != nil {
-		return nil, err
-	}
-	if ok, err := benchservers.ReadFrame(r); err != nil || !bytes.Contains(ok, []byte(`"OK": true`)) {
-		return nil, fmt.Errorf("proposal refused: %q %v", ok, err)
-	}
-	if _, err := c.Write(args); err != nil {
-		return nil, err
-	}
-	return benchservers.ReadFrame(r)
-}
-
 // BenchmarkDISETServer: echo("hello"), one connection per call as in DISET,
 // with a full TLS handshake or a resumed session, diracrpc and a bare TLS
 // server with the same configuration reading and writing the same frames,
@@ -133,7 +102,7 @@ func BenchmarkDISETServer(b *testing.B) {
 		cfg := srv.ClientTLS(b, handshake == "resumed")
 		call := func(addr string) func() error {
 			return func() error {
-				res, err := disetCall(addr, cfg, proposalFrame, argsFrame)
+				res, err := benchservers.DISETCall(addr, cfg, benchservers.EchoProposal, benchservers.EchoArgs)
 				if err == nil && !bytes.Equal(res, []byte(`{"OK": true, "Value": "hello"}`)) {
 					err = fmt.Errorf("answer %q", res)
 				}
@@ -250,11 +219,6 @@ func BenchmarkLargeAnswer(b *testing.B) {
 	defer tr.CloseIdleConnections()
 	bare := &http.Client{Transport: tr}
 	cfg := srv.ClientTLS(b, true)
-	bigArgs := func(answer string) []byte {
-		return frame.Append(nil, []byte(`{"OK": true, "Value": ["`+answer+`"]}`), false)
-	}
-	bigProposal := frame.Append(nil, []byte(`{"OK": true, "Value": [["`+benchservers.Service+
-		`", "", ""], ["RPC", "big"], "", "diracrpc-go"]}`), false)
 	for _, answer := range []string{benchservers.Config, benchservers.Jobs} {
 		ops := map[string]map[string]func() error{
 			"https": {
@@ -268,7 +232,8 @@ func BenchmarkLargeAnswer(b *testing.B) {
 			"dips": {
 				"diracrpc": func() error { _, err := dc.Call(ctx, "big", answer); return err },
 				"bare": func() error {
-					_, err := disetCall(srv.Addr(benchservers.BareDISETName(answer)), cfg, bigProposal, bigArgs(answer))
+					_, err := benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(answer)), cfg,
+						benchservers.Proposal("big"), benchservers.BigArgs(answer))
 					return err
 				},
 			},

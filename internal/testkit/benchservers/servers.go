@@ -6,6 +6,7 @@ package benchservers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -436,6 +437,47 @@ func bareDISET(l net.Listener, answer []byte) {
 			_, _ = c.Write(answer)
 		}()
 	}
+}
+
+// DISET frames of the calls of a bare client, as diracrpc's client writes
+// them in JSON: echo("hello"), and big(answer) (see BigArgs).
+var (
+	EchoProposal = Proposal("echo")
+	EchoArgs     = frame.Append(nil, []byte(`{"OK": true, "Value": ["hello"]}`), false)
+)
+
+// Proposal is the proposal frame of an RPC call of method.
+func Proposal(method string) []byte {
+	return frame.Append(nil, []byte(`{"OK": true, "Value": [["`+Service+`", "", ""], ["RPC", "`+method+
+		`"], "", "diracrpc-go"]}`), false)
+}
+
+// BigArgs is the arguments frame of big(answer).
+func BigArgs(answer string) []byte {
+	return frame.Append(nil, []byte(`{"OK": true, "Value": ["`+answer+`"]}`), false)
+}
+
+// DISETCall is one DISET call by a bare client, the floor of the clients:
+// a crypto/tls dial, the proposal, the server's S_OK, the arguments, the
+// result, frames written and read by hand. It returns the result payload.
+func DISETCall(addr string, cfg *tls.Config, proposal, args []byte) ([]byte, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	r := bufio.NewReader(c)
+	if _, err := c.Write(proposal); err != nil {
+		return nil, err
+	}
+	if ok, err := ReadFrame(r); err != nil || !bytes.Contains(ok, []byte(`"OK": true`)) {
+		return nil, fmt.Errorf("proposal refused: %q %v", ok, err)
+	}
+	if _, err := c.Write(args); err != nil {
+		return nil, err
+	}
+	return ReadFrame(r)
 }
 
 // ReadFrame reads "<len>:<payload>" by hand, as a bare peer would.
