@@ -262,15 +262,27 @@ type peerCacheKey struct{}
 // now is the verifier's clock: the TLS config's Time, which
 // credentials.NewServerTLSConfig sets to ServerTLSOptions.Now.
 func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
+	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
+	return pc.peerOf(cs, now)
+}
+
+// peerCacheOf returns the connection's cache, nil without one.
+func peerCacheOf(ctx context.Context) *peerCache {
+	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
+	return pc
+}
+
+// peerOf is peerOf for the connection of pc (nil: no cache).
+func (pc *peerCache) peerOf(cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &credentials.Verifier{Now: now}
-	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
-	if !ok {
+	if pc == nil {
+		v := credentials.Verifier{Now: now}
 		return v.PeerInfo(*cs)
 	}
 	pc.once.Do(func() {
+		v := credentials.Verifier{Now: now}
 		pc.at = now()
 		pc.peer, pc.err = v.PeerInfo(*cs)
 		if pc.err == nil {
@@ -288,13 +300,13 @@ func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) 
 	return &p, nil
 }
 
-// cachedPeerEntries returns the connection's peerEntries, once peerOf made
-// them; nil otherwise.
-func cachedPeerEntries(ctx context.Context) []value.Entry {
-	if pc, ok := ctx.Value(peerCacheKey{}).(*peerCache); ok && pc.err == nil {
-		return pc.entries
+// peerEntries returns the connection's peerEntries once peerOf made them;
+// nil otherwise (or without a cache).
+func (pc *peerCache) peerEntries() []value.Entry {
+	if pc == nil || pc.err != nil {
+		return nil
 	}
-	return nil
+	return pc.entries
 }
 
 // Dict returns a copy of DIRAC's credential dictionary (what whoami returns).
@@ -423,7 +435,9 @@ func (s *Service) authorize(ctx context.Context, req *Request, rules []string) *
 
 // authQuery is DIRAC's AuthManager.authQuery on the credential dictionary cd.
 func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
-	var props, validGroups []string
+	var propsBuf [4]string // rules are short: no allocation for them
+	props := propsBuf[:0]
+	var validGroups []string
 	for _, r := range rules {
 		r = strings.TrimSpace(r)
 		switch {
@@ -435,7 +449,8 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 			props = append(props, r)
 		}
 	}
-	lower := make([]string, 0, len(props)+1)
+	var lowerBuf [4]string
+	lower := lowerBuf[:0]
 	for _, p := range props {
 		lower = append(lower, strings.ToLower(p))
 	}

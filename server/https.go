@@ -418,12 +418,13 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 		if h.cfg.TLS != nil {
 			clock = h.cfg.TLS.Time
 		}
-		peer, err := peerOf(ctx, r.TLS, clock)
+		pc := peerCacheOf(ctx)
+		peer, err := pc.peerOf(r.TLS, clock)
 		if err != nil {
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false
 		}
-		req.Credentials = newCredentials(peer, cachedPeerEntries(ctx), extra, svc.Registry)
+		req.Credentials = newCredentials(peer, pc.peerEntries(), extra, svc.Registry)
 		return true
 	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.cfg.TokenAuth != nil {
@@ -470,7 +471,7 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	rc := http.NewResponseController(w)
 	var armed time.Time
 	deadlines := true
-	if _, own := r.Context().Value(peerCacheKey{}).(*peerCache); !own || h.srv.ReadTimeout == 0 {
+	if own := peerCacheOf(r.Context()) != nil; !own || h.srv.ReadTimeout == 0 {
 		armed = time.Now()
 		deadlines = rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
 	}
