@@ -26,9 +26,9 @@ func floorCall(addr string, cfg *tls.Config) error {
 // BenchmarkCall measures one DISET call of the client (connect, TLS
 // handshake with a proxy chain, proposal, arguments, result, decoding and
 // the call loop) next to the floor, both against the same bare TLS server
-// in a child process (benchservers), so that cpu-ns/op is the client's
-// alone; "full" makes a full TLS handshake per call, "resumed" resumes
-// the session. Compare with benchstat -col /impl.
+// in a child process (benchservers), alternately (benchkit.Pair: cpu-ratio
+// is the client's CPU time over the floor's); "full" makes a full TLS
+// handshake per call, "resumed" resumes the session.
 func BenchmarkCall(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{})
 	addr := srv.Addr(benchservers.BareDISETName(benchservers.Hello))
@@ -45,11 +45,9 @@ func BenchmarkCall(b *testing.B) {
 			"diracrpc": func() error { _, err := c.Call(ctx, "echo", "hello"); return err },
 			"bare":     func() error { return floorCall(addr, cfg) },
 		}
-		for _, impl := range []string{"diracrpc", "bare"} {
-			b.Run("handshake="+handshake+"/impl="+impl, func(b *testing.B) {
-				benchkit.Measure(b, srv.Proc(benchservers.Bare), 1, calls[impl])
-			})
-		}
+		b.Run("handshake="+handshake, func(b *testing.B) {
+			benchkit.Pair(b, 1, benchkit.Side{Name: "diracrpc", Call: calls["diracrpc"]}, benchkit.Side{Name: "bare", Call: calls["bare"]})
+		})
 	}
 }
 

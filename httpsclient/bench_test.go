@@ -18,8 +18,10 @@ import (
 // BenchmarkCall compares a full call of the client (encode, POST, decode,
 // result mapping, retry policy, breaker) with the floor: a bare net/http
 // client posting the same body and reading the answer. Both call the same
-// bare server, in a child process (benchservers), so that cpu-ns/op is
-// the client's alone. Compare with benchstat -col /impl.
+// bare server, in a child process (benchservers), so that this process's
+// CPU time is the clients' alone. With one caller both alternate in one
+// loop (benchkit.Pair: cpu-ratio is the target); with 16, each runs in
+// turn (impl=..., compare with benchstat -col /impl).
 func BenchmarkCall(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{})
 	url := "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.Hello)
@@ -38,12 +40,13 @@ func BenchmarkCall(b *testing.B) {
 		"diracrpc": func() error { _, err := c.Call(ctx, "echo", "hello"); return err },
 		"bare":     func() error { return barePost(hc, url, body) },
 	}
-	for _, callers := range []int{1, 16} {
-		for _, impl := range []string{"diracrpc", "bare"} {
-			b.Run(fmt.Sprintf("callers=%d/impl=%s", callers, impl), func(b *testing.B) {
-				benchkit.Measure(b, srv.Proc(benchservers.Bare), callers, calls[impl])
-			})
-		}
+	b.Run("callers=1", func(b *testing.B) {
+		benchkit.Pair(b, 1, benchkit.Side{Name: "diracrpc", Call: calls["diracrpc"]}, benchkit.Side{Name: "bare", Call: calls["bare"]})
+	})
+	for _, impl := range []string{"diracrpc", "bare"} {
+		b.Run(fmt.Sprintf("callers=16/impl=%s", impl), func(b *testing.B) {
+			benchkit.Measure(b, srv.Proc(benchservers.Bare), 16, calls[impl])
+		})
 	}
 }
 

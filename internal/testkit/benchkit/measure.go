@@ -75,31 +75,37 @@ type Side struct {
 	Call   func() error
 }
 
-// Pair calls a and b alternately (the order swapped every time), b.N times
-// each, from callers goroutines, so that the load of a shared machine
+// pairBlock is how many calls of one side Pair makes in a row with one
+// caller, between two readings of this process's CPU time.
+const pairBlock = 16
+
+// Pair calls a and c alternately, so that the load of a shared machine
 // weighs on both alike; the ratios it reports are therefore steadier than
-// those of two benchmarks run one after the other. It reports, per call of
-// each side: <name>-ns/call (wall time, each call timed), and with a server
-// process <name>-server-cpu-ns/call; and the ratios a/b of both as
-// wall-ratio and server-cpu-ratio. ns/op is the time of one pair.
+// those of two benchmarks run one after the other. With one caller it
+// alternates blocks of pairBlock calls (one call per b.N) and reads this
+// process's CPU time between blocks, which gives each side's own CPU time
+// when the servers run elsewhere (the clients' benchmarks); with more,
+// every caller makes a call of each side per b.N, the order swapped every
+// time. It reports, per call of each side: <name>-ns/call (wall time, each
+// call timed), <name>-cpu-ns/call (this process, one caller only) and, with
+// a server process, <name>-server-cpu-ns/call; and the ratios of a to c:
+// wall-ratio, cpu-ratio, server-cpu-ratio.
 func Pair(b *testing.B, callers int, a, c Side) {
 	b.Helper()
-	for _, s := range []Side{a, c} {
+	sides := [2]Side{a, c}
+	for _, s := range sides {
 		if err := s.Call(); err != nil { // connections, caches
 			b.Fatal(err)
 		}
 	}
-	var wall [2]atomic.Int64
-	sides := [2]Side{a, c}
-	one := func(i int64) error {
-		for k := range int64(2) {
-			j := (i + k) % 2
-			t := time.Now()
-			if err := sides[j].Call(); err != nil {
-				return err
-			}
-			wall[j].Add(int64(time.Since(t)))
+	var wall, calls [2]atomic.Int64
+	call := func(j int) error {
+		t := time.Now()
+		if err := sides[j].Call(); err != nil {
+			return err
 		}
+		wall[j].Add(int64(time.Since(t)))
+		calls[j].Add(1)
 		return nil
 	}
 	var cpu0 [2]int64
@@ -108,37 +114,62 @@ func Pair(b *testing.B, callers int, a, c Side) {
 			cpu0[j] = s.Server.CPU(b)
 		}
 	}
+	var own [2]time.Duration
+	ownOK := callers <= 1
 	if callers <= 1 {
-		for i := int64(0); b.Loop(); i++ {
-			if err := one(i); err != nil {
+		cur, last := -1, time.Duration(0)
+		block := func(j int) {
+			now, ok := CPUTime()
+			ownOK = ownOK && ok
+			if cur >= 0 {
+				own[cur] += now - last
+			}
+			cur, last = j, now
+		}
+		for i := 0; b.Loop(); i++ {
+			j := i / pairBlock % 2
+			if i%pairBlock == 0 {
+				block(j)
+			}
+			if err := call(j); err != nil {
 				b.Fatal(err)
 			}
 		}
+		block(-1)
 	} else {
 		var n atomic.Int64
 		b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := one(n.Add(1)); err != nil {
-					b.Error(err)
-					return
+				i := int(n.Add(1))
+				for k := range 2 {
+					if err := call((i + k) % 2); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			}
 		})
 	}
 	b.StopTimer()
-	n := float64(b.N)
-	var cpu [2]float64
+	var per [3][2]float64 // wall, own CPU, server CPU per call
 	for j, s := range sides {
-		b.ReportMetric(float64(wall[j].Load())/n, s.Name+"-ns/call")
+		n := float64(max(calls[j].Load(), 1))
+		per[0][j] = float64(wall[j].Load()) / n
+		b.ReportMetric(per[0][j], s.Name+"-ns/call")
+		if ownOK {
+			per[1][j] = float64(own[j]) / n
+			b.ReportMetric(per[1][j], s.Name+"-cpu-ns/call")
+		}
 		if s.Server != nil {
-			cpu[j] = float64(s.Server.CPU(b)-cpu0[j]) / n
-			b.ReportMetric(cpu[j], s.Name+"-server-cpu-ns/call")
+			per[2][j] = float64(s.Server.CPU(b)-cpu0[j]) / n
+			b.ReportMetric(per[2][j], s.Name+"-server-cpu-ns/call")
 		}
 	}
-	b.ReportMetric(float64(wall[0].Load())/float64(wall[1].Load()), "wall-ratio")
-	if cpu[1] > 0 {
-		b.ReportMetric(cpu[0]/cpu[1], "server-cpu-ratio")
+	for k, name := range []string{"wall-ratio", "cpu-ratio", "server-cpu-ratio"} {
+		if per[k][1] > 0 {
+			b.ReportMetric(per[k][0]/per[k][1], name)
+		}
 	}
 }
