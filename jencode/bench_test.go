@@ -123,3 +123,25 @@ func BenchmarkDecodeSmall(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDecodeVsFloor decodes the job-list payload into any with jencode
+// (and DEncode) and with the floor, sonic's fastest configuration,
+// alternately in one loop (benchkit.Pair): wall-ratio and cpu-ratio below 1
+// mean faster than the floor, steady on a loaded machine.
+func BenchmarkDecodeVsFloor(b *testing.B) {
+	text, err := Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	denc, err := dencode.Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	floor := benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }}
+	b.Run("jencode", func(b *testing.B) {
+		benchkit.Pair(b, 1, benchkit.Side{Name: "jencode", Call: func() error { var v any; return Unmarshal(text, &v) }}, floor)
+	})
+	b.Run("DEncode", func(b *testing.B) {
+		benchkit.Pair(b, 1, benchkit.Side{Name: "DEncode", Call: func() error { var v any; return dencode.Unmarshal(denc, &v) }}, floor)
+	})
+}
