@@ -1,14 +1,16 @@
 package httpsclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
@@ -118,32 +120,37 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 			}
 		}
 	}
-	// The only same-URL retry made here is the one HTTP defines (see
-	// retryLater); the body is sent anew each time.
-	var resp *http.Response
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, bytes.NewReader(body))
-		if err != nil {
-			return nil, local(a.URL, err)
-		}
-		// No Idempotency-Key header, ever: net/http would re-send the POST by itself.
-		h := req.Header // shared values, canonical keys: net/http only reads them
-		h["Content-Type"], h["Accept"], h["User-Agent"] = formType, acceptAll, t.userAgent
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if resp, err = srv.client.Do(req); err != nil {
-			return nil, classify(ctx, a.URL, err)
-		}
-		wait, again := retryLater(ctx, a, t.opts.MaxRetryAfter, resp)
-		if !again {
-			break
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, bodyExcerpt))
-		resp.Body.Close()
-		if err := sleep(ctx, wait); err != nil {
-			return nil, classify(ctx, a.URL, err)
-		}
+	st := &attemptState{attempt: a, maxRetryAfter: t.opts.MaxRetryAfter}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, st), http.MethodPost, a.URL, body)
+	if err != nil {
+		return nil, local(a.URL, err)
+	}
+	// No Idempotency-Key header, ever: net/http would re-send the POST by itself.
+	h := req.Header // shared values, canonical keys: net/http only reads them
+	h["Content-Type"], h["Accept"], h["User-Agent"] = formType, acceptAll, t.userAgent
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rc := &retryablehttp.Client{
+		HTTPClient: srv.client,
+		// The call's budget (Attempt.Again) bounds the retries, not this.
+		RetryMax:   math.MaxInt32,
+		CheckRetry: checkRetry,
+		Backoff:    st.backoff,
+		// Keep the last response when retries run out: its status is the answer.
+		ErrorHandler: func(resp *http.Response, err error, _ int) (*http.Response, error) {
+			if resp != nil && err == nil {
+				return resp, nil
+			}
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, err
+		},
+	}
+	resp, err := rc.Do(req)
+	if err != nil {
+		return nil, classify(ctx, a.URL, err)
 	}
 	drained := false
 	defer func() {

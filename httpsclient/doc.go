@@ -14,7 +14,8 @@
 // stubs) is diracrpc.Client's. The only retry of the same URL made here is
 // the one HTTP itself defines: a 502/503/504 carrying a Retry-After within
 // Options.MaxRetryAfter, which proves the request was not processed; it
-// spends one of the call's attempts and waits the client's backoff.
+// spends one of the call's attempts (go-retryablehttp drives it, with the
+// client's backoff).
 //
 // Connections are kept alive and shared by every call a client makes to the
 // same server (HTTP/1.1 only, as Tornado).

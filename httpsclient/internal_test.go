@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,9 +17,9 @@ import (
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
-// TestSharedConnectionsStayOpen: the client that one attempt drives cannot
-// close the idle connections every call shares (only Close does).
-func TestSharedConnectionsStayOpen(t *testing.T) {
+// TestNoCloseIdleForRetryablehttp: go-retryablehttp closes the client's idle
+// connections when it gives up; the client it drives must not expose them.
+func TestNoCloseIdleForRetryablehttp(t *testing.T) {
 	tlsc, err := credentials.NewClientTLS(credentials.ClientTLSOptions{SkipCACheck: true})
 	require.NoError(t, err)
 	s := newServer("h:1", "h", tlsc, &diracrpc.TransportConfig{Timeout: time.Minute, ConnectTimeout: time.Second}, nil, false)
@@ -50,10 +51,10 @@ func TestForm(t *testing.T) {
 	assert.Equal(t, `method=ping&args=%5B%5D&extraCredentials=%5B%22%2FDC%3Dx%2FCN%3Du%22%2C+%22g%22%5D&clientVO=lhcb&clientSetup=Production`, string(b))
 }
 
-// TestRetryLaterPolicy: nothing is retried on the same URL but what HTTP
+// TestCheckRetryPolicy: go-retryablehttp retries nothing but what HTTP
 // defines (the positive case, which spends the call's budget, is in
 // TestRetry503); everything else goes back to the client's loop.
-func TestRetryLaterPolicy(t *testing.T) {
+func TestCheckRetryPolicy(t *testing.T) {
 	resp := func(code int, retryAfter string) *http.Response {
 		r := &http.Response{StatusCode: code, Header: http.Header{}}
 		if retryAfter != "" {
@@ -61,19 +62,26 @@ func TestRetryLaterPolicy(t *testing.T) {
 		}
 		return r
 	}
+	ctx := context.WithValue(context.Background(), attemptKey{},
+		&attemptState{attempt: &diracrpc.Attempt{}, maxRetryAfter: DefaultMaxRetryAfter})
 	cases := []struct {
 		name string
 		resp *http.Response
+		err  error
 	}{
-		{"500", resp(500, "")},
-		{"503 without Retry-After", resp(503, "")},
-		{"503 with Retry-After, no budget", resp(503, "1")},
-		{"504 retry-after too long", resp(504, "3600")},
-		{"200", resp(200, "")},
-		{"401", resp(401, "")},
+		{"connect error", nil, &connectError{err: errTest}},
+		{"after send", nil, errTest},
+		{"handshake refused by the server", nil, &net.OpError{Op: "remote error", Err: errTest}},
+		{"500", resp(500, ""), nil},
+		{"503 without Retry-After", resp(503, ""), nil},
+		{"503 with Retry-After, no budget", resp(503, "1"), nil},
+		{"504 retry-after too long", resp(504, "3600"), nil},
+		{"200", resp(200, ""), nil},
+		{"401", resp(401, ""), nil},
 	}
 	for _, tc := range cases {
-		_, got := retryLater(context.Background(), &diracrpc.Attempt{}, DefaultMaxRetryAfter, tc.resp)
+		got, err := checkRetry(ctx, tc.resp, tc.err)
+		require.NoError(t, err)
 		assert.False(t, got, tc.name)
 	}
 }

@@ -141,8 +141,8 @@ func TestRetry503(t *testing.T) {
 }
 
 // TestRetriesExhaustedKeepLastAnswer: an idempotent call answered 502 every
-// time ends with the last 502 (not a made-up error), and the shared
-// connections survive (nothing closes them when retries run out).
+// time ends with the last 502 (retryablehttp would drop it), and the
+// shared connections survive (retryablehttp would close them).
 func TestRetriesExhaustedKeepLastAnswer(t *testing.T) {
 	e := newEnv(t)
 	var runs, conns atomic.Int64

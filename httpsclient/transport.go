@@ -19,8 +19,8 @@ import (
 // by all calls.
 type server struct {
 	transport *http.Transport
-	// client is what attempts call through. Its transport has no
-	// CloseIdleConnections, so that nothing an attempt does can close the
+	// client is what go-retryablehttp drives. Its transport has no
+	// CloseIdleConnections, so retryablehttp giving up cannot close the
 	// connections other calls are using.
 	client *http.Client
 }
