@@ -15,6 +15,7 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/testkit/captures"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )
@@ -34,11 +35,8 @@ type oracleEnv struct {
 // DIRACRPC_ORACLE_DIR is set; which is the client named in the skip message.
 func loadOracleEnv(t *testing.T, which string) *oracleEnv {
 	t.Helper()
-	dir := os.Getenv("DIRACRPC_ORACLE_DIR")
-	if dir == "" {
-		t.Skip("set DIRACRPC_ORACLE_DIR to the directory made by ../shared/oracle/setup_oracle.sh to run " + which + " against the Go server")
-	}
-	gs := filepath.Join(dir, "etc", "grid-security")
+	dir := oracle.Require(t, oracle.Dir, "the directory made by ../shared/oracle/setup_oracle.sh, to run "+which+" against the Go server,")
+	gs := oracle.GridSecurity(dir)
 	host, err := credentials.LoadCertKey(filepath.Join(gs, "hostcert.pem"), filepath.Join(gs, "hostkey.pem"),
 		credentials.LoadOptions{Kind: credentials.KeyHost, InsecureSkipPermissionCheck: true})
 	require.NoError(t, err)
