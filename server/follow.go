@@ -10,6 +10,7 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/periodic"
 )
 
 // Follower keeps services configured from a DIRAC configuration that
@@ -82,14 +83,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	if _, err := f.Apply(ctx); err != nil {
 		return err
 	}
-	t := time.NewTimer(f.interval())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	return periodic.Run(ctx, f.interval, func(ctx context.Context) {
 		if r, ok := f.Source.(interface{ Refresh(context.Context) error }); ok {
 			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
 				f.logger().WarnContext(ctx, "diracrpc server: configuration refresh failed; rules kept", "err", err)
@@ -98,8 +92,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		if _, err := f.Apply(ctx); err != nil && ctx.Err() == nil {
 			f.logger().WarnContext(ctx, "diracrpc server: configuration not applied; rules kept", "err", err)
 		}
-		t.Reset(f.interval())
-	}
+	})
 }
 
 func (f *Follower) interval() time.Duration {
