@@ -78,13 +78,9 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 	bad := e.badServers("https")
 	srv := e.serveHTTPS(e.service(), listen(t), nil)
 	urls := append(bad.urls(), srv.url)
-	const deadline = 5 * time.Second
-	for i := range 6 {
-		c := e.httpsClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
-		res, err := c.Call(ctxFor(t, deadline), "count")
-		require.NoError(t, err, "call %d", i)
-		assert.Equal(t, srv.url, res.URL)
-	}
+	checkFailover(t, e, func() diracrpc.Caller {
+		return e.httpsClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
+	}, srv.url)
 	bad.check(t)
 }
 
