@@ -41,17 +41,28 @@ type httpsEnv struct {
 	userCred, hostCred *credentials.Credential
 }
 
-func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+// ciIdentities makes a test PKI: its CA, a host certificate for localhost
+// and 127.0.0.1, the user ciuser and ciuser's RFC 3820 proxy for dirac_user.
+func ciIdentities(t *testing.T) (ca *pki.CA, host, user, proxy *credentials.Credential) {
 	t.Helper()
-	ca := pki.NewT(t, pki.Options{})
+	ca = pki.NewT(t, pki.Options{})
 	must := pki.Must(t)
-	host := must(ca.Host("localhost", "127.0.0.1"))
-	user := must(ca.User("ciuser"))
-	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
-	reg := &server.Registry{
+	user = must(ca.User("ciuser"))
+	return ca, must(ca.Host("localhost", "127.0.0.1")), user, must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+}
+
+// ciRegistry knows user as ciuser, a member of dirac_user (NormalUser).
+func ciRegistry(user *credentials.Credential) *server.Registry {
+	return &server.Registry{
 		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
 		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
 	}
+}
+
+func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+	t.Helper()
+	ca, host, user, proxy := ciIdentities(t)
+	reg := ciRegistry(user)
 	if len(svcs) == 0 {
 		svcs = []*server.Service{testharness.NewRecordedService(oracleName, reg)}
 	}

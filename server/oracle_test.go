@@ -45,10 +45,7 @@ func loadOracleEnv(t *testing.T, which string) *oracleEnv {
 	user, err := credentials.LoadCertKey(filepath.Join(gs, "user", "usercert.pem"), filepath.Join(gs, "user", "userkey.pem"),
 		credentials.LoadOptions{InsecureSkipPermissionCheck: true})
 	require.NoError(t, err)
-	reg := &server.Registry{
-		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
-		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
-	}
+	reg := ciRegistry(user)
 	return &oracleEnv{dir: dir, gs: gs, host: host, cas: cas, reg: reg}
 }
 
