@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,8 +107,5 @@ func (f *Follower) interval() time.Duration {
 }
 
 func (f *Follower) logger() *slog.Logger {
-	if f.Logger != nil {
-		return f.Logger
-	}
-	return slog.Default()
+	return cmp.Or(f.Logger, slog.Default())
 }
