@@ -88,16 +88,7 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 // deadline plus a small margin with the context's error, and no goroutine
 // is left behind once the client's idle connections are closed.
 func TestDeadlineHTTPS(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		fault  faults.Fault
-		method string
-	}{
-		{"connection hangs before the handshake", faults.Fault{Kind: faults.Hang}, "count"},
-		{"handshake delayed", faults.Fault{Kind: faults.DelayHandshake, Delay: time.Hour}, "count"},
-		{"answer never comes", faults.Fault{Kind: faults.DelayAnswer}, "count"},
-		{"handler blocks", faults.Fault{}, "block"},
-	} {
+	for _, tc := range commonDeadlineCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			plan := faults.NewPlan(1).Add(faults.Every(), tc.fault)
