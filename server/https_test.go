@@ -41,14 +41,12 @@ type httpsEnv struct {
 	userCred, hostCred *credentials.Credential
 }
 
-// ciIdentities makes a test PKI: its CA, a host certificate for localhost
-// and 127.0.0.1, the user ciuser and ciuser's RFC 3820 proxy for dirac_user.
+// ciIdentities makes a test PKI: its CA and the pki.Identities of ciuser.
 func ciIdentities(t *testing.T) (ca *pki.CA, host, user, proxy *credentials.Credential) {
 	t.Helper()
 	ca = pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	user = must(ca.User("ciuser"))
-	return ca, must(ca.Host("localhost", "127.0.0.1")), user, must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+	ids := ca.IdentitiesT(t, "ciuser")
+	return ca, ids.Host, ids.User, ids.Proxy
 }
 
 // ciRegistry knows user as ciuser, a member of dirac_user (NormalUser).
