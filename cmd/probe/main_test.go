@@ -265,10 +265,7 @@ func TestAgainstHarness(t *testing.T) {
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		dead := l.Addr().String()
-		require.NoError(t, l.Close())
+		dead := deadAddr(t)
 		r := probe(t, env, "", "call", "--timeout", "5s", "dips://"+dead+"/A/B", "ping")
 		assert.Equal(t, exitUnreachable, r.code)
 		assert.Contains(t, r.stderr, "fix:")
@@ -380,10 +377,7 @@ calls:
 	})
 
 	t.Run("config and scan", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		dead := l.Addr().String()
-		require.NoError(t, l.Close())
+		dead := deadAddr(t)
 		write := func(extra string) string {
 			p := filepath.Join(t.TempDir(), "dirac.cfg")
 			require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`DIRAC
