@@ -118,6 +118,10 @@ type HTTPS struct {
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
 	budget *byteBudget   // MaxBufferedBytes
+	// fresh holds the connections that have not sent a request yet
+	// (http.StateNew): Shutdown closes them at once, as nothing of theirs
+	// is in flight, where net/http would wait 5 s before counting them idle.
+	fresh sync.Map // net.Conn -> struct{}
 }
 
 // byteBudget shares MaxBufferedBytes among the request bodies being read.
@@ -193,6 +197,13 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
 		},
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				h.fresh.Store(c, struct{}{})
+			} else {
+				h.fresh.Delete(c)
+			}
+		},
 	}
 	if cfg.BodyReadTimeout >= cfg.ReadHeaderTimeout {
 		// Then net/http's ReadTimeout can bound the first read of the body
@@ -256,7 +267,15 @@ func (h *HTTPS) URL(host, service string) string { return h.url(diracrpc.HTTPS, 
 // Shutdown stops accepting, lets the calls in flight finish and closes idle
 // connections; if ctx ends first it closes everything and returns ctx's error.
 func (h *HTTPS) Shutdown(ctx context.Context) error {
-	err := h.srv.Shutdown(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.srv.Shutdown(ctx) }()
+	// A client's spare connection (dialled, never used) is no call in
+	// flight: close it now rather than wait out net/http's 5 s rule.
+	h.fresh.Range(func(c, _ any) bool {
+		_ = c.(net.Conn).Close()
+		return true
+	})
+	err := <-done
 	if err != nil {
 		h.srv.Close()
 	}
