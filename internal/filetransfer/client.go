@@ -27,7 +27,9 @@ func Start(ctx context.Context, f Frames, fi FileInfo, o Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = diracrpc.ParseResult(v)
+	if _, err = diracrpc.ParseResult(v); err == nil && o.Accepted != nil {
+		o.Accepted()
+	}
 	return err
 }
 
