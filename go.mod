@@ -10,4 +10,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
-require github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+require (
+	github.com/dsnet/compress v0.0.1 // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+)

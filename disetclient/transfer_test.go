@@ -136,4 +136,3 @@ func TestTransferNotModified(t *testing.T) {
 	assert.Zero(t, buf.Len())
 	assert.Equal(t, int64(1), f.conns.Load())
 }
-
