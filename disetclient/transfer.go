@@ -49,6 +49,10 @@ func (t *transport) Transfer(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 	switch {
 	case errors.As(err, &de):
 		return nil, err // the service's answer (a refusal, an unknown file, its final S_ERROR)
+	case errors.Is(err, filetransfer.ErrAborted) && v != nil && dir.Upload():
+		// The receiver needs no more (SandboxStore: the sandbox exists)
+		// and answered S_OK: DIRAC's TransferClient returns that answer.
+		return res, nil
 	case errors.Is(err, filetransfer.ErrAborted) && v != nil && x.Moved() == 0:
 		// BundleDelivery: abort before any data, then S_OK(current version).
 		return res, fmt.Errorf("%w: %w", diracrpc.ErrNotModified, err)
