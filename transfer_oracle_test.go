@@ -144,7 +144,6 @@ func TestRealDIRACTransferOneClient(t *testing.T) {
 	}
 }
 
-
 func countTo(n *int64) io.Writer {
 	return writerFunc(func(p []byte) { *n += int64(len(p)) })
 }
