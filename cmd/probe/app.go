@@ -73,7 +73,7 @@ func commands() []command {
 		{"tls", "show the server's certificate chain and explain verification problems", "probe tls [flags] ENDPOINT", runTLS},
 		{"get", "download a file (DIRAC FileTransfer ToClient, HTTPS streamToClient) to stdout or -o FILE", "probe get [flags] [-o FILE] [--token T] [--bulk FORMAT [--list]] ENDPOINT FILE_ID", runGet},
 		{"put", "upload a file (DIRAC FileTransfer FromClient, HTTPS streamFromClient) and print the S_OK value", "probe put [flags] [--token T] [--bulk FORMAT] ENDPOINT FILE_ID FILE", runPut},
-		{"compare", "make the same calls on two endpoints and classify the differences", "probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE)", runCompare},
+		{"compare", "make the same calls on two endpoints and classify the differences", "probe compare [flags] (ENDPOINT_A ENDPOINT_B | System/Component) (METHOD [ARG...] | --calls FILE | --get FILE_ID)", runCompare},
 		{"bench", "measure calls/s and latency percentiles", "probe bench [flags] ENDPOINT [--method M] [--args JSON] [-n N] [-c CONCURRENCY]", runBench},
 		{"scan", "ping every URL (main and failover) of every service of the configuration", "probe scan [flags] [--json] [--junit FILE] [--parallel N]", runScan},
 		{"harness", "serve a test service over dips://, dip:// and https:// with a throw-away PKI", "probe harness [flags]", runHarness},

@@ -107,3 +107,22 @@ func TestGetPut(t *testing.T) {
 		}
 	})
 }
+
+// TestCompareDownload: compare --get fetches a file over both protocols.
+func TestCompareDownload(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	r := probeIn(t, h, false, "", "compare", "--get", `"gen:3000000"`, h.DIPSURL, h.HTTPSURL)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "identical bytes")
+	assert.Contains(t, r.stdout, "3000000 bytes")
+	assert.Contains(t, r.stdout, "md5 ")
+	// Both refuse alike: no divergence.
+	r = probeIn(t, h, false, "", "compare", "--get", `"nope"`, h.DIPSURL, h.HTTPSURL)
+	assert.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "both refused")
+	// A failure after data on both sides is no success.
+	r = probeIn(t, h, false, "", "compare", "--get", `"fail-after:100"`, h.DIPSURL, h.HTTPSURL)
+	assert.NotEqual(t, exitOK, r.code, r.stdout)
+	r = probeIn(t, h, false, "", "compare", "--get", `"x"`, h.DIPSURL, h.HTTPSURL, "echo")
+	assert.Equal(t, exitUsage, r.code)
+}
