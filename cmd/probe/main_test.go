@@ -92,7 +92,7 @@ func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) strin
 
 // stopAtCleanup interrupts cmd (a harness) when the test ends and checks
 // that it stops cleanly.
-func stopAtCleanup(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+func stopAtCleanup(t testing.TB, cmd *exec.Cmd, stderr *syncBuffer) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
@@ -131,7 +131,7 @@ type harnessProc struct {
 	cmd  *exec.Cmd
 }
 
-func startHarness(t *testing.T, args ...string) *harnessProc {
+func startHarness(t testing.TB, args ...string) *harnessProc {
 	t.Helper()
 	cmd := exec.Command(probeBin, append([]string{"harness", "--json"}, args...)...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
