@@ -136,3 +136,45 @@ func TestTransferNotModified(t *testing.T) {
 	assert.Zero(t, buf.Len())
 	assert.Equal(t, int64(1), f.conns.Load())
 }
+
+// TestTransferInvalidChunkAfterAnswer: the client answers a chunk before
+// decoding it; one that turns out invalid fails the download with the
+// abort flag on the next frame, and nothing is retried.
+func TestTransferInvalidChunkAfterAnswer(t *testing.T) {
+	aborted := make(chan bool, 1)
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.Send(diracrpc.OK([]any{true, int64(5)}))
+		_, _, _ = c.Recv(0) // answered first
+		_ = c.Send(chunk([]byte("more")))
+		v, _, err := c.Recv(0)
+		d, _ := v.(*value.Dict)
+		flag, _ := d.Lookup("AbortTransfer")
+		aborted <- err == nil && flag == true
+		_ = c.Send(diracrpc.OK(nil))
+	})
+	c := fakeClient(t, f)
+	_, err := c.Receive(ctxT(t), "file", &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err), "%v", err)
+	assert.True(t, <-aborted, "the next chunk is answered with the abort flag")
+	assert.Equal(t, int64(1), f.conns.Load())
+}
+
+// TestTransferKeepAliveBetweenChunks: a keep-alive ping between chunks is
+// answered and skipped.
+func TestTransferKeepAliveBetweenChunks(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.SendPing()
+		_, _, _ = c.RecvFrame(0) // the pong
+		_ = c.Send(chunk([]byte("abc")))
+		_, _, _ = c.Recv(0)
+		_ = c.Send(diracrpc.OK([]any{false, md5of([]byte("abc"))}))
+		_ = c.Send(diracrpc.OK("done"))
+	})
+	c := fakeClient(t, f)
+	var buf bytes.Buffer
+	res, err := c.Receive(ctxT(t), "file", &buf)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", buf.String())
+	assert.Equal(t, "done", res.Value)
+}

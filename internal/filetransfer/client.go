@@ -130,6 +130,7 @@ func Download(ctx context.Context, f Frames, fi FileInfo, dst io.Writer, o Optio
 		return nil, err
 	}
 	o.DeclaredSize = -1
+	o.AnswerFirst = o.MaxSize <= 0
 	r := NewReceiver(ctx, f, o)
 	defer r.Release()
 	_, err := r.WriteTo(dst)

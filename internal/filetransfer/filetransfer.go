@@ -179,6 +179,12 @@ type Options struct {
 	// Progress, when set, is called after each chunk with the total bytes
 	// moved so far.
 	Progress func(total int64)
+	// AnswerFirst makes a Receiver answer a data chunk as soon as its frame
+	// is read, before decoding and hashing it, so that the sender prepares
+	// the next chunk meanwhile (the client's downloads). A chunk found
+	// invalid after its answer fails the transfer at once. Only without
+	// MaxSize and DeclaredSize, whose refusals must replace the answer.
+	AnswerFirst bool
 	// Accepted, when set, is called by Start once the server accepted the
 	// file info (from then on an upload may reach the service).
 	Accepted func()

@@ -1,6 +1,7 @@
 package filetransfer
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -19,6 +21,7 @@ import (
 // MD5. It holds one chunk. It is not safe for concurrent use.
 type Receiver struct {
 	l        *link
+	first    rawFrames // set with Options.AnswerFirst over a rawFrames connection
 	sum      hash.Hash // nil with NoCheckSum
 	max      int64
 	declared int64
@@ -32,6 +35,9 @@ type Receiver struct {
 // NewReceiver returns the receiving half over f; ctx bounds every frame.
 func NewReceiver(ctx context.Context, f Frames, o Options) *Receiver {
 	r := &Receiver{l: newLink(ctx, f, &o), max: o.MaxSize, declared: o.DeclaredSize, progress: o.Progress}
+	if rf, ok := f.(rawFrames); ok && o.AnswerFirst && o.MaxSize <= 0 && o.DeclaredSize < 0 {
+		r.first = rf
+	}
 	if !o.NoCheckSum {
 		r.sum = md5.New()
 	}
@@ -120,9 +126,20 @@ func (r *Receiver) refuse(msg string, err error) {
 
 // next reads one frame of the data phase.
 func (r *Receiver) next() {
-	v, err := r.l.recv(ChunkFrameLimit)
+	var v any
+	var err error
+	answered := false
+	if r.first != nil {
+		v, answered, err = r.recvAnswering()
+	} else {
+		v, err = r.l.recv(ChunkFrameLimit)
+	}
 	if err != nil {
 		r.fail(err)
+		return
+	}
+	if answered {
+		r.chunkAnswered(v)
 		return
 	}
 	if isAbort(v) {
@@ -240,4 +257,69 @@ func isEnd(val any) bool {
 	}
 	more, ok := items[0].(bool)
 	return ok && !more
+}
+
+// chunkPrefixes are the beginnings of a data chunk's frame, S_OK([true,
+// <data>]), as DIRAC's JSON (spaces after separators), compact JSON and
+// DEncode write them.
+var chunkPrefixes = [][]byte{
+	[]byte(`{"OK": true, "Value": [true, `),
+	[]byte(`{"OK":true,"Value":[true,`),
+	[]byte("ds2:OKb1s5:Valuelb1"),
+}
+
+func isChunkFrame(p []byte) bool {
+	for _, pre := range chunkPrefixes {
+		if bytes.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// recvAnswering reads a frame and, when it is a data chunk, answers it
+// before decoding it (Options.AnswerFirst).
+func (r *Receiver) recvAnswering() (v any, answered bool, err error) {
+	p, err := r.l.recvPayload(r.first, ChunkFrameLimit)
+	if err != nil {
+		return nil, false, err
+	}
+	if isChunkFrame(p) {
+		if err := r.l.send(okFrame(nil)); err != nil {
+			return nil, false, err
+		}
+		answered = true
+	}
+	v, _, err = diset.Decode(p)
+	if err != nil {
+		return nil, answered, err // the caller's abort answers the next frame
+	}
+	return v, answered, nil
+}
+
+// chunkAnswered takes a chunk already answered: only the data and its
+// MD5 are left to check.
+func (r *Receiver) chunkAnswered(v any) {
+	if r.done {
+		return
+	}
+	val, err := diracrpc.ParseResult(v)
+	items, ok := value.Items(val)
+	var data []byte
+	if err == nil && ok && len(items) == 2 {
+		data, ok = dataOf(items[1])
+	}
+	if err != nil || !ok || len(items) != 2 || len(data) == 0 {
+		// Answered already: the transfer cannot go on.
+		r.fail(protocolError("invalid data chunk"))
+		return
+	}
+	r.received += int64(len(data))
+	if r.sum != nil {
+		r.sum.Write(data)
+	}
+	r.pending = data
+	if r.progress != nil {
+		r.progress(r.received)
+	}
 }
