@@ -127,7 +127,7 @@ func (l *link) release() {
 // Sender.ReadFrom).
 type rawFrames interface {
 	RecvPayload(limit int) ([]byte, error)
-	Encode(v any) ([]byte, error)
+	AppendEncode(dst []byte, v any) ([]byte, error)
 	SendEncoded(buf []byte, keepAlive bool) error
 }
 

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"hash"
-	"strconv"
 	"io"
+	"strconv"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/internal/diset"
@@ -31,8 +31,8 @@ type Receiver struct {
 	progress func(int64)
 	pending  []byte
 	buf      []byte // the fast path's chunk, reused
-	done     bool  // the data phase is over for both ends
-	err      error // io.EOF after a good end; why it ended, or why this end failed
+	done     bool   // the data phase is over for both ends
+	err      error  // io.EOF after a good end; why it ended, or why this end failed
 }
 
 // NewReceiver returns the receiving half over f; ctx bounds every frame.

@@ -219,7 +219,7 @@ type prepared struct {
 	err   error // the read's: io.EOF at the end
 }
 
-func (s *Sender) prepare(rf rawFrames, r io.Reader, buf []byte) prepared {
+func (s *Sender) prepare(rf rawFrames, r io.Reader, buf, frame []byte) prepared {
 	n, err := io.ReadFull(r, buf)
 	if err == io.ErrUnexpectedEOF {
 		err = io.EOF
@@ -230,7 +230,7 @@ func (s *Sender) prepare(rf rawFrames, r io.Reader, buf []byte) prepared {
 			s.sum.Write(buf[:n])
 		}
 		var eerr error
-		if p.frame, eerr = rf.Encode(okFrame([]any{true, buf[:n]})); eerr != nil && p.err == nil {
+		if p.frame, eerr = rf.AppendEncode(frame, okFrame([]any{true, buf[:n]})); eerr != nil && p.err == nil {
 			p.n, p.err = 0, eerr
 		}
 	}
@@ -241,7 +241,9 @@ func (s *Sender) prepare(rf rawFrames, r io.Reader, buf []byte) prepared {
 // wait for the answer: two chunks and two encoded frames at most.
 func (s *Sender) readFromPipelined(rf rawFrames, r io.Reader) (int64, error) {
 	bufs := [2][]byte{make([]byte, ChunkSize), make([]byte, ChunkSize)}
-	cur := s.prepare(rf, r, bufs[0])
+	var frames [2][]byte // the encoded frames, reused once sent
+	cur := s.prepare(rf, r, bufs[0], nil)
+	frames[0] = cur.frame
 	total := int64(cur.n)
 	for i := 1; ; i ^= 1 {
 		if s.done || s.err != nil {
@@ -259,7 +261,11 @@ func (s *Sender) readFromPipelined(rf rawFrames, r io.Reader) (int64, error) {
 		var ahead chan prepared
 		if cur.err == nil {
 			ahead = make(chan prepared, 1)
-			go func(buf []byte) { ahead <- s.prepare(rf, r, buf) }(bufs[i])
+			go func(i int) {
+				p := s.prepare(rf, r, bufs[i], frames[i])
+				frames[i] = p.frame
+				ahead <- p
+			}(i)
 		}
 		ack, err := s.l.recv(ControlFrameLimit)
 		next := prepared{err: cur.err}
