@@ -56,7 +56,7 @@ func BenchmarkTransfer(b *testing.B) {
 		})
 		b.Run(c.name+"/put", func(b *testing.B) {
 			measure(b, c.put, func() error {
-				_, err := c.c.Send(ctx, "bench", testharness.GenReader(c.put), diracrpc.WithSize(c.put))
+				_, err := c.c.Send(ctx, "discard:bench", testharness.GenReader(c.put), diracrpc.WithSize(c.put))
 				return err
 			})
 		})
