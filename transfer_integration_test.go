@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -257,4 +260,32 @@ func TestReceiveIntoFile(t *testing.T) {
 	got, err := os.ReadFile(f.Name())
 	require.NoError(t, err)
 	assert.Equal(t, genBytes(3000000), got)
+}
+
+// TestHTTPSDownloadRetriedBeforeData: a connection lost before any byte of
+// a download is tried again, as over DISET; after bytes, never.
+func TestHTTPSDownloadRetriedBeforeData(t *testing.T) {
+	var calls atomic.Int64
+	h := testharness.NewT(t, testharness.Options{WrapHandler: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close() // dropped before answering
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	o := h.Options()
+	o.Attempts, o.BackoffMin = 3, time.Millisecond
+	c, err := httpsclient.New([]string{h.HTTPSURL}, o, httpsclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	var buf bytes.Buffer
+	_, err = c.Receive(xferCtx(t), "gen:1000", &buf)
+	require.NoError(t, err)
+	assert.Equal(t, genBytes(1000), buf.Bytes())
+	assert.Equal(t, int64(2), calls.Load())
 }

@@ -55,7 +55,7 @@ func (t *transport) download(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 	resp, err := t.post(ctx, a, methodToClient, strings.NewReader(string(body)), int64(len(body)),
 		"application/x-www-form-urlencoded")
 	if err != nil {
-		return nil, err
+		return nil, unreached(err)
 	}
 	defer resp.Body.Close()
 	var n int64
@@ -93,7 +93,11 @@ func (t *transport) download(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 			return nil, &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: a.URL, Code: diracrpc.CodeUnknown,
 				Reached: true, Err: fmt.Errorf("writing the data after %d bytes: %w", n, wr.err)}
 		}
-		return nil, classify(ctx, a.URL, fmt.Errorf("%s from %s after %d bytes: %w", methodToClient, a.URL, n, err))
+		err = classify(ctx, a.URL, fmt.Errorf("%s from %s after %d bytes: %w", methodToClient, a.URL, n, err))
+		if n == 0 {
+			err = unreached(err)
+		}
+		return nil, err
 	}
 	return &diracrpc.Result{Value: n, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
 }
@@ -298,4 +302,21 @@ func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string
 		return nil, statusFailure(resp, a.URL, method, excerpt)
 	}
 	return resp, nil
+}
+
+// unreached marks a download's failure before any data as not having
+// reached the service, as over DISET: a download is a read, and until data
+// flowed trying again is safe (after data, the client's rule applies).
+// An answer of the service (an S_ERROR, a 5xx) keeps its mark.
+func unreached(err error) error {
+	var te *diracrpc.TransportError
+	if errors.As(err, &te) && te.Reached {
+		switch te.Code {
+		case diracrpc.CodeUnreachable, diracrpc.CodeTimeout:
+			cp := *te
+			cp.Reached = false
+			return &cp
+		}
+	}
+	return err
 }
