@@ -177,8 +177,10 @@ func WithToken(token string) TransferOption { return func(o *transferOptions) { 
 // taken from Len, Stat or Seek otherwise). HTTPS uploads need it.
 func WithSize(n int64) TransferOption { return func(o *transferOptions) { o.size = n } }
 
-// WithProgress calls f as data moves, with the bytes so far and the total
-// (-1 when unknown). It runs in the transfer's goroutine: keep it short.
+// WithProgress calls f as data moves, with the bytes so far (read from the
+// Reader, written to the Writer) and the total (-1 when unknown). Calls
+// never overlap, but may come from a goroutine reading ahead: keep f short
+// and safe to call from another goroutine.
 func WithProgress(f func(done, total int64)) TransferOption {
 	return func(o *transferOptions) { o.progress = f }
 }

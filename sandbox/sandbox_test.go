@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	dbzip2 "github.com/dsnet/compress/bzip2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -104,4 +106,19 @@ func TestPath(t *testing.T) {
 	assert.Equal(t, "/SandBox/a/b.tar.bz2", p)
 	_, err = sandbox.Path("/SandBox/a")
 	assert.Error(t, err)
+}
+
+func TestExtractRefusesPathsOutside(t *testing.T) {
+	var b bytes.Buffer
+	bw, err := dbzip2.NewWriter(&b, nil)
+	require.NoError(t, err)
+	tw := tar.NewWriter(bw)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "../evil", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg}))
+	_, _ = tw.Write([]byte("x"))
+	require.NoError(t, tw.Close())
+	require.NoError(t, bw.Close())
+	dir := t.TempDir()
+	_, err = sandbox.Extract(&b, filepath.Join(dir, "out"))
+	require.ErrorIs(t, err, sandbox.ErrUnsafePath)
+	assert.NoFileExists(t, filepath.Join(dir, "evil"))
 }
