@@ -67,8 +67,10 @@ func (t *transport) Transfer(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 		errors.Is(err, filetransfer.ErrTooLarge):
 		code = diracrpc.CodeProtocol
 	}
+	// Reached once data moved; an upload the server accepted is marked so
+	// by the client (Transfer.Accept).
 	return nil, &diracrpc.TransportError{Protocol: u.Protocol, URL: a.URL, Code: code,
-		Reached: x.Moved() > 0 || dir.Upload(), Err: err}
+		Reached: x.Moved() > 0, Err: err}
 }
 
 // recorder remembers the error of the caller's reader or writer, to tell

@@ -178,3 +178,15 @@ func TestTransferKeepAliveBetweenChunks(t *testing.T) {
 	assert.Equal(t, "abc", buf.String())
 	assert.Equal(t, "done", res.Value)
 }
+
+// TestUploadAcceptedNotRetried: once the server accepted an upload it may
+// have stored something: a lost connection is not retried, even before
+// any chunk was answered.
+func TestUploadAcceptedNotRetried(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {}) // accepts, then closes
+	c := fakeClient(t, f)
+	_, err := c.Send(ctxT(t), "file", bytes.NewReader([]byte("data")))
+	require.Error(t, err)
+	assert.True(t, diracrpc.Reached(err))
+	assert.Equal(t, int64(1), f.conns.Load())
+}
