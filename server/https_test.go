@@ -41,17 +41,26 @@ type httpsEnv struct {
 	userCred, hostCred *credentials.Credential
 }
 
-func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+// ciIdentities makes a test PKI: its CA and the pki.Identities of ciuser.
+func ciIdentities(t *testing.T) (ca *pki.CA, host, user, proxy *credentials.Credential) {
 	t.Helper()
-	ca := pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	host := must(ca.Host("localhost", "127.0.0.1"))
-	user := must(ca.User("ciuser"))
-	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
-	reg := &server.Registry{
+	ca = pki.NewT(t, pki.Options{})
+	ids := ca.IdentitiesT(t, "ciuser")
+	return ca, ids.Host, ids.User, ids.Proxy
+}
+
+// ciRegistry knows user as ciuser, a member of dirac_user (NormalUser).
+func ciRegistry(user *credentials.Credential) *server.Registry {
+	return &server.Registry{
 		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
 		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
 	}
+}
+
+func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+	t.Helper()
+	ca, host, user, proxy := ciIdentities(t)
+	reg := ciRegistry(user)
 	if len(svcs) == 0 {
 		svcs = []*server.Service{testharness.NewRecordedService(oracleName, reg)}
 	}
@@ -383,6 +392,30 @@ func TestHTTPSStalledBodyIsDropped(t *testing.T) {
 	// whatever its body's size (each read restarts the timeout).
 	a := e.post(t, e.proxy, "/"+oracleName, "method=echo&args="+url.QueryEscape(`["`+strings.Repeat("x", 4<<20)+`"]`))
 	require.Equal(t, 200, a.code)
+}
+
+// A body that never starts is a stall too, also when the server lets
+// net/http's ReadTimeout bound the first read (BodyReadTimeout at least
+// ReadHeaderTimeout, as by default).
+func TestHTTPSBodyThatNeverStartsIsDropped(t *testing.T) {
+	for _, cfg := range []server.HTTPSConfig{
+		{BodyReadTimeout: 500 * time.Millisecond, ReadHeaderTimeout: 500 * time.Millisecond},
+		{BodyReadTimeout: 500 * time.Millisecond},
+	} {
+		e := startHTTPS(t, cfg)
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp",
+			strings.TrimPrefix(e.base, "https://"), &tls.Config{RootCAs: e.ca.Store().Roots, ServerName: "localhost"})
+		require.NoError(t, err)
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = conn.Write([]byte("POST /" + oracleName + " HTTP/1.1\r\nHost: localhost\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"))
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = io.ReadAll(conn)
+		require.NoError(t, err, "the server must close the connection, not leave it waiting")
+		assert.Less(t, time.Since(start), 5*time.Second, "dropped after the body timeout, not the default 30 s")
+		conn.Close()
+	}
 }
 
 // Once the body is in, the body timeout no longer applies: a call that runs

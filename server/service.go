@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,10 +92,11 @@ type Service struct {
 	// TransferLimits bound the file transfers (HandleTransfer).
 	TransferLimits TransferLimits
 
-	xfer    transferState
-	mu      sync.RWMutex
-	methods map[string]*Method
-	started time.Time
+	xfer      transferState
+	mu        sync.RWMutex
+	methods   map[string]*Method
+	started   time.Time
+	hostStats hostStats // what ping reports, cached
 	// configured is what ApplyConfig installed; when set it replaces
 	// Registry, Authorization and DefaultAuth, swapped as one while calls
 	// are served.
@@ -205,10 +207,7 @@ func (s *Service) startTime() time.Time {
 }
 
 func (s *Service) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
+	return cmp.Or(s.Logger, slog.Default())
 }
 
 func (s *Service) version() string {
