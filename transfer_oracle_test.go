@@ -24,21 +24,17 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/sandbox"
 	"github.com/diracgo/diracrpc/value"
 )
 
-// transferOracleEnv names the oracle directory (../shared/oracle,
-// setup_oracle.sh) whose transfer servers (CS.md) and WMS services (WMS.md)
-// run; the tests against real DIRAC are skipped without it.
-const transferOracleEnv = "DIRACRPC_ORACLE_DIR"
-
+// oracleOptions skips the test unless oracle.Dir names the oracle
+// directory whose transfer servers (CS.md) and WMS services (WMS.md) run,
+// and returns client options presenting its user proxy.
 func oracleOptions(t *testing.T) diracrpc.Options {
-	dir := os.Getenv(transferOracleEnv)
-	if dir == "" {
-		t.Skip("set " + transferOracleEnv + " (e.g. /tmp/dirac-oracle) with the transfer and WMS servers of ../shared/oracle/CS.md and WMS.md running to test file transfer against real DIRAC")
-	}
-	gs := filepath.Join(dir, "etc", "grid-security")
+	dir := oracle.Require(t, oracle.Dir, "the oracle directory (e.g. /tmp/dirac-oracle), with the transfer and WMS servers of ../shared/oracle/CS.md and WMS.md running,")
+	gs := oracle.GridSecurity(dir)
 	env := map[string]string{"X509_USER_PROXY": filepath.Join(gs, "user", "proxy_dirac.pem"),
 		"X509_CERT_DIR": filepath.Join(gs, "certificates")}
 	return diracrpc.Options{Setup: "Oracle", Breaker: diracrpc.BreakerSettings{Disabled: true},
