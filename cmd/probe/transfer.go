@@ -140,7 +140,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		}()
 		w = tmp
 	}
-	bar := newProgress(e, &c, "get")
+	bar := newProgress(e, &c)
 	opts = append(opts, diracrpc.WithProgress(bar.update))
 	start := time.Now()
 	var res *diracrpc.Result
@@ -235,7 +235,7 @@ func runPut(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := transferContext(ctx, &c, fs)
 	defer cancel()
-	bar := newProgress(e, &c, "put")
+	bar := newProgress(e, &c)
 	opts := []diracrpc.TransferOption{diracrpc.WithToken(tf.token), diracrpc.WithProgress(bar.update)}
 	start := time.Now()
 	var res *diracrpc.Result
@@ -288,7 +288,7 @@ type progress struct {
 	total int64
 }
 
-func newProgress(e *env, c *common, _ string) *progress {
+func newProgress(e *env, c *common) *progress {
 	return &progress{e: e, on: e.isTerminal && !c.json, start: time.Now()}
 }
 
