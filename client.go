@@ -162,15 +162,33 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 	}
 	stub := &Stub{Service: c.service, Options: c.stubOpts, Method: method, Args: slices.Clone(args)}
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
+	res, err := c.run(ctx, method, args, nil, idem)
+	if err != nil {
+		return nil, &CallError{Err: err.err, Stub: stub, Reached: err.reached}
+	}
+	res.Stub = stub
+	return res, nil
+}
+
+// loopError is the loop's failure and whether an attempt may have reached
+// the service.
+type loopError struct {
+	err     error
+	reached bool
+}
+
+// run is the one loop of calls and transfers (x non-nil): the routes in
+// turn (the fallback only when every breaker of the one before was open),
+// each through callRoute.
+func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer, idem bool) (*Result, *loopError) {
 	var err error
 	reached := false
 	for i, r := range c.routes {
 		var res *Result
 		var rr bool
-		res, rr, err = c.callRoute(ctx, r, method, args, idem)
+		res, rr, err = c.callRoute(ctx, r, method, args, x, idem)
 		reached = reached || rr
 		if err == nil {
-			res.Stub = stub
 			return res, nil
 		}
 		if i+1 < len(c.routes) && !reached && CodeOf(err) == CodeCircuitOpen && ctx.Err() == nil {
@@ -180,12 +198,12 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 		}
 		break
 	}
-	return nil, &CallError{Err: err, Stub: stub, Reached: reached}
+	return nil, &loopError{err: err, reached: reached}
 }
 
 // callRoute runs the attempts of one call on one route. It reports whether
 // an attempt may have reached the service.
-func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, idem bool) (*Result, bool, error) {
+func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, x *Transfer, idem bool) (*Result, bool, error) {
 	o := &c.opts
 	st := &callState{left: r.attempts}
 	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
@@ -204,10 +222,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		if !ok {
 			break
 		}
-		a := &Attempt{URL: u, Method: method, Args: args, call: st}
+		a := &Attempt{URL: u, Method: method, Args: args, Transfer: x, call: st}
 		st.left--
 		st.attempts++
-		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.transport.Attempt(ctx, a) })
+		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.attempt(ctx, a) })
 		if err == nil {
 			return res, reached, nil
 		}
@@ -222,7 +240,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		}
 		reached = reached || Reached(err)
 		last = err
-		if !retryable(ctx, err, code, idem) {
+		if !retryable(ctx, err, code, idem) || !x.rewind() {
 			return nil, reached, err
 		}
 		r.pool.ban(u)

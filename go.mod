@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/bytedance/sonic v1.15.5
+	github.com/dsnet/compress v0.0.1
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/stretchr/testify v1.12.1

@@ -81,6 +81,9 @@ type Harness struct {
 	// System/Component to its dips:// and https:// URLs (setup "Test",
 	// instance "Production"), for DIRAC clients and cfg-driven tools.
 	ConfigFile string
+	// Store is the file side of the default test service (nil with
+	// Options.Service): every FileTransfer direction, over both protocols.
+	Store *Store
 
 	tempDir   bool
 	closers   []func(context.Context) error
@@ -134,6 +137,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	h.Service = opts.Service
 	if h.Service == nil {
 		h.Service = NewTestService(opts.ServiceName)
+		h.Store = AddStore(h.Service)
 	}
 	if h.Service.Registry == nil {
 		h.Service.Registry = h.Registry()
