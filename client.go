@@ -38,6 +38,7 @@ type Client struct {
 	service  string
 	stubOpts *value.Dict
 	routes   []*route
+	tel      *clientTelemetry // nil: instrumentation off
 }
 
 // route is a transport with its URLs, bans and breakers. A client has one,
@@ -83,13 +84,17 @@ func NewClient(urls []string, opts Options, newTransport NewTransport) (*Client,
 	if err != nil {
 		return nil, err
 	}
+	if c.tel, err = newClientTelemetry(&o, servicePath(all[0])); err != nil {
+		return nil, err
+	}
 	p := newPool(main, o.FailoverURLs, o.BanFor)
 	attempts := o.Attempts
 	if attempts <= 0 {
 		attempts = p.attempts()
 	}
-	c.routes = []*route{{protocol: schemeOf(all[0]), transport: t, pool: p,
-		breakers: newBreakers(o.Breaker, o.Logger), attempts: attempts}}
+	proto := schemeOf(all[0])
+	c.routes = []*route{{protocol: proto, transport: t, pool: p,
+		breakers: newBreakers(o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
 	return c, nil
 }
 
@@ -160,6 +165,10 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 	if args == nil {
 		args = []any{}
 	}
+	var ct *callTelemetry
+	if c.tel != nil {
+		ctx, ct = c.tel.startCall(ctx, c.routes[0].protocol, method)
+	}
 	stub := &Stub{Service: c.service, Options: c.stubOpts, Method: method, Args: slices.Clone(args)}
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
 	var err error
@@ -167,10 +176,11 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 	for i, r := range c.routes {
 		var res *Result
 		var rr bool
-		res, rr, err = c.callRoute(ctx, r, method, args, idem)
+		res, rr, err = c.callRoute(ctx, r, method, args, idem, ct)
 		reached = reached || rr
 		if err == nil {
 			res.Stub = stub
+			ct.end(nil)
 			return res, nil
 		}
 		if i+1 < len(c.routes) && !reached && CodeOf(err) == CodeCircuitOpen && ctx.Err() == nil {
@@ -180,12 +190,15 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 		}
 		break
 	}
-	return nil, &CallError{Err: err, Stub: stub, Reached: reached}
+	ce := &CallError{Err: err, Stub: stub, Reached: reached}
+	ct.end(ce)
+	return nil, ce
 }
 
 // callRoute runs the attempts of one call on one route. It reports whether
-// an attempt may have reached the service.
-func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, idem bool) (*Result, bool, error) {
+// an attempt may have reached the service. ct is the call's telemetry (nil
+// when off).
+func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, idem bool, ct *callTelemetry) (*Result, bool, error) {
 	o := &c.opts
 	st := &callState{left: r.attempts}
 	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
@@ -195,7 +208,9 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 	reached, failed := false, false
 	for st.left > 0 {
 		if failed {
-			if err := pause(ctx, st.backoff()); err != nil {
+			d := st.backoff()
+			ct.pause(d)
+			if err := pause(ctx, d); err != nil {
 				return nil, reached, c.gaveUp(r, err, last)
 			}
 			failed = false
@@ -207,8 +222,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		a := &Attempt{URL: u, Method: method, Args: args, call: st}
 		st.left--
 		st.attempts++
+		at := ct.attempt(r, u, st.attempts)
 		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.transport.Attempt(ctx, a) })
 		if err == nil {
+			at.end(ctx, nil, st.attempts, false)
 			return res, reached, nil
 		}
 		code := CodeOf(err)
@@ -216,6 +233,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 			// Nothing was sent: not an attempt, try the next server.
 			st.left++
 			st.attempts--
+			at.end(ctx, err, st.attempts, false)
 			skip[u] = true
 			open = err
 			continue
@@ -223,9 +241,11 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		reached = reached || Reached(err)
 		last = err
 		if !retryable(ctx, err, code, idem) {
+			at.end(ctx, err, st.attempts, false)
 			return nil, reached, err
 		}
 		r.pool.ban(u)
+		at.end(ctx, err, st.attempts, true)
 		var te *TransportError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
 			skip[u] = true // the server asked for time: not again in this call
