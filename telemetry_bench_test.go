@@ -15,7 +15,7 @@ import (
 type fixed struct{ res Result }
 
 func (f *fixed) Attempt(context.Context, *Attempt) (*Result, error) { return &f.res, nil }
-func (f *fixed) Close() error                                        { return nil }
+func (f *fixed) Close() error                                       { return nil }
 
 func loopClient(tb testing.TB, o Options) *Client {
 	f := &fixed{}
