@@ -1,7 +1,6 @@
 package diracrpc_test
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"testing"
@@ -10,90 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/internal/testkit/oteltest"
 	"github.com/diracgo/diracrpc/testharness"
 )
-
-// otelT is an SDK meter and tracer provider reading into memory.
-type otelT struct {
-	reader *sdkmetric.ManualReader
-	spans  *tracetest.SpanRecorder
-	mp     *sdkmetric.MeterProvider
-	tp     *sdktrace.TracerProvider
-}
-
-func newOtelT(t *testing.T) *otelT {
-	o := &otelT{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
-	o.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader))
-	o.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(o.spans))
-	t.Cleanup(func() { _ = o.mp.Shutdown(context.Background()); _ = o.tp.Shutdown(context.Background()) })
-	return o
-}
-
-// points returns the data points of the metric called name whose
-// attributes include want: histogram counts or sums/gauge values.
-func (o *otelT) points(t *testing.T, name string, want ...attribute.KeyValue) []float64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, o.reader.Collect(context.Background(), &rm))
-	var out []float64
-	match := func(s attribute.Set) bool {
-		for _, kv := range want {
-			v, ok := s.Value(kv.Key)
-			if !ok || v != kv.Value {
-				return false
-			}
-		}
-		return true
-	}
-	for _, sm := range rm.ScopeMetrics {
-		assert.Equal(t, "github.com/diracgo/diracrpc", sm.Scope.Name)
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			switch d := m.Data.(type) {
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						out = append(out, float64(p.Count))
-					}
-				}
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						out = append(out, float64(p.Value))
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if match(p.Attributes) {
-						out = append(out, float64(p.Value))
-					}
-				}
-			default:
-				t.Fatalf("%s: unexpected data %T", name, m.Data)
-			}
-		}
-	}
-	return out
-}
-
-// spanAttr is the attribute key of span s.
-func spanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool) {
-	for _, kv := range s.Attributes() {
-		if kv.Key == key {
-			return kv.Value, true
-		}
-	}
-	return attribute.Value{}, false
-}
 
 func system(p diracrpc.Protocol) string {
 	if p == diracrpc.HTTPS {
@@ -123,26 +44,26 @@ func TestTelemetryBothProtocols(t *testing.T) {
 			}
 			rpc := []attribute.KeyValue{attribute.String("rpc.system", system(p)),
 				attribute.String("rpc.service", testharness.DefaultService)}
-			ot := newOtelT(t)
+			ot := oteltest.New(t)
 			o := w.options()
-			o.MeterProvider, o.TracerProvider = ot.mp, ot.tp
+			o.MeterProvider, o.TracerProvider = ot.MP, ot.TP
 			c := builders[0].build(t, p, []string{live}, o)
 
 			// A success.
 			_, err := c.Call(ctxT(t), "add", 2, 3)
 			require.NoError(t, err)
 			ok := append(append(rpc, attribute.String("rpc.method", "add")), serverAttrs(t, live)...)
-			assert.Equal(t, []float64{1}, ot.points(t, "rpc.client.duration", ok...))
-			spans := ot.spans.Ended()
+			assert.Equal(t, []float64{1}, ot.Points(t, "rpc.client.duration", ok...))
+			spans := ot.Spans.Ended()
 			require.Len(t, spans, 2)
 			attempt, call := spans[0], spans[1]
 			assert.Equal(t, testharness.DefaultService+"/add", call.Name())
 			assert.Equal(t, trace.SpanKindClient, call.SpanKind())
 			assert.Equal(t, "attempt", attempt.Name())
 			assert.Equal(t, call.SpanContext().SpanID(), attempt.Parent().SpanID())
-			v, _ := spanAttr(call, "rpc.system")
+			v, _ := oteltest.SpanAttr(call, "rpc.system")
 			assert.Equal(t, system(p), v.AsString())
-			_, failed := spanAttr(call, "error.type")
+			_, failed := oteltest.SpanAttr(call, "error.type")
 			assert.False(t, failed)
 
 			// An S_ERROR.
@@ -150,12 +71,12 @@ func TestTelemetryBothProtocols(t *testing.T) {
 			require.Error(t, err)
 			se := append(append(rpc, attribute.String("rpc.method", "failErrno"),
 				attribute.String("error.type", "service_error")), serverAttrs(t, live)...)
-			assert.Equal(t, []float64{1}, ot.points(t, "rpc.client.duration", se...))
-			call = ot.spans.Ended()[3]
-			v, _ = spanAttr(call, "dirac.errno")
+			assert.Equal(t, []float64{1}, ot.Points(t, "rpc.client.duration", se...))
+			call = ot.Spans.Ended()[3]
+			v, _ = oteltest.SpanAttr(call, "dirac.errno")
 			assert.Equal(t, int64(2), v.AsInt64())
 			assert.Equal(t, "Error", call.Status().Code.String())
-			assert.Empty(t, ot.points(t, "dirac.rpc.client.retries"))
+			assert.Empty(t, ot.Points(t, "dirac.rpc.client.retries"))
 
 			// A dead URL, failed over: one retry, one ban.
 			dead := deadURL(t, p)
@@ -163,18 +84,18 @@ func TestTelemetryBothProtocols(t *testing.T) {
 			fc := builders[0].build(t, p, []string{dead}, o)
 			_, err = fc.Call(ctxT(t), "add", 1, 1)
 			require.NoError(t, err)
-			assert.Equal(t, []float64{1}, ot.points(t, "dirac.rpc.client.retries", append(rpc, attribute.String("rpc.method", "add"))...))
-			assert.Equal(t, []float64{1}, ot.points(t, "dirac.rpc.client.bans",
+			assert.Equal(t, []float64{1}, ot.Points(t, "dirac.rpc.client.retries", append(rpc, attribute.String("rpc.method", "add"))...))
+			assert.Equal(t, []float64{1}, ot.Points(t, "dirac.rpc.client.bans",
 				append(append(rpc, attribute.String("error.type", "unreachable")), serverAttrs(t, dead)...)...))
-			spans = ot.spans.Ended()[4:]
+			spans = ot.Spans.Ended()[4:]
 			require.Len(t, spans, 3)
-			v, _ = spanAttr(spans[0], "dirac.banned")
+			v, _ = oteltest.SpanAttr(spans[0], "dirac.banned")
 			assert.True(t, v.AsBool())
-			v, _ = spanAttr(spans[0], "error.type")
+			v, _ = oteltest.SpanAttr(spans[0], "error.type")
 			assert.Equal(t, "unreachable", v.AsString())
-			v, _ = spanAttr(spans[1], "dirac.attempt")
+			v, _ = oteltest.SpanAttr(spans[1], "dirac.attempt")
 			assert.Equal(t, int64(2), v.AsInt64())
-			v, _ = spanAttr(spans[2], "dirac.attempts")
+			v, _ = oteltest.SpanAttr(spans[2], "dirac.attempts")
 			assert.Equal(t, int64(2), v.AsInt64())
 			require.Len(t, spans[2].Events(), 1)
 			assert.Equal(t, "pause", spans[2].Events()[0].Name)
@@ -190,13 +111,13 @@ func TestTelemetryBothProtocols(t *testing.T) {
 			}
 			require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
 			at := append(rpc, serverAttrs(t, dead)...)
-			assert.Equal(t, []float64{2}, ot.points(t, "dirac.rpc.client.breaker.state", at...))
-			assert.Equal(t, []float64{1}, ot.points(t, "dirac.rpc.client.breaker.changes",
+			assert.Equal(t, []float64{2}, ot.Points(t, "dirac.rpc.client.breaker.state", at...))
+			assert.Equal(t, []float64{1}, ot.Points(t, "dirac.rpc.client.breaker.changes",
 				append(at, attribute.String("dirac.breaker.state", "open"))...))
-			assert.Equal(t, []float64{1}, ot.points(t, "rpc.client.duration",
+			assert.Equal(t, []float64{1}, ot.Points(t, "rpc.client.duration",
 				append(at, attribute.String("rpc.method", "ping"), attribute.String("error.type", "circuit_open"))...))
-			last := ot.spans.Ended()
-			v, _ = spanAttr(last[len(last)-2], "dirac.sent")
+			last := ot.Spans.Ended()
+			v, _ = oteltest.SpanAttr(last[len(last)-2], "dirac.sent")
 			assert.False(t, v.AsBool(), "the held-back attempt")
 		})
 	}

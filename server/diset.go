@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/diset"
@@ -60,6 +63,12 @@ type DISETConfig struct {
 	// Logger receives connection-level events; nil: the Service's logger.
 	// Refused and failed calls are logged to Service.Logger.
 	Logger *slog.Logger
+	// MeterProvider and TracerProvider receive the server's OpenTelemetry
+	// metrics and spans (see the package documentation, "Metrics and
+	// traces"). One left nil is a no-op provider; both nil (the default)
+	// turn instrumentation off. The global providers are never used.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // NewDISETTLSConfig returns the TLS configuration of a DIRAC DISET server
@@ -82,6 +91,7 @@ type DISET struct {
 	svc *Service
 	cfg DISETConfig
 	log *slog.Logger
+	tel *serverTelemetry // nil: off
 
 	conns chan struct{} // MaxConns tokens
 	calls chan struct{} // MaxConcurrentCalls tokens
@@ -126,8 +136,12 @@ func NewDISET(svc *Service, cfg DISETConfig) *DISET {
 		log = svc.logger()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	proto := diracrpc.DIP
+	if cfg.TLS != nil {
+		proto = diracrpc.DIPS
+	}
 	return &DISET{
-		svc: svc, cfg: cfg, log: log,
+		svc: svc, cfg: cfg, log: log, tel: newServerTelemetry(proto, cfg.MeterProvider, cfg.TracerProvider),
 		conns:      make(chan struct{}, cfg.MaxConns),
 		calls:      make(chan struct{}, cfg.MaxConcurrentCalls),
 		baseCtx:    ctx,
@@ -325,9 +339,13 @@ func (s *DISET) serveConn(c *disetConn) {
 		}
 		return true
 	}
-	refuse := func(e *diracrpc.Error) {
-		send(s.svc.PreHandlerError(e))
+	var sc *serverCall // telemetry, from the proposal on
+	defer func() { sc.end() }()
+	final := func(d *value.Dict) { // the call's answer
+		sc.answer(d)
+		send(d)
 	}
+	refuse := func(e *diracrpc.Error) { final(s.svc.PreHandlerError(e)) }
 
 	// F1: the proposal.
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
@@ -354,6 +372,14 @@ func (s *DISET) serveConn(c *disetConn) {
 		ClientVO:      prop.vo,
 		ClientVersion: prop.version,
 	}
+	ctx := s.baseCtx
+	if s.tel != nil {
+		method := prop.action
+		if prop.actionType != "RPC" {
+			method = prop.actionType + "/" + prop.action
+		}
+		ctx, sc = s.tel.start(ctx, prop.service, method, c.nc.LocalAddr(), remote)
+	}
 	if !s.svc.HasName(prop.service) {
 		refuse(&diracrpc.Error{Message: prop.service + " is not up in this server"})
 		return
@@ -369,7 +395,6 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: prop.actionType + " is not a known action type"})
 		return
 	}
-	ctx := s.baseCtx
 	req.Method = authPath
 	if e := s.svc.Authorize(ctx, req); e != nil {
 		refuse(e)
@@ -387,7 +412,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	}
 	if prop.actionType == "FileTransfer" {
 		req.Method = authPath
-		s.serveTransfer(ctx, conn, req, prop.action, send, log)
+		s.serveTransfer(ctx, conn, req, prop.action, send, final, sc, log)
 		return
 	}
 	// F2: the arguments.
@@ -403,7 +428,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	args, err := parseArgs(av)
 	if err != nil {
 		log.Info("diracrpc server: invalid arguments", "method", prop.action, "err", err)
-		send(errDict("Invalid arguments: " + err.Error()))
+		final(errDict("Invalid arguments: " + err.Error()))
 		return
 	}
 	req.Args = args
@@ -418,7 +443,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	cancel()
 	<-s.calls
 	gone()
-	send(res)
+	final(res)
 }
 
 // watchPeer cancels the handler's context when the client goes away while
