@@ -13,6 +13,7 @@ import (
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/frame"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // stage says how far an attempt got before it failed.
@@ -75,8 +76,23 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err != nil {
 		return nil, t.fail(ctx, a.URL, stageProposal, recvErr(p1, err))
 	}
-	if _, err := diracrpc.ParseResult(r1); err != nil {
+	v1, err := diracrpc.ParseResult(r1)
+	if err != nil {
 		return nil, refusal(a.URL, u.Protocol, err)
+	}
+	if csr, ok := delegationRequest(v1); ok {
+		// A gateway asks for a proxy (§4.12): sign its request with our
+		// credential, send the bare PEM chain, and read its S_OK.
+		if err := t.delegate(conn, csr); err != nil {
+			return nil, t.fail(ctx, a.URL, stageProposal, err)
+		}
+		r1, p1, err = conn.Recv(0)
+		if err != nil {
+			return nil, t.fail(ctx, a.URL, stageProposal, recvErr(p1, err))
+		}
+		if _, err := diracrpc.ParseResult(r1); err != nil {
+			return nil, refusal(a.URL, u.Protocol, err)
+		}
 	}
 	tm.Step(diracrpc.PhaseProposal)
 	if fb != nil {
@@ -268,4 +284,37 @@ func (t *transport) protocolOf(url string) diracrpc.Protocol {
 		return u.Protocol
 	}
 	return diracrpc.DIPS
+}
+
+// delegationRequest returns the PEM request of an R1 S_OK({"delegate": csr}).
+func delegationRequest(v any) ([]byte, bool) {
+	d, ok := v.(*value.Dict)
+	if !ok {
+		return nil, false
+	}
+	csr, ok := d.Lookup("delegate")
+	if !ok {
+		return nil, false
+	}
+	switch csr := csr.(type) {
+	case string:
+		return []byte(csr), true
+	case []byte:
+		return csr, true
+	}
+	return nil, false
+}
+
+// delegate signs the gateway's request and sends the chain as a bare PEM
+// string frame, as DIRAC's client does; a client without a credential (dip://)
+// cannot delegate.
+func (t *transport) delegate(conn *diset.Conn, csr []byte) error {
+	if t.tls == nil {
+		return protocolError{fmt.Errorf("%w: the server asks for a delegation and the client has no credential", diracrpc.ErrProtocol)}
+	}
+	chain, err := t.tls.SignProxyRequest(csr)
+	if err != nil {
+		return protocolError{fmt.Errorf("%w: %w", diracrpc.ErrProtocol, err)}
+	}
+	return conn.Send(string(chain))
 }

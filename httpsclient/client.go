@@ -60,7 +60,7 @@ func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
 		}
 		s, ok := byAddr[u.Addr()]
 		if !ok {
-			s = newServer(u.Addr(), u.Host, tlsc, tc, t.opts.Proxy)
+			s = newServer(u.Addr(), u.Host, tlsc, tc, t.opts.Proxy, t.opts.ResumeSessions)
 			byAddr[u.Addr()] = s
 		}
 		t.servers[raw] = s

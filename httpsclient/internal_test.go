@@ -22,7 +22,7 @@ import (
 func TestNoCloseIdleForRetryablehttp(t *testing.T) {
 	tlsc, err := credentials.NewClientTLS(credentials.ClientTLSOptions{SkipCACheck: true})
 	require.NoError(t, err)
-	s := newServer("h:1", "h", tlsc, &diracrpc.TransportConfig{Timeout: time.Minute, ConnectTimeout: time.Second}, nil)
+	s := newServer("h:1", "h", tlsc, &diracrpc.TransportConfig{Timeout: time.Minute, ConnectTimeout: time.Second}, nil, false)
 	_, ok := s.client.Transport.(interface{ CloseIdleConnections() })
 	assert.False(t, ok)
 }

@@ -40,6 +40,13 @@ type Options struct {
 	// MaxRetryAfter is the longest Retry-After honoured on a 502/503/504; a
 	// longer one ends the attempt with the server's answer. Default 30 s.
 	MaxRetryAfter time.Duration
+	// ResumeSessions lets TLS sessions be resumed on new connections.
+	// Off by default: DIRAC's Tornado server (OpenSSL) has no client chain
+	// on a resumed session, only the leaf, so a proxy would be taken for an
+	// unknown certificate (isProxy false, DN the proxy's subject) and
+	// refused. Enable it only for servers that keep the chain (package
+	// server does).
+	ResumeSessions bool
 }
 
 func (o Options) withDefaults() Options {

@@ -25,9 +25,12 @@ type server struct {
 }
 
 func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.TransportConfig,
-	proxy func(*http.Request) (*url.URL, error)) *server {
+	proxy func(*http.Request) (*url.URL, error), resume bool) *server {
 	timeout, connectTimeout := tc.Timeout, tc.ConnectTimeout
 	tlsConf := tlsc.Config(host)
+	if !resume {
+		tlsConf.ClientSessionCache = nil // see Options.ResumeSessions
+	}
 	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
 		raw, err := dialer.DialContext(ctx, network, a)

@@ -63,6 +63,11 @@ type DISETConfig struct {
 	// Logger receives connection-level events; nil: the Service's logger.
 	// Refused and failed calls are logged to Service.Logger.
 	Logger *slog.Logger
+	// Handler, when set, takes over every connection once its proposal is
+	// read, whatever service it names (a gateway); the Service's methods are
+	// then not served. Each connection holds one MaxConcurrentCalls slot
+	// while the handler runs. Nil: the Service answers.
+	Handler DISETHandler
 	// MeterProvider and TracerProvider receive the server's OpenTelemetry
 	// metrics and spans (see the package documentation, "Metrics and
 	// traces"). One left nil is a no-op provider; both nil (the default)
@@ -362,6 +367,21 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: "Invalid action proposal"})
 		return
 	}
+	if s.cfg.Handler != nil {
+		select {
+		case s.calls <- struct{}{}:
+		case <-s.baseCtx.Done():
+			return
+		}
+		defer func() { <-s.calls }()
+		s.cfg.Handler.ServeDISET(s.baseCtx, &DISETCall{
+			Service: prop.service, Setup: prop.setup, VO: prop.vo,
+			ActionType: prop.actionType, Action: prop.action,
+			ExtraCredentials: prop.extra, ClientVersion: prop.version,
+			Peer: peer, RemoteAddr: remote, conn: conn, s: s, log: log,
+		})
+		return
+	}
 	req := &Request{
 		Service:       prop.service,
 		Method:        prop.action,
@@ -405,6 +425,13 @@ func (s *DISET) serveConn(c *disetConn) {
 		// Messaging is not implemented by this server.
 		refuse(&diracrpc.Error{Message: "Unknown action " + prop.actionType})
 		return
+	}
+	if m, ok := s.svc.Lookup(prop.action); ok && m.Delegate {
+		// The method works with the caller's proxy: ask for it (§4.12).
+		if req.Delegated, err = delegate(ctx, conn, s, peer); err != nil {
+			log.Info("diracrpc server: delegation failed", "method", prop.action, "err", err)
+			return
+		}
 	}
 	// R1.
 	if !send(diracrpc.OK(nil)) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -48,6 +49,10 @@ type Method struct {
 	Types []Type
 	// MinArgs requires at least this many arguments (in addition to Types).
 	MinArgs int
+	// Delegate asks DISET callers to delegate a proxy (PROTOCOL.md §4.12)
+	// before the call, given to the handler as Request.Delegated. HTTPS has
+	// no delegation: there Request.Delegated stays nil.
+	Delegate bool
 }
 
 // Service is one DIRAC service ("System/Component") and its methods. Fill it,
@@ -77,6 +82,10 @@ type Service struct {
 	PreHandlerCallStack bool
 	// NoBuiltins leaves out ping, echo and whoami.
 	NoBuiltins bool
+	// Fallback, when set, serves every method the service does not
+	// register (a gateway forwarding whatever it is asked). Nil: "Unknown
+	// method" (DISET) or 501 (HTTPS).
+	Fallback *Method
 	// Logger receives one line per refused or failed call; nil: slog.Default().
 	Logger *slog.Logger
 	// TransferLimits bound the file transfers (HandleTransfer).
@@ -157,6 +166,9 @@ func (s *Service) Lookup(name string) (*Method, bool) {
 			return b, true
 		}
 	}
+	if s.Fallback != nil {
+		return s.Fallback, true
+	}
 	return nil, false
 }
 
@@ -224,6 +236,9 @@ type Request struct {
 	// ClientSetup, ClientVO and ClientVersion are what the client announced
 	// (DISET proposal, HTTPS clientSetup/clientVO); informational only.
 	ClientSetup, ClientVO, ClientVersion string
+	// Delegated is the proxy the caller delegated, for methods with
+	// Method.Delegate over DISET; held in memory only.
+	Delegated *credentials.Credential
 }
 
 // Dispatch authorises req, then runs it (Call). It always returns a result

@@ -78,6 +78,8 @@ func commands() []command {
 		{"demo", "the whole tour on local test services, no setup", "probe demo", runDemo},
 		{"codec", "convert between DEncode, DIRAC JSON and the value model (stdin to stdout)", "probe codec (encode|decode) --format (dencode|json)", runCodec},
 		{"creds", "show the credential calls present: chain, DNs, proxy type, DIRAC group, time left, key", "probe creds [flags] [--exists] [--valid H:M]", runCreds},
+		{"gateway", "a DIRAC gateway: DIRAC clients reach services over DISET or HTTPS, whatever they speak", "probe gateway [flags] --host-cert FILE --host-key FILE [--listen ADDR] [--listen-https ADDR --https-service NAME --trusted-host]", runGateway},
+		{"shadow", "a gateway that mirrors read-only calls to a candidate and reports the differences", "probe shadow [flags] --host-cert FILE --host-key FILE --candidate NAME=URL --read-only METHOD", runShadow},
 		{"completion", "print the shell completion script: source <(probe completion bash)", "probe completion (bash|zsh|fish)", runCompletion},
 	}
 }

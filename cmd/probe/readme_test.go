@@ -191,6 +191,15 @@ func TestREADMEWalkthrough(t *testing.T) {
 // printed its banner, returns the banner and stops it at the end.
 func startREADMEHarness(t *testing.T, args []string) string {
 	t.Helper()
+	s := startBanner(t, args, func(line string) bool { return strings.HasPrefix(line, "Ctrl-C stops it") })
+	require.Contains(t, s, "Ctrl-C stops it", "harness banner")
+	return s
+}
+
+// startBanner runs probe with args until it printed the line last says
+// ends its banner; it returns the banner and stops probe at the end.
+func startBanner(t *testing.T, args []string, last func(line string) bool) string {
+	t.Helper()
 	cmd := exec.Command(probeBin, args...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
@@ -205,7 +214,7 @@ func startREADMEHarness(t *testing.T, args []string) string {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			b.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "Ctrl-C stops it") {
+			if last(sc.Text()) {
 				break
 			}
 		}
@@ -214,10 +223,10 @@ func startREADMEHarness(t *testing.T, args []string) string {
 	}()
 	select {
 	case s := <-banner:
-		require.Contains(t, s, "Ctrl-C stops it", "harness banner; stderr: %s", stderr.String())
+		require.NotEmpty(t, s, "no banner; stderr: %s", stderr.String())
 		return s
 	case <-time.After(30 * time.Second):
-		t.Fatalf("harness did not start: %s", stderr.String())
+		t.Fatalf("probe %s did not start: %s", args[0], stderr.String())
 	}
 	return ""
 }

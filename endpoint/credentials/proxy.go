@@ -263,6 +263,37 @@ func NewProxy(issuer *Credential, opts ProxyOptions) (*Credential, error) {
 	if issuer == nil || len(issuer.Chain) == 0 || issuer.PrivateKey == nil {
 		return nil, errors.New("credentials: NewProxy needs a certificate with its private key")
 	}
+	key := opts.Key
+	if key == nil {
+		r := opts.Rand
+		if r == nil {
+			r = rand.Reader
+		}
+		var err error
+		if opts.ECDSA {
+			key, err = ecdsa.GenerateKey(elliptic.P256(), r)
+		} else {
+			bits := opts.KeyBits
+			if bits == 0 {
+				bits = 2048
+			}
+			key, err = rsa.GenerateKey(r, bits)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credentials: generate proxy key: %w", err)
+		}
+	}
+	cert, err := signProxy(issuer, key.Public(), opts)
+	if err != nil {
+		return nil, err
+	}
+	chain := append([]*x509.Certificate{cert}, issuer.Chain...)
+	return &Credential{Chain: chain, PrivateKey: key}, nil
+}
+
+// signProxy issues the proxy certificate of pub, signed by issuer's key
+// (NewProxy's and SignProxyRequest's one mechanism).
+func signProxy(issuer *Credential, pub crypto.PublicKey, opts ProxyOptions) (*x509.Certificate, error) {
 	r := opts.Rand
 	if r == nil {
 		r = rand.Reader
@@ -278,22 +309,6 @@ func NewProxy(issuer *Credential, opts ProxyOptions) (*Credential, error) {
 	backdate := opts.Backdate
 	if backdate == 0 {
 		backdate = 15 * time.Minute
-	}
-	key := opts.Key
-	if key == nil {
-		var err error
-		if opts.ECDSA {
-			key, err = ecdsa.GenerateKey(elliptic.P256(), r)
-		} else {
-			bits := opts.KeyBits
-			if bits == 0 {
-				bits = 2048
-			}
-			key, err = rsa.GenerateKey(r, bits)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("credentials: generate proxy key: %w", err)
-		}
 	}
 	serial, err := rand.Int(r, new(big.Int).Lsh(big.NewInt(1), 32))
 	if err != nil {
@@ -356,16 +371,11 @@ func NewProxy(issuer *Credential, opts ProxyOptions) (*Credential, error) {
 		ExtraExtensions:    exts,
 		SignatureAlgorithm: opts.SignatureAlgorithm,
 	}
-	der, err := x509.CreateCertificate(r, tmpl, parent, key.Public(), issuer.PrivateKey)
+	der, err := x509.CreateCertificate(r, tmpl, parent, pub, issuer.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("credentials: sign proxy: %w", err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	chain := append([]*x509.Certificate{cert}, issuer.Chain...)
-	return &Credential{Chain: chain, PrivateKey: key}, nil
+	return x509.ParseCertificate(der)
 }
 
 func appendCN(rawName []byte, cn string) ([]byte, error) {

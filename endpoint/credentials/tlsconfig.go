@@ -283,3 +283,13 @@ func (v *Verifier) PeerInfo(cs tls.ConnectionState) (*PeerCredentials, error) {
 	}
 	return analyseChain(cs.PeerCertificates, v.now(), chainCheck{signatures: !cs.DidResume})
 }
+
+// SignProxyRequest delegates the client credential (SignProxyRequest with
+// DIRAC's lifetime) to a server that asked for it in the DISET proposal
+// answer; the key never leaves the ClientTLS.
+func (c *ClientTLS) SignProxyRequest(csrPEM []byte) ([]byte, error) {
+	if c.opts.Credential == nil {
+		return nil, fmt.Errorf("%w: no client credential to delegate", ErrDelegation)
+	}
+	return SignProxyRequest(c.opts.Credential, csrPEM, 0)
+}

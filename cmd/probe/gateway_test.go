@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/shadow"
+	"github.com/diracgo/diracrpc/testharness"
+)
+
+// startGateway runs probe with args (gateway or shadow) until it printed
+// its addresses (--json), stopped (SIGINT) at the end of the test.
+func startGateway(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	banner := startBanner(t, append(args, "--json", "--listen", "127.0.0.1:0", "--listen-admin", "127.0.0.1:0"),
+		func(line string) bool { return strings.HasPrefix(line, "{") })
+	var info map[string]string
+	require.NoError(t, json.Unmarshal([]byte(banner), &info), banner)
+	return info
+}
+
+// TestGatewayCommand: probe gateway forwards a DISET call to the service
+// its configuration names; probe shadow mirrors read-only calls to a
+// candidate and writes its reports on exit.
+func TestGatewayCommand(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	env := map[string]string{}
+	for k, v := range h.Env {
+		env[k] = v
+	}
+	common := []string{"--host-cert", h.Files.HostCert, "--host-key", h.Files.HostKey, "--ca-dir", h.Files.CADir,
+		"--config", h.ConfigFile, "--no-cs"}
+	port := func(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+
+	info := startGateway(t, append([]string{"gateway", "--mode", "dips"}, common...)...)
+	url := "dips://localhost:" + port(info["dips"]) + "/" + testharness.DefaultService
+	r := probe(t, env, "", "call", url, "add", "2", "3")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "5\n", r.stdout)
+	r = probe(t, env, "", "call", url, "failErrno", "1111", `"custom"`)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "custom")
+	resp, err := http.Get("http://" + info["admin"] + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	cand := testharness.NewT(t, testharness.Options{CA: h.CA})
+	dir := t.TempDir()
+	report := filepath.Join(dir, "shadow.json")
+	// Registered before the gateway starts, so run after its SIGINT stop.
+	t.Cleanup(func() {
+		b, err := os.ReadFile(report)
+		require.NoError(t, err, "the report is written on exit")
+		var rep shadow.Report
+		require.NoError(t, json.Unmarshal(b, &rep))
+		assert.Equal(t, 3, rep.Totals.Identical)
+	})
+	sinfo := startGateway(t, append([]string{"shadow", "--mode", "dips", "--candidate",
+		testharness.DefaultService + "=" + cand.HTTPSURL, "--read-only", "echoAny", "--report", report}, common...)...)
+	surl := "dips://localhost:" + port(sinfo["dips"]) + "/" + testharness.DefaultService
+	for _, arg := range []string{"1", `"x"`, `[1, 2]`} {
+		r = probe(t, env, "", "call", surl, "echoAny", arg)
+		require.Equal(t, 0, r.code, r.stderr)
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + sinfo["admin"] + "/shadow/report.json")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var rep shadow.Report
+		return json.NewDecoder(resp.Body).Decode(&rep) == nil && rep.Totals.Compared == 3
+	}, 30*time.Second, 10*time.Millisecond)
+}
