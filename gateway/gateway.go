@@ -206,6 +206,7 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	ev := Event{In: diracrpc.DIPS, Service: call.Service, Method: call.Action, Action: call.ActionType}
 	defer func() {
 		ev.Duration = g.now().Sub(start)
+		call.Done(ev.Err) // the server's telemetry (the answer went back raw)
 		if g.cfg.Observer != nil {
 			g.cfg.Observer.Observe(ev)
 		}

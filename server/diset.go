@@ -367,6 +367,14 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: "Invalid action proposal"})
 		return
 	}
+	ctx := s.baseCtx
+	if s.tel != nil {
+		method := prop.action
+		if prop.actionType != "RPC" {
+			method = prop.actionType + "/" + prop.action
+		}
+		ctx, sc = s.tel.start(ctx, prop.service, method, c.nc.LocalAddr(), remote)
+	}
 	if s.cfg.Handler != nil {
 		select {
 		case s.calls <- struct{}{}:
@@ -374,11 +382,11 @@ func (s *DISET) serveConn(c *disetConn) {
 			return
 		}
 		defer func() { <-s.calls }()
-		s.cfg.Handler.ServeDISET(s.baseCtx, &DISETCall{
+		s.cfg.Handler.ServeDISET(ctx, &DISETCall{
 			Service: prop.service, Setup: prop.setup, VO: prop.vo,
 			ActionType: prop.actionType, Action: prop.action,
 			ExtraCredentials: prop.extra, ClientVersion: prop.version,
-			Peer: peer, RemoteAddr: remote, conn: conn, s: s, log: log,
+			Peer: peer, RemoteAddr: remote, conn: conn, s: s, log: log, sc: sc,
 		})
 		return
 	}
@@ -391,14 +399,6 @@ func (s *DISET) serveConn(c *disetConn) {
 		ClientSetup:   prop.setup,
 		ClientVO:      prop.vo,
 		ClientVersion: prop.version,
-	}
-	ctx := s.baseCtx
-	if s.tel != nil {
-		method := prop.action
-		if prop.actionType != "RPC" {
-			method = prop.actionType + "/" + prop.action
-		}
-		ctx, sc = s.tel.start(ctx, prop.service, method, c.nc.LocalAddr(), remote)
 	}
 	if !s.svc.HasName(prop.service) {
 		refuse(&diracrpc.Error{Message: prop.service + " is not up in this server"})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -50,8 +51,9 @@ type serverCall struct {
 	span     trace.Span
 	start    time.Time
 	attrs    []attribute.KeyValue // rpc.*, server.*
-	answered bool                 // code and errno hold the outcome
-	code     diracrpc.Code
+	answered bool                 // ok, code and errno hold the outcome
+	ok       bool                 // S_OK
+	code     diracrpc.Code        // of a failure: its error.type
 	errno    int
 	status   int // HTTPS: the status written, for an answer without result
 	ended    bool
@@ -78,19 +80,24 @@ func (sc *serverCall) answer(d *value.Dict) {
 	if sc == nil {
 		return
 	}
-	sc.answered, sc.code, sc.errno = true, diracrpc.CodeUnknown, 0
-	if _, err := diracrpc.ParseResult(d); err != nil {
-		sc.code = diracrpc.CodeOf(err)
-		if e, ok := err.(*diracrpc.Error); ok {
-			sc.errno = e.Errno
-		}
+	_, err := diracrpc.ParseResult(d)
+	sc.done(err)
+}
+
+// done records err as the outcome: nil for S_OK, else its CodeOf (an
+// S_ERROR with its Errno).
+func (sc *serverCall) done(err error) {
+	sc.answered, sc.ok, sc.code, sc.errno = true, err == nil, diracrpc.CodeOf(err), 0
+	var e *diracrpc.Error
+	if errors.As(err, &e) {
+		sc.errno = e.Errno
 	}
 }
 
-// fail records an outcome that is no result dictionary.
+// fail records a failure that is no result dictionary.
 func (sc *serverCall) fail(code diracrpc.Code) {
 	if sc != nil {
-		sc.answered, sc.code, sc.errno = true, code, 0
+		sc.answered, sc.ok, sc.code, sc.errno = true, false, code, 0
 	}
 }
 
@@ -112,16 +119,17 @@ func (sc *serverCall) end() {
 	case sc.answered:
 	case sc.status != 0:
 		sc.code = statusCode(sc.status)
+		sc.ok = sc.code == diracrpc.CodeUnknown
 	default:
 		// Nothing was answered: the connection broke.
 		sc.code = diracrpc.CodeUnreachable
 	}
 	kv := sc.attrs
-	if sc.code != diracrpc.CodeUnknown {
+	if !sc.ok {
 		kv = append(kv[:len(kv):len(kv)], telemetry.KeyErrorType.String(sc.code.String()))
 	}
 	sc.t.duration.Record(sc.ctx, float64(time.Since(sc.start))/float64(time.Millisecond), metric.WithAttributes(kv...))
-	if sc.span.IsRecording() && sc.code != diracrpc.CodeUnknown {
+	if sc.span.IsRecording() && !sc.ok {
 		sc.span.SetAttributes(telemetry.KeyErrorType.String(sc.code.String()))
 		if sc.errno != 0 {
 			sc.span.SetAttributes(telemetry.KeyErrno.Int(sc.errno))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,4 +81,42 @@ func TestGatewayCommand(t *testing.T) {
 		var rep shadow.Report
 		return json.NewDecoder(resp.Body).Decode(&rep) == nil && rep.Totals.Compared == 3
 	}, 30*time.Second, 10*time.Millisecond)
+}
+
+// gateway --metrics: the calls in and out, scraped from the admin
+// listener; an S_ERROR forwarded raw keeps its code (DISETCall.Done).
+func TestGatewayMetrics(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	info := startGateway(t, "gateway", "--mode", "dips", "--metrics", "--host-cert", h.Files.HostCert,
+		"--host-key", h.Files.HostKey, "--ca-dir", h.Files.CADir, "--config", h.ConfigFile, "--no-cs")
+	url := "dips://localhost:" + info["dips"][strings.LastIndex(info["dips"], ":")+1:] + "/" + testharness.DefaultService
+	r := probe(t, h.Env, "", "call", url, "add", "2", "3")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = probe(t, h.Env, "", "call", url, "failErrno", "2", `"gone"`)
+	require.Equal(t, 1, r.code, r.stderr)
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, "http://"+info["admin"]+"/metrics", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var in, out []string
+	for line := range strings.Lines(string(b)) {
+		switch {
+		case strings.HasPrefix(line, "rpc_server_duration_milliseconds_count{"):
+			in = append(in, line)
+		case strings.HasPrefix(line, "rpc_client_duration_milliseconds_count{"):
+			out = append(out, line)
+		}
+	}
+	require.Len(t, in, 2, string(b))
+	require.Len(t, out, 2, string(b))
+	for _, lines := range [][]string{in, out} {
+		text := strings.Join(lines, "")
+		assert.Contains(t, text, `rpc_method="add"`)
+		assert.Contains(t, text, `error_type="service_error"`)
+		assert.Contains(t, text, `rpc_service="Framework/TestHarness"`)
+		assert.Contains(t, text, `rpc_system="dirac.diset"`)
+	}
 }
