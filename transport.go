@@ -18,7 +18,9 @@ import (
 // File transfer will hang off the Client the same way: a transport that can
 // move files will implement an optional interface (Send/Receive of one
 // attempt) that Client checks with a type assertion, so that the loop stays
-// the one place for retries and failover.
+// the one place for retries and failover; it counts the bytes it moves with
+// c.tel.transferred (the dirac.rpc.client.transfer.size counter, a no-op
+// when instrumentation is off).
 type Transport interface {
 	// Attempt runs a on a.URL. It must honour ctx (cancellation ends it at
 	// once) and a.Deadline.
