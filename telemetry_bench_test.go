@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -27,7 +29,8 @@ func loopClient(tb testing.TB, o Options) *Client {
 
 // BenchmarkCallLoop is Client.Call over a transport that costs nothing:
 // the loop's own time and allocations, with telemetry off (the default),
-// on with no-op providers, and on with the SDK (see telemetry_test.go).
+// on with no-op providers, and on with the SDK (metrics read on demand,
+// spans sampled and dropped).
 func BenchmarkCallLoop(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -35,6 +38,8 @@ func BenchmarkCallLoop(b *testing.B) {
 	}{
 		{"off", Options{}},
 		{"noop-providers", Options{MeterProvider: metricnoop.NewMeterProvider(), TracerProvider: tracenoop.NewTracerProvider()}},
+		{"sdk", Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader())),
+			TracerProvider: sdktrace.NewTracerProvider()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := loopClient(b, bc.o)
