@@ -73,6 +73,11 @@
 // diracrpc.Code of what was answered ("unauthorized", "service_error",
 // "server_failure"...; "unreachable" when the client went away unanswered).
 //
+// A call is measured from its proposal (DISET) or its method (HTTPS) on:
+// a connection that fails its handshake or sends no valid proposal, and an
+// HTTPS request that names no method (an unknown path, a bad or too large
+// body), are no RPC and are not measured.
+//
 // Metrics: rpc.server.duration (histogram, ms, proposal or request to
 // answer) and dirac.rpc.server.transfer.size (bytes of file transfers, by
 // dirac.transfer.direction). Spans: one server span per call,
