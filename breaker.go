@@ -20,12 +20,14 @@ type breakers struct {
 	log      *slog.Logger
 	changed  func(server, to string) // telemetry; nil when off
 
-	mu sync.Mutex
-	by map[string]*gobreaker.CircuitBreaker[*Result]
+	mu    sync.Mutex
+	by    map[string]*gobreaker.CircuitBreaker[*Result]
+	byURL map[string]*gobreaker.CircuitBreaker[*Result] // by's entries by URL: no URL parsing per call
 }
 
 func newBreakers(s BreakerSettings, log *slog.Logger, changed func(server, to string)) *breakers {
-	return &breakers{settings: s, log: log, changed: changed, by: make(map[string]*gobreaker.CircuitBreaker[*Result])}
+	return &breakers{settings: s, log: log, changed: changed, by: make(map[string]*gobreaker.CircuitBreaker[*Result]),
+		byURL: make(map[string]*gobreaker.CircuitBreaker[*Result])}
 }
 
 // serverOf is the breaker key of a URL: its host:port, lower-cased.
@@ -91,11 +93,19 @@ func (b *breakers) run(p Protocol, a *Attempt, fn func() (*Result, error)) (*Res
 	if b.settings.Disabled {
 		return fn()
 	}
-	server := serverOf(a.URL)
-	res, err := b.get(server).Execute(fn)
+	b.mu.Lock()
+	cb, ok := b.byURL[a.URL]
+	b.mu.Unlock()
+	if !ok {
+		cb = b.get(serverOf(a.URL))
+		b.mu.Lock()
+		b.byURL[a.URL] = cb
+		b.mu.Unlock()
+	}
+	res, err := cb.Execute(fn)
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return nil, &TransportError{Protocol: p, URL: a.URL, Code: CodeCircuitOpen,
-			Err: fmt.Errorf("circuit breaker of %s: %w", server, err)}
+			Err: fmt.Errorf("circuit breaker of %s: %w", cb.Name(), err)}
 	}
 	return res, err
 }

@@ -203,7 +203,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 	st := &callState{left: r.attempts}
 	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
 	order := r.pool.order()
-	skip := map[string]bool{} // URLs whose breaker refused this call
+	var skip map[string]bool // URLs whose breaker refused this call (made when needed)
 	var last, open error
 	reached, failed := false, false
 	for st.left > 0 {
@@ -234,7 +234,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 			st.left++
 			st.attempts--
 			at.end(ctx, err, st.attempts, false)
-			skip[u] = true
+			skip = skipURL(skip, u)
 			open = err
 			continue
 		}
@@ -248,7 +248,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		at.end(ctx, err, st.attempts, true)
 		var te *TransportError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
-			skip[u] = true // the server asked for time: not again in this call
+			skip = skipURL(skip, u) // the server asked for time: not again in this call
 		}
 		failed = true
 		o.Logger.DebugContext(ctx, "diracrpc: attempt failed, trying again", "url", u, "method", method,
@@ -261,6 +261,14 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		return nil, reached, &TransportError{Protocol: r.protocol, Code: CodeNoURL, Err: ErrNoURL}
 	}
 	return nil, reached, fmt.Errorf("%w after %d attempts: %w", ErrNoURL, st.attempts, last)
+}
+
+func skipURL(skip map[string]bool, u string) map[string]bool {
+	if skip == nil {
+		skip = make(map[string]bool)
+	}
+	skip[u] = true
+	return skip
 }
 
 // gaveUp is the error when the call's context ended (or would end) during

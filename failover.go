@@ -41,6 +41,9 @@ func (p *pool) attempts() int {
 
 // order draws one call's preference: main URLs shuffled, then failover.
 func (p *pool) order() []string {
+	if len(p.main) == 1 && len(p.failover) == 0 {
+		return p.main // nothing to shuffle; callers only read it
+	}
 	out := append([]string(nil), p.main...)
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return append(out, p.failover...)

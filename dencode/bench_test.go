@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
 )
 
 // The payload of internal/testkit/benchdata: DEncode against encoding/json on the same
@@ -17,13 +18,13 @@ import (
 func measure(b *testing.B, size int, op func() error) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	start, ok := processCPUTime()
+	start, ok := benchkit.CPUTime()
 	for b.Loop() {
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if end, ok2 := processCPUTime(); ok && ok2 {
+	if end, ok2 := benchkit.CPUTime(); ok && ok2 {
 		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -39,10 +39,13 @@ type transport struct {
 	tail    []byte
 	servers map[string]*server // by URL; URLs of one host:port share one
 	locator credentials.Locator
+	// userAgent is the header's value, made once.
+	userAgent []string
 }
 
 func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
 	t := &transport{opts: o.withDefaults(), servers: make(map[string]*server)}
+	t.userAgent = []string{t.opts.UserAgent}
 	t.tokenMode = o.UseAccessToken || envTrue(tc.Locator(), "DIRAC_USE_ACCESS_TOKEN")
 	t.locator = tc.Locator()
 	tlsc, err := tc.ClientTLS(diracrpc.TLSParams{NoCertificate: t.tokenMode})
@@ -123,9 +126,8 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, local(a.URL, err)
 	}
 	// No Idempotency-Key header, ever: net/http would re-send the POST by itself.
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("User-Agent", t.opts.UserAgent)
+	h := req.Header // shared values, canonical keys: net/http only reads them
+	h["Content-Type"], h["Accept"], h["User-Agent"] = formType, acceptAll, t.userAgent
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -150,9 +152,12 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err != nil {
 		return nil, classify(ctx, a.URL, err)
 	}
+	drained := false
 	defer func() {
 		// Drain a short rest so that the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if !drained {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		}
 		resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
@@ -163,12 +168,19 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return t.receive(ctx, a, resp, sink)
 	}
 	raw, err := readLimited(resp.Body, t.opts.MaxResponseBytes)
+	drained = err == nil
 	if err != nil {
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, err))
 	}
 	tm.Step(diracrpc.PhaseTransfer)
 	return decodeAnswer(resp, a, raw)
 }
+
+// Header values of every request.
+var (
+	formType  = []string{"application/x-www-form-urlencoded"}
+	acceptAll = []string{"*/*"}
+)
 
 // decodeAnswer reads a 200 answer: the S_OK value, the service's S_ERROR,
 // or a protocol error.

@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/bytedance/sonic"
+
+	"github.com/diracgo/diracrpc/dencode"
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
+	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
 )
 
 // The payload of internal/testkit/benchdata: JEncode against encoding/json on the
@@ -47,16 +51,26 @@ func BenchmarkDecode(b *testing.B) {
 	run := func(name string, dec func() error) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := dec(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchkit.Measure(b, nil, 1, dec)
 		})
 	}
-	// encoding/json reads the same text: its datetimes are plain dicts to it.
+	// The floor: the fastest general JSON decoder into any found on the
+	// module proxy (bytedance/sonic's fastest configuration, ahead of
+	// goccy/go-json, json-iterator and segmentio/encoding here), in the
+	// same run; and DEncode on the same data, which must stay ahead too.
+	// The other decoders read the same text: its datetimes are plain
+	// dicts to them.
+	denc, err := dencode.Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
 	run("jencode", func() error { var v any; return Unmarshal(text, &v) })
+	run("sonic-fastest-into-any", func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) })
+	run("sonic-std-into-any", func() error { var v any; return sonic.ConfigStd.Unmarshal(text, &v) })
+	b.Run("DEncode", func(b *testing.B) {
+		b.SetBytes(int64(len(denc)))
+		benchkit.Measure(b, nil, 1, func() error { var v any; return dencode.Unmarshal(denc, &v) })
+	})
 	run("encoding-json-into-any", func() error { var v any; return json.Unmarshal(text, &v) })
 	// and its own text for the same data (RFC 3339 strings for the times).
 	own, err := json.Marshal(benchdata.Plain())
@@ -96,5 +110,27 @@ func BenchmarkDecodeSmall(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkDecodeVsFloor decodes the job-list payload into any with jencode
+// (and DEncode) and with the floor, sonic's fastest configuration,
+// alternately in one loop (benchkit.Pair): wall-ratio and cpu-ratio below 1
+// mean faster than the floor, steady on a loaded machine.
+func BenchmarkDecodeVsFloor(b *testing.B) {
+	text, err := Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	denc, err := dencode.Marshal(benchdata.Generic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	floor := benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }}
+	b.Run("jencode", func(b *testing.B) {
+		benchkit.Pair(b, 1, benchkit.Side{Name: "jencode", Call: func() error { var v any; return Unmarshal(text, &v) }}, floor)
+	})
+	b.Run("DEncode", func(b *testing.B) {
+		benchkit.Pair(b, 1, benchkit.Side{Name: "DEncode", Call: func() error { var v any; return dencode.Unmarshal(denc, &v) }}, floor)
 	})
 }

@@ -393,8 +393,8 @@ func (d *decoder) key() (any, bool, error) {
 // next call.
 func (d *decoder) rawStr() ([]byte, error) {
 	start := d.pos + 1
-	i := start
 	data := d.data
+	i := skipPlainBytes(data, start, false)
 	for i < len(data) && strPlain[data[i]] {
 		i++
 	}

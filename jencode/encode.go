@@ -2,6 +2,7 @@ package jencode
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -68,15 +69,23 @@ const maxPooled = 4 << 20
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
-	e := encoder{buf: dst, stack: make([]frame, 0, 16)}
-	if err := value.Walk(v, &e); err != nil {
+	// The encoder escapes to value.Walk: recycled, it costs no allocation.
+	e := encoderPool.Get().(*encoder)
+	e.buf, e.stack = dst, e.stack[:0]
+	err := value.Walk(v, e)
+	out, open := e.buf, len(e.stack)
+	e.buf = nil
+	encoderPool.Put(e)
+	if err != nil {
 		return dst, err
 	}
-	if len(e.stack) != 0 {
+	if open != 0 {
 		return dst, errors.New("jencode: unterminated container")
 	}
-	return e.buf, nil
+	return out, nil
 }
+
+var encoderPool = sync.Pool{New: func() any { return &encoder{stack: make([]frame, 0, 16)} }}
 
 // Container states.
 const (
@@ -464,6 +473,45 @@ func (e *encoder) Object(class, module string) error {
 
 const hexDigits = "0123456789abcdef"
 
+// skipPlain returns the index of the first byte from s[i:] on that may not
+// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
+// bytes at a time: long texts are mostly plain. It may stop early, at the
+// start of a group of 8 holding such a byte, or in the last 7 bytes.
+func skipPlain(s string, i int, del bool) int {
+	for ; i+8 <= len(s); i += 8 {
+		t := s[i : i+8]
+		x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if !plainWord(x, del) {
+			break
+		}
+	}
+	return i
+}
+
+// skipPlainBytes is skipPlain for a byte slice.
+func skipPlainBytes(s []byte, i int, del bool) int {
+	for ; i+8 <= len(s); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(s[i:]), del) {
+			break
+		}
+	}
+	return i
+}
+
+// plainWord reports whether the 8 bytes of x are all plain: in 0x20-0x7f,
+// but '"' and '\\' (and 0x7f with del).
+func plainWord(x uint64, del bool) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, b := x^(lo*'"'), x^(lo*'\\')
+	// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
+	bad := (x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | x
+	if del {
+		bad |= x + lo // 0x7f and above
+	}
+	return bad&hi == 0
+}
+
 // plain[b] is true for the bytes json.dumps copies as they are.
 var plain = func() (t [256]bool) {
 	for b := ' '; b <= '~'; b++ {
@@ -479,6 +527,9 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipPlain(s, i, true); i >= len(s) {
+			break
+		}
 		c := s[i]
 		if plain[c] {
 			i++

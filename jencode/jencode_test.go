@@ -376,3 +376,27 @@ func TestDecodedValuesStayUnchanged(t *testing.T) {
 func TestPooledDecoderKeepsLittle(t *testing.T) {
 	decodertest.PooledDecoderKeepsLittle(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
 }
+
+// TestSkipPlain: the 8-bytes-at-a-time scan never skips a byte the tables
+// say is not plain, and skips every full group of plain ones.
+func TestSkipPlain(t *testing.T) {
+	base := strings.Repeat("abcdefgh", 3)
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < len(base); pos++ {
+			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
+			enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
+			if !plain[c] && enc > pos {
+				t.Fatalf("encoder skipped %#x at %d", c, pos)
+			}
+			if !strPlain[c] && dec > pos {
+				t.Fatalf("decoder skipped %#x at %d", c, pos)
+			}
+			if plain[c] && enc != len(s) {
+				t.Fatalf("encoder stopped at %d in plain text (%#x at %d)", enc, c, pos)
+			}
+			if strPlain[c] && dec != len(s) {
+				t.Fatalf("decoder stopped at %d in plain text (%#x at %d)", dec, c, pos)
+			}
+		}
+	}
+}

@@ -186,44 +186,70 @@ type Credentials struct {
 // reg. extra is element 2 of the DISET proposal (or the HTTPS form field);
 // it is kept when truthy.
 func NewCredentials(peer *credentials.PeerCredentials, extra any, reg *Registry) *Credentials {
-	d := value.NewDict()
+	return newCredentials(peer, nil, extra, reg)
+}
+
+// newCredentials is NewCredentials with the entries peerEntries gives for
+// peer, when the caller has them already (HTTPS: once per connection).
+func newCredentials(peer *credentials.PeerCredentials, fixed []value.Entry, extra any, reg *Registry) *Credentials {
+	// Built as entries (the keys are distinct): one allocation, no lookups,
+	// with room for what authorisation adds (username, properties).
+	var e []value.Entry
 	if peer != nil {
-		d.Set("subject", peer.Subject)
-		d.Set("issuer", peer.Issuer)
-		d.Set("secondsLeft", peer.SecondsLeft)
-		d.Set("isProxy", peer.IsProxy)
-		d.Set("isLimitedProxy", peer.IsLimitedProxy)
-		d.Set("validDN", false)
-		d.Set("validGroup", false)
-		d.Set("DN", peer.DN)
+		if fixed == nil {
+			fixed = peerEntries(peer)
+		}
+		e = make([]value.Entry, 0, 15)
+		// DIRAC's order: subject, issuer, secondsLeft, the rest.
+		e = append(e, fixed[:2]...)
+		e = append(e, value.Entry{Key: "secondsLeft", Value: peer.SecondsLeft})
+		e = append(e, fixed[2:]...)
 		if peer.IsProxy {
-			d.Set("identity", peer.Identity)
 			group, ok := peer.Group, peer.Group != ""
 			if !ok {
 				group, ok = reg.DefaultGroupForDN(peer.DN)
 			}
 			if ok {
-				d.Set("group", group)
-				d.Set("VO", reg.group(group).VO)
+				e = append(e, value.Entry{Key: "group", Value: group}, value.Entry{Key: "VO", Value: reg.group(group).VO})
 			}
 		}
 	}
 	if value.Truthy(extra) {
-		d.Set("extraCredentials", extra)
+		e = append(e, value.Entry{Key: "extraCredentials", Value: extra})
 	}
-	c := &Credentials{Peer: peer, d: d}
+	c := &Credentials{Peer: peer, d: value.DictFromEntries(e)}
 	c.sync()
 	return c
+}
+
+// peerEntries are the entries of the credential dictionary that depend on
+// the certificate chain alone, secondsLeft apart (it goes after the first
+// two).
+func peerEntries(peer *credentials.PeerCredentials) []value.Entry {
+	e := []value.Entry{
+		{Key: "subject", Value: peer.Subject},
+		{Key: "issuer", Value: peer.Issuer},
+		{Key: "isProxy", Value: peer.IsProxy},
+		{Key: "isLimitedProxy", Value: peer.IsLimitedProxy},
+		{Key: "validDN", Value: false},
+		{Key: "validGroup", Value: false},
+		{Key: "DN", Value: peer.DN},
+	}
+	if peer.IsProxy {
+		e = append(e, value.Entry{Key: "identity", Value: peer.Identity})
+	}
+	return e
 }
 
 // peerCache holds the verified client chain's credentials of one
 // connection: analysing the chain (signatures included) once per
 // connection instead of once per request.
 type peerCache struct {
-	once sync.Once
-	at   time.Time
-	peer *credentials.PeerCredentials
-	err  error
+	once    sync.Once
+	at      time.Time
+	peer    *credentials.PeerCredentials
+	entries []value.Entry // peerEntries(peer), boxed once
+	err     error
 }
 
 type peerCacheKey struct{}
@@ -236,17 +262,32 @@ type peerCacheKey struct{}
 // now is the verifier's clock: the TLS config's Time, which
 // credentials.NewServerTLSConfig sets to ServerTLSOptions.Now.
 func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
+	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
+	return pc.peerOf(cs, now)
+}
+
+// peerCacheOf returns the connection's cache, nil without one.
+func peerCacheOf(ctx context.Context) *peerCache {
+	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
+	return pc
+}
+
+// peerOf is peerOf for the connection of pc (nil: no cache).
+func (pc *peerCache) peerOf(cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &credentials.Verifier{Now: now}
-	pc, ok := ctx.Value(peerCacheKey{}).(*peerCache)
-	if !ok {
+	if pc == nil {
+		v := credentials.Verifier{Now: now}
 		return v.PeerInfo(*cs)
 	}
 	pc.once.Do(func() {
+		v := credentials.Verifier{Now: now}
 		pc.at = now()
 		pc.peer, pc.err = v.PeerInfo(*cs)
+		if pc.err == nil {
+			pc.entries = peerEntries(pc.peer)
+		}
 	})
 	if pc.err != nil {
 		return nil, pc.err
@@ -257,6 +298,15 @@ func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) 
 		return nil, fmt.Errorf("client certificate expired during the connection")
 	}
 	return &p, nil
+}
+
+// peerEntries returns the connection's peerEntries once peerOf made them;
+// nil otherwise (or without a cache).
+func (pc *peerCache) peerEntries() []value.Entry {
+	if pc == nil || pc.err != nil {
+		return nil
+	}
+	return pc.entries
 }
 
 // Dict returns a copy of DIRAC's credential dictionary (what whoami returns).
@@ -288,21 +338,39 @@ func (c *Credentials) dict() *value.Dict {
 	return c.d
 }
 
-// sync copies the dictionary into the exported fields.
+// sync copies the dictionary into the exported fields, in one pass over it.
 func (c *Credentials) sync() {
-	d := c.dict()
-	str := func(k string) string { s, _ := d.Lookup(k); v, _ := s.(string); return v }
-	boolean := func(k string) bool { s, _ := d.Lookup(k); v, _ := s.(bool); return v }
-	c.DN, c.Group, c.Username = str("DN"), str("group"), str("username")
-	c.Subject, c.Issuer, c.Identity, c.VO = str("subject"), str("issuer"), str("identity"), str("VO")
-	c.IsProxy, c.IsLimitedProxy = boolean("isProxy"), boolean("isLimitedProxy")
-	if v, ok := d.Lookup("secondsLeft"); ok {
-		c.SecondsLeft, _ = v.(int64)
-	}
-	c.ExtraCredentials, _ = d.Lookup("extraCredentials")
+	c.DN, c.Group, c.Username = "", "", ""
+	c.Subject, c.Issuer, c.Identity, c.VO = "", "", "", ""
+	c.IsProxy, c.IsLimitedProxy, c.SecondsLeft, c.ExtraCredentials = false, false, 0, nil
 	c.Properties = c.Properties[:0]
-	if v, ok := d.Lookup("properties"); ok {
-		if l, ok := v.([]any); ok {
+	for _, e := range c.dict().Entries() {
+		k, _ := e.Key.(string)
+		switch k {
+		case "DN":
+			c.DN, _ = e.Value.(string)
+		case "group":
+			c.Group, _ = e.Value.(string)
+		case "username":
+			c.Username, _ = e.Value.(string)
+		case "subject":
+			c.Subject, _ = e.Value.(string)
+		case "issuer":
+			c.Issuer, _ = e.Value.(string)
+		case "identity":
+			c.Identity, _ = e.Value.(string)
+		case "VO":
+			c.VO, _ = e.Value.(string)
+		case "isProxy":
+			c.IsProxy, _ = e.Value.(bool)
+		case "isLimitedProxy":
+			c.IsLimitedProxy, _ = e.Value.(bool)
+		case "secondsLeft":
+			c.SecondsLeft, _ = e.Value.(int64)
+		case "extraCredentials":
+			c.ExtraCredentials = e.Value
+		case "properties":
+			l, _ := e.Value.([]any)
 			for _, p := range l {
 				if s, ok := p.(string); ok {
 					c.Properties = append(c.Properties, s)
@@ -335,8 +403,12 @@ func (s *Service) rules(p *policy, method string) []string {
 	if p.defaultAuth != nil {
 		return p.defaultAuth
 	}
-	return []string{"authenticated"}
+	return authenticatedRule
 }
+
+// authenticatedRule is the rule of methods without one (shared: callers of
+// Rules must not modify what it returns).
+var authenticatedRule = []string{"authenticated"}
 
 // errUnauthorized is DIRAC's S_ERROR(ENOAUTH, "Unauthorized query").
 func errUnauthorized() *diracrpc.Error {
@@ -378,7 +450,9 @@ func (s *Service) authorize(ctx context.Context, req *Request, reg *Registry, ru
 
 // authQuery is DIRAC's AuthManager.authQuery on the credential dictionary cd.
 func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
-	var props, validGroups []string
+	var propsBuf [4]string // rules are short: no allocation for them
+	props := propsBuf[:0]
+	var validGroups []string
 	for _, r := range rules {
 		r = strings.TrimSpace(r)
 		switch {
@@ -390,7 +464,8 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 			props = append(props, r)
 		}
 	}
-	lower := make([]string, 0, len(props)+1)
+	var lowerBuf [4]string
+	lower := lowerBuf[:0]
 	for _, p := range props {
 		lower = append(lower, strings.ToLower(p))
 	}
@@ -398,7 +473,7 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 		lower = append(lower, "any")
 	}
 	allowAll := slices.Contains(lower, "any") || slices.Contains(lower, "all")
-	cd.Set("properties", []any{})
+	cd.Set("properties", noProperties)
 
 	str := func(k string) string { v, _ := cd.Lookup(k); s, _ := v.(string); return s }
 	dn := str("DN")
@@ -441,7 +516,7 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 	anonymous := func() {
 		cd.Set("username", anonymousUser)
 		cd.Set("group", visitorGroup)
-		cd.Set("properties", []any{})
+		cd.Set("properties", noProperties)
 		cd.Delete("VO")
 	}
 	if !cd.Has("group") {
@@ -510,6 +585,10 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 	cd.Set("properties", found)
 	return len(found) > 0 && allowGroup
 }
+
+// noProperties is the empty property list, boxed once (it has no room to
+// be written into).
+var noProperties any = []any{}
 
 func anyStrings(ss []string) []any {
 	out := make([]any, len(ss))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/diracgo/diracrpc/value"
@@ -37,15 +38,15 @@ func ping(ctx context.Context, req *Request) (any, error) {
 	}
 	now := time.Now().UTC()
 	start := s.startTime().UTC()
-	hostUp, _ := hostUptime()
-	ps := processTimes()
+	st := s.hostStats.get(now)
+	hostUp, ps := st.uptime, st.times
 	return value.NewDict(
 		"version", s.version(),
 		"time", now,
 		"host uptime", int64(hostUp),
 		"service start time", start,
 		"service uptime", int64(now.Sub(start)/time.Second),
-		"load", loadAverage(),
+		"load", st.load,
 		"name", s.Name,
 		"cpu times", value.NewDict(
 			"user time", ps.user,
@@ -55,6 +56,39 @@ func ping(ctx context.Context, req *Request) (any, error) {
 			"elapsed real time", round2(hostUp),
 		),
 	), nil
+}
+
+// statsTTL is how long ping reuses the host's uptime, load and CPU times:
+// reading them (a file and three system calls) cost a good part of a ping.
+const statsTTL = time.Second
+
+// hostStats is what ping reports of the host and the process, read at most
+// once per statsTTL (the uptime moves on with the clock in between).
+type hostStats struct {
+	mu   sync.Mutex
+	at   time.Time
+	last pingStats
+}
+
+type pingStats struct {
+	uptime float64 // seconds
+	load   string
+	times  cpuTimes
+}
+
+func (h *hostStats) get(now time.Time) pingStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.at.IsZero() || now.Sub(h.at) >= statsTTL || now.Before(h.at) {
+		up, _ := hostUptime()
+		h.at, h.last = now, pingStats{uptime: up, load: loadAverage(), times: processTimes()}
+		return h.last
+	}
+	st := h.last
+	if st.uptime > 0 {
+		st.uptime += now.Sub(h.at).Seconds()
+	}
+	return st
 }
 
 // hostUptime is /proc/uptime's first field (0 where it does not exist).

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -124,29 +125,37 @@ type HTTPS struct {
 	routes map[string]*Service
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
-	budget byteBudget    // MaxBufferedBytes
+	budget *byteBudget   // MaxBufferedBytes
 }
 
 // byteBudget shares MaxBufferedBytes among the request bodies being read.
+// It is lock-free: every call takes from it and gives back.
 type byteBudget struct {
-	mu   sync.Mutex
-	free int64
+	free atomic.Int64
+}
+
+func newByteBudget(n int64) *byteBudget {
+	b := &byteBudget{}
+	b.free.Store(n)
+	return b
 }
 
 func (b *byteBudget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if n > b.free {
-		return false
+	for {
+		f := b.free.Load()
+		if n > f {
+			return false
+		}
+		if b.free.CompareAndSwap(f, f-n) {
+			return true
+		}
 	}
-	b.free -= n
-	return true
 }
 
 func (b *byteBudget) give(n int64) {
-	b.mu.Lock()
-	b.free += n
-	b.mu.Unlock()
+	if n != 0 {
+		b.free.Add(n)
+	}
 }
 
 // errBusy: the body would take more memory than the server has left for
@@ -175,7 +184,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 	}
 	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
 		tel:   newServerTelemetry(diracrpc.HTTPS, cfg.MeterProvider, cfg.TracerProvider),
-		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: byteBudget{free: cfg.MaxBufferedBytes}}
+		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -193,6 +202,14 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
 		},
+	}
+	if cfg.BodyReadTimeout >= cfg.ReadHeaderTimeout {
+		// Then net/http's ReadTimeout can bound the first read of the body
+		// (see readBody): it sets that deadline once the headers are in,
+		// instead of clearing theirs, which saves a deadline update per
+		// request. It also bounds the TLS handshake, at most as tightly as
+		// ReadHeaderTimeout does already.
+		h.srv.ReadTimeout = cfg.BodyReadTimeout
 	}
 	return h
 }
@@ -307,10 +324,16 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case h.calls <- struct{}{}:
-		defer func() { <-h.calls }()
-	case <-r.Context().Done():
-		return
+	default:
+		// No free slot: wait for one or for the client to give up (asking
+		// for Done only now spares most calls making its channel).
+		select {
+		case h.calls <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
 	}
+	defer func() { <-h.calls }()
 	body, held, err := h.readBody(w, r)
 	defer h.budget.give(held)
 	if errors.Is(err, errBusy) {
@@ -400,10 +423,10 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusInternalServerError)
 	case rawMode && o.kind == returnedValue:
 		if !h.writeRaw(w, o.value) {
-			h.writeJSON(w, r, o.result, "application/json; charset=UTF-8")
+			h.writeJSON(w, r, o.result, jsonUTF8Type)
 		}
 	default:
-		h.writeJSON(w, r, o.result, "application/json")
+		h.writeJSON(w, r, o.result, jsonType)
 	}
 }
 
@@ -421,12 +444,13 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 		if h.cfg.TLS != nil {
 			clock = h.cfg.TLS.Time
 		}
-		peer, err := peerOf(ctx, r.TLS, clock)
+		pc := peerCacheOf(ctx)
+		peer, err := pc.peerOf(r.TLS, clock)
 		if err != nil {
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false
 		}
-		req.Credentials = NewCredentials(peer, extra, svc.CurrentRegistry())
+		req.Credentials = newCredentials(peer, pc.peerEntries(), extra, svc.CurrentRegistry())
 		return true
 	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && h.cfg.TokenAuth != nil {
@@ -453,36 +477,56 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 
 // readBody reads the request body within the limit, gunzipping it when the
 // client compressed it. The buffer grows with the bytes that actually arrive
-// (a declared Content-Length reserves nothing), each growth taken from the
-// server's byte budget; held is what the caller must give back.
+// (a declared Content-Length reserves at most the first chunk, bodyChunk),
+// each growth taken from the server's byte budget; held is what the caller
+// must give back.
 func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
-	// Each read must make progress within BodyReadTimeout. A deadline left
-	// set would make net/http's watch for a closed connection fail while
-	// the handler runs, cancelling the call: net/http clears it when it
-	// starts that watch at the end of the body, and it is cleared here too
-	// once the body is in, whatever the readers above it did. After a
-	// failure it stays, so that nothing waits on the client again and the
-	// connection closes.
+	// Each read must make progress within BodyReadTimeout; to save a timer
+	// update per read, the deadline is moved on only once an eighth of it
+	// has passed, so a stalled client is cut off after 7/8 to 8/8 of it.
+	// A deadline left set would make net/http's watch for a closed
+	// connection fail while the handler runs, cancelling the call: net/http
+	// clears it when it starts that watch at the end of the body, and it is
+	// cleared here too when a gzip reader above the body may have stopped
+	// short of that end. After a failure it stays, so that nothing waits on
+	// the client again and the connection closes.
+	//
+	// In this package's server, net/http's ReadTimeout may bound the first
+	// read already, from the start of the request (so more tightly); else,
+	// or mounted in another server, the handler sets the deadline.
 	rc := http.NewResponseController(w)
-	deadlines := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) == nil
-	defer func() {
-		if deadlines && err == nil {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-	}()
+	var armed time.Time
+	deadlines := true
+	if own := peerCacheOf(r.Context()) != nil; !own || h.srv.ReadTimeout == 0 {
+		armed = time.Now()
+		deadlines = rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
+	}
 	limit := h.cfg.MaxBodyBytes
-	var src io.Reader = io.LimitReader(r.Body, limit+1)
+	// The buffer never grows beyond limit+1 bytes, which bounds the reads;
+	// behind gzip the compressed bytes need their own bound.
+	var src io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(src)
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return nil, 0, err
 		}
 		defer zr.Close()
+		defer func() {
+			if deadlines && err == nil {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+		}()
 		src = io.LimitReader(zr, limit+1)
+	} else if n := r.ContentLength; n >= 0 && n < bodyChunk {
+		// Room for the body and its end: no second read into a new chunk.
+		if !h.budget.take(n + 1) {
+			return nil, 0, errBusy
+		}
+		held, body = n+1, make([]byte, 0, n+1)
 	}
 	for {
 		if len(body) == cap(body) {
-			grow := int64(max(cap(body)/2, 16<<10))
+			grow := int64(max(cap(body)/2, bodyChunk))
 			grow = min(grow, limit+1-int64(cap(body)))
 			if grow <= 0 {
 				return nil, held, fmt.Errorf("body over %d bytes", limit)
@@ -494,7 +538,10 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 			body = slices.Grow(body, int(grow))
 		}
 		if deadlines && len(body) > 0 {
-			_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout))
+			if now := time.Now(); now.Sub(armed) > h.cfg.BodyReadTimeout/8 {
+				armed = now
+				deadlines = rc.SetReadDeadline(now.Add(h.cfg.BodyReadTimeout)) == nil
+			}
 		}
 		n, rerr := src.Read(body[len(body):cap(body)])
 		body = body[:len(body)+n]
@@ -511,21 +558,47 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	return body, held, nil
 }
 
-var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+// bodyChunk is the first (and smallest) growth of a request body buffer.
+const bodyChunk = 16 << 10
+
+// answerPool holds the buffers JSON answers are encoded into, up to
+// maxPooledAnswer bytes.
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledAnswer = 64 << 10
+
+// gzipPool holds the compressors of answers. Tornado compresses at level 6;
+// level 1 (BestSpeed) takes a fraction of its time for answers about a
+// tenth larger (JSON result lists), which costs a large answer less on the
+// wire than the compression saves on the server.
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
 
 // writeJSON writes a result as JEncode text, gzip-compressed when the client
 // accepts it and the body is not tiny.
-func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType string) {
+func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType []string) {
 	callOf(w).answer(d)
-	body, err := jencode.Marshal(d)
+	bp := answerPool.Get().(*[]byte)
+	body, err := jencode.AppendMarshal((*bp)[:0], d)
+	defer func() {
+		// w.Write copied the answer: the buffer can serve again, unless a
+		// large answer made it too big to keep.
+		if cap(body) <= maxPooledAnswer {
+			*bp = body[:0]
+			answerPool.Put(bp)
+		}
+	}()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "diracrpc https: cannot encode result", "err", err)
 		writePage(w, http.StatusInternalServerError)
 		return
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", contentType)
-	hd.Set("Vary", "Accept-Encoding")
+	// Direct assignments of shared values: net/http copies them.
+	hd["Content-Type"] = contentType
+	hd["Vary"] = varyAcceptEncoding
 	if len(body) >= gzipMinLength && acceptsGzip(r) {
 		var zb bytes.Buffer
 		zw := gzipPool.Get().(*gzip.Writer)
@@ -536,10 +609,17 @@ func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict,
 		body = zb.Bytes()
 		hd.Set("Content-Encoding", "gzip")
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
+
+// Header values of JSON answers.
+var (
+	jsonType           = []string{"application/json"}
+	jsonUTF8Type       = []string{"application/json; charset=UTF-8"}
+	varyAcceptEncoding = []string{"Accept-Encoding"}
+)
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
@@ -574,23 +654,36 @@ func (h *HTTPS) writeRaw(w http.ResponseWriter, v any) bool {
 }
 
 // requestForm holds the arguments of a request as Tornado collects them:
-// query arguments, then body arguments, each name keeping every value.
+// query arguments, then body arguments, each name keeping every value, in
+// the order they came.
 type requestForm struct {
-	query, body map[string][]string
+	query, body []formField
 }
+
+// formField is one name=value of a query string or a form.
+type formField struct{ name, value string }
 
 // get returns Tornado's get_argument (last value, body over query) or, with
 // bodyOnly, get_body_argument. Values are stripped of surrounding white
 // space and ASCII control characters become spaces, as Tornado does.
 func (f requestForm) get(name string, bodyOnly bool) (string, bool) {
-	vs := f.body[name]
-	if len(vs) == 0 && !bodyOnly {
-		vs = f.query[name]
+	v, ok := lastValue(f.body, name)
+	if !ok && !bodyOnly {
+		v, ok = lastValue(f.query, name)
 	}
-	if len(vs) == 0 {
+	if !ok {
 		return "", false
 	}
-	return cleanArgument(vs[len(vs)-1]), true
+	return cleanArgument(v), true
+}
+
+func lastValue(fields []formField, name string) (string, bool) {
+	for i := len(fields) - 1; i >= 0; i-- {
+		if fields[i].name == name {
+			return fields[i].value, true
+		}
+	}
+	return "", false
 }
 
 func (f requestForm) nonEmpty(name string) bool {
@@ -599,31 +692,38 @@ func (f requestForm) nonEmpty(name string) bool {
 }
 
 func cleanArgument(s string) string {
-	b := []byte(s)
-	changed := false
-	for i, c := range b {
-		if c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
-			b[i] = ' '
-			changed = true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c <= 0x08 || (c >= 0x0e && c <= 0x1f) {
+					b[j] = ' '
+				}
+			}
+			s = string(b)
+			break
 		}
-	}
-	if changed {
-		s = string(b)
 	}
 	return strings.TrimSpace(s)
 }
+
+const formType = "application/x-www-form-urlencoded"
 
 // parseRequestForm parses the query string and, for form or multipart
 // bodies, the body's fields. It never fails: malformed parts are skipped or
 // kept literally, as Python's parse_qs does.
 func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
-	f := requestForm{query: parseQuery(rawQuery), body: map[string][]string{}}
+	f := requestForm{query: parseQuery(rawQuery)}
+	if contentType == formType { // what every DIRAC client sends
+		f.body = parseQuery(string(body))
+		return f
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return f
 	}
 	switch mt {
-	case "application/x-www-form-urlencoded":
+	case formType:
 		f.body = parseQuery(string(body))
 	case "multipart/form-data":
 		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
@@ -635,7 +735,7 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 			if p.FileName() == "" && p.FormName() != "" {
 				v, err := io.ReadAll(p)
 				if err == nil {
-					f.body[p.FormName()] = append(f.body[p.FormName()], string(v))
+					f.body = append(f.body, formField{p.FormName(), string(v)})
 				}
 			}
 			p.Close()
@@ -646,8 +746,11 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 
 // parseQuery is Python's parse_qs(keep_blank_values=True): fields split on
 // "&", "+" is a space, bad percent escapes stay as they are.
-func parseQuery(s string) map[string][]string {
-	out := map[string][]string{}
+func parseQuery(s string) []formField {
+	if s == "" {
+		return nil
+	}
+	out := make([]formField, 0, 1+strings.Count(s, "&"))
 	for s != "" {
 		var field string
 		field, s, _ = strings.Cut(s, "&")
@@ -655,8 +758,7 @@ func parseQuery(s string) map[string][]string {
 			continue
 		}
 		k, v, _ := strings.Cut(field, "=")
-		k, v = unquotePlus(k), unquotePlus(v)
-		out[k] = append(out[k], v)
+		out = append(out, formField{unquotePlus(k), unquotePlus(v)})
 	}
 	return out
 }

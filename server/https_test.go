@@ -385,6 +385,30 @@ func TestHTTPSStalledBodyIsDropped(t *testing.T) {
 	require.Equal(t, 200, a.code)
 }
 
+// A body that never starts is a stall too, also when the server lets
+// net/http's ReadTimeout bound the first read (BodyReadTimeout at least
+// ReadHeaderTimeout, as by default).
+func TestHTTPSBodyThatNeverStartsIsDropped(t *testing.T) {
+	for _, cfg := range []server.HTTPSConfig{
+		{BodyReadTimeout: 500 * time.Millisecond, ReadHeaderTimeout: 500 * time.Millisecond},
+		{BodyReadTimeout: 500 * time.Millisecond},
+	} {
+		e := startHTTPS(t, cfg)
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp",
+			strings.TrimPrefix(e.base, "https://"), &tls.Config{RootCAs: e.ca.Store().Roots, ServerName: "localhost"})
+		require.NoError(t, err)
+		require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = conn.Write([]byte("POST /" + oracleName + " HTTP/1.1\r\nHost: localhost\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"))
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = io.ReadAll(conn)
+		require.NoError(t, err, "the server must close the connection, not leave it waiting")
+		assert.Less(t, time.Since(start), 5*time.Second, "dropped after the body timeout, not the default 30 s")
+		conn.Close()
+	}
+}
+
 // Once the body is in, the body timeout no longer applies: a call that runs
 // longer than it is not cancelled.
 func TestHTTPSBodyTimeoutDoesNotCutLongCalls(t *testing.T) {

@@ -91,10 +91,11 @@ type Service struct {
 	// TransferLimits bound the file transfers (HandleTransfer).
 	TransferLimits TransferLimits
 
-	xfer    transferState
-	mu      sync.RWMutex
-	methods map[string]*Method
-	started time.Time
+	xfer      transferState
+	mu        sync.RWMutex
+	methods   map[string]*Method
+	started   time.Time
+	hostStats hostStats // what ping reports, cached
 	// configured is what ApplyConfig installed; when set it replaces
 	// Registry, Authorization and DefaultAuth, swapped as one while calls
 	// are served.

@@ -227,6 +227,22 @@ func TestPingAndCallStackPolicy(t *testing.T) {
 	assert.True(t, refused.Has("CallStack"))
 }
 
+// TestPingStatsCachedForASecond: ping reads the host's uptime, load and CPU
+// times at most once a second; the uptime moves on with the clock meanwhile.
+func TestPingStatsCachedForASecond(t *testing.T) {
+	var h hostStats
+	t0 := time.Now()
+	a := h.get(t0)
+	b := h.get(t0.Add(500 * time.Millisecond))
+	assert.Equal(t, a.load, b.load)
+	assert.Equal(t, a.times, b.times)
+	if a.uptime > 0 { // /proc/uptime exists
+		assert.InDelta(t, a.uptime+0.5, b.uptime, 1e-6, "served from the cache")
+		c := h.get(t0.Add(statsTTL))
+		assert.InDelta(t, a.uptime, c.uptime, 0.5, "read again: the real uptime, not the clock's")
+	}
+}
+
 // TestInvokeOutcomes: the one call path tells the transports how a call
 // ended (HTTPS answers failures with 500, DISET with the S_ERROR in result)
 // and which calls reached a handler.

@@ -152,9 +152,9 @@ func TestServerTelemetryTransfers(t *testing.T) {
 	<-st.ended
 
 	u := startTransferHTTP(t, svc, server.HTTPSConfig{MeterProvider: ot.MP})
-	post(t, u, "streamFromClient", false, "up2", "", int64(len(data)), data)
+	postTransfer(t, u, "streamFromClient", false, "up2", "", int64(len(data)), data)
 	<-st.ended
-	post(t, u, "streamToClient", true, "gen:200000")
+	postTransfer(t, u, "streamToClient", true, "gen:200000")
 	<-st.ended
 
 	for _, c := range []struct {

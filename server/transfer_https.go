@@ -23,12 +23,12 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 	ctx := r.Context()
 	fi, data, err := httpsFileInfo(d, req.Args)
 	if err != nil {
-		h.writeJSON(w, r, errDict(err.Error()), "application/json")
+		h.writeJSON(w, r, errDict(err.Error()), jsonType)
 		return
 	}
 	release, refusal := svc.beginTransfer(ctx, fi)
 	if refusal != nil {
-		h.writeJSON(w, r, svc.PreHandlerError(refusal), "application/json")
+		h.writeJSON(w, r, svc.PreHandlerError(refusal), jsonType)
 		return
 	}
 	defer release()
@@ -37,10 +37,10 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 	if d.Upload() {
 		switch {
 		case lim.MaxSize > 0 && int64(len(data)) > lim.MaxSize:
-			h.writeJSON(w, r, errDict("Exceeded maximum file size"), "application/json")
+			h.writeJSON(w, r, errDict("Exceeded maximum file size"), jsonType)
 			return
 		case fi.Size >= 0 && int64(len(data)) != fi.Size:
-			h.writeJSON(w, r, errDict(fmt.Sprintf("Received %d bytes, %d declared", len(data), fi.Size)), "application/json")
+			h.writeJSON(w, r, errDict(fmt.Sprintf("Received %d bytes, %d declared", len(data), fi.Size)), jsonType)
 			return
 		}
 		body := bytes.NewReader(data)
@@ -51,9 +51,9 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 		case o.kind == failed:
 			writePage(w, http.StatusInternalServerError)
 		case o.kind == returnedValue && body.Len() > 0:
-			h.writeJSON(w, r, errDict("Incomplete transfer"), "application/json")
+			h.writeJSON(w, r, errDict("Incomplete transfer"), jsonType)
 		default:
-			h.writeJSON(w, r, o.result, "application/json")
+			h.writeJSON(w, r, o.result, jsonType)
 		}
 		return
 	}
@@ -75,7 +75,7 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 	case o.kind == failed:
 		writePage(w, http.StatusInternalServerError)
 	case o.kind == returnedError:
-		h.writeJSON(w, r, o.result, "application/json; charset=UTF-8")
+		h.writeJSON(w, r, o.result, jsonUTF8Type)
 	case !rw.wrote:
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", "0")

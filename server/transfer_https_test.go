@@ -32,7 +32,7 @@ func startTransferHTTP(t *testing.T, svc *server.Service, cfg server.HTTPSConfig
 }
 
 // post makes a DIRAC HTTPS call as TornadoClient does.
-func post(t *testing.T, u, method string, raw bool, args ...any) (*http.Response, []byte) {
+func postTransfer(t *testing.T, u, method string, raw bool, args ...any) (*http.Response, []byte) {
 	t.Helper()
 	a, err := jencode.Marshal(args)
 	require.NoError(t, err)
@@ -61,18 +61,18 @@ func TestTransferHTTPS(t *testing.T) {
 	u := startTransferHTTP(t, svc, server.HTTPSConfig{})
 
 	// streamToClient: the raw bytes.
-	resp, body := post(t, u, "streamToClient", true, "gen:3000000")
+	resp, body := postTransfer(t, u, "streamToClient", true, "gen:3000000")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "application/octet-stream", resp.Header.Get("Content-Type"))
 	assert.True(t, bytes.Equal(gen(3000000), body))
 	require.NoError(t, <-st.ended)
-	resp, body = post(t, u, "streamToClient", true, "gen:0", "")
+	resp, body = postTransfer(t, u, "streamToClient", true, "gen:0", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, body)
 	require.NoError(t, <-st.ended)
 
 	// An unknown file: DIRAC's JSON S_ERROR.
-	resp, body = post(t, u, "streamToClient", true, "nope")
+	resp, body = postTransfer(t, u, "streamToClient", true, "nope")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "application/json; charset=UTF-8", resp.Header.Get("Content-Type"))
 	assert.JSONEq(t, `{"OK": false, "Errno": 0, "Message": "unknown file \"nope\""}`, string(body))
@@ -80,14 +80,14 @@ func TestTransferHTTPS(t *testing.T) {
 
 	// A handler failing after some bytes: the response is cut short, never
 	// complete-looking.
-	resp, body = post(t, u, "streamToClient", true, "fail-after:100000")
+	resp, body = postTransfer(t, u, "streamToClient", true, "fail-after:100000")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Nil(t, body, "a truncated body must not read as complete")
 	<-st.ended
 
 	// streamFromClient: bytes in args.
 	data := gen(1 << 20)
-	resp, body = post(t, u, "streamFromClient", false, "up-https", "tok", int64(len(data)), data)
+	resp, body = postTransfer(t, u, "streamFromClient", false, "up-https", "tok", int64(len(data)), data)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	v, err := jencode.Decode(body)
 	require.NoError(t, err)
@@ -108,7 +108,7 @@ func TestTransferHTTPS(t *testing.T) {
 		{[]any{"big", "", int64(5 << 20), []byte("x")}, "File size 5242880 exceeds the maximum of 4194304 bytes"},
 		{[]any{"short", ""}, "streamFromClient takes 4 arguments (fileId, token, size, data), got 2"},
 	} {
-		resp, body = post(t, u, "streamFromClient", false, tc.args...)
+		resp, body = postTransfer(t, u, "streamFromClient", false, tc.args...)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		v, err := jencode.Decode(body)
 		require.NoError(t, err)
@@ -121,13 +121,13 @@ func TestTransferHTTPS(t *testing.T) {
 	svc2 := server.NewService("Framework/NoTransfers")
 	svc2.Logger, svc2.DefaultAuth = quiet, []string{"all"}
 	u2 := strings.Replace(startTransferHTTP(t, svc2, server.HTTPSConfig{}), xferName, svc2.Name, 1)
-	resp, _ = post(t, u2, "streamToClient", true, "x")
+	resp, _ = postTransfer(t, u2, "streamToClient", true, "x")
 	assert.Equal(t, http.StatusNotImplemented, resp.StatusCode)
 
 	// Authorisation under FileTransfer/<Direction>: refused for anonymous.
 	svc3, _ := newTransferService(t)
 	svc3.Authorization = map[string][]string{"FileTransfer/Default": {"authenticated"}, "streamToClient": {"all"}}
 	u3 := startTransferHTTP(t, svc3, server.HTTPSConfig{})
-	resp, _ = post(t, u3, "streamToClient", true, "gen:10")
+	resp, _ = postTransfer(t, u3, "streamToClient", true, "gen:10")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }

@@ -72,38 +72,44 @@ func (t Type) String() string {
 // typeOf returns the Python type of a decoded value, as a Type bit, plus its
 // class repr (for values outside the table, such as JSerializable objects).
 func typeOf(v any) (Type, string) {
-	var t Type
-	switch v := v.(type) {
-	case nil:
-		t = TypeNone
-	case bool:
-		t = TypeBool
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
-		t = TypeInt
-	case float64, float32:
-		t = TypeFloat
-	case string:
-		t = TypeStr
-	case []byte:
-		t = TypeBytes
-	case []any:
-		t = TypeList
-	case value.Tuple:
-		t = TypeTuple
-	case *value.Dict, map[string]any:
-		t = TypeDict
-	case time.Time:
-		t = TypeDateTime
-	case value.Date:
-		t = TypeDate
-	case value.TimeOfDay:
-		t = TypeTime
-	case *value.Object:
-		return 0, "<class '" + v.Module + "." + v.Class + "'>"
-	default:
-		return 0, "<class 'object'>"
+	if t := typeBit(v); t != 0 {
+		return t, t.String()
 	}
-	return t, t.String()
+	if o, ok := v.(*value.Object); ok {
+		return 0, "<class '" + o.Module + "." + o.Class + "'>"
+	}
+	return 0, "<class 'object'>"
+}
+
+// typeBit is the Type of v, 0 for values outside the table.
+func typeBit(v any) Type {
+	switch v.(type) {
+	case nil:
+		return TypeNone
+	case bool:
+		return TypeBool
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
+		return TypeInt
+	case float64, float32:
+		return TypeFloat
+	case string:
+		return TypeStr
+	case []byte:
+		return TypeBytes
+	case []any:
+		return TypeList
+	case value.Tuple:
+		return TypeTuple
+	case *value.Dict, map[string]any:
+		return TypeDict
+	case time.Time:
+		return TypeDateTime
+	case value.Date:
+		return TypeDate
+	case value.TimeOfDay:
+		return TypeTime
+	}
+	return 0
 }
 
 // accepts is isinstance(v, t).
@@ -111,7 +117,7 @@ func (t Type) accepts(v any) bool {
 	if t == Any {
 		return true
 	}
-	got, _ := typeOf(v)
+	got := typeBit(v)
 	switch got {
 	case TypeBool: // bool is a subclass of int
 		got |= TypeInt

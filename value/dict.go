@@ -86,7 +86,19 @@ func (d *Dict) Get(key any) (any, bool) {
 }
 
 // Lookup is Get for string keys, the common case.
-func (d *Dict) Lookup(key string) (any, bool) { return d.Get(key) }
+func (d *Dict) Lookup(key string) (any, bool) {
+	// Small dicts: compare strings in place, without boxing key (which
+	// Get's any parameter costs an allocation).
+	if d != nil && len(d.entries) < indexThreshold {
+		for _, e := range d.entries {
+			if s, ok := e.Key.(string); ok && s == key {
+				return e.Value, true
+			}
+		}
+		return nil, false
+	}
+	return d.Get(key)
+}
 
 // Has reports whether key is present.
 func (d *Dict) Has(key any) bool { return d.find(key) >= 0 }

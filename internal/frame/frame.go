@@ -37,6 +37,10 @@ const HeaderRoom = len(KeepAlivePrefix) + 9 + 1
 // readChunk is the size of one read; DIRAC reads 16384 bytes at a time.
 const readChunk = 16384
 
+// firstChunk is the size of a reader's first buffer: a proposal, header
+// included.
+const firstChunk = ProposalLimit + HeaderRoom
+
 var (
 	// ErrMalformed: the bytes are not a frame (no separator within the first
 	// 10 bytes, a length that is not a decimal number).
@@ -125,8 +129,14 @@ func (r *Reader) fill(n int) error {
 			}
 			if space := len(r.buf) - r.end; space < readChunk && space < want {
 				// Grow at most by what is already held (doubling), never by
-				// the declared size alone.
-				nb := make([]byte, pending+max(readChunk, min(want, len(r.buf))))
+				// the declared size alone. The first buffer is small: most
+				// frames are (a proposal, its S_OK, short arguments), and a
+				// connection waiting for its first frame holds it.
+				size := pending + max(readChunk, min(want, len(r.buf)))
+				if r.buf == nil {
+					size = max(firstChunk, pending+min(want, readChunk))
+				}
+				nb := make([]byte, size)
 				r.end = copy(nb, r.buf[r.start:r.end])
 				r.start = 0
 				r.buf = nb

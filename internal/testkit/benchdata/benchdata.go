@@ -44,10 +44,13 @@ var (
 )
 
 // Jobs returns the records; the same every call (fixed seed).
-func Jobs() []Job {
+func Jobs() []Job { return JobsN(NumJobs) }
+
+// JobsN returns n records, the first NumJobs of them those of Jobs.
+func JobsN(n int) []Job {
 	r := rand.New(rand.NewPCG(42, 2024))
 	base := time.Date(2024, 10, 17, 13, 41, 46, 0, time.UTC)
-	jobs := make([]Job, NumJobs)
+	jobs := make([]Job, n)
 	for i := range jobs {
 		jobs[i] = Job{
 			JobID:          int64(56000000 + i*7 + r.IntN(7)),
@@ -67,8 +70,12 @@ func Typed() Result { return Result{OK: true, Value: Jobs()} }
 
 // Generic returns the payload in the generic model (as DEncode decodes it):
 // an ordered *value.Dict per record, fields in declaration order.
-func Generic() *value.Dict {
-	jobs := Jobs()
+func Generic() *value.Dict { return value.NewDict("OK", true, "Value", Listing(NumJobs)) }
+
+// Listing returns n records in the generic model, as a job-monitoring call
+// returns them (50,000 of them are about 10 MB of JSON).
+func Listing(n int) []any {
+	jobs := JobsN(n)
 	list := make([]any, len(jobs))
 	for i, j := range jobs {
 		list[i] = value.NewDict(
@@ -81,7 +88,7 @@ func Generic() *value.Dict {
 			"Tags", []any{j.Tags[0], j.Tags[1]},
 		)
 	}
-	return value.NewDict("OK", true, "Value", list)
+	return list
 }
 
 // Plain returns the payload as plain Go data (map[string]any, []any, int64,

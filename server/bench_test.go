@@ -1,0 +1,249 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
+	"github.com/diracgo/diracrpc/internal/testkit/benchservers"
+)
+
+// The server benchmarks run diracrpc's servers and their bare floors in two
+// child processes (benchservers) and call them from this one with the same
+// bare clients, so that the server CPU time of each side is its own. The
+// paired benchmarks call diracrpc and its floor alternately in one loop and
+// report the ratios (server-cpu-ratio, wall-ratio); the others run each
+// side in turn (impl=diracrpc, impl=bare). Run and compare with
+//
+//	go test -run '^$' -bench . -count 10 ./server/ > new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl new.txt
+
+// echoForm is what diracrpc's HTTPS client sends for echo("hello").
+var echoForm = []byte("method=echo&args=%5B%22hello%22%5D&clientVO=unknown&clientSetup=Oracle")
+
+// httpsEcho returns the calls of echo("hello") to diracrpc's HTTPS server
+// and to the floor (a net/http TLS server reading the body and answering
+// fixed JSON), over keep-alive connections of one bare client.
+func httpsEcho(b *testing.B, srv *benchservers.Servers) (diracrpcCall, bareCall func() error) {
+	tr := &http.Transport{TLSClientConfig: srv.ClientTLS(b, true), MaxIdleConnsPerHost: 128}
+	b.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	call := func(url string) func() error {
+		return func() error { _, err := post(hc, url, echoForm); return err }
+	}
+	return call(srv.URL(diracrpc.HTTPS)),
+		call("https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.Hello))
+}
+
+// BenchmarkHTTPSServer: echo("hello") from 1 and 64 keep-alive callers,
+// diracrpc and the floor alternately; server-cpu-ratio is the target.
+func BenchmarkHTTPSServer(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	dc, bc := httpsEcho(b, srv)
+	for _, callers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			benchkit.Pair(b, callers,
+				benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: dc},
+				benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: bc})
+		})
+	}
+}
+
+// BenchmarkHTTPSThroughput: echo("hello") from 64 keep-alive callers, one
+// side at a time; ns/op is the inverse of the throughput.
+func BenchmarkHTTPSThroughput(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	dc, bc := httpsEcho(b, srv)
+	for _, impl := range []string{benchservers.Diracrpc, benchservers.Bare} {
+		call := map[string]func() error{benchservers.Diracrpc: dc, benchservers.Bare: bc}[impl]
+		b.Run("callers=64/impl="+impl, func(b *testing.B) {
+			benchkit.Measure(b, srv.Proc(impl), 64, call)
+		})
+	}
+}
+
+func post(hc *http.Client, url string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, out)
+	}
+	return out, err
+}
+
+// BenchmarkDISETServer: echo("hello"), one connection per call as in DISET,
+// with a full TLS handshake or a resumed session, diracrpc and a bare TLS
+// server with the same configuration reading and writing the same frames,
+// alternately; server-cpu-ratio is the target.
+func BenchmarkDISETServer(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	for _, handshake := range []string{"full", "resumed"} {
+		cfg := srv.ClientTLS(b, handshake == "resumed")
+		call := func(addr string) func() error {
+			return func() error {
+				res, err := benchservers.DISETCall(addr, cfg, benchservers.EchoProposal, benchservers.EchoArgs)
+				if err == nil && !bytes.Equal(res, []byte(`{"OK": true, "Value": "hello"}`)) {
+					err = fmt.Errorf("answer %q", res)
+				}
+				return err
+			}
+		}
+		b.Run("handshake="+handshake, func(b *testing.B) {
+			benchkit.Pair(b, 1,
+				benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: call(srv.Addr(benchservers.DISET))},
+				benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: call(srv.Addr(benchservers.BareDISETName(benchservers.Hello)))})
+		})
+	}
+}
+
+// idleConns is how many idle connections BenchmarkIdleConn holds (the
+// process needs two file descriptors for each: its end and the server's,
+// in the child).
+const idleConns = 1000
+
+// BenchmarkIdleConn opens idleConns connections and reports the server's
+// heap (heap-B/conn, the target) and heap plus goroutine stacks
+// (mem-B/conn) per connection: HTTPS connections idle between keep-alive
+// calls, DISET connections after the handshake, waiting for the proposal.
+// Each iteration opens and closes them all; run with -benchtime 1x.
+func BenchmarkIdleConn(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{})
+	cfg := srv.ClientTLS(b, true)
+	targets := map[string]map[string]string{
+		"https": {"diracrpc": srv.Addr(benchservers.HTTPS), "bare": srv.Addr(benchservers.BareHTTPS)},
+		"dips":  {"diracrpc": srv.Addr(benchservers.DISET), "bare": srv.Addr(benchservers.BareDISETName(benchservers.Hello))},
+	}
+	paths := map[string]string{"diracrpc": "/" + benchservers.Service, "bare": benchservers.BarePath(benchservers.Hello)}
+	for _, proto := range []string{"https", "dips"} {
+		for _, impl := range []string{"diracrpc", "bare"} {
+			b.Run("proto="+proto+"/impl="+impl, func(b *testing.B) {
+				var heap, mem float64
+				for b.Loop() {
+					h, m := idleCost(b, srv.Proc(impl), cfg, targets[proto][impl], proto, paths[impl])
+					heap += h
+					mem += m
+				}
+				b.ReportMetric(heap/float64(b.N), "heap-B/conn")
+				b.ReportMetric(mem/float64(b.N), "mem-B/conn")
+			})
+		}
+	}
+}
+
+func idleCost(b *testing.B, srv *benchservers.Proc, cfg *tls.Config, addr, proto, path string) (heap, mem float64) {
+	h0, s0, _ := srv.Memory(b)
+	conns := make([]net.Conn, 0, idleConns)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	req := []byte("POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n", len(echoForm)) + string(echoForm))
+	for range idleConns {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if proto != "https" {
+			continue
+		}
+		// One call, so that the connection is an idle keep-alive one.
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: %s", addr, resp.Status)
+		}
+	}
+	// The server may still be finishing the last handshakes: read until the
+	// heap is the same twice in a row.
+	var h1, s1 int64
+	for i := 0; i < 100; i++ {
+		h, s, _ := srv.Memory(b)
+		if h == h1 && s == s1 {
+			break
+		}
+		h1, s1 = h, s
+	}
+	return float64(h1-h0) / idleConns, float64(h1-h0+s1-s0) / idleConns
+}
+
+// BenchmarkLargeAnswer moves a 10 MB result (Config: a string, the size of
+// a getCompressedData configuration; Jobs: a 50,000-row job listing) from
+// diracrpc's server to diracrpc's client, decoded, next to the bare floor
+// moving the same bytes (diracrpc's answer, pre-encoded) from a bare server
+// to a bare client, alternately. wall-ratio is the target here.
+func BenchmarkLargeAnswer(b *testing.B) {
+	srv := benchservers.StartServers(b, benchservers.Options{LargeAnswers: true})
+	ctx := context.Background()
+	hc, err := httpsclient.New([]string{srv.URL(diracrpc.HTTPS)}, srv.ClientOptions(), httpsclient.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hc.Close()
+	dc, err := disetclient.New([]string{srv.URL(diracrpc.DIPS)}, srv.ClientOptions(), disetclient.Options{ResumeSessions: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: srv.ClientTLS(b, true)}
+	defer tr.CloseIdleConnections()
+	bare := &http.Client{Transport: tr}
+	cfg := srv.ClientTLS(b, true)
+	for _, answer := range []string{benchservers.Config, benchservers.Jobs} {
+		ops := map[string]map[string]func() error{
+			"https": {
+				"diracrpc": func() error { _, err := hc.Call(ctx, "big", answer); return err },
+				"bare": func() error {
+					_, err := post(bare, "https://"+srv.Addr(benchservers.BareHTTPS)+benchservers.BarePath(answer),
+						[]byte("method=big&args=%5B%22"+answer+"%22%5D&clientVO=unknown&clientSetup=Oracle"))
+					return err
+				},
+			},
+			"dips": {
+				"diracrpc": func() error { _, err := dc.Call(ctx, "big", answer); return err },
+				"bare": func() error {
+					_, err := benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(answer)), cfg,
+						benchservers.Proposal("big"), benchservers.BigArgs(answer))
+					return err
+				},
+			},
+		}
+		for _, proto := range []string{"https", "dips"} {
+			b.Run("answer="+answer+"/proto="+proto, func(b *testing.B) {
+				benchkit.Pair(b, 1,
+					benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: ops[proto]["diracrpc"]},
+					benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: ops[proto]["bare"]})
+			})
+		}
+	}
+}
