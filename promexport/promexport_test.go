@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,15 +40,22 @@ func TestScrape(t *testing.T) {
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- exp.Serve(sctx, l) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+l.Addr().String()+promexport.Path, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	text := string(body)
+	// The server ends a call after answering it: scrape until both are in.
+	var text string
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+l.Addr().String()+promexport.Path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false // not serving yet
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		text = string(body)
+		return strings.Count(text, "rpc_server_duration_milliseconds_count{") == 2
+	}, 20*time.Second, 5*time.Millisecond)
 	for _, want := range []string{
 		"# TYPE rpc_server_duration_milliseconds histogram",
 		`rpc_server_duration_milliseconds_count{`,

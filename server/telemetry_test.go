@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/diracgo/diracrpc"
@@ -89,6 +90,11 @@ func TestServerTelemetryBothProtocols(t *testing.T) {
 			_, err = newClient([]string{dead}, o).Call(ctx, "echo", "x")
 			require.NoError(t, err)
 
+			// The server ends a call after answering it: wait for its spans.
+			spans := ot.WaitSpans(t, 5, func(s sdktrace.ReadOnlySpan) bool {
+				v, _ := oteltest.SpanAttr(s, "rpc.system")
+				return v.AsString() == sys
+			})
 			base := append([]attribute.KeyValue{attribute.String("rpc.system", sys),
 				attribute.String("rpc.service", testharness.DefaultService)}, serverOf(t, live)...)
 			for method, errType := range map[string]string{"add": "", "failErrno": "service_error",
@@ -100,10 +106,7 @@ func TestServerTelemetryBothProtocols(t *testing.T) {
 				assert.Equal(t, []float64{1}, ot.Points(t, "rpc.server.duration", want...), method)
 			}
 			var mine []string
-			for _, s := range ot.Spans.Ended() {
-				if v, _ := oteltest.SpanAttr(s, "rpc.system"); v.AsString() != sys {
-					continue
-				}
+			for _, s := range spans {
 				mine = append(mine, s.Name())
 				assert.Equal(t, trace.SpanKindServer, s.SpanKind())
 				assert.False(t, s.Parent().IsValid(), "a server span is a root")
@@ -151,6 +154,7 @@ func TestServerTelemetryTransfers(t *testing.T) {
 	require.Len(t, got, 300000)
 	<-st.ended
 
+	ot.WaitSpans(t, 2, nil) // the DISET calls ended
 	u := startTransferHTTP(t, svc, server.HTTPSConfig{MeterProvider: ot.MP})
 	postTransfer(t, u, "streamFromClient", false, "up2", "", int64(len(data)), data)
 	<-st.ended

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -94,22 +93,22 @@ func TestGatewayMetrics(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	r = probe(t, h.Env, "", "call", url, "failErrno", "2", `"gone"`)
 	require.Equal(t, 1, r.code, r.stderr)
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, "http://"+info["admin"]+"/metrics", nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	// The gateway ends a call after answering it: scrape until both are in.
 	var in, out []string
-	for line := range strings.Lines(string(b)) {
-		switch {
-		case strings.HasPrefix(line, "rpc_server_duration_milliseconds_count{"):
-			in = append(in, line)
-		case strings.HasPrefix(line, "rpc_client_duration_milliseconds_count{"):
-			out = append(out, line)
+	var b []byte
+	require.Eventually(t, func() bool {
+		b = scrape(t, "http://"+info["admin"]+"/metrics")
+		in, out = nil, nil
+		for line := range strings.Lines(string(b)) {
+			switch {
+			case strings.HasPrefix(line, "rpc_server_duration_milliseconds_count{"):
+				in = append(in, line)
+			case strings.HasPrefix(line, "rpc_client_duration_milliseconds_count{"):
+				out = append(out, line)
+			}
 		}
-	}
+		return len(in) == 2
+	}, 20*time.Second, 5*time.Millisecond, string(b))
 	require.Len(t, in, 2, string(b))
 	require.Len(t, out, 2, string(b))
 	for _, lines := range [][]string{in, out} {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,14 +18,26 @@ func TestHarnessMetrics(t *testing.T) {
 	require.True(t, strings.HasPrefix(hp.info.MetricsURL, "http://127.0.0.1:"), hp.info.MetricsURL)
 	r := probe(t, hp.info.Env, "", "call", hp.info.HTTPSURL, "add", "2", "3")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, hp.info.MetricsURL, nil)
+	// The server ends a call after answering it: scrape until it is in.
+	var body string
+	require.Eventually(t, func() bool {
+		body = string(scrape(t, hp.info.MetricsURL))
+		return strings.Contains(body, "rpc_server_duration_milliseconds_count{")
+	}, 20*time.Second, 5*time.Millisecond)
+	assert.Contains(t, body, `rpc_method="add"`)
+	assert.Contains(t, body, `rpc_system="dirac.https"`)
+}
+
+// scrape GETs a Prometheus endpoint.
+func scrape(t *testing.T, url string) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, url, nil)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	assert.Contains(t, string(body), "rpc_server_duration_milliseconds_count{")
-	assert.Contains(t, string(body), `rpc_method="add"`)
-	assert.Contains(t, string(body), `rpc_system="dirac.https"`)
+	return b
 }

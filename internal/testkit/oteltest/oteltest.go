@@ -5,6 +5,7 @@ package oteltest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,22 @@ func SpanAttr(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool
 		}
 	}
 	return attribute.Value{}, false
+}
+
+// WaitSpans waits until n ended spans satisfy keep (every span when keep
+// is nil) and returns them. A server ends its span after writing the
+// answer, so a client may hold the answer first.
+func (o *Recorder) WaitSpans(t *testing.T, n int, keep func(sdktrace.ReadOnlySpan) bool) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	var out []sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		out = out[:0]
+		for _, s := range o.Spans.Ended() {
+			if keep == nil || keep(s) {
+				out = append(out, s)
+			}
+		}
+		return len(out) >= n
+	}, 20*time.Second, time.Millisecond, "%d spans ended, want %d", len(out), n)
+	return out
 }
