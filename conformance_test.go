@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
@@ -402,10 +402,7 @@ func TestAttemptTotalsEqual(t *testing.T) {
 // URL is its Tornado<Handler> path (opt-in: DIRACRPC_ORACLE_HTTPS_URL, with
 // X509_USER_PROXY and X509_CERT_DIR, see README).
 func TestOracleTornadoByName(t *testing.T) {
-	url := os.Getenv("DIRACRPC_ORACLE_HTTPS_URL")
-	if url == "" {
-		t.Skip("set DIRACRPC_ORACLE_HTTPS_URL (e.g. https://localhost:8443/Framework/OracleTornado) to run this test")
-	}
+	url := oracle.Require(t, oracle.HTTPSURL, "a DIRAC Tornado service (e.g. https://localhost:8443/Framework/OracleTornado)")
 	conf := cfg.MustParse("DIRAC\n{\n  Setup = Oracle\n  Setups\n  {\n    Oracle\n    {\n      Framework = Production\n    }\n  }\n}\n")
 	require.NoError(t, conf.Set("/Systems/Framework/Production/URLs/Oracle", url))
 	sel := selector.New(selector.Options{Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},

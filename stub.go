@@ -33,11 +33,11 @@ func (s *Stub) Value() []any {
 // ParseStub reads a stub in either DIRAC form (list or tuple), as found in a
 // result's rpcStub key or in a queued request.
 func ParseStub(v any) (*Stub, error) {
-	outer, ok := seq(v)
+	outer, ok := value.Items(v)
 	if !ok || len(outer) != 3 {
 		return nil, fmt.Errorf("diracrpc: a stub is [[service, options], method, args], got %T", v)
 	}
-	head, ok := seq(outer[0])
+	head, ok := value.Items(outer[0])
 	if !ok || len(head) != 2 {
 		return nil, fmt.Errorf("diracrpc: stub's first item must be [service, options]")
 	}
@@ -53,21 +53,11 @@ func ParseStub(v any) (*Stub, error) {
 	if !ok {
 		return nil, fmt.Errorf("diracrpc: stub's method must be a string, got %T", outer[1])
 	}
-	args, ok := seq(outer[2])
+	args, ok := value.Items(outer[2])
 	if !ok {
 		return nil, fmt.Errorf("diracrpc: stub's arguments must be a list, got %T", outer[2])
 	}
 	return &Stub{Service: service, Options: opts, Method: method, Args: args}, nil
-}
-
-func seq(v any) ([]any, bool) {
-	switch v := v.(type) {
-	case []any:
-		return v, true
-	case value.Tuple:
-		return v, true
-	}
-	return nil, false
 }
 
 // CallError is how the clients return a failed call: the cause (an S_ERROR,

@@ -208,7 +208,7 @@ func callsFrom(v any) ([]Call, error) {
 		}
 		v, _ = d.Lookup("calls")
 	}
-	items, ok := asSeq(v)
+	items, ok := value.Items(v)
 	if !ok {
 		return nil, fmt.Errorf("want a list of calls, got %s", value.TypeName(v))
 	}
@@ -221,16 +221,6 @@ func callsFrom(v any) ([]Call, error) {
 		calls = append(calls, c)
 	}
 	return calls, nil
-}
-
-func asSeq(v any) ([]any, bool) {
-	switch v := v.(type) {
-	case []any:
-		return v, true
-	case value.Tuple:
-		return v, true
-	}
-	return nil, false
 }
 
 func callFrom(v any) (Call, error) {
@@ -248,7 +238,7 @@ func callFrom(v any) (Call, error) {
 			c.Name, err = str(e.Value, "name")
 		case "args":
 			var ok bool
-			if c.Args, ok = asSeq(e.Value); !ok {
+			if c.Args, ok = value.Items(e.Value); !ok {
 				err = fmt.Errorf("args must be a list, got %s", value.TypeName(e.Value))
 			}
 		case "expect":
@@ -312,7 +302,7 @@ func expectFrom(v any) (*Expect, error) {
 			}
 			x.Strict = b
 		case "allow":
-			items, ok := asSeq(e.Value)
+			items, ok := value.Items(e.Value)
 			if !ok {
 				return nil, errors.New("expect.allow must be a list of kinds")
 			}

@@ -2,7 +2,6 @@ package disetclient_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -25,10 +25,7 @@ import (
 // with X509_USER_PROXY and X509_CERT_DIR set as the oracle's env.sh and
 // selftest.sh set them.
 func TestOracle(t *testing.T) {
-	env := os.Getenv("DIRACRPC_ORACLE_DISET_URLS")
-	if env == "" {
-		t.Skip("set DIRACRPC_ORACLE_DISET_URLS to the URLs of DIRAC DISET servers started with ../shared/oracle/ to run this test")
-	}
+	env := oracle.Require(t, oracle.DISETURLs, "the URLs of DIRAC DISET servers started with ../shared/oracle/")
 	// Resumed sessions must stay off for DIRAC servers (see
 	// Config.ResumeSessions): several calls per client check that.
 	for _, url := range strings.Split(env, ",") {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/periodic"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -343,17 +344,9 @@ func (b *Bootstrap) RefreshInterval() time.Duration {
 // then returns ctx's error. A failed refresh is logged and the previous
 // snapshot kept. Run starts no other goroutine.
 func (b *Bootstrap) Run(ctx context.Context) error {
-	t := time.NewTimer(b.RefreshInterval())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	return periodic.Run(ctx, b.RefreshInterval, func(ctx context.Context) {
 		if err := b.Refresh(ctx); err != nil && ctx.Err() == nil {
 			b.log.WarnContext(ctx, "endpoint: configuration refresh failed", "err", err)
 		}
-		t.Reset(b.RefreshInterval())
-	}
+	})
 }

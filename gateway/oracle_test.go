@@ -22,6 +22,7 @@ import (
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/gateway"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/shadow"
@@ -30,7 +31,7 @@ import (
 
 // The real DIRAC oracle (../shared/oracle): its DISET and HTTPS services,
 // CA, host certificate and user proxy.
-type oracle struct {
+type realDIRAC struct {
 	envSh, dir string
 	host       *credentials.Credential
 	cas        *credentials.CAStore
@@ -45,21 +46,18 @@ const (
 
 // oracleEnv needs DIRACRPC_ORACLE_ENV (../shared/oracle/env.sh) with the
 // oracle's servers running (start_servers.sh).
-func oracleEnv(t *testing.T) *oracle {
-	envSh := os.Getenv("DIRACRPC_ORACLE_ENV")
-	if envSh == "" {
-		t.Skip("DIRACRPC_ORACLE_ENV (path to ../shared/oracle/env.sh, servers started) not set: gateway oracle test skipped")
-	}
-	dir := os.Getenv("DIRACRPC_ORACLE_DIR")
+func oracleEnv(t *testing.T) *realDIRAC {
+	envSh := oracle.Require(t, oracle.Env, "the path to ../shared/oracle/env.sh (servers started)")
+	dir := os.Getenv(oracle.Dir)
 	if dir == "" {
 		dir = "/tmp/dirac-oracle"
 	}
-	gs := filepath.Join(dir, "etc", "grid-security")
+	gs := oracle.GridSecurity(dir)
 	host, err := credentials.LoadCertKey(filepath.Join(gs, "hostcert.pem"), filepath.Join(gs, "hostkey.pem"), credentials.LoadOptions{})
 	require.NoError(t, err)
 	cas, err := credentials.LoadCADir(filepath.Join(gs, "certificates"))
 	require.NoError(t, err)
-	return &oracle{envSh: envSh, dir: dir, host: host, cas: cas, proxy: filepath.Join(gs, "user", "proxy_dirac.pem")}
+	return &realDIRAC{envSh: envSh, dir: dir, host: host, cas: cas, proxy: filepath.Join(gs, "user", "proxy_dirac.pem")}
 }
 
 // gatewayConfig is the configuration the gateway resolves with: the real
@@ -95,7 +93,7 @@ Systems
 // startOracleGateway runs a Go gateway with the oracle's host certificate
 // (a TrustedHost of the oracle's Registry) on 127.0.0.1; it returns its
 // DISET and HTTPS ports.
-func startOracleGateway(t *testing.T, o *oracle, mirror gateway.Mirror) (dport, hport int) {
+func startOracleGateway(t *testing.T, o *realDIRAC, mirror gateway.Mirror) (dport, hport int) {
 	conf, err := cfg.Parse("gateway.cfg", []byte(gatewayConfig))
 	require.NoError(t, err)
 	g, err := gateway.New(gateway.Config{
@@ -114,12 +112,12 @@ func startOracleGateway(t *testing.T, o *oracle, mirror gateway.Mirror) (dport, 
 
 // runDIRAC runs testdata/dirac_client.py with DIRAC's environment and a
 // DIRAC root whose dirac.cfg is clientCfg, and returns its JSON result.
-func runDIRAC(t *testing.T, o *oracle, clientCfg, target string) map[string]map[string]any {
+func runDIRAC(t *testing.T, o *realDIRAC, clientCfg, target string) map[string]map[string]any {
 	return runDIRACScript(t, o, "dirac_client.py", clientCfg, target)
 }
 
 // runDIRACScript runs testdata/<script> (see runDIRAC).
-func runDIRACScript(t *testing.T, o *oracle, script, clientCfg, target string) map[string]map[string]any {
+func runDIRACScript(t *testing.T, o *realDIRAC, script, clientCfg, target string) map[string]map[string]any {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "dirac.cfg"), []byte(clientCfg), 0o644))
@@ -150,7 +148,7 @@ func runDIRACScript(t *testing.T, o *oracle, script, clientCfg, target string) m
 // with a gateway, and the services under dips:// URLs (DIRAC's gateway
 // logic only applies to DISET; the host and port are replaced by the
 // gateway's).
-func clientConfig(o *oracle, gatewayURL string) string {
+func clientConfig(o *realDIRAC, gatewayURL string) string {
 	gateways := ""
 	if gatewayURL != "" {
 		gateways = "  Gateways\n  {\n    gw.test.site = " + gatewayURL + "\n  }\n"
@@ -273,7 +271,7 @@ var oracleReadOnly = []string{"echo", "echoAny", "add", "fail", "failErrno", "do
 
 // driveThroughGateway makes the calls through the gateway's DISET side as
 // the oracle user, as live traffic would.
-func driveThroughGateway(t *testing.T, o *oracle, dport int, service string, calls [][]any) {
+func driveThroughGateway(t *testing.T, o *realDIRAC, dport int, service string, calls [][]any) {
 	proxy, err := credentials.LoadProxy(o.proxy, credentials.LoadOptions{})
 	require.NoError(t, err)
 	c, err := disetclient.New([]string{fmt.Sprintf("dips://localhost:%d/%s", dport, service)},

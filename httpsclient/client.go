@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -131,24 +130,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	rc := &retryablehttp.Client{
-		HTTPClient: srv.client,
-		// The call's budget (Attempt.Again) bounds the retries, not this.
-		RetryMax:   math.MaxInt32,
-		CheckRetry: checkRetry,
-		Backoff:    st.backoff,
-		// Keep the last response when retries run out: its status is the answer.
-		ErrorHandler: func(resp *http.Response, err error, _ int) (*http.Response, error) {
-			if resp != nil && err == nil {
-				return resp, nil
-			}
-			if resp != nil {
-				resp.Body.Close()
-			}
-			return nil, err
-		},
-	}
-	resp, err := rc.Do(req)
+	resp, err := srv.retry.Do(req)
 	if err != nil {
 		return nil, classify(ctx, a.URL, err)
 	}

@@ -36,10 +36,8 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ca := pki.NewT(t, pki.Options{})
 	must := pki.Must(t)
-	e := &env{ca: ca}
-	e.host = must(ca.Host("localhost", "127.0.0.1"))
-	e.user = must(ca.User("ciuser"))
-	e.proxy = must(ca.ProxyWith(e.user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+	ids := ca.IdentitiesT(t, "ciuser")
+	e := &env{ca: ca, host: ids.Host, user: ids.User, proxy: ids.Proxy}
 	// testuser is the user of the files ca.WriteDir writes.
 	testuser := must(ca.User("testuser"))
 	e.reg = &server.Registry{

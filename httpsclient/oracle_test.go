@@ -1,7 +1,6 @@
 package httpsclient_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -19,10 +19,7 @@ import (
 //	X509_USER_PROXY=/tmp/dirac-oracle/etc/grid-security/user/proxy_dirac.pem \
 //	X509_CERT_DIR=/tmp/dirac-oracle/etc/grid-security/certificates go test -run Oracle ./httpsclient/
 func TestOracleHTTPS(t *testing.T) {
-	url := os.Getenv("DIRACRPC_ORACLE_HTTPS_URL")
-	if url == "" {
-		t.Skip("set DIRACRPC_ORACLE_HTTPS_URL (and X509_USER_PROXY, X509_CERT_DIR) to a DIRAC Tornado service started with ../shared/oracle/ to run this test")
-	}
+	url := oracle.Require(t, oracle.HTTPSURL, "a DIRAC Tornado service started with ../shared/oracle/ (and X509_USER_PROXY, X509_CERT_DIR)")
 	c, err := httpsclient.New([]string{url}, diracrpc.Options{Setup: "Oracle", Logger: quiet}, httpsclient.Options{})
 	require.NoError(t, err)
 	defer c.Close()

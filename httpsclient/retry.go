@@ -2,8 +2,11 @@ package httpsclient
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/diracgo/diracrpc"
 )
@@ -19,8 +22,46 @@ type attemptState struct {
 
 type attemptKey struct{}
 
-func (st *attemptState) backoff(time.Duration, time.Duration, int, *http.Response) time.Duration {
-	return st.wait
+// backoff is the go-retryablehttp Backoff hook: the wait checkRetry chose
+// (the client's one backoff, or the server's Retry-After). It is only asked
+// after checkRetry said yes, that is with an answer whose request carries
+// the attempt's state.
+func backoff(_, _ time.Duration, _ int, resp *http.Response) time.Duration {
+	if resp == nil || resp.Request == nil {
+		return 0
+	}
+	if st, ok := resp.Request.Context().Value(attemptKey{}).(*attemptState); ok {
+		return st.wait
+	}
+	return 0
+}
+
+// keepLastAnswer is the go-retryablehttp ErrorHandler: when retries run out
+// the last answer is the call's answer (its status says what happened),
+// not an error made up by the library.
+func keepLastAnswer(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if resp != nil && err == nil {
+		return resp, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return nil, err
+}
+
+// newRetryClient is the go-retryablehttp client of one server, made once:
+// the policy of each call travels in its request's context. hc's transport
+// must not have CloseIdleConnections: retryablehttp closes the idle
+// connections of a client it gives up on, and they are every call's.
+func newRetryClient(hc *http.Client) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient: hc,
+		// The call's budget (Attempt.Again) bounds the retries, not this.
+		RetryMax:     math.MaxInt32,
+		CheckRetry:   checkRetry,
+		Backoff:      backoff,
+		ErrorHandler: keepLastAnswer,
+	}
 }
 
 // checkRetry is the go-retryablehttp policy: the same URL is tried again

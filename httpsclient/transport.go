@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
@@ -23,6 +25,8 @@ type server struct {
 	// CloseIdleConnections, so retryablehttp giving up cannot close the
 	// connections other calls are using.
 	client *http.Client
+	// retry is the go-retryablehttp client driving client, made once.
+	retry *retryablehttp.Client
 }
 
 func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.TransportConfig,
@@ -75,7 +79,8 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: 0,
 	}
-	return &server{transport: t, client: &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}}
+	hc := &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}
+	return &server{transport: t, client: hc, retry: newRetryClient(hc)}
 }
 
 // timeoutConn gives every read and write DIRAC's per-operation timeout:

@@ -52,10 +52,9 @@ func ctxT(t *testing.T) context.Context {
 func newSite(t *testing.T) *site {
 	t.Helper()
 	ca := pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	host := must(ca.Host("localhost", "127.0.0.1"))
-	user := must(ca.User("alice"))
-	s := &site{t: t, ca: ca, proxy: must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))}
+	ids := ca.IdentitiesT(t, "alice")
+	host := ids.Host
+	s := &site{t: t, ca: ca, proxy: ids.Proxy}
 
 	s.testService = testharness.NewTestService(testharness.DefaultService)
 	s.testService.Logger = quiet

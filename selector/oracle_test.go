@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/csserver"
@@ -29,12 +29,8 @@ import (
 // X509_CERT_DIR.
 func oracleDir(t *testing.T, variable, what string) string {
 	t.Helper()
-	dir := os.Getenv(variable)
-	if dir == "" {
-		t.Skipf("set %s (e.g. %s) with the servers of ../shared/oracle/%s running, and X509_USER_PROXY, X509_CERT_DIR, to run this test",
-			variable, map[string]string{"CS.md": "/tmp/dirac-oracle-cs", "WMS.md": "/tmp/dirac-oracle-wms"}[what], what)
-	}
-	return dir
+	return oracle.Require(t, variable, fmt.Sprintf("the directory (e.g. %s) with the servers of ../shared/oracle/%s running, and X509_USER_PROXY, X509_CERT_DIR,",
+		map[string]string{"CS.md": "/tmp/dirac-oracle-cs", "WMS.md": "/tmp/dirac-oracle-wms"}[what], what))
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -59,7 +55,7 @@ func clientSelector(t *testing.T, file string) (*selector.RPCClientSelector, *en
 // URL as given), failover entries whose main URL is dead, two main URLs one
 // of which is dead.
 func TestOracleNamesThroughTheRealCS(t *testing.T) {
-	dir := oracleDir(t, "DIRACRPC_ORACLE_CS_DIR", "CS.md")
+	dir := oracleDir(t, oracle.CSDir, "CS.md")
 	for _, client := range []string{"client-dips", "client-denc", "client-https", "client-all"} {
 		t.Run(client, func(t *testing.T) {
 			s, b := clientSelector(t, filepath.Join(dir, client, "etc", "dirac.cfg"))
@@ -106,7 +102,7 @@ func TestOracleNamesThroughTheRealCS(t *testing.T) {
 // client with the same local file and nothing served cannot start; a
 // client listing a dead CS first keeps refreshing.
 func TestOracleRefreshAfterTheLocalCSDies(t *testing.T) {
-	dir := oracleDir(t, "DIRACRPC_ORACLE_CS_DIR", "CS.md")
+	dir := oracleDir(t, oracle.CSDir, "CS.md")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, real := clientSelector(t, filepath.Join(dir, "client-dips", "etc", "dirac.cfg"))
@@ -195,7 +191,7 @@ func (r recorder) Call(ctx context.Context, method string, args ...any) (*diracr
 // WorkloadManagement services (WMS.md: dips:// URLs, and https:// URLs
 // naming the Tornado<Handler> services) work by name through the selector.
 func TestOracleWMSByName(t *testing.T) {
-	dir := oracleDir(t, "DIRACRPC_ORACLE_WMS_DIR", "WMS.md")
+	dir := oracleDir(t, oracle.WMSDir, "WMS.md")
 	for client, proto := range map[string]diracrpc.Protocol{"client-dips": diracrpc.DIPS, "client-https": diracrpc.HTTPS} {
 		t.Run(client, func(t *testing.T) {
 			s, _ := clientSelector(t, filepath.Join(dir, client, "etc", "dirac.cfg"))

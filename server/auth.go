@@ -598,12 +598,5 @@ func anyStrings(ss []string) []any {
 	return out
 }
 
-func seq(v any) ([]any, bool) {
-	switch v := v.(type) {
-	case []any:
-		return v, true
-	case value.Tuple:
-		return v, true
-	}
-	return nil, false
-}
+// seq is value.Items under the short name the request parsers use.
+func seq(v any) ([]any, bool) { return value.Items(v) }

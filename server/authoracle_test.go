@@ -15,6 +15,7 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
 )
@@ -26,10 +27,7 @@ import (
 // extension or extraCredentials), hosts, properties, visitors. Opt-in:
 // DIRACRPC_ORACLE_ENV names ../shared/oracle/env.sh of a prepared oracle.
 func TestAuthorizationMatchesDIRAC(t *testing.T) {
-	envSh := os.Getenv("DIRACRPC_ORACLE_ENV")
-	if envSh == "" {
-		t.Skip("set DIRACRPC_ORACLE_ENV to ../shared/oracle/env.sh (after setup_oracle.sh) to compare with DIRAC's AuthManager")
-	}
+	envSh := oracle.Require(t, oracle.Env, "../shared/oracle/env.sh (after setup_oracle.sh) to compare with DIRAC's AuthManager")
 	conf := cfg.MustParse(installationCfg)
 	svc := server.NewService("Framework/Hello")
 	methods := []string{"admin", "forUsers", "open", "other"}

@@ -16,17 +16,12 @@ import (
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
-	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
 // TestServeBoth: one Service answers a DISET and an HTTPS client at once,
 // with the same handler (one counter).
 func TestServeBoth(t *testing.T) {
-	ca := pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	host := must(ca.Host("localhost", "127.0.0.1"))
-	user := must(ca.User("ciuser"))
-	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+	ca, host, _, proxy := ciIdentities(t)
 	svc := testharness.NewRecordedService(oracleName, nil)
 	var adds atomic.Int64
 	testharness.CountCalls(svc, "add", &adds)

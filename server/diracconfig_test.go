@@ -12,9 +12,10 @@ import (
 	"github.com/diracgo/diracrpc/server"
 )
 
-// installationCfg is the shape of a real installation's configuration: the
-// Registry and the service's section with its Authorization rules.
-const installationCfg = `
+// prodServices opens the Services section of Framework in the setup
+// Production (instance Prod); what follows are services, then
+// prodServicesEnd and the other sections.
+const prodServices = `
 DIRAC
 {
   Setup = Production
@@ -34,7 +35,18 @@ Systems
     {
       Services
       {
-        Hello
+`
+
+// prodServicesEnd closes what prodServices opened.
+const prodServicesEnd = `      }
+    }
+  }
+}
+`
+
+// installationCfg is the shape of a real installation's configuration: the
+// Registry and the service's section with its Authorization rules.
+const installationCfg = prodServices + `        Hello
         {
           Port = 9199
           Protocol = https
@@ -51,11 +63,7 @@ Systems
             }
           }
         }
-      }
-    }
-  }
-}
-Registry
+` + prodServicesEnd + `Registry
 {
   DefaultGroup = dirac_user
   Users

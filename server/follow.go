@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/periodic"
 )
 
 // Follower keeps services configured from a DIRAC configuration that
@@ -82,14 +84,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	if _, err := f.Apply(ctx); err != nil {
 		return err
 	}
-	t := time.NewTimer(f.interval())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	return periodic.Run(ctx, f.interval, func(ctx context.Context) {
 		if r, ok := f.Source.(interface{ Refresh(context.Context) error }); ok {
 			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
 				f.logger().WarnContext(ctx, "diracrpc server: configuration refresh failed; rules kept", "err", err)
@@ -98,8 +93,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		if _, err := f.Apply(ctx); err != nil && ctx.Err() == nil {
 			f.logger().WarnContext(ctx, "diracrpc server: configuration not applied; rules kept", "err", err)
 		}
-		t.Reset(f.interval())
-	}
+	})
 }
 
 func (f *Follower) interval() time.Duration {
@@ -113,8 +107,5 @@ func (f *Follower) interval() time.Duration {
 }
 
 func (f *Follower) logger() *slog.Logger {
-	if f.Logger != nil {
-		return f.Logger
-	}
-	return slog.Default()
+	return cmp.Or(f.Logger, slog.Default())
 }

@@ -22,38 +22,14 @@ import (
 
 // followCfg is a configuration whose rule for method m is rule.
 func followCfg(rule string) *cfg.Config {
-	return cfg.MustParse(`
-DIRAC
-{
-  Setup = Production
-  Setups
-  {
-    Production
-    {
-      Framework = Prod
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Prod
-    {
-      Services
-      {
-        Hello
+	return cfg.MustParse(prodServices + `        Hello
         {
           Authorization
           {
             m = ` + rule + `
           }
         }
-      }
-    }
-  }
-}
-Registry
+` + prodServicesEnd + `Registry
 {
   DefaultGroup = dirac_user
   Users

@@ -41,17 +41,26 @@ type httpsEnv struct {
 	userCred, hostCred *credentials.Credential
 }
 
-func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+// ciIdentities makes a test PKI: its CA and the pki.Identities of ciuser.
+func ciIdentities(t *testing.T) (ca *pki.CA, host, user, proxy *credentials.Credential) {
 	t.Helper()
-	ca := pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	host := must(ca.Host("localhost", "127.0.0.1"))
-	user := must(ca.User("ciuser"))
-	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
-	reg := &server.Registry{
+	ca = pki.NewT(t, pki.Options{})
+	ids := ca.IdentitiesT(t, "ciuser")
+	return ca, ids.Host, ids.User, ids.Proxy
+}
+
+// ciRegistry knows user as ciuser, a member of dirac_user (NormalUser).
+func ciRegistry(user *credentials.Credential) *server.Registry {
+	return &server.Registry{
 		Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
 		Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
 	}
+}
+
+func startHTTPS(t *testing.T, cfg server.HTTPSConfig, svcs ...*server.Service) *httpsEnv {
+	t.Helper()
+	ca, host, user, proxy := ciIdentities(t)
+	reg := ciRegistry(user)
 	if len(svcs) == 0 {
 		svcs = []*server.Service{testharness.NewRecordedService(oracleName, reg)}
 	}

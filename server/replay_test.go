@@ -19,7 +19,6 @@ import (
 	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
-	"github.com/diracgo/diracrpc/testharness/pki"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -37,21 +36,14 @@ func startReplayServer(t *testing.T, svc *server.Service, enc server.Encoding, s
 	cfg := server.DISETConfig{Encoding: enc, Logger: quiet}
 	rs := &replayServer{}
 	if secure {
-		ca := pki.NewT(t, pki.Options{})
-		must := pki.Must(t)
-		host := must(ca.Host("localhost", "127.0.0.1"))
-		user := must(ca.User("ciuser"))
-		proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"}))
+		ca, host, user, proxy := ciIdentities(t)
 		tc, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: host, CAs: ca.Store(), RequireClientCert: true})
 		require.NoError(t, err)
 		cfg.TLS = tc
 		ct, err := credentials.NewClientTLS(credentials.ClientTLSOptions{Credential: proxy, CAs: ca.Store()})
 		require.NoError(t, err)
 		rs.tlsCfg = ct.Config("localhost")
-		svc.Registry = &server.Registry{
-			Users:  map[string]server.User{"ciuser": {DNs: []string{credentials.SubjectDN(user.Leaf())}}},
-			Groups: map[string]server.Group{"dirac_user": {Users: []string{"ciuser"}, Properties: []string{"NormalUser"}}},
-		}
+		svc.Registry = ciRegistry(user)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

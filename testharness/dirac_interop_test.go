@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/testharness"
 )
 
@@ -20,10 +21,7 @@ import (
 // gives. Opt-in: set DIRACRPC_ORACLE_ENV to ../shared/oracle/env.sh of a
 // machine prepared with ../shared/oracle/setup_oracle.sh.
 func TestDIRACPythonClientsCallTheHarness(t *testing.T) {
-	envSh := os.Getenv("DIRACRPC_ORACLE_ENV")
-	if envSh == "" {
-		t.Skip("DIRACRPC_ORACLE_ENV (path to ../shared/oracle/env.sh) not set: DIRAC interop test skipped")
-	}
+	envSh := oracle.Require(t, oracle.Env, "the path to ../shared/oracle/env.sh")
 	demo := filepath.Join(filepath.Dir(envSh), "client_demo.py")
 	h := testharness.NewT(t, testharness.Options{})
 	// A DIRAC root of our own, so that no other dirac.cfg names other CAs.

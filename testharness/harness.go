@@ -2,6 +2,7 @@ package testharness
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +188,17 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return string(p) + "://" + net.JoinHostPort(urlHost, port) + "/" + h.Service.Name
 	}
 
+	// serveDISET serves the service over p (dips with tlsCfg, dip without).
+	serveDISET := func(p diracrpc.Protocol, at string, tlsCfg *tls.Config) (string, error) {
+		l, err := listen(p, addr(at))
+		if err != nil {
+			return "", err
+		}
+		srv := server.NewDISET(h.Service, server.DISETConfig{TLS: tlsCfg, Encoding: opts.Encoding, Logger: logger,
+			MeterProvider: opts.MeterProvider, TracerProvider: opts.TracerProvider})
+		h.serve(func() error { return srv.Serve(l) }, srv.Shutdown, srv.Close)
+		return urlOf(p, l), nil
+	}
 	if opts.DIPSAddr != "-" {
 		tlsCfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{
 			Credential: h.Files.Host, CAs: cas, RequireClientCert: true,
@@ -194,24 +206,15 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("testharness: %w", err)
 		}
-		l, err := listen(diracrpc.DIPS, addr(opts.DIPSAddr))
-		if err != nil {
+		if h.DIPSURL, err = serveDISET(diracrpc.DIPS, opts.DIPSAddr, tlsCfg); err != nil {
 			return nil, err
 		}
-		srv := server.NewDISET(h.Service, server.DISETConfig{TLS: tlsCfg, Encoding: opts.Encoding, Logger: logger,
-			MeterProvider: opts.MeterProvider, TracerProvider: opts.TracerProvider})
-		h.serve(func() error { return srv.Serve(l) }, srv.Shutdown, srv.Close)
-		h.DIPSURL = urlOf(diracrpc.DIPS, l)
 	}
 	if opts.DIPAddr != "-" {
-		l, err := listen(diracrpc.DIP, addr(opts.DIPAddr))
-		if err != nil {
+		var err error
+		if h.DIPURL, err = serveDISET(diracrpc.DIP, opts.DIPAddr, nil); err != nil {
 			return nil, err
 		}
-		srv := server.NewDISET(h.Service, server.DISETConfig{Encoding: opts.Encoding, Logger: logger,
-			MeterProvider: opts.MeterProvider, TracerProvider: opts.TracerProvider})
-		h.serve(func() error { return srv.Serve(l) }, srv.Shutdown, srv.Close)
-		h.DIPURL = urlOf(diracrpc.DIP, l)
 	}
 	if opts.HTTPSAddr != "-" {
 		l, err := listen(diracrpc.HTTPS, addr(opts.HTTPSAddr))

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,26 +19,17 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
 )
 
-// sharedDir is ../shared beside the module root.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared")
-	_, err := os.Stat(filepath.Join(dir, "captures"))
-	require.NoError(t, err, "../shared/captures is required beside the module root")
-	return dir
-}
-
 // captureAnswers returns, per call label ("add(2, 3)"), the final s2c
 // payload of a DISET capture.
 func captureAnswers(t *testing.T, name string) map[string]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "captures", name))
+	f, err := os.Open(filepath.Join(captures.Dir(), name))
 	require.NoError(t, err)
 	defer f.Close()
 	txt := map[string]string{}

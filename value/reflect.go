@@ -194,25 +194,15 @@ func marshalerEncoder(w *walker, v reflect.Value, depth int) error {
 
 func sliceEncoder(t reflect.Type) encFunc {
 	if t.Elem().Kind() == reflect.String && !t.Elem().Implements(marshalerType) {
-		// Lists of strings are common enough for a loop without calls through
-		// the element encoder.
-		return func(w *walker, v reflect.Value, depth int) error {
-			if err := w.enter(depth); err != nil {
-				return err
-			}
-			n := v.Len()
-			if err := w.e.BeginList(n); err != nil {
-				return err
-			}
-			for i := range n {
-				if err := w.e.String(v.Index(i).String()); err != nil {
-					return atPath(err, indexSeg(i))
-				}
-			}
-			return w.e.End()
-		}
+		// Lists of strings are common enough to write their elements
+		// directly, without the element encoder's depth check.
+		return listEncoder(func(w *walker, v reflect.Value, _ int) error { return w.e.String(v.String()) })
 	}
-	elemEnc := typeEncoder(t.Elem())
+	return listEncoder(typeEncoder(t.Elem()))
+}
+
+// listEncoder writes a slice or an array as a list, each element with elem.
+func listEncoder(elem encFunc) encFunc {
 	return func(w *walker, v reflect.Value, depth int) error {
 		if err := w.enter(depth); err != nil {
 			return err
@@ -222,7 +212,7 @@ func sliceEncoder(t reflect.Type) encFunc {
 			return err
 		}
 		for i := range n {
-			if err := elemEnc(w, v.Index(i), depth+1); err != nil {
+			if err := elem(w, v.Index(i), depth+1); err != nil {
 				return atPath(err, indexSeg(i))
 			}
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -128,40 +127,18 @@ func (b *syncBuffer) String() string {
 // harnessProc is `probe harness --json` running in the background.
 type harnessProc struct {
 	info harnessInfo
-	cmd  *exec.Cmd
 }
 
 func startHarness(t *testing.T, args ...string) *harnessProc {
 	t.Helper()
-	cmd := exec.Command(probeBin, append([]string{"harness", "--json"}, args...)...)
-	cmd.Env = []string{"HOME=" + t.TempDir()}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	hp := &harnessProc{cmd: cmd}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case line, ok := <-lines:
-		require.True(t, ok, "harness printed nothing: %s", stderr.String())
-		require.NoError(t, json.Unmarshal([]byte(line), &hp.info), line)
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("harness did not start: %s", stderr.String())
-	}
+	hp := &harnessProc{}
+	// Registered first, so that it runs after probe has stopped.
 	t.Cleanup(func() {
 		_, err := os.Stat(hp.info.Dir)
 		assert.True(t, os.IsNotExist(err), "the temporary PKI directory is removed")
 	})
-	stopAtCleanup(t, cmd, stderr)
+	line := startBanner(t, append([]string{"harness", "--json"}, args...), func(string) bool { return true })
+	require.NoError(t, json.Unmarshal([]byte(line), &hp.info), line)
 	return hp
 }
 
@@ -288,10 +265,7 @@ func TestAgainstHarness(t *testing.T) {
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		dead := l.Addr().String()
-		require.NoError(t, l.Close())
+		dead := deadAddr(t)
 		r := probe(t, env, "", "call", "--timeout", "5s", "dips://"+dead+"/A/B", "ping")
 		assert.Equal(t, exitUnreachable, r.code)
 		assert.Contains(t, r.stderr, "fix:")
@@ -403,10 +377,7 @@ calls:
 	})
 
 	t.Run("config and scan", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		dead := l.Addr().String()
-		require.NoError(t, l.Close())
+		dead := deadAddr(t)
 		write := func(extra string) string {
 			p := filepath.Join(t.TempDir(), "dirac.cfg")
 			require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`DIRAC

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,10 +17,7 @@ import (
 // returns the directory and the credentials of the environment.
 func oracleEnv(t *testing.T, variable, doc string) (string, map[string]string) {
 	t.Helper()
-	dir := os.Getenv(variable)
-	if dir == "" {
-		t.Skipf("set %s to the directory of ../shared/oracle/%s (servers running), and X509_USER_PROXY, X509_CERT_DIR, to run this test", variable, doc)
-	}
+	dir := oracle.Require(t, variable, "the directory of ../shared/oracle/"+doc+" (servers running), and X509_USER_PROXY, X509_CERT_DIR,")
 	env := map[string]string{}
 	for _, k := range []string{"X509_USER_PROXY", "X509_CERT_DIR"} {
 		env[k] = os.Getenv(k)
@@ -32,7 +30,7 @@ func oracleEnv(t *testing.T, variable, doc string) (string, map[string]string) {
 // (dips JSON, dips DEncode, https, a dead CS first), over both protocols,
 // with aliases and failover entries.
 func TestOracleProbeByName(t *testing.T) {
-	dir, env := oracleEnv(t, "DIRACRPC_ORACLE_CS_DIR", "CS.md")
+	dir, env := oracleEnv(t, oracle.CSDir, "CS.md")
 	for _, client := range []string{"client-dips", "client-denc", "client-https", "client-all"} {
 		file := filepath.Join(dir, client, "etc", "dirac.cfg")
 		for _, name := range []string{"Framework/Oracle", "Framework/OracleTornado", "Framework/OracleTornadoAlias",
@@ -61,7 +59,7 @@ func TestOracleProbeByName(t *testing.T) {
 // TestOracleScan: probe scan --json against the real CS lists every URL of
 // the test entries with the right status, in the same order on every run.
 func TestOracleScan(t *testing.T) {
-	dir, env := oracleEnv(t, "DIRACRPC_ORACLE_CS_DIR", "CS.md")
+	dir, env := oracleEnv(t, oracle.CSDir, "CS.md")
 	want := []string{
 		"Framework/OracleFailover main dips://localhost:9299/Framework/Oracle false",
 		"Framework/OracleFailover failover dips://localhost:9150/Framework/Oracle true",
@@ -100,7 +98,7 @@ func TestOracleScan(t *testing.T) {
 // (dips:// services, and https:// Tornado<Handler> services) work by name
 // through probe.
 func TestOracleProbeWMS(t *testing.T) {
-	dir, env := oracleEnv(t, "DIRACRPC_ORACLE_WMS_DIR", "WMS.md")
+	dir, env := oracleEnv(t, oracle.WMSDir, "WMS.md")
 	for client, proto := range map[string]string{"client-dips": "dips", "client-https": "https"} {
 		file := filepath.Join(dir, client, "etc", "dirac.cfg")
 		r := probe(t, env, "", "call", "--json", "--config", file, "WorkloadManagement/JobMonitoring", "getJobs", "{}")

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -132,10 +133,7 @@ func NewCAStore(certs ...*x509.Certificate) *CAStore {
 }
 
 func (s *CAStore) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
+	return cmp.Or(s.Logger, slog.Default())
 }
 
 func (s *CAStore) add(c *x509.Certificate) {

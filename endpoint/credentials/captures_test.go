@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/testkit/captures"
 )
 
 // Certificates recorded from the DIRAC oracle: a proxy made by DIRAC's own
 // X509Chain (certificate only, with the group extension), the host, user and CA.
 func TestDIRACCapturedCertificates(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "captures", "certs_public")
+	dir := filepath.Join(captures.Dir(), "certs_public")
 	load := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
@@ -72,7 +73,7 @@ func TestDIRACCapturedCertificates(t *testing.T) {
 // NewProxy writes the same extensions, with the same criticality and
 // encodings, as DIRAC's X509Chain.generateProxyToFile (captured proxy).
 func TestNewProxyMatchesDIRACExtensions(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "captures", "certs_public", "proxy_dirac_cert_only.pem"))
+	data, err := os.ReadFile(filepath.Join(captures.Dir(), "certs_public", "proxy_dirac_cert_only.pem"))
 	require.NoError(t, err)
 	certs, err := credentials.ParseCertificatesPEM(data)
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,17 +13,6 @@ import (
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
-
-// sharedDir is ../shared relative to the module root.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(root, "..", "shared")
-	_, err := os.Stat(d)
-	require.NoError(t, err, "shared specs directory missing")
-	return d
-}
 
 func writeFile(t *testing.T, dir, name string, data []byte, mode os.FileMode) string {
 	t.Helper()

@@ -167,13 +167,7 @@ func LoadProxy(path string, opts LoadOptions) (*Credential, error) {
 		return nil, err
 	}
 	c, err := parseCredential(path, data, data, path, opts)
-	if err != nil {
-		return nil, err
-	}
-	if permErr != nil {
-		return nil, permErr
-	}
-	return c, nil
+	return contentThenMode(c, err, permErr)
 }
 
 // LoadCertKey reads a certificate file (the first CERTIFICATE block is the
@@ -189,8 +183,14 @@ func LoadCertKey(certPath, keyPath string, opts LoadOptions) (*Credential, error
 		return nil, err
 	}
 	c, err := parseCredential(certPath, certData, keyData, keyPath, opts)
-	if err != nil {
-		return nil, err
+	return contentThenMode(c, err, permErr)
+}
+
+// contentThenMode returns c, or the parse error before the permission error:
+// a file that is not a credential is reported as such, whatever its mode.
+func contentThenMode(c *Credential, parseErr, permErr error) (*Credential, error) {
+	if parseErr != nil {
+		return nil, parseErr
 	}
 	if permErr != nil {
 		return nil, permErr

@@ -20,20 +20,11 @@ func TestResumedSessionExpiryServer(t *testing.T) {
 	f := newFixture(t)
 	var offset atomic.Int64
 	srv, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: f.host, CAs: f.ca.Store(),
-		RequireClientCert: true, Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+		RequireClientCert: true, Now: shiftedClock(&offset)})
 	require.NoError(t, err)
 	cli := clientConfig(t, credentials.ClientTLSOptions{Credential: f.proxy, CAs: f.ca.Store()}, "localhost")
-	r1 := handshake(t, srv, cli)
-	require.NoError(t, r1.serverErr)
-	r2 := handshake(t, srv, cli)
-	require.NoError(t, r2.serverErr)
-	require.True(t, r2.resumed)
-
-	offset.Store(int64(time.Until(f.proxy.Chain[0].NotAfter) + time.Hour))
-	r3 := handshake(t, srv, cli)
-	var ve *credentials.VerifyError
-	require.True(t, errors.As(r3.serverErr, &ve), "got %v", r3.serverErr)
-	assert.Equal(t, credentials.ReasonExpired, ve.Reason)
+	checkResumedExpiry(t, srv, cli, &offset, f.proxy.Chain[0].NotAfter,
+		func(r handshakeResult) error { return r.serverErr })
 }
 
 // The same on the client side, with the server's certificate.
@@ -42,16 +33,31 @@ func TestResumedSessionExpiryClient(t *testing.T) {
 	srv := serverConfig(t, f, f.host, true)
 	var offset atomic.Int64
 	cli := clientConfig(t, credentials.ClientTLSOptions{Credential: f.proxy, CAs: f.ca.Store(),
-		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }}, "localhost")
-	require.NoError(t, handshake(t, srv, cli).clientErr)
+		Now: shiftedClock(&offset)}, "localhost")
+	checkResumedExpiry(t, srv, cli, &offset, f.host.Chain[0].NotAfter,
+		func(r handshakeResult) error { return r.clientErr })
+}
+
+// shiftedClock is now moved by offset (a time.Duration), which a test
+// changes to jump past a certificate's end.
+func shiftedClock(offset *atomic.Int64) func() time.Time {
+	return func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+}
+
+// checkResumedExpiry makes a session, resumes it, then moves the verifying
+// side's clock (offset) past notAfter: the next handshake must fail there
+// (errOf picks that side's error) with ReasonExpired.
+func checkResumedExpiry(t *testing.T, srv, cli *tls.Config, offset *atomic.Int64, notAfter time.Time, errOf func(handshakeResult) error) {
+	t.Helper()
+	require.NoError(t, errOf(handshake(t, srv, cli)))
 	r2 := handshake(t, srv, cli)
-	require.NoError(t, r2.clientErr)
+	require.NoError(t, errOf(r2))
 	require.True(t, r2.resumed)
 
-	offset.Store(int64(time.Until(f.host.Chain[0].NotAfter) + time.Hour))
-	r3 := handshake(t, srv, cli)
+	offset.Store(int64(time.Until(notAfter) + time.Hour))
+	err := errOf(handshake(t, srv, cli))
 	var ve *credentials.VerifyError
-	require.True(t, errors.As(r3.clientErr, &ve), "got %v", r3.clientErr)
+	require.True(t, errors.As(err, &ve), "got %v", err)
 	assert.Equal(t, credentials.ReasonExpired, ve.Reason)
 }
 

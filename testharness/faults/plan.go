@@ -179,25 +179,24 @@ func (p *Plan) Clear() {
 }
 
 // nextConn numbers a new connection and returns its fault.
-func (p *Plan) nextConn() (int, Fault) {
-	if p == nil {
-		return 0, Fault{}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns++
-	return p.conns, p.match(p.conns, true)
-}
+func (p *Plan) nextConn() (int, Fault) { return p.next(true) }
 
 // nextCall numbers a new call and returns its fault.
-func (p *Plan) nextCall() (int, Fault) {
+func (p *Plan) nextCall() (int, Fault) { return p.next(false) }
+
+// next numbers a new connection (conn) or call and returns its fault.
+func (p *Plan) next(conn bool) (int, Fault) {
 	if p == nil {
 		return 0, Fault{}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.calls++
-	return p.calls, p.match(p.calls, false)
+	n := &p.calls
+	if conn {
+		n = &p.conns
+	}
+	*n++
+	return *n, p.match(*n, conn)
 }
 
 func (p *Plan) match(n int, conn bool) Fault {

@@ -489,6 +489,30 @@ func (ca *CA) WriteCRL(dir string, der []byte) (string, error) {
 	return p, os.Rename(tmp, p)
 }
 
+// Identities are the credentials most tests serve and call with: a host
+// certificate for localhost, 127.0.0.1 and ::1, a user, and the user's
+// RFC 3820 proxy for group dirac_user (what WriteDir writes).
+type Identities struct {
+	Host, User, Proxy *credentials.Credential
+}
+
+// Identities issues them, the user with common name cn.
+func (ca *CA) Identities(cn string) (Identities, error) {
+	host, err := ca.Host("localhost", "127.0.0.1", "::1")
+	if err != nil {
+		return Identities{}, err
+	}
+	user, err := ca.User(cn)
+	if err != nil {
+		return Identities{}, err
+	}
+	proxy, err := ca.ProxyWith(user, RFC3820, credentials.ProxyOptions{Group: "dirac_user"})
+	if err != nil {
+		return Identities{}, err
+	}
+	return Identities{Host: host, User: user, Proxy: proxy}, nil
+}
+
 // Files are the paths WriteDir wrote.
 type Files struct {
 	Root     string // the directory given to WriteDir
@@ -543,18 +567,11 @@ func (f *Files) LookupEnv(k string) (string, bool) { return f.Env.LookupEnv(k) }
 //
 // Keys and the proxy are mode 0600.
 func (ca *CA) WriteDir(dir string) (*Files, error) {
-	host, err := ca.Host("localhost", "127.0.0.1", "::1")
+	ids, err := ca.Identities("testuser")
 	if err != nil {
 		return nil, err
 	}
-	user, err := ca.User("testuser")
-	if err != nil {
-		return nil, err
-	}
-	proxy, err := ca.ProxyWith(user, RFC3820, credentials.ProxyOptions{Group: "dirac_user"})
-	if err != nil {
-		return nil, err
-	}
+	host, user, proxy := ids.Host, ids.User, ids.Proxy
 	f := &Files{
 		Root:     dir,
 		CADir:    filepath.Join(dir, "certificates"),

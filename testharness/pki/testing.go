@@ -46,3 +46,14 @@ func (ca *CA) WriteDirT(tb TB) *Files {
 	}
 	return f
 }
+
+// IdentitiesT issues the Identities of a user with common name cn, or fails
+// the test.
+func (ca *CA) IdentitiesT(tb TB, cn string) Identities {
+	tb.Helper()
+	ids, err := ca.Identities(cn)
+	if err != nil {
+		tb.Fatalf("pki: %v", err)
+	}
+	return ids
+}

@@ -74,17 +74,8 @@ func TestFailoverDISET(t *testing.T) {
 // deadline plus a small margin, with the context's error, and leaves no
 // goroutine behind (client, proxy and server side).
 func TestDeadlineDISET(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		fault  faults.Fault
-		method string
-	}{
-		{"connection hangs before the handshake", faults.Fault{Kind: faults.Hang}, "count"},
-		{"accept delayed", faults.Fault{Kind: faults.DelayAccept, Delay: time.Hour}, "count"},
-		{"handshake delayed", faults.Fault{Kind: faults.DelayHandshake, Delay: time.Hour}, "count"},
-		{"answer never comes", faults.Fault{Kind: faults.DelayAnswer}, "count"},
-		{"handler blocks", faults.Fault{}, "block"},
-	} {
+	for _, tc := range append(commonDeadlineCases(),
+		deadlineCase{"accept delayed", faults.Fault{Kind: faults.DelayAccept, Delay: time.Hour}, "count"}) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			_, _, url := e.disetBehind(faults.NewPlan(1).Add(faults.Every(), tc.fault), 0)

@@ -45,14 +45,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ca := pki.NewT(t, pki.Options{})
-	must := pki.Must(t)
-	user := must(ca.User("alice"))
-	return &env{
-		t:     t,
-		ca:    ca,
-		host:  must(ca.Host("localhost", "127.0.0.1")),
-		proxy: must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Group: "dirac_user"})),
-	}
+	ids := ca.IdentitiesT(t, "alice")
+	return &env{t: t, ca: ca, host: ids.Host, proxy: ids.Proxy}
 }
 
 // service: "count" increments runs and returns the new count; "block" waits

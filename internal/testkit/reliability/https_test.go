@@ -78,13 +78,9 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 	bad := e.badServers("https")
 	srv := e.serveHTTPS(e.service(), listen(t), nil)
 	urls := append(bad.urls(), srv.url)
-	const deadline = 5 * time.Second
-	for i := range 6 {
-		c := e.httpsClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
-		res, err := c.Call(ctxFor(t, deadline), "count")
-		require.NoError(t, err, "call %d", i)
-		assert.Equal(t, srv.url, res.URL)
-	}
+	checkFailover(t, e, func() diracrpc.Caller {
+		return e.httpsClient(urls, func(cfg *diracrpc.Options) { cfg.ConnectTimeout = 300 * time.Millisecond })
+	}, srv.url)
 	bad.check(t)
 }
 
@@ -92,16 +88,7 @@ func TestFailoverHTTPSHangingURL(t *testing.T) {
 // deadline plus a small margin with the context's error, and no goroutine
 // is left behind once the client's idle connections are closed.
 func TestDeadlineHTTPS(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		fault  faults.Fault
-		method string
-	}{
-		{"connection hangs before the handshake", faults.Fault{Kind: faults.Hang}, "count"},
-		{"handshake delayed", faults.Fault{Kind: faults.DelayHandshake, Delay: time.Hour}, "count"},
-		{"answer never comes", faults.Fault{Kind: faults.DelayAnswer}, "count"},
-		{"handler blocks", faults.Fault{}, "block"},
-	} {
+	for _, tc := range commonDeadlineCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			plan := faults.NewPlan(1).Add(faults.Every(), tc.fault)

@@ -107,6 +107,25 @@ const (
 	callMargin   = time.Second
 )
 
+// deadlineCase is a server behaviour a call's deadline must win against
+// (TestDeadlineDISET, TestDeadlineHTTPS).
+type deadlineCase struct {
+	name   string
+	fault  faults.Fault
+	method string
+}
+
+// commonDeadlineCases are the behaviours both protocols are tested
+// against; a protocol's test adds its own.
+func commonDeadlineCases() []deadlineCase {
+	return []deadlineCase{
+		{"connection hangs before the handshake", faults.Fault{Kind: faults.Hang}, "count"},
+		{"handshake delayed", faults.Fault{Kind: faults.DelayHandshake, Delay: time.Hour}, "count"},
+		{"answer never comes", faults.Fault{Kind: faults.DelayAnswer}, "count"},
+		{"handler blocks", faults.Fault{}, "block"},
+	}
+}
+
 // checkDeadline calls method with c under callDeadline and checks that the
 // call returns within the margin with the context's error, leaving no
 // goroutine behind once closeIdle (if any) has dropped the client's idle
