@@ -298,6 +298,11 @@ func (c *Client) transfer(ctx context.Context, d Direction, fileID any, r io.Rea
 	method := d.Method()
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
 	res, lerr := c.run(ctx, method, nil, x, idem)
+	if res != nil {
+		c.tel.transferred(ctx, res.Protocol, res.URL, string(d), x.Moved())
+	} else {
+		c.tel.transferred(ctx, c.routes[0].protocol, "", string(d), x.Moved())
+	}
 	if lerr != nil {
 		return nil, &CallError{Err: lerr.err, Reached: lerr.reached || x.flowed()}
 	}

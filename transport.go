@@ -18,7 +18,9 @@ import (
 // File transfer hangs off the Client the same way: a transport that can
 // move files also implements FileTransport, which the Client checks with a
 // type assertion, so that the loop stays the one place for retries and
-// failover.
+// failover; it counts the bytes it moves with c.tel.transferred (the
+// dirac.rpc.client.transfer.size counter, a no-op when instrumentation is
+// off).
 type Transport interface {
 	// Attempt runs a on a.URL. It must honour ctx (cancellation ends it at
 	// once) and a.Deadline.

@@ -20,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/jencode"
@@ -98,6 +101,10 @@ type HTTPSConfig struct {
 	// Logger receives refused and malformed requests; nil: slog.Default().
 	// Refused and failed calls are also logged to their Service.Logger.
 	Logger *slog.Logger
+	// MeterProvider and TracerProvider receive the server's OpenTelemetry
+	// metrics and spans, as DISETConfig's.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // HTTPS serves Services over DIRAC's HTTPS protocol (Tornado): POST
@@ -112,6 +119,7 @@ type HTTPS struct {
 
 	cfg HTTPSConfig
 	log *slog.Logger
+	tel *serverTelemetry // nil: off
 
 	mu     sync.RWMutex
 	routes map[string]*Service
@@ -179,6 +187,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		cfg.IdleTimeout = 600 * time.Second
 	}
 	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
+		tel:   newServerTelemetry(diracrpc.HTTPS, cfg.MeterProvider, cfg.TracerProvider),
 		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -362,6 +371,11 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writePage(w, http.StatusBadRequest)
 		return
+	}
+	if h.tel != nil {
+		ctx, sc := h.tel.start(r.Context(), svc.Name, method, localAddr(r), r.RemoteAddr)
+		defer sc.end()
+		r, w = r.WithContext(ctx), &telemetryWriter{ResponseWriter: w, sc: sc}
 	}
 	m, ok := svc.Lookup(method)
 	xfer, isXfer := Direction(""), false
@@ -584,6 +598,7 @@ var gzipPool = sync.Pool{New: func() any {
 // writeJSON writes a result as JEncode text, gzip-compressed when the client
 // accepts it and the body is not tiny.
 func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType []string) {
+	callOf(w).answer(d)
 	bp := answerPool.Get().(*[]byte)
 	body, err := jencode.AppendMarshal((*bp)[:0], d)
 	defer func() {
