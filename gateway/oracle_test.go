@@ -60,35 +60,19 @@ func oracleEnv(t *testing.T) *realDIRAC {
 	return &realDIRAC{envSh: envSh, dir: dir, host: host, cas: cas, proxy: filepath.Join(gs, "user", "proxy_dirac.pem")}
 }
 
+// oracleURLs is the Framework URLs section naming the oracle's services,
+// OracleTornado at tornado.
+func oracleURLs(tornado string) string {
+	return "      URLs\n      {\n" +
+		"        Oracle = dips://localhost:9150/Framework/Oracle\n" +
+		"        OracleTornado = " + tornado + "\n" +
+		"        TransferOracle = dips://localhost:9236/Framework/TransferOracle\n" +
+		"      }\n"
+}
+
 // gatewayConfig is the configuration the gateway resolves with: the real
 // services, under their own names.
-const gatewayConfig = `DIRAC
-{
-  Setup = Oracle
-  Setups
-  {
-    Oracle
-    {
-      Framework = Production
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
-      {
-        Oracle = dips://localhost:9150/Framework/Oracle
-        OracleTornado = https://localhost:8443/Framework/OracleTornado
-        TransferOracle = dips://localhost:9236/Framework/TransferOracle
-      }
-    }
-  }
-}
-`
+var gatewayConfig = oracle.Config("", oracleURLs("https://localhost:8443/Framework/OracleTornado"), "")
 
 // startOracleGateway runs a Go gateway with the oracle's host certificate
 // (a TrustedHost of the oracle's Registry) on 127.0.0.1; it returns its
@@ -153,41 +137,8 @@ func clientConfig(o *realDIRAC, gatewayURL string) string {
 	if gatewayURL != "" {
 		gateways = "  Gateways\n  {\n    gw.test.site = " + gatewayURL + "\n  }\n"
 	}
-	return fmt.Sprintf(`DIRAC
-{
-  Setup = Oracle
-  Setups
-  {
-    Oracle
-    {
-      Framework = Production
-    }
-  }
-  Security
-  {
-    CALocation = %s
-  }
-%s}
-LocalSite
-{
-  Site = gw.test.site
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
-      {
-        Oracle = dips://localhost:9150/Framework/Oracle
-        OracleTornado = dips://localhost:1/Framework/OracleTornado
-        TransferOracle = dips://localhost:9236/Framework/TransferOracle
-      }
-    }
-  }
-}
-`, filepath.Join(o.dir, "etc", "grid-security", "certificates"), gateways)
+	security := "  Security\n  {\n    CALocation = " + filepath.Join(o.dir, "etc", "grid-security", "certificates") + "\n  }\n"
+	return oracle.Config(security+gateways, oracleURLs("dips://localhost:1/Framework/OracleTornado"), "LocalSite\n{\n  Site = gw.test.site\n}\n")
 }
 
 func checkOracleAnswers(t *testing.T, got map[string]map[string]any) {
