@@ -14,19 +14,11 @@ import (
 // operation (garbage collection included), which stays meaningful when other
 // processes compete for the CPUs.
 
-// measure runs op in b's loop and reports cpu-ns/op.
+// measure is benchkit.Measure (one caller, no server) reporting size bytes
+// per operation.
 func measure(b *testing.B, size int, op func() error) {
 	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	start, ok := benchkit.CPUTime()
-	for b.Loop() {
-		if err := op(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if end, ok2 := benchkit.CPUTime(); ok && ok2 {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-	}
+	benchkit.Measure(b, nil, 1, op)
 }
 
 func BenchmarkDecode(b *testing.B) {
