@@ -22,14 +22,8 @@ func measure(b *testing.B, size int, op func() error) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	denc, err := Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
-	jenc, err := json.Marshal(benchdata.Plain())
-	if err != nil {
-		b.Fatal(err)
-	}
+	denc := benchkit.Encoded(b, Marshal, benchdata.Generic())
+	jenc := benchkit.Encoded(b, json.Marshal, benchdata.Plain())
 	b.Run("DEncode", func(b *testing.B) {
 		measure(b, len(denc), func() error { var v any; return Unmarshal(denc, &v) })
 	})

@@ -173,3 +173,14 @@ func Pair(b *testing.B, callers int, a, c Side) {
 		}
 	}
 }
+
+// Encoded returns marshal(v): the payload a decoding benchmark reads. It
+// stops the benchmark if v does not encode.
+func Encoded(b *testing.B, marshal func(any) ([]byte, error), v any) []byte {
+	b.Helper()
+	data, err := marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
