@@ -40,15 +40,7 @@ func BenchmarkDecode(b *testing.B) {
 
 func BenchmarkEncode(b *testing.B) {
 	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()
-	run := func(name string, enc func() ([]byte, error)) {
-		out, err := enc()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name, func(b *testing.B) {
-			measure(b, len(out), func() error { _, err := enc(); return err })
-		})
-	}
+	run := func(name string, enc func() ([]byte, error)) { benchkit.RunEncode(b, name, enc) }
 	run("DEncode-generic", func() ([]byte, error) { return Marshal(generic) })
 	run("DEncode-plain", func() ([]byte, error) { return Marshal(plain) })
 	run("encoding-json-plain", func() ([]byte, error) { return json.Marshal(plain) })

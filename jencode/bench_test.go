@@ -19,21 +19,7 @@ import (
 
 func BenchmarkEncode(b *testing.B) {
 	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()
-	run := func(name string, enc func() ([]byte, error)) {
-		out, err := enc()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(out)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := enc(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	run := func(name string, enc func() ([]byte, error)) { benchkit.RunEncode(b, name, enc) }
 	run("jencode", func() ([]byte, error) { return Marshal(plain) })
 	run("encoding-json", func() ([]byte, error) { return json.Marshal(plain) })
 	run("jencode-struct", func() ([]byte, error) { return Marshal(typed) })

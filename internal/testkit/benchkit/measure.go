@@ -184,3 +184,18 @@ func Encoded(b *testing.B, marshal func(any) ([]byte, error), v any) []byte {
 	}
 	return data
 }
+
+// RunEncode runs the sub-benchmark name of an encoder: enc, measured (see
+// Measure) with the size of its output as bytes per operation. It stops the
+// benchmark if enc fails.
+func RunEncode(b *testing.B, name string, enc func() ([]byte, error)) {
+	b.Helper()
+	out, err := enc()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(name, func(b *testing.B) {
+		b.SetBytes(int64(len(out)))
+		Measure(b, nil, 1, func() error { _, err := enc(); return err })
+	})
+}
