@@ -252,18 +252,26 @@ func TestOracleShadow(t *testing.T) {
 	defer sh.Close()
 	dport, _ := startOracleGateway(t, o, sh)
 	driveThroughGateway(t, o, dport, "Framework/Oracle", oracleCalls(n))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	require.NoError(t, sh.Drain(ctx))
-	rep := sh.Report()
-	var buf strings.Builder
-	require.NoError(t, rep.WriteJSON(&buf))
-	t.Logf("shadow report (real dips vs real https):\n%s", buf.String())
+	rep := drainedReport(t, sh, 5*time.Minute, "real dips vs real https")
 	assert.Equal(t, n, rep.Totals.Calls)
 	assert.Equal(t, n, rep.Totals.Compared, "every call compared")
 	assert.Zero(t, rep.Totals.Divergent, "no unexplained divergence")
 	assert.Zero(t, rep.Totals.CandidateErrors)
 	assert.Zero(t, rep.Totals.Dropped)
+}
+
+// drainedReport waits up to wait for sh's comparisons, then returns its
+// report, logged as JSON with label.
+func drainedReport(t *testing.T, sh *shadow.Shadow, wait time.Duration, label string) *shadow.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	require.NoError(t, sh.Drain(ctx))
+	rep := sh.Report()
+	var buf strings.Builder
+	require.NoError(t, rep.WriteJSON(&buf))
+	t.Logf("shadow report (%s):\n%s", label, buf.String())
+	return rep
 }
 
 // TestOracleShadowBrokenCandidate: the candidate is a Go HTTPS service that
@@ -304,13 +312,7 @@ func TestOracleShadowBrokenCandidate(t *testing.T) {
 	driveThroughGateway(t, o, dport, "Framework/Oracle", [][]any{
 		{"add", 1, 2}, {"add", 2, 2}, {"echo", "x"}, {"add", 3, 4}, {"echoAny", []any{1, "a"}}, {"add", 2, 2},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, sh.Drain(ctx))
-	rep := sh.Report()
-	var buf strings.Builder
-	require.NoError(t, rep.WriteJSON(&buf))
-	t.Logf("shadow report (real dips vs broken Go https):\n%s", buf.String())
+	rep := drainedReport(t, sh, time.Minute, "real dips vs broken Go https")
 	assert.Equal(t, 2, rep.Totals.Divergent)
 	for _, m := range rep.Methods {
 		if m.Method != "add" {
