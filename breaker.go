@@ -18,14 +18,15 @@ import (
 type breakers struct {
 	settings BreakerSettings
 	log      *slog.Logger
+	changed  func(server, to string) // telemetry; nil when off
 
 	mu    sync.Mutex
 	by    map[string]*gobreaker.CircuitBreaker[*Result]
 	byURL map[string]*gobreaker.CircuitBreaker[*Result] // by's entries by URL: no URL parsing per call
 }
 
-func newBreakers(s BreakerSettings, log *slog.Logger) *breakers {
-	return &breakers{settings: s, log: log, by: make(map[string]*gobreaker.CircuitBreaker[*Result]),
+func newBreakers(s BreakerSettings, log *slog.Logger, changed func(server, to string)) *breakers {
+	return &breakers{settings: s, log: log, changed: changed, by: make(map[string]*gobreaker.CircuitBreaker[*Result]),
 		byURL: make(map[string]*gobreaker.CircuitBreaker[*Result])}
 }
 
@@ -53,6 +54,9 @@ func (b *breakers) get(server string) *gobreaker.CircuitBreaker[*Result] {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.ConsecutiveFailures },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			b.log.Warn("diracrpc: circuit breaker state change", "server", name, "from", from.String(), "to", to.String())
+			if b.changed != nil {
+				b.changed(name, to.String())
+			}
 			if s.OnStateChange != nil {
 				s.OnStateChange(name, from.String(), to.String())
 			}

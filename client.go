@@ -38,6 +38,7 @@ type Client struct {
 	service  string
 	stubOpts *value.Dict
 	routes   []*route
+	tel      *clientTelemetry // nil: instrumentation off
 }
 
 // route is a transport with its URLs, bans and breakers. A client has one,
@@ -83,13 +84,17 @@ func NewClient(urls []string, opts Options, newTransport NewTransport) (*Client,
 	if err != nil {
 		return nil, err
 	}
+	if c.tel, err = newClientTelemetry(&o, servicePath(all[0])); err != nil {
+		return nil, err
+	}
 	p := newPool(main, o.FailoverURLs, o.BanFor)
 	attempts := o.Attempts
 	if attempts <= 0 {
 		attempts = p.attempts()
 	}
-	c.routes = []*route{{protocol: schemeOf(all[0]), transport: t, pool: p,
-		breakers: newBreakers(o.Breaker, o.Logger), attempts: attempts}}
+	proto := schemeOf(all[0])
+	c.routes = []*route{{protocol: proto, transport: t, pool: p,
+		breakers: newBreakers(o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
 	return c, nil
 }
 
@@ -162,15 +167,38 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 	}
 	stub := &Stub{Service: c.service, Options: c.stubOpts, Method: method, Args: slices.Clone(args)}
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
+	res, err := c.run(ctx, method, args, nil, idem)
+	if err != nil {
+		return nil, &CallError{Err: err.err, Stub: stub, Reached: err.reached}
+	}
+	res.Stub = stub
+	return res, nil
+}
+
+// loopError is the loop's failure and whether an attempt may have reached
+// the service.
+type loopError struct {
+	err     error
+	reached bool
+}
+
+// run is the one loop of calls and transfers (x non-nil): the routes in
+// turn (the fallback only when every breaker of the one before was open),
+// each through callRoute.
+func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer, idem bool) (*Result, *loopError) {
+	var ct *callTelemetry
+	if c.tel != nil {
+		ctx, ct = c.tel.startCall(ctx, c.routes[0].protocol, method)
+	}
 	var err error
 	reached := false
 	for i, r := range c.routes {
 		var res *Result
 		var rr bool
-		res, rr, err = c.callRoute(ctx, r, method, args, idem)
+		res, rr, err = c.callRoute(ctx, r, method, args, x, idem, ct)
 		reached = reached || rr
 		if err == nil {
-			res.Stub = stub
+			ct.end(nil)
 			return res, nil
 		}
 		if i+1 < len(c.routes) && !reached && CodeOf(err) == CodeCircuitOpen && ctx.Err() == nil {
@@ -180,12 +208,14 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 		}
 		break
 	}
-	return nil, &CallError{Err: err, Stub: stub, Reached: reached}
+	ct.end(err)
+	return nil, &loopError{err: err, reached: reached}
 }
 
 // callRoute runs the attempts of one call on one route. It reports whether
-// an attempt may have reached the service.
-func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, idem bool) (*Result, bool, error) {
+// an attempt may have reached the service. ct is the call's telemetry (nil
+// when off).
+func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, x *Transfer, idem bool, ct *callTelemetry) (*Result, bool, error) {
 	o := &c.opts
 	st := &callState{left: r.attempts}
 	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
@@ -195,7 +225,9 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 	reached, failed := false, false
 	for st.left > 0 {
 		if failed {
-			if err := pause(ctx, st.backoff()); err != nil {
+			d := st.backoff()
+			ct.pause(d)
+			if err := pause(ctx, d); err != nil {
 				return nil, reached, c.gaveUp(r, err, last)
 			}
 			failed = false
@@ -204,11 +236,13 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		if !ok {
 			break
 		}
-		a := &Attempt{URL: u, Method: method, Args: args, call: st}
+		a := &Attempt{URL: u, Method: method, Args: args, Transfer: x, call: st}
 		st.left--
 		st.attempts++
-		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.transport.Attempt(ctx, a) })
+		at := ct.attempt(r, u, st.attempts)
+		res, err := r.breakers.run(r.protocol, a, func() (*Result, error) { return r.attempt(ctx, a) })
 		if err == nil {
+			at.end(ctx, nil, st.attempts, false)
 			return res, reached, nil
 		}
 		code := CodeOf(err)
@@ -216,16 +250,19 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 			// Nothing was sent: not an attempt, try the next server.
 			st.left++
 			st.attempts--
+			at.end(ctx, err, st.attempts, false)
 			skip = skipURL(skip, u)
 			open = err
 			continue
 		}
 		reached = reached || Reached(err)
 		last = err
-		if !retryable(ctx, err, code, idem) {
+		if !retryable(ctx, err, code, idem) || !x.rewind() {
+			at.end(ctx, err, st.attempts, false)
 			return nil, reached, err
 		}
 		r.pool.ban(u)
+		at.end(ctx, err, st.attempts, true)
 		var te *TransportError
 		if errors.As(err, &te) && te.RetryAfter > 0 {
 			skip = skipURL(skip, u) // the server asked for time: not again in this call

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
@@ -113,6 +116,15 @@ type Options struct {
 	// Logger receives attempts that failed and breaker state changes, never
 	// credentials. Default slog.Default().
 	Logger *slog.Logger
+
+	// MeterProvider and TracerProvider receive the client's OpenTelemetry
+	// metrics and spans, named as the package documentation's "Metrics and
+	// traces" says. One left nil is a no-op provider; both nil (the
+	// default) turn instrumentation off, at no cost to calls. The global
+	// providers are never used implicitly: pass otel.GetMeterProvider()
+	// and otel.GetTracerProvider() to get them.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // BreakerSettings configures the circuit breaker every server (host:port)

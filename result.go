@@ -34,8 +34,10 @@ type Result struct {
 	// Protocol and URL say where the call was actually served.
 	Protocol Protocol
 	URL      string
-	// Stub replays the call (see Stub).
+	// Stub replays the call (see Stub); nil for file transfers.
 	Stub *Stub
+
+	notModified bool // a transfer's ErrNotModified
 }
 
 // Decode stores the S_OK value into dst, a pointer, as encoding/json would:

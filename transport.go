@@ -15,10 +15,12 @@ import (
 // Client's. Packages disetclient and httpsclient implement it; users build
 // clients with their New functions, not with this interface.
 //
-// File transfer will hang off the Client the same way: a transport that can
-// move files will implement an optional interface (Send/Receive of one
-// attempt) that Client checks with a type assertion, so that the loop stays
-// the one place for retries and failover.
+// File transfer hangs off the Client the same way: a transport that can
+// move files also implements FileTransport, which the Client checks with a
+// type assertion, so that the loop stays the one place for retries and
+// failover; it counts the bytes it moves with c.tel.transferred (the
+// dirac.rpc.client.transfer.size counter, a no-op when instrumentation is
+// off).
 type Transport interface {
 	// Attempt runs a on a.URL. It must honour ctx (cancellation ends it at
 	// once) and a.Deadline.
@@ -33,6 +35,9 @@ type Attempt struct {
 	URL    string
 	Method string
 	Args   []any
+	// Transfer is set for a file transfer (FileTransport.Transfer); Method
+	// is then "FileTransfer/<Direction>" and Args nil.
+	Transfer *Transfer
 
 	call *callState
 }

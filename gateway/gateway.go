@@ -31,6 +31,15 @@
 // used only for HTTPS-in calls, only when configured, never for limited
 // proxies (forwarding would lose the limitation) and never for callers
 // without a group.
+//
+// Metrics and traces: give MeterProvider and TracerProvider to
+// ServerConfig.DISET and ServerConfig.HTTPS (the calls in: rpc.server.*,
+// rpc.system of the protocol in) and to Config.Selector.Client (the calls
+// out: rpc.client.*, retries, bans, breakers), and serve
+// promexport's Handler through ServerConfig.Admin. A DISET-in call's server
+// span is the parent of its forwarded call's client spans (DIRAC's
+// protocols carry no trace context, so the chain starts at the gateway).
+// Observer remains for other uses of each call's Event.
 package gateway
 
 import (
@@ -206,6 +215,7 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	ev := Event{In: diracrpc.DIPS, Service: call.Service, Method: call.Action, Action: call.ActionType}
 	defer func() {
 		ev.Duration = g.now().Sub(start)
+		call.Done(ev.Err) // the server's telemetry (the answer went back raw)
 		if g.cfg.Observer != nil {
 			g.cfg.Observer.Observe(ev)
 		}

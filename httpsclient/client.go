@@ -103,13 +103,12 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	tm := diracrpc.TimingOf(ctx)
 	tm.Begin(a.URL)
 	ctx = tm.HTTPTrace(ctx)
-	sink := sinkOf(ctx)
-	body, err := t.form(a.Method, a.Args, sink != nil)
+	body, err := t.form(a.Method, a.Args, false)
 	if err != nil {
 		return nil, local(a.URL, err)
 	}
 	if len(body) > MaxRequestBytes {
-		return nil, local(a.URL, fmt.Errorf("%w: %s: %d bytes", ErrRequestTooLarge, a.Method, len(body)))
+		return nil, local(a.URL, fmt.Errorf("%w: request of %s over %d MiB: %d bytes", diracrpc.ErrTooLarge, a.Method, MaxRequestBytes>>20, len(body)))
 	}
 	var token string
 	if t.tokenMode {
@@ -145,9 +144,6 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if resp.StatusCode != http.StatusOK {
 		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, bodyExcerpt))
 		return nil, statusFailure(resp, a.URL, a.Method, excerpt)
-	}
-	if sink != nil {
-		return t.receive(ctx, a, resp, sink)
 	}
 	raw, err := readLimited(resp.Body, t.opts.MaxResponseBytes)
 	drained = err == nil

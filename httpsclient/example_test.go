@@ -51,8 +51,9 @@ func ExampleNew() {
 	}
 }
 
-// Downloading a sandbox without holding it in memory.
-func ExampleReceiveFile() {
+// Downloading a sandbox without holding it in memory, through the one
+// client (the same call over DISET).
+func Example_receive() {
 	c, err := httpsclient.New([]string{"https://dirac1.example.org:8443/WorkloadManagement/TornadoSandboxStore"},
 		diracrpc.Options{}, httpsclient.Options{})
 	if err != nil {
@@ -64,7 +65,7 @@ func ExampleReceiveFile() {
 		return
 	}
 	defer f.Close()
-	if _, err := httpsclient.ReceiveFile(context.Background(), c, f, "SB:GridSE|/path/sandbox.tar.bz2", ""); err != nil {
+	if _, err := c.Receive(context.Background(), "/SandBox/u/user.group/abc/def/sandbox.tar.bz2", f); err != nil {
 		fmt.Println(err) // an S_ERROR is returned here, never written into the file
 	}
 }

@@ -44,7 +44,7 @@ func appendQueryEscape(dst, s []byte) []byte {
 }
 
 // form returns the request body for method(args...), byte for byte what
-// DIRAC's TornadoClient sends. rawContent is set by ReceiveFile.
+// DIRAC's TornadoClient sends. rawContent is set for downloads.
 func (t *transport) form(method string, args []any, rawContent bool) ([]byte, error) {
 	if args == nil {
 		args = []any{}

@@ -8,7 +8,7 @@ import (
 
 // Limits.
 const (
-	// DefaultMaxResponseBytes bounds a JSON answer held in memory (ReceiveFile is not bounded).
+	// DefaultMaxResponseBytes bounds a JSON answer held in memory (downloads are streamed, not bounded).
 	DefaultMaxResponseBytes = 1 << 30
 	// MaxRequestBytes is the body limit of DIRAC's Tornado server (100 MiB).
 	MaxRequestBytes = 100 << 20

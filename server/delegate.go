@@ -42,6 +42,7 @@ type DISETCall struct {
 	conn *diset.Conn
 	s    *DISET
 	log  *slog.Logger
+	sc   *serverCall // telemetry; nil when off
 }
 
 // Accept answers the proposal with S_OK(): the client then sends its
@@ -49,7 +50,22 @@ type DISETCall struct {
 func (c *DISETCall) Accept() error { return c.send(diracrpc.OK(nil)) }
 
 // Refuse answers the proposal with e; the server then closes.
-func (c *DISETCall) Refuse(e *diracrpc.Error) { _ = c.send(c.s.svc.PreHandlerError(e)) }
+func (c *DISETCall) Refuse(e *diracrpc.Error) {
+	d := c.s.svc.PreHandlerError(e)
+	c.sc.answer(d)
+	_ = c.send(d)
+}
+
+// Done tells the server's telemetry how the call ended, for a handler
+// that forwards answers it does not read (ReplyRaw): nil for S_OK, else
+// the error, whose diracrpc.CodeOf is the call's error.type. A call
+// refused with Refuse keeps that answer's code.
+func (c *DISETCall) Done(err error) {
+	if c.sc == nil || c.sc.answered {
+		return
+	}
+	c.sc.done(err)
+}
 
 // Delegate asks the client for a proxy of its credential (§4.12) instead of
 // answering the proposal; see credentials.ProxyRequest.Accept for what is

@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/diset"
@@ -65,6 +68,12 @@ type DISETConfig struct {
 	// then not served. Each connection holds one MaxConcurrentCalls slot
 	// while the handler runs. Nil: the Service answers.
 	Handler DISETHandler
+	// MeterProvider and TracerProvider receive the server's OpenTelemetry
+	// metrics and spans (see the package documentation, "Metrics and
+	// traces"). One left nil is a no-op provider; both nil (the default)
+	// turn instrumentation off. The global providers are never used.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // NewDISETTLSConfig returns the TLS configuration of a DIRAC DISET server
@@ -87,6 +96,7 @@ type DISET struct {
 	svc *Service
 	cfg DISETConfig
 	log *slog.Logger
+	tel *serverTelemetry // nil: off
 
 	conns chan struct{} // MaxConns tokens
 	calls chan struct{} // MaxConcurrentCalls tokens
@@ -131,8 +141,12 @@ func NewDISET(svc *Service, cfg DISETConfig) *DISET {
 		log = svc.logger()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	proto := diracrpc.DIP
+	if cfg.TLS != nil {
+		proto = diracrpc.DIPS
+	}
 	return &DISET{
-		svc: svc, cfg: cfg, log: log,
+		svc: svc, cfg: cfg, log: log, tel: newServerTelemetry(proto, cfg.MeterProvider, cfg.TracerProvider),
 		conns:      make(chan struct{}, cfg.MaxConns),
 		calls:      make(chan struct{}, cfg.MaxConcurrentCalls),
 		baseCtx:    ctx,
@@ -330,9 +344,13 @@ func (s *DISET) serveConn(c *disetConn) {
 		}
 		return true
 	}
-	refuse := func(e *diracrpc.Error) {
-		send(s.svc.PreHandlerError(e))
+	var sc *serverCall // telemetry, from the proposal on
+	defer func() { sc.end() }()
+	final := func(d *value.Dict) { // the call's answer
+		sc.answer(d)
+		send(d)
 	}
+	refuse := func(e *diracrpc.Error) { final(s.svc.PreHandlerError(e)) }
 
 	// F1: the proposal.
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
@@ -349,6 +367,14 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: "Invalid action proposal"})
 		return
 	}
+	ctx := s.baseCtx
+	if s.tel != nil {
+		method := prop.action
+		if prop.actionType != "RPC" {
+			method = prop.actionType + "/" + prop.action
+		}
+		ctx, sc = s.tel.start(ctx, prop.service, method, c.nc.LocalAddr(), remote)
+	}
 	if s.cfg.Handler != nil {
 		select {
 		case s.calls <- struct{}{}:
@@ -356,11 +382,11 @@ func (s *DISET) serveConn(c *disetConn) {
 			return
 		}
 		defer func() { <-s.calls }()
-		s.cfg.Handler.ServeDISET(s.baseCtx, &DISETCall{
+		s.cfg.Handler.ServeDISET(ctx, &DISETCall{
 			Service: prop.service, Setup: prop.setup, VO: prop.vo,
 			ActionType: prop.actionType, Action: prop.action,
 			ExtraCredentials: prop.extra, ClientVersion: prop.version,
-			Peer: peer, RemoteAddr: remote, conn: conn, s: s, log: log,
+			Peer: peer, RemoteAddr: remote, conn: conn, s: s, log: log, sc: sc,
 		})
 		return
 	}
@@ -389,7 +415,6 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: prop.actionType + " is not a known action type"})
 		return
 	}
-	ctx := s.baseCtx
 	req.Method = authPath
 	if e := s.svc.Authorize(ctx, req); e != nil {
 		refuse(e)
@@ -414,7 +439,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	}
 	if prop.actionType == "FileTransfer" {
 		req.Method = authPath
-		s.serveTransfer(ctx, conn, req, prop.action, send, log)
+		s.serveTransfer(ctx, conn, req, prop.action, send, final, sc, log)
 		return
 	}
 	// F2: the arguments.
@@ -430,7 +455,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	args, err := parseArgs(av)
 	if err != nil {
 		log.Info("diracrpc server: invalid arguments", "method", prop.action, "err", err)
-		send(errDict("Invalid arguments: " + err.Error()))
+		final(errDict("Invalid arguments: " + err.Error()))
 		return
 	}
 	req.Args = args
@@ -445,7 +470,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	cancel()
 	<-s.calls
 	gone()
-	send(res)
+	final(res)
 }
 
 // watchPeer cancels the handler's context when the client goes away while

@@ -62,6 +62,31 @@
 // Service.TransferLimits (size, concurrent transfers, idle time between
 // chunks).
 //
+// # Metrics and traces
+//
+// With MeterProvider or TracerProvider set in DISETConfig or HTTPSConfig, a
+// server reports each call with OpenTelemetry, following the RPC semantic
+// conventions of version 1.26.0, as the client does (see package diracrpc):
+// rpc.system ("dirac.diset" or "dirac.https"), rpc.service (the name the
+// client asked for), rpc.method (a transfer's is "FileTransfer/<Direction>"),
+// server.address and server.port (the listening socket), and error.type, the
+// diracrpc.Code of what was answered ("unauthorized", "service_error",
+// "server_failure"...; "unreachable" when the client went away unanswered).
+//
+// A call is measured from its proposal (DISET) or its method (HTTPS) on:
+// a connection that fails its handshake or sends no valid proposal, and an
+// HTTPS request that names no method (an unknown path, a bad or too large
+// body), are no RPC and are not measured.
+//
+// Metrics: rpc.server.duration (histogram, ms, proposal or request to
+// answer) and dirac.rpc.server.transfer.size (bytes of file transfers, by
+// dirac.transfer.direction). Spans: one server span per call,
+// "{rpc.service}/{rpc.method}", with network.peer.address and port, the
+// handler's context carrying it. DIRAC's protocols carry no trace context
+// and none is added to the wire: a server span is always a root, never the
+// child of the client's span. Package promexport serves the metrics to
+// Prometheus.
+//
 // Differences from DIRAC, on purpose:
 //   - A method without any authorisation rule is open only to authenticated
 //     callers (DIRAC: to everybody). Set Service.DefaultAuth to []string{"all"}

@@ -20,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/jencode"
@@ -98,6 +101,10 @@ type HTTPSConfig struct {
 	// Logger receives refused and malformed requests; nil: slog.Default().
 	// Refused and failed calls are also logged to their Service.Logger.
 	Logger *slog.Logger
+	// MeterProvider and TracerProvider receive the server's OpenTelemetry
+	// metrics and spans, as DISETConfig's.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // HTTPS serves Services over DIRAC's HTTPS protocol (Tornado): POST
@@ -112,12 +119,17 @@ type HTTPS struct {
 
 	cfg HTTPSConfig
 	log *slog.Logger
+	tel *serverTelemetry // nil: off
 
 	mu     sync.RWMutex
 	routes map[string]*Service
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
 	budget *byteBudget   // MaxBufferedBytes
+	// fresh holds the connections that have not sent a request yet
+	// (http.StateNew): Shutdown closes them at once, as nothing of theirs
+	// is in flight, where net/http would wait 5 s before counting them idle.
+	fresh sync.Map // net.Conn -> struct{}
 }
 
 // byteBudget shares MaxBufferedBytes among the request bodies being read.
@@ -175,6 +187,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		cfg.IdleTimeout = 600 * time.Second
 	}
 	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
+		tel:   newServerTelemetry(diracrpc.HTTPS, cfg.MeterProvider, cfg.TracerProvider),
 		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -192,6 +205,13 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		ErrorLog:     slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
+		},
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				h.fresh.Store(c, struct{}{})
+			} else {
+				h.fresh.Delete(c)
+			}
 		},
 	}
 	if cfg.BodyReadTimeout >= cfg.ReadHeaderTimeout {
@@ -256,7 +276,15 @@ func (h *HTTPS) URL(host, service string) string { return h.url(diracrpc.HTTPS, 
 // Shutdown stops accepting, lets the calls in flight finish and closes idle
 // connections; if ctx ends first it closes everything and returns ctx's error.
 func (h *HTTPS) Shutdown(ctx context.Context) error {
-	err := h.srv.Shutdown(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.srv.Shutdown(ctx) }()
+	// A client's spare connection (dialled, never used) is no call in
+	// flight: close it now rather than wait out net/http's 5 s rule.
+	h.fresh.Range(func(c, _ any) bool {
+		_ = c.(net.Conn).Close()
+		return true
+	})
+	err := <-done
 	if err != nil {
 		h.srv.Close()
 	}
@@ -343,6 +371,11 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writePage(w, http.StatusBadRequest)
 		return
+	}
+	if h.tel != nil {
+		ctx, sc := h.tel.start(r.Context(), svc.Name, method, localAddr(r), r.RemoteAddr)
+		defer sc.end()
+		r, w = r.WithContext(ctx), &telemetryWriter{ResponseWriter: w, sc: sc}
 	}
 	m, ok := svc.Lookup(method)
 	xfer, isXfer := Direction(""), false
@@ -565,6 +598,7 @@ var gzipPool = sync.Pool{New: func() any {
 // writeJSON writes a result as JEncode text, gzip-compressed when the client
 // accepts it and the body is not tiny.
 func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType []string) {
+	callOf(w).answer(d)
 	bp := answerPool.Get().(*[]byte)
 	body, err := jencode.AppendMarshal((*bp)[:0], d)
 	defer func() {

@@ -14,9 +14,10 @@ import (
 
 // serveTransfer serves a FileTransfer action after R1 (PROTOCOL.md §4.9):
 // file info, "Accepted" or a refusal, the data phase run by the handler,
-// the final result. req was authorised for "FileTransfer/<action>".
+// the final result (sent with final). req was authorised for
+// "FileTransfer/<action>"; sc counts the bytes moved.
 func (s *DISET) serveTransfer(ctx context.Context, conn *diset.Conn, req *Request, action string,
-	send func(*value.Dict) bool, log *slog.Logger) {
+	send func(*value.Dict) bool, final func(*value.Dict), sc *serverCall, log *slog.Logger) {
 	nc := conn.Net()
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 	v, _, err := conn.Recv(filetransfer.ControlFrameLimit)
@@ -29,13 +30,13 @@ func (s *DISET) serveTransfer(ctx context.Context, conn *diset.Conn, req *Reques
 	fi, err := filetransfer.ParseFileInfo(d, v)
 	if err != nil && d.Valid() {
 		log.Info("diracrpc server: invalid file info", "direction", action, "err", err)
-		send(errDict("Invalid file info: " + err.Error()))
+		final(errDict("Invalid file info: " + err.Error()))
 		return
 	}
 	fi.Direction = d
 	release, refusal := s.svc.beginTransfer(ctx, fi)
 	if refusal != nil {
-		send(s.svc.PreHandlerError(refusal))
+		final(s.svc.PreHandlerError(refusal))
 		return
 	}
 	defer release()
@@ -64,6 +65,11 @@ func (s *DISET) serveTransfer(ctx context.Context, conn *diset.Conn, req *Reques
 		tr.Writer = snd
 	}
 	o := s.svc.runTransfer(ctx, tr)
+	if rcv != nil {
+		sc.transferred(d, rcv.Received())
+	} else if snd != nil {
+		defer func() { sc.transferred(d, snd.Sent()) }()
+	}
 	res := o.result
 	switch {
 	case rcv != nil:
@@ -98,5 +104,5 @@ func (s *DISET) serveTransfer(ctx context.Context, conn *diset.Conn, req *Reques
 			return // the connection is broken
 		}
 	}
-	send(res)
+	final(res)
 }

@@ -46,6 +46,7 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 		body := bytes.NewReader(data)
 		tr.Body = body
 		o := svc.runTransfer(ctx, tr)
+		callOf(w).transferred(d, int64(len(data)-body.Len()))
 		switch {
 		case o.kind == failed:
 			writePage(w, http.StatusInternalServerError)
@@ -65,9 +66,11 @@ func (h *HTTPS) serveTransfer(w http.ResponseWriter, r *http.Request, svc *Servi
 	}()
 	tr.Writer = rw
 	o := svc.runTransfer(ctx, tr)
+	callOf(w).transferred(d, rw.n)
 	switch {
 	case rw.wrote && o.kind != returnedValue:
 		// Too late for an error answer: cut the response short.
+		callOf(w).fail(diracrpc.CodeServerFailure)
 		panic(http.ErrAbortHandler)
 	case o.kind == failed:
 		writePage(w, http.StatusInternalServerError)
@@ -126,6 +129,7 @@ type rawWriter struct {
 	rc    *http.ResponseController
 	idle  time.Duration
 	wrote bool
+	n     int64 // bytes written
 }
 
 func (rw *rawWriter) Write(p []byte) (int, error) {
@@ -138,5 +142,7 @@ func (rw *rawWriter) Write(p []byte) (int, error) {
 		rw.w.WriteHeader(http.StatusOK)
 	}
 	_ = rw.rc.SetWriteDeadline(time.Now().Add(rw.idle))
-	return rw.w.Write(p)
+	n, err := rw.w.Write(p)
+	rw.n += int64(n)
+	return n, err
 }

@@ -468,7 +468,10 @@ func TestTransferServerStopsMidStream(t *testing.T) {
 
 func TestTransferHostileClients(t *testing.T) {
 	svc, st := newTransferService(t)
-	svc.TransferLimits = server.TransferLimits{MaxSize: 3 << 20, MaxConcurrent: 1, IdleTimeout: 300 * time.Millisecond}
+	// The idle timeout must outlast encoding and sending a 1 MiB chunk on a
+	// loaded machine under -race, or the size checks meet it first; the
+	// stall cases wait it out three times.
+	svc.TransferLimits = server.TransferLimits{MaxSize: 3 << 20, MaxConcurrent: 1, IdleTimeout: 2 * time.Second}
 	_, addr := startTransferDISET(t, svc, server.JSON)
 	var de *diracrpc.Error
 

@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
@@ -59,6 +62,10 @@ type Options struct {
 	// WrapHandler, when set, wraps the HTTPS server's handler, inside TLS
 	// (the seam for call-level HTTP faults: 5xx answers, delays, drops).
 	WrapHandler func(http.Handler) http.Handler
+	// MeterProvider and TracerProvider instrument the servers (see
+	// server.DISETConfig); nil: not instrumented.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // Harness is a running test service. Its fields must not be changed.
@@ -81,6 +88,9 @@ type Harness struct {
 	// System/Component to its dips:// and https:// URLs (setup "Test",
 	// instance "Production"), for DIRAC clients and cfg-driven tools.
 	ConfigFile string
+	// Store is the file side of the default test service (nil with
+	// Options.Service): every FileTransfer direction, over both protocols.
+	Store *Store
 
 	tempDir   bool
 	closers   []func(context.Context) error
@@ -134,6 +144,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	h.Service = opts.Service
 	if h.Service == nil {
 		h.Service = NewTestService(opts.ServiceName)
+		h.Store = AddStore(h.Service)
 	}
 	if h.Service.Registry == nil {
 		h.Service.Registry = h.Registry()
@@ -187,7 +198,8 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		if err != nil {
 			return "", err
 		}
-		srv := server.NewDISET(h.Service, server.DISETConfig{TLS: tlsCfg, Encoding: opts.Encoding, Logger: logger})
+		srv := server.NewDISET(h.Service, server.DISETConfig{TLS: tlsCfg, Encoding: opts.Encoding, Logger: logger,
+			MeterProvider: opts.MeterProvider, TracerProvider: opts.TracerProvider})
 		h.serve(func() error { return srv.Serve(l) }, srv.Shutdown, srv.Close)
 		return urlOf(p, l), nil
 	}
@@ -213,7 +225,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		if err != nil {
 			return nil, err
 		}
-		u, err := h.startHTTPS(l, urlHost, cas, logger, opts.WrapHandler)
+		u, err := h.startHTTPS(l, urlHost, cas, logger, &opts)
 		if err != nil {
 			l.Close()
 			return nil, err

@@ -14,12 +14,14 @@ import (
 
 // startHTTPS serves the service over HTTPS on l (TLS added by the server).
 func (h *Harness) startHTTPS(l net.Listener, host string, cas *credentials.CAStore, logger *slog.Logger,
-	wrap func(http.Handler) http.Handler) (string, error) {
+	opts *Options) (string, error) {
+	wrap := opts.WrapHandler
 	tlsCfg, err := server.NewHTTPSTLSConfig(h.Files.Host, cas)
 	if err != nil {
 		return "", err
 	}
-	srv := server.NewHTTPS(server.HTTPSConfig{TLS: tlsCfg, Logger: logger}, h.Service)
+	srv := server.NewHTTPS(server.HTTPSConfig{TLS: tlsCfg, Logger: logger,
+		MeterProvider: opts.MeterProvider, TracerProvider: opts.TracerProvider}, h.Service)
 	if wrap != nil {
 		// The handler is wrapped (fault injection inside the TLS server, so
 		// client certificates still reach the service): serve it with an

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/jencode"
 )
@@ -165,9 +167,21 @@ func runCall(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var spans *spanRecorder
+	if c.verbose && !c.json {
+		var tp *sdktrace.TracerProvider
+		tp, spans = newSpanRecorder()
+		c.tracer = tp
+	}
 	out, res, err := doCall(ctx, &c, e, pos[0], pos[1], callArgs)
 	if c.verbose && out != nil && out.Timing != nil && !c.json {
 		writeTiming(e.stderr, out)
+	}
+	if spans != nil {
+		if s := spans.ended(); len(s) > 0 {
+			fmt.Fprintln(e.stderr, "spans:")
+			writeSpanTree(e.stderr, s)
+		}
 	}
 	if c.json && out != nil {
 		return writeJSONResult(e, out, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -19,6 +20,7 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	fs.Var(&allow, "allow", "accept this kind of difference (repeatable), e.g. value-mismatch for clocks")
 	var format string
 	registerFormat(fs, &format, "format")
+	get := fs.String("get", "", "compare a download instead of calls: `FILE_ID` (one JSON value) fetched from both endpoints at once, bytes compared as they arrive (size and MD5 in the report)")
 	pos, err := c.parse(e, fs, args, 3)
 	if err != nil {
 		return err
@@ -34,7 +36,14 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		endpoints = 1
 	}
 	var calls []compat.Call
+	var fileID any
 	switch {
+	case *get != "" && *callsFile == "" && len(pos) == endpoints:
+		if fileID, err = parseFileID(*get, false); err != nil {
+			return err
+		}
+	case *get != "":
+		return usageErr("--get FILE_ID takes ENDPOINT_A ENDPOINT_B (or one System/Component with both protocols) and no method")
 	case *callsFile != "" && len(pos) == endpoints:
 		if calls, err = compat.LoadFile(*callsFile); err != nil {
 			return usageErr("%v", err)
@@ -93,6 +102,9 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 	defer b.Close()
 	opts.NameA, opts.URLA = string(sides[0].protocol), sides[0].String()
 	opts.NameB, opts.URLB = string(sides[1].protocol), sides[1].String()
+	if *get != "" {
+		return compareDownload(ctx, e, &c, fs, a, b, fileID, opts)
+	}
 	rep := compat.Run(ctx, a, b, calls, opts)
 	if format != formatDIRACJSON && !c.json {
 		defer writeValues(e, rep, format)
@@ -171,4 +183,33 @@ func writeValues(e *env, rep *compat.Report, format string) {
 			fmt.Fprintf(e.stdout, "    %-6s %s\n", side.name+":", text)
 		}
 	}
+}
+
+// compareDownload is compare --get: exit 1 when the sides diverge, 3 when
+// a side could not be reached.
+func compareDownload(ctx context.Context, e *env, c *common, fs *flag.FlagSet, a, b compat.Receiver, fileID any, opts compat.Options) error {
+	ctx, cancel := transferContext(ctx, c, fs)
+	defer cancel()
+	rep := compat.CompareDownload(ctx, a, b, fileID, opts)
+	var err error
+	if c.json {
+		err = rep.WriteJSON(e.stdout)
+	} else {
+		err = rep.WriteText(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case rep.Failed():
+		for _, s := range []compat.DownloadSide{rep.A, rep.B} {
+			if s.Err != nil {
+				what, fix := explain(s.Err)
+				return &exitError{code: exitUnreachable, msg: unreachable(s.Name+": "+what, fix).Error()}
+			}
+		}
+	case rep.Divergent():
+		return &exitError{code: exitFail, msg: "the downloads differ"}
+	}
+	return nil
 }

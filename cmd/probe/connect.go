@@ -95,18 +95,19 @@ func (c *common) caller(e *env, t *target) (*diracrpc.Client, error) {
 		return nil, err
 	}
 	o := diracrpc.Options{
-		Service:       t.arg,
-		Setup:         c.setup,
-		VO:            c.vo,
-		SkipCACheck:   c.insecure,
-		Locator:       c.locator(e),
-		Timeout:       c.timeout,
-		FailoverURLs:  t.failover,
-		Attempts:      len(t.urls) + len(t.failover),
-		Breaker:       diracrpc.BreakerSettings{Disabled: true},
-		ProxyLocation: a.proxy,
-		Credential:    a.cred,
-		CAs:           a.cas,
+		Service:        t.arg,
+		Setup:          c.setup,
+		VO:             c.vo,
+		SkipCACheck:    c.insecure,
+		Locator:        c.locator(e),
+		Timeout:        c.timeout,
+		FailoverURLs:   t.failover,
+		Attempts:       len(t.urls) + len(t.failover),
+		Breaker:        diracrpc.BreakerSettings{Disabled: true},
+		ProxyLocation:  a.proxy,
+		Credential:     a.cred,
+		CAs:            a.cas,
+		TracerProvider: c.tracer,
 	}
 	if t.protocol == diracrpc.HTTPS {
 		return httpsclient.New(t.urls, o, httpsclient.Options{})

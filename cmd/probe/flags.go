@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // common are the flags every network subcommand takes. Unset flags fall back
@@ -20,6 +22,9 @@ type common struct {
 	json                    bool
 	noCS, verbose           bool
 	confState
+	// tracer, when set, receives the spans of the clients caller builds
+	// (call -v's span tree).
+	tracer trace.TracerProvider
 }
 
 // stringList is a repeatable string flag.
@@ -39,7 +44,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.caDir, "ca-dir", "", "CA directory (default: $X509_CERT_DIR, then /etc/grid-security/certificates)")
 	fs.Var(&c.configs, "config", "DIRAC cfg `FILE` for System/Component names (repeatable; later files win; default: $DIRAC/etc/dirac.cfg, $DIRACSYSCONFIG and ~/.dirac.cfg, merged as DIRAC does)")
 	fs.BoolVar(&c.noCS, "no-cs", false, "resolve names with the local configuration only, without asking the Configuration Service")
-	fs.BoolVar(&c.verbose, "v", false, "verbose, on stderr: where the configuration comes from and what the Configuration Servers answer; for call, where the time went (DNS, connect, TLS, proposal, server, transfer)")
+	fs.BoolVar(&c.verbose, "v", false, "verbose, on stderr: where the configuration comes from and what the Configuration Servers answer; for call, where the time went (DNS, connect, TLS, proposal, server, transfer) and the call's spans as a tree (attempts, failover, bans)")
 	fs.StringVar(&c.setup, "setup", "", "DIRAC setup (default: the configuration's /DIRAC/Setup)")
 	fs.StringVar(&c.vo, "vo", "", "virtual organisation announced to the service")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall time limit of each call")

@@ -11,9 +11,12 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/gateway"
+	"github.com/diracgo/diracrpc/promexport"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/shadow"
@@ -37,6 +40,7 @@ type gatewayFlags struct {
 	rate                          float64
 	noBaseline                    bool
 	reportFile, junitFile, logLvl string
+	metrics                       bool
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -45,6 +49,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.listenDIPS, "listen", ":9159", "DISET in: address of the dips:// listener (DIRAC clients' /DIRAC/Gateways/<site> = dips://HOST:PORT/Framework/Gateway)")
 	fs.StringVar(&g.listenHTTPS, "listen-https", "", "HTTPS in: address of the https:// listener (with --https-service and --trusted-host)")
 	fs.StringVar(&g.listenAdmin, "listen-admin", "127.0.0.1:9160", "/healthz, /readyz and the shadow report (/shadow/); empty: none")
+	fs.BoolVar(&g.metrics, "metrics", false, "serve OpenTelemetry metrics to Prometheus at /metrics on --listen-admin: calls in (rpc.server.*) and out (rpc.client.*, retries, bans, breakers)")
 	fs.Var(&g.httpsServices, "https-service", "System/Component served over HTTPS in (repeatable)")
 	fs.StringVar(&g.mode, "mode", "", "protocol towards the services: auto, dips, https, prefer-https (default: the configuration's /DIRAC/Selector)")
 	fs.Var(&g.serviceModes, "service-mode", "System/Component=MODE for one service (repeatable)")
@@ -137,9 +142,20 @@ func serveGateway(ctx context.Context, e *env, name string, args []string) error
 			return usageErr("%v", err)
 		}
 	}
+	var mp metric.MeterProvider // --metrics; nil: no instrumentation
+	admin := map[string]http.Handler{}
+	if g.metrics {
+		exp, err := promexport.New()
+		if err != nil {
+			return &exitError{code: exitFail, msg: "metrics: " + err.Error()}
+		}
+		defer exp.Shutdown(context.Background())
+		mp = exp.MeterProvider()
+		admin[promexport.Path] = exp.Handler()
+	}
 	gcfg := gateway.Config{
 		Selector: selector.Options{Resolver: res, Mode: mode, Services: services,
-			Client: diracrpc.Options{CAs: cas, Locator: c.locator(e), Logger: log, Setup: c.setup, VO: c.vo}},
+			Client: diracrpc.Options{CAs: cas, Locator: c.locator(e), Logger: log, Setup: c.setup, VO: c.vo, MeterProvider: mp}},
 		TrustedHost: g.trustedHost, HostCredential: host, Logger: log,
 		MaxTransfers: g.maxTransfers, MaxTransferBytes: g.maxTransferBytes,
 	}
@@ -158,13 +174,13 @@ func serveGateway(ctx context.Context, e *env, name string, args []string) error
 	if err != nil {
 		return &exitError{code: exitFail, msg: err.Error()}
 	}
-	admin := map[string]http.Handler{}
 	if sh != nil {
 		admin["/shadow/"] = http.StripPrefix("/shadow", sh.Handler())
 	}
 	srv := gateway.NewServer(gw, gateway.ServerConfig{
-		DISET:         server.DISETConfig{TLS: dtls, MaxConns: g.maxConns, MaxConcurrentCalls: g.maxCalls, Logger: log},
-		HTTPS:         server.HTTPSConfig{TLS: htls, MaxConcurrentCalls: g.maxCalls, Logger: log},
+		DISET: server.DISETConfig{TLS: dtls, MaxConns: g.maxConns, MaxConcurrentCalls: g.maxCalls, Logger: log,
+			MeterProvider: mp},
+		HTTPS:         server.HTTPSConfig{TLS: htls, MaxConcurrentCalls: g.maxCalls, Logger: log, MeterProvider: mp},
 		HTTPSServices: g.httpsServices,
 		Admin:         admin,
 	})
@@ -203,6 +219,9 @@ func serveGateway(ctx context.Context, e *env, name string, args []string) error
 			fmt.Fprintf(e.stdout, ", /healthz /readyz on http://%s", a)
 			if sh != nil {
 				fmt.Fprintf(e.stdout, ", report on http://%s/shadow/", a)
+			}
+			if g.metrics {
+				fmt.Fprintf(e.stdout, ", metrics on http://%s%s", a, promexport.Path)
 			}
 		}
 		fmt.Fprintln(e.stdout)

@@ -81,3 +81,41 @@ func TestGatewayCommand(t *testing.T) {
 		return json.NewDecoder(resp.Body).Decode(&rep) == nil && rep.Totals.Compared == 3
 	}, 30*time.Second, 10*time.Millisecond)
 }
+
+// gateway --metrics: the calls in and out, scraped from the admin
+// listener; an S_ERROR forwarded raw keeps its code (DISETCall.Done).
+func TestGatewayMetrics(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	info := startGateway(t, "gateway", "--mode", "dips", "--metrics", "--host-cert", h.Files.HostCert,
+		"--host-key", h.Files.HostKey, "--ca-dir", h.Files.CADir, "--config", h.ConfigFile, "--no-cs")
+	url := "dips://localhost:" + info["dips"][strings.LastIndex(info["dips"], ":")+1:] + "/" + testharness.DefaultService
+	r := probe(t, h.Env, "", "call", url, "add", "2", "3")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = probe(t, h.Env, "", "call", url, "failErrno", "2", `"gone"`)
+	require.Equal(t, 1, r.code, r.stderr)
+	// The gateway ends a call after answering it: scrape until both are in.
+	var in, out []string
+	var b []byte
+	require.Eventually(t, func() bool {
+		b = scrape(t, "http://"+info["admin"]+"/metrics")
+		in, out = nil, nil
+		for line := range strings.Lines(string(b)) {
+			switch {
+			case strings.HasPrefix(line, "rpc_server_duration_milliseconds_count{"):
+				in = append(in, line)
+			case strings.HasPrefix(line, "rpc_client_duration_milliseconds_count{"):
+				out = append(out, line)
+			}
+		}
+		return len(in) == 2
+	}, 20*time.Second, 5*time.Millisecond, string(b))
+	require.Len(t, in, 2, string(b))
+	require.Len(t, out, 2, string(b))
+	for _, lines := range [][]string{in, out} {
+		text := strings.Join(lines, "")
+		assert.Contains(t, text, `rpc_method="add"`)
+		assert.Contains(t, text, `error_type="service_error"`)
+		assert.Contains(t, text, `rpc_service="Framework/TestHarness"`)
+		assert.Contains(t, text, `rpc_system="dirac.diset"`)
+	}
+}

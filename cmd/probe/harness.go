@@ -23,6 +23,8 @@ type harnessInfo struct {
 	Dir      string            `json:"dir"`
 	Config   string            `json:"config"`
 	Service  string            `json:"service"`
+	// MetricsURL is the Prometheus endpoint (--metrics).
+	MetricsURL string `json:"metrics_url,omitempty"`
 }
 
 func runHarness(ctx context.Context, e *env, args []string) error {
@@ -36,6 +38,7 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	service := fs.String("service", testharness.DefaultService, "System/Component name of the test service")
 	encoding := fs.String("encoding", "json", "what the DISET servers write: json or dencode (DIRAC_USE_JSON_ENCODE=no)")
 	asJSON := fs.Bool("json", false, "print one JSON line with the URLs, the environment and the directory first")
+	metricsAddr := fs.String("metrics", "", "serve the servers' OpenTelemetry metrics to Prometheus at http://`ADDR`/metrics (e.g. 127.0.0.1:9100; port 0: ephemeral)")
 	var in installation
 	in.register(fs)
 	pos, err := parseInterleaved(fs, args, -1)
@@ -44,6 +47,14 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	}
 	if len(pos) != 0 {
 		return usageErr("harness takes no arguments")
+	}
+	if *metricsAddr != "" {
+		mp, u, stop, err := serveMetrics(ctx, *metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		in.meter, in.metricsURL = mp, u
 	}
 	if in.enabled() {
 		if *encoding != "json" && *encoding != "dencode" {
@@ -76,7 +87,7 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	if *dipsPort < 0 && *dipPort < 0 && *httpsPort < 0 {
 		return usageErr("every port is -1: nothing to serve (leave at least one of --dips-port, --dip-port, --https-port at 0 or a port)")
 	}
-	opts := testharness.Options{Dir: *dir, Host: *host, URLHost: *urlHost, ServiceName: *service}
+	opts := testharness.Options{Dir: *dir, Host: *host, URLHost: *urlHost, ServiceName: *service, MeterProvider: in.meter}
 	switch *encoding {
 	case "json":
 	case "dencode":
@@ -110,11 +121,14 @@ func runHarness(ctx context.Context, e *env, args []string) error {
 	defer h.Close()
 	if *asJSON {
 		if err := writeJSON(e.stdout, harnessInfo{DIPSURL: h.DIPSURL, DIPURL: h.DIPURL, HTTPSURL: h.HTTPSURL,
-			Env: h.Env, Dir: h.Dir, Config: h.ConfigFile, Service: h.Service.Name}); err != nil {
+			Env: h.Env, Dir: h.Dir, Config: h.ConfigFile, Service: h.Service.Name, MetricsURL: in.metricsURL}); err != nil {
 			return err
 		}
 	} else {
 		printHarness(e, h)
+		if in.metricsURL != "" {
+			fmt.Fprintf(e.stdout, "metrics for Prometheus: %s\n", in.metricsURL)
+		}
 	}
 	<-ctx.Done()
 	fmt.Fprintln(e.stderr, "probe harness: stopping")

@@ -91,7 +91,7 @@ func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) strin
 
 // stopAtCleanup interrupts cmd (a harness) when the test ends and checks
 // that it stops cleanly.
-func stopAtCleanup(t *testing.T, cmd *exec.Cmd, stderr *syncBuffer) {
+func stopAtCleanup(t testing.TB, cmd *exec.Cmd, stderr *syncBuffer) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
@@ -129,7 +129,7 @@ type harnessProc struct {
 	info harnessInfo
 }
 
-func startHarness(t *testing.T, args ...string) *harnessProc {
+func startHarness(t testing.TB, args ...string) *harnessProc {
 	t.Helper()
 	hp := &harnessProc{}
 	// Registered first, so that it runs after probe has stopped.

@@ -198,7 +198,7 @@ func startREADMEHarness(t *testing.T, args []string) string {
 
 // startBanner runs probe with args until it printed the line last says
 // ends its banner; it returns the banner and stops probe at the end.
-func startBanner(t *testing.T, args []string, last func(line string) bool) string {
+func startBanner(t testing.TB, args []string, last func(line string) bool) string {
 	t.Helper()
 	cmd := exec.Command(probeBin, args...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
@@ -32,6 +34,9 @@ type installation struct {
 	configs                  stringList
 	noCS                     bool
 	setup                    string
+	// meter and metricsURL are --metrics' provider and endpoint.
+	meter      metric.MeterProvider
+	metricsURL string
 }
 
 func (in *installation) register(fs *flag.FlagSet) {
@@ -149,11 +154,11 @@ func (in *installation) serve(ctx context.Context, e *env, name, host, urlHost s
 				l.Close()
 				return &exitError{code: exitFail, msg: err.Error()}
 			}
-			h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet}, svc)
+			h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet, MeterProvider: in.meter}, svc)
 			serve, stop = func() error { return h.Serve(l) }, append(stop, h.Close)
 			path = system + "/Tornado" + component
 		default:
-			dc := server.DISETConfig{Encoding: encoding, Logger: quiet}
+			dc := server.DISETConfig{Encoding: encoding, Logger: quiet, MeterProvider: in.meter}
 			if p == diracrpc.DIPS {
 				if dc.TLS, err = credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: hostCred, CAs: cas,
 					RequireClientCert: true}); err != nil {
@@ -177,7 +182,7 @@ func (in *installation) serve(ctx context.Context, e *env, name, host, urlHost s
 	if asJSON {
 		if err := writeJSON(e.stdout, harnessInfo{DIPSURL: urls[diracrpc.DIPS], DIPURL: urls[diracrpc.DIP],
 			HTTPSURL: urls[diracrpc.HTTPS], Env: map[string]string{"X509_CERT_DIR": in.caDir},
-			Config: strings.Join(in.configs, ","), Service: name}); err != nil {
+			Config: strings.Join(in.configs, ","), Service: name, MetricsURL: in.metricsURL}); err != nil {
 			return err
 		}
 	} else {
@@ -189,6 +194,9 @@ func (in *installation) serve(ctx context.Context, e *env, name, host, urlHost s
 		}
 		if b, ok := src.(*endpoint.Bootstrap); ok {
 			fmt.Fprintf(e.stdout, "following the Configuration Service (version %s) every %s\n", b.Version(), b.RefreshInterval())
+		}
+		if in.metricsURL != "" {
+			fmt.Fprintf(e.stdout, "metrics for Prometheus: %s\n", in.metricsURL)
 		}
 		fmt.Fprintln(e.stdout, "Ctrl-C stops it.")
 	}

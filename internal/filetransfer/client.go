@@ -27,7 +27,9 @@ func Start(ctx context.Context, f Frames, fi FileInfo, o Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = diracrpc.ParseResult(v)
+	if _, err = diracrpc.ParseResult(v); err == nil && o.Accepted != nil {
+		o.Accepted()
+	}
 	return err
 }
 
@@ -128,6 +130,7 @@ func Download(ctx context.Context, f Frames, fi FileInfo, dst io.Writer, o Optio
 		return nil, err
 	}
 	o.DeclaredSize = -1
+	o.AnswerFirst = o.MaxSize <= 0
 	r := NewReceiver(ctx, f, o)
 	defer r.Release()
 	_, err := r.WriteTo(dst)

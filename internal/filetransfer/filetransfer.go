@@ -140,7 +140,8 @@ var (
 	ErrAborted = errors.New("filetransfer: transfer aborted by the peer")
 	// ErrChecksum: the data's MD5 is not the one the sender announced
 	// (DIRAC: "Error in the file CRC").
-	ErrChecksum = errors.New("filetransfer: Error in the file CRC")
+	// It is diracrpc.ErrChecksum, so that callers of the client match it.
+	ErrChecksum = diracrpc.ErrChecksum
 	// ErrTooLarge: more data than the receiver's maximum size.
 	ErrTooLarge = errors.New("filetransfer: Exceeded maximum file size")
 	// ErrSizeMismatch: the data does not have the size the sender declared.
@@ -178,6 +179,15 @@ type Options struct {
 	// Progress, when set, is called after each chunk with the total bytes
 	// moved so far.
 	Progress func(total int64)
+	// AnswerFirst makes a Receiver answer a data chunk as soon as its frame
+	// is read, before decoding and hashing it, so that the sender prepares
+	// the next chunk meanwhile (the client's downloads). A chunk found
+	// invalid after its answer fails the transfer at once. Only without
+	// MaxSize and DeclaredSize, whose refusals must replace the answer.
+	AnswerFirst bool
+	// Accepted, when set, is called by Start once the server accepted the
+	// file info (from then on an upload may reach the service).
+	Accepted func()
 }
 
 // DefaultIdleTimeout is the idle timeout when Options.IdleTimeout is 0.

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/mixed"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // scripted is a net.Conn that reads a fixed byte stream and discards what
@@ -38,7 +40,8 @@ func FuzzReceiver(f *testing.F) {
 	f.Add([]byte(`47:{"OK": false, "Errno": 0, "Message": "boom"}`))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		c := diset.NewConn(&scripted{r: bytes.NewReader(stream)}, diset.JSON)
-		for _, o := range []Options{{DeclaredSize: -1, MaxSize: 1 << 10}, {DeclaredSize: 2, NoCheckSum: true}} {
+		for _, o := range []Options{{DeclaredSize: -1, MaxSize: 1 << 10}, {DeclaredSize: 2, NoCheckSum: true},
+			{DeclaredSize: -1, AnswerFirst: true}} {
 			r := NewReceiver(context.Background(), c, o)
 			got, err := io.ReadAll(r)
 			if err == nil && !r.Done() {
@@ -76,6 +79,35 @@ func FuzzParseFileInfo(f *testing.F) {
 				// The file id came from a decoder: it must encode again.
 				t.Logf("re-encoding %v: %v", fi.FileID, err)
 			}
+		}
+	})
+}
+
+// FuzzFastChunk: whatever the fast path takes out of a frame is what the
+// general decoder finds in it, S_OK([true, data]).
+func FuzzFastChunk(f *testing.F) {
+	f.Add([]byte(`{"OK": true, "Value": [true, {"__dCls": "b64", "obj": "aGk="}]}`))
+	f.Add([]byte(`{"OK": true, "Value": [true, {"__dCls": "b64", "obj": "aG\\u006b="}]}`))
+	f.Add([]byte("ds2:OKb1s5:Valuelb1s2:hiee"))
+	f.Add([]byte("ds2:OKb1s5:Valuelb1s2:hieeXX"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var r Receiver
+		data, ok := r.fastChunk(p)
+		if !ok {
+			return
+		}
+		v, _, err := diset.Decode(p)
+		if err != nil {
+			t.Fatalf("fast path took %q, the decoder refuses it: %v", p, err)
+		}
+		val, err := diracrpc.ParseResult(v)
+		items, _ := value.Items(val)
+		if err != nil || len(items) != 2 || items[0] != true {
+			t.Fatalf("fast path took %q, the decoder found %v", p, v)
+		}
+		want, _ := dataOf(items[1])
+		if !bytes.Equal(want, data) {
+			t.Fatalf("fast path %q, decoder %q", data, want)
 		}
 	})
 }

@@ -120,3 +120,47 @@ func (l *link) release() {
 	l.stop()
 	_ = l.f.Net().SetDeadline(time.Time{})
 }
+
+// rawFrames is implemented by *diset.Conn: frames read undecoded and
+// written pre-encoded, so that one end's decoding or encoding of a chunk
+// overlaps with the other end's work (see Options.AnswerFirst and
+// Sender.ReadFrom).
+type rawFrames interface {
+	RecvPayload(limit int) ([]byte, error)
+	AppendEncode(dst []byte, v any) ([]byte, error)
+	SendEncoded(buf []byte, keepAlive bool) error
+}
+
+// recvPayload reads one frame undecoded, as recv does.
+func (l *link) recvPayload(rf rawFrames, limit int) ([]byte, error) {
+	if l.rbroken {
+		return nil, errBroken
+	}
+	if l.arm() && !l.aborting {
+		return nil, l.ctxErr()
+	}
+	p, err := rf.RecvPayload(limit)
+	if err != nil {
+		l.rbroken = true
+		if err == io.EOF {
+			err = fmt.Errorf("filetransfer: connection closed by peer: %w", io.ErrUnexpectedEOF)
+		}
+		return nil, l.classify(err)
+	}
+	return p, nil
+}
+
+// sendEncoded writes one frame encoded by rawFrames.Encode, as send does.
+func (l *link) sendEncoded(rf rawFrames, buf []byte) error {
+	if l.wbroken {
+		return errBroken
+	}
+	if l.arm() && !l.aborting {
+		return l.ctxErr()
+	}
+	if err := rf.SendEncoded(buf, false); err != nil {
+		l.wbroken = true
+		return l.classify(err)
+	}
+	return nil
+}

@@ -72,7 +72,13 @@ func (s *Sender) Write(p []byte) (int, error) {
 }
 
 // ReadFrom sends everything r yields, reading straight into the chunk.
+// Over a connection that takes pre-encoded frames (*diset.Conn) the next
+// chunk is read, hashed and encoded while the receiver answers the
+// previous one.
 func (s *Sender) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := s.l.f.(rawFrames); ok && len(s.buf) == 0 {
+		return s.readFromPipelined(rf, r)
+	}
 	var total int64
 	for {
 		if s.done || s.err != nil {
@@ -204,4 +210,82 @@ func (s *Sender) Fail(msg string) error {
 	err := s.l.send(errFrame(msg))
 	s.end(errors.New(msg))
 	return err
+}
+
+// prepared is a chunk read, hashed and encoded ahead.
+type prepared struct {
+	frame []byte
+	n     int
+	err   error // the read's: io.EOF at the end
+}
+
+func (s *Sender) prepare(rf rawFrames, r io.Reader, buf, frame []byte) prepared {
+	n, err := io.ReadFull(r, buf)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	p := prepared{n: n, err: err}
+	if n > 0 {
+		if s.sum != nil {
+			s.sum.Write(buf[:n])
+		}
+		var eerr error
+		if p.frame, eerr = rf.AppendEncode(frame, okFrame([]any{true, buf[:n]})); eerr != nil && p.err == nil {
+			p.n, p.err = 0, eerr
+		}
+	}
+	return p
+}
+
+// readFromPipelined is ReadFrom with the next chunk prepared during the
+// wait for the answer: two chunks and two encoded frames at most.
+func (s *Sender) readFromPipelined(rf rawFrames, r io.Reader) (int64, error) {
+	bufs := [2][]byte{make([]byte, ChunkSize), make([]byte, ChunkSize)}
+	var frames [2][]byte // the encoded frames, reused once sent
+	cur := s.prepare(rf, r, bufs[0], nil)
+	frames[0] = cur.frame
+	total := int64(cur.n)
+	for i := 1; ; i ^= 1 {
+		if s.done || s.err != nil {
+			return total, s.finishedErr()
+		}
+		if cur.n == 0 {
+			if cur.err == io.EOF {
+				return total, nil
+			}
+			return total, cur.err
+		}
+		if err := s.l.sendEncoded(rf, cur.frame); err != nil {
+			return total, s.fail(err)
+		}
+		var ahead chan prepared
+		if cur.err == nil {
+			ahead = make(chan prepared, 1)
+			go func(i int) {
+				p := s.prepare(rf, r, bufs[i], frames[i])
+				frames[i] = p.frame
+				ahead <- p
+			}(i)
+		}
+		ack, err := s.l.recv(ControlFrameLimit)
+		next := prepared{err: cur.err}
+		if ahead != nil {
+			next = <-ahead // never left running: it shares the hash
+			total += int64(next.n)
+		}
+		if err != nil {
+			return total, s.fail(err)
+		}
+		if isAbort(ack) {
+			return total, s.end(ErrAborted)
+		}
+		if _, err := diracrpc.ParseResult(ack); err != nil {
+			return total, s.end(err)
+		}
+		s.sent += int64(cur.n)
+		if s.progress != nil {
+			s.progress(s.sent)
+		}
+		cur = next
+	}
 }

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/jencode"
+)
+
+// transferFlags are the flags get and put add to the common ones.
+type transferFlags struct {
+	token  string
+	bulk   string
+	format string
+}
+
+func (t *transferFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.token, "token", "", "DIRAC's token of the transfer (StorageElement's; one containing NoCheckSum skips the MD5)")
+	fs.StringVar(&t.bulk, "bulk", "", "a bulk (DISET only): `FORMAT` tar or tar.bz2 of the stream; FILE_ID is the bulk id without suffix")
+	registerFormat(fs, &t.format, "format")
+}
+
+func (t *transferFlags) bulkFormat() (diracrpc.BulkFormat, bool, error) {
+	switch t.bulk {
+	case "":
+		return 0, false, nil
+	case "tar":
+		return diracrpc.Tar, true, nil
+	case "tar.bz2":
+		return diracrpc.TarBz2, true, nil
+	}
+	return 0, false, usageErr("--bulk must be tar or tar.bz2, not %q", t.bulk)
+}
+
+// parseFileID reads FILE_ID, one DIRAC JSON value; a bulk id is a string.
+func parseFileID(raw string, bulk bool) (any, error) {
+	v, err := jencode.Decode([]byte(raw))
+	if err != nil {
+		return nil, usageErr("FILE_ID (%s) is not a JSON value: %v (strings need quotes: '\"name\"')", raw, err)
+	}
+	if _, ok := v.(string); bulk && !ok {
+		return nil, usageErr("a bulk id is a JSON string, not %s", raw)
+	}
+	return v, nil
+}
+
+// transferContext bounds a transfer by --timeout only when it was given:
+// the 30 s default suits calls, not files. The idle timeout between
+// chunks always applies.
+func transferContext(ctx context.Context, c *common, fs *flag.FlagSet) (context.Context, context.CancelFunc) {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "timeout" })
+	if given {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// transferClient resolves ENDPOINT and builds its client.
+func transferClient(ctx context.Context, c *common, e *env, arg string) (*diracrpc.Client, *callResult, error) {
+	ts, err := c.resolveTargets(ctx, e, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &callResult{Endpoint: arg, Protocol: string(ts[0].protocol)}
+	cl, err := c.caller(e, ts[0])
+	if err != nil {
+		return nil, out, failure(out, err)
+	}
+	return cl, out, nil
+}
+
+func runGet(ctx context.Context, e *env, args []string) error {
+	var c common
+	var tf transferFlags
+	fs := c.flagSet(e, "get")
+	tf.register(fs)
+	output := fs.String("o", "-", "write the file to `FILE` (- : stdout); written to a temporary file renamed on success, so a refused or failed transfer leaves nothing")
+	list := fs.Bool("list", false, "with --bulk: print the bulk's listing (ListBulk) instead of downloading it")
+	pos, err := c.parse(e, fs, args, 2)
+	if err != nil {
+		return err
+	}
+	if err := checkFormat("format", tf.format); err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageErr("want ENDPOINT and FILE_ID")
+	}
+	format, bulk, err := tf.bulkFormat()
+	if err != nil {
+		return err
+	}
+	if *list && !bulk {
+		return usageErr("--list goes with --bulk")
+	}
+	id, err := parseFileID(pos[1], bulk)
+	if err != nil {
+		return err
+	}
+	cl, out, err := transferClient(ctx, &c, e, pos[0])
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := transferContext(ctx, &c, fs)
+	defer cancel()
+	opts := []diracrpc.TransferOption{diracrpc.WithToken(tf.token)}
+	if *list {
+		out.Method = diracrpc.ListBulk.Method()
+		res, err := cl.ListBulk(ctx, id.(string), format, opts...)
+		return printValue(e, &c, tf.format, out, res, err)
+	}
+	out.Method = diracrpc.ToClient.Method()
+	var w io.Writer = e.stdout
+	var tmp *os.File
+	if *output != "-" {
+		// The temporary file sits beside the target, so that the rename
+		// stays on one file system.
+		dir, base := filepath.Split(*output)
+		if dir == "" {
+			dir = "."
+		}
+		if tmp, err = os.CreateTemp(dir, "."+base+".part-*"); err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("cannot write %s: %v", *output, err)}
+		}
+		defer func() {
+			if tmp != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		w = tmp
+	}
+	bar := newProgress(e, &c)
+	opts = append(opts, diracrpc.WithProgress(bar.update))
+	start := time.Now()
+	var res *diracrpc.Result
+	if bulk {
+		res, err = cl.ReceiveBulk(ctx, id.(string), format, w, opts...)
+	} else {
+		res, err = cl.Receive(ctx, id, w, opts...)
+	}
+	bar.done()
+	out.ElapsedMS = millis(time.Since(start))
+	if errors.Is(err, diracrpc.ErrNotModified) {
+		// BundleDelivery: the version asked for is current; nothing to write.
+		fmt.Fprintf(e.stderr, "probe get: not modified: the service's current version is %s\n", reprOf(res.Value))
+		out.OK, out.Value = true, diracJSON(res.Value)
+		if c.json {
+			return writeJSON(e.stdout, out)
+		}
+		return nil
+	}
+	if err != nil {
+		err = failure(out, err)
+		if c.json {
+			return writeJSONResult(e, out, err)
+		}
+		return err
+	}
+	if tmp != nil {
+		if err := tmp.Sync(); err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("writing %s: %v", *output, err)}
+		}
+		if err := tmp.Close(); err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("writing %s: %v", *output, err)}
+		}
+		if err := os.Rename(tmp.Name(), *output); err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("writing %s: %v", *output, err)}
+		}
+		tmp = nil
+	}
+	out.OK = true
+	out.Value = diracJSON(res.Value)
+	out.Protocol, out.URL = string(res.Protocol), res.URL
+	if c.json && *output != "-" {
+		return writeJSON(e.stdout, out)
+	}
+	return nil
+}
+
+func runPut(ctx context.Context, e *env, args []string) error {
+	var c common
+	var tf transferFlags
+	fs := c.flagSet(e, "put")
+	tf.register(fs)
+	pos, err := c.parse(e, fs, args, 3)
+	if err != nil {
+		return err
+	}
+	if err := checkFormat("format", tf.format); err != nil {
+		return err
+	}
+	if len(pos) != 3 {
+		return usageErr("want ENDPOINT, FILE_ID and FILE (- : stdin)")
+	}
+	format, bulk, err := tf.bulkFormat()
+	if err != nil {
+		return err
+	}
+	id, err := parseFileID(pos[1], bulk)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = e.stdin
+	if pos[2] != "-" {
+		f, err := os.Open(pos[2])
+		if err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("cannot read %s: %v", pos[2], err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	cl, out, err := transferClient(ctx, &c, e, pos[0])
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if pos[2] == "-" && cl.Protocol() == diracrpc.HTTPS {
+		// HTTPS needs the size first: a pipe is spooled to a temporary file.
+		if r, err = spool(r); err != nil {
+			return &exitError{code: exitFail, msg: fmt.Sprintf("reading stdin: %v", err)}
+		}
+		defer os.Remove(r.(*os.File).Name())
+		defer r.(*os.File).Close()
+	}
+	ctx, cancel := transferContext(ctx, &c, fs)
+	defer cancel()
+	bar := newProgress(e, &c)
+	opts := []diracrpc.TransferOption{diracrpc.WithToken(tf.token), diracrpc.WithProgress(bar.update)}
+	start := time.Now()
+	var res *diracrpc.Result
+	if bulk {
+		out.Method = diracrpc.BulkFromClient.Method()
+		res, err = cl.SendBulk(ctx, id.(string), format, r, opts...)
+	} else {
+		out.Method = diracrpc.FromClient.Method()
+		res, err = cl.Send(ctx, id, r, opts...)
+	}
+	bar.done()
+	out.ElapsedMS = millis(time.Since(start))
+	return printValue(e, &c, tf.format, out, res, err)
+}
+
+// printValue ends put and get --list as call ends: the S_OK value on
+// stdout in the chosen format, or the failure with call's exit codes.
+func printValue(e *env, c *common, format string, out *callResult, res *diracrpc.Result, err error) error {
+	if err != nil {
+		err = failure(out, err)
+		if c.json {
+			return writeJSONResult(e, out, err)
+		}
+		return err
+	}
+	out.OK = true
+	out.Value = diracJSON(res.Value)
+	out.Protocol, out.URL = string(res.Protocol), res.URL
+	if c.json {
+		return writeJSON(e.stdout, out)
+	}
+	text, merr := display(format, res.Value)
+	if merr != nil {
+		text = reprOf(res.Value)
+	}
+	_, err = fmt.Fprintln(e.stdout, text)
+	return err
+}
+
+// progress draws a progress line with rate and ETA on stderr, only when
+// stderr is a terminal (and not with --json).
+type progress struct {
+	e     *env
+	on    bool
+	start time.Time
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+	sofar int64
+	total int64
+}
+
+func newProgress(e *env, c *common) *progress {
+	return &progress{e: e, on: e.isTerminal && !c.json, start: time.Now()}
+}
+
+func (p *progress) update(done, total int64) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sofar, p.total = done, total
+	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
+		p.last = now
+		p.draw()
+	}
+}
+
+func (p *progress) draw() {
+	el := time.Since(p.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(p.sofar) / el
+	}
+	line := fmt.Sprintf("%s  %s/s", sizeText(p.sofar), sizeText(int64(rate)))
+	if p.total > 0 {
+		line = fmt.Sprintf("%3.0f%%  %s / %s  %s/s", 100*float64(p.sofar)/float64(p.total), sizeText(p.sofar),
+			sizeText(p.total), sizeText(int64(rate)))
+		if rate > 0 && p.sofar < p.total {
+			eta := time.Duration(float64(p.total-p.sofar) / rate * float64(time.Second))
+			line += "  ETA " + eta.Round(time.Second).String()
+		}
+	}
+	fmt.Fprintf(p.e.stderr, "\r%-60s", line)
+	p.drawn = true
+}
+
+// done draws the final state and ends the line.
+func (p *progress) done() {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sofar > 0 || p.drawn {
+		p.draw()
+		fmt.Fprintln(p.e.stderr)
+	}
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// spool copies r to a temporary file, rewound.
+func spool(r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp("", "probe-put-*")
+	if err != nil {
+		return nil, err
+	}
+	if _, err = io.Copy(f, r); err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}

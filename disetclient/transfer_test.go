@@ -1,0 +1,192 @@
+package disetclient_test
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/internal/diset"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// fakeSender is a dip:// server whose ToClient transfers are scripted, to
+// play what the Go server never does (wrong MD5, dying mid-stream,
+// BundleDelivery's abort with S_OK). It counts connections.
+type fakeSender struct {
+	url   string
+	conns atomic.Int64
+}
+
+func newFakeSender(t *testing.T, script func(c *diset.Conn)) *fakeSender {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &fakeSender{url: "dip://" + l.Addr().String() + "/Framework/Fake"}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			f.conns.Add(1)
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			c := diset.NewConn(nc, diset.JSON)
+			if _, _, err := c.Recv(0); err == nil { // proposal
+				_ = c.Send(diracrpc.OK(nil))
+				if _, _, err := c.Recv(0); err == nil { // file info
+					_ = c.Send(diracrpc.OK("Accepted"))
+					script(c)
+				}
+			}
+			nc.Close()
+		}
+	}()
+	return f
+}
+
+func chunk(b []byte) *value.Dict { return diracrpc.OK([]any{true, b}) }
+
+func md5of(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
+
+func fakeClient(t *testing.T, f *fakeSender) *diracrpc.Client {
+	// Two URLs of the same server: a second attempt would show as a second
+	// connection.
+	c, err := disetclient.New([]string{f.url, f.url}, diracrpc.Options{BackoffMin: time.Millisecond,
+		Breaker: diracrpc.BreakerSettings{Disabled: true}}, disetclient.Options{})
+	require.NoError(t, err)
+	return c
+}
+
+func TestTransferMD5Mismatch(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 1000)
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.Send(chunk(data))
+		_, _, _ = c.Recv(0)
+		_ = c.Send(diracrpc.OK([]any{false, md5of([]byte("other"))}))
+		_ = c.Send(diracrpc.OK(nil))
+	})
+	c := fakeClient(t, f)
+	var buf bytes.Buffer
+	_, err := c.Receive(diracrpc.WithIdempotent(ctxT(t)), "file", &buf)
+	require.ErrorIs(t, err, diracrpc.ErrChecksum)
+	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err))
+	assert.True(t, diracrpc.Reached(err))
+	assert.Equal(t, int64(1), f.conns.Load(), "data flowed into a writer that cannot rewind: not again")
+
+	// NoCheckSum in the token: the same transfer succeeds.
+	buf.Reset()
+	_, err = c.Receive(ctxT(t), "file", &buf, diracrpc.WithToken("NoCheckSum"))
+	require.NoError(t, err)
+	assert.Equal(t, data, buf.Bytes())
+}
+
+func TestTransferServerStopsMidStream(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.Send(chunk(bytes.Repeat([]byte("y"), 5000)))
+		_, _, _ = c.Recv(0)
+		// and the server dies
+	})
+	c := fakeClient(t, f)
+	var buf bytes.Buffer
+	_, err := c.Receive(ctxT(t), "file", &buf)
+	require.Error(t, err)
+	assert.Equal(t, diracrpc.CodeUnreachable, diracrpc.CodeOf(err))
+	assert.True(t, diracrpc.Reached(err))
+	assert.Equal(t, int64(1), f.conns.Load(), "never retried once data has flowed")
+	assert.Equal(t, 5000, buf.Len(), "what came is documented as written")
+}
+
+// TestTransferRetriedBeforeData: a server that dies after accepting but
+// before any data is tried again (nothing flowed), as a call would be.
+func TestTransferRetriedBeforeData(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {})
+	c := fakeClient(t, f)
+	_, err := c.Receive(ctxT(t), "file", &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Greater(t, f.conns.Load(), int64(1))
+}
+
+// TestTransferNotModified plays BundleDelivery's answer to a current
+// version: abort before any data, then S_OK(version).
+func TestTransferNotModified(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {
+		abort := diracrpc.OK([]any{false, ""})
+		abort.Set("AbortTransfer", true)
+		_ = c.Send(abort)
+		_, _, _ = c.Recv(0)
+		_ = c.Send(diracrpc.OK("v42"))
+	})
+	c := fakeClient(t, f)
+	var buf bytes.Buffer
+	res, err := c.Receive(ctxT(t), []any{"CAs", "v42"}, &buf)
+	require.ErrorIs(t, err, diracrpc.ErrNotModified)
+	require.NotNil(t, res)
+	assert.Equal(t, "v42", res.Value)
+	assert.Zero(t, buf.Len())
+	assert.Equal(t, int64(1), f.conns.Load())
+}
+
+// TestTransferInvalidChunkAfterAnswer: the client answers a chunk before
+// decoding it; one that turns out invalid fails the download with the
+// abort flag on the next frame, and nothing is retried.
+func TestTransferInvalidChunkAfterAnswer(t *testing.T) {
+	aborted := make(chan bool, 1)
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.Send(diracrpc.OK([]any{true, int64(5)}))
+		_, _, _ = c.Recv(0) // answered first
+		_ = c.Send(chunk([]byte("more")))
+		v, _, err := c.Recv(0)
+		d, _ := v.(*value.Dict)
+		flag, _ := d.Lookup("AbortTransfer")
+		aborted <- err == nil && flag == true
+		_ = c.Send(diracrpc.OK(nil))
+	})
+	c := fakeClient(t, f)
+	_, err := c.Receive(ctxT(t), "file", &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err), "%v", err)
+	assert.True(t, <-aborted, "the next chunk is answered with the abort flag")
+	assert.Equal(t, int64(1), f.conns.Load())
+}
+
+// TestTransferKeepAliveBetweenChunks: a keep-alive ping between chunks is
+// answered and skipped.
+func TestTransferKeepAliveBetweenChunks(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.SendPing()
+		_, _, _ = c.RecvFrame(0) // the pong
+		_ = c.Send(chunk([]byte("abc")))
+		_, _, _ = c.Recv(0)
+		_ = c.Send(diracrpc.OK([]any{false, md5of([]byte("abc"))}))
+		_ = c.Send(diracrpc.OK("done"))
+	})
+	c := fakeClient(t, f)
+	var buf bytes.Buffer
+	res, err := c.Receive(ctxT(t), "file", &buf)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", buf.String())
+	assert.Equal(t, "done", res.Value)
+}
+
+// TestUploadAcceptedNotRetried: once the server accepted an upload it may
+// have stored something: a lost connection is not retried, even before
+// any chunk was answered.
+func TestUploadAcceptedNotRetried(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {}) // accepts, then closes
+	c := fakeClient(t, f)
+	_, err := c.Send(ctxT(t), "file", bytes.NewReader(nil)) // no data: only the acceptance counts
+	require.Error(t, err)
+	assert.True(t, diracrpc.Reached(err))
+	assert.Equal(t, int64(1), f.conns.Load())
+}
