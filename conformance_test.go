@@ -403,7 +403,7 @@ func TestAttemptTotalsEqual(t *testing.T) {
 // X509_USER_PROXY and X509_CERT_DIR, see README).
 func TestOracleTornadoByName(t *testing.T) {
 	url := oracle.Require(t, oracle.HTTPSURL, "a DIRAC Tornado service (e.g. https://localhost:8443/Framework/OracleTornado)")
-	conf := cfg.MustParse("DIRAC\n{\n  Setup = Oracle\n  Setups\n  {\n    Oracle\n    {\n      Framework = Production\n    }\n  }\n}\n")
+	conf := cfg.MustParse(oracle.Config("", "", ""))
 	require.NoError(t, conf.Set("/Systems/Framework/Production/URLs/Oracle", url))
 	sel := selector.New(selector.Options{Resolver: &endpoint.Resolver{Source: endpoint.Static(conf)},
 		Client: diracrpc.Options{Logger: quiet}, Logger: quiet})

@@ -14,30 +14,16 @@ import (
 // operation (garbage collection included), which stays meaningful when other
 // processes compete for the CPUs.
 
-// measure runs op in b's loop and reports cpu-ns/op.
+// measure is benchkit.Measure (one caller, no server) reporting size bytes
+// per operation.
 func measure(b *testing.B, size int, op func() error) {
 	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	start, ok := benchkit.CPUTime()
-	for b.Loop() {
-		if err := op(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if end, ok2 := benchkit.CPUTime(); ok && ok2 {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-	}
+	benchkit.Measure(b, nil, 1, op)
 }
 
 func BenchmarkDecode(b *testing.B) {
-	denc, err := Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
-	jenc, err := json.Marshal(benchdata.Plain())
-	if err != nil {
-		b.Fatal(err)
-	}
+	denc := benchkit.Encoded(b, Marshal, benchdata.Generic())
+	jenc := benchkit.Encoded(b, json.Marshal, benchdata.Plain())
 	b.Run("DEncode", func(b *testing.B) {
 		measure(b, len(denc), func() error { var v any; return Unmarshal(denc, &v) })
 	})
@@ -54,15 +40,7 @@ func BenchmarkDecode(b *testing.B) {
 
 func BenchmarkEncode(b *testing.B) {
 	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()
-	run := func(name string, enc func() ([]byte, error)) {
-		out, err := enc()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name, func(b *testing.B) {
-			measure(b, len(out), func() error { _, err := enc(); return err })
-		})
-	}
+	run := func(name string, enc func() ([]byte, error)) { benchkit.RunEncode(b, name, enc) }
 	run("DEncode-generic", func() ([]byte, error) { return Marshal(generic) })
 	run("DEncode-plain", func() ([]byte, error) { return Marshal(plain) })
 	run("encoding-json-plain", func() ([]byte, error) { return json.Marshal(plain) })

@@ -6,9 +6,9 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -20,26 +20,7 @@ import (
 // digits dropped; years outside 1..9999 are refused, as Python has no such
 // datetimes); a *value.Object (a JSON-only JSerializable) is refused, as DIRAC's
 // DEncode refuses it; so are dict keys that are lists or dicts.
-func Marshal(v any) ([]byte, error) {
-	bp := bufPool.Get().(*[]byte)
-	buf, err := AppendMarshal((*bp)[:0], v)
-	var out []byte
-	if err == nil {
-		out = append(make([]byte, 0, len(buf)), buf...)
-	}
-	if cap(buf) <= maxPooled {
-		*bp = buf
-		bufPool.Put(bp)
-	}
-	return out, err
-}
-
-// bufPool recycles encoding buffers: growing a buffer from nothing costs more
-// than the encoding itself on large replies. Only buffers up to maxPooled are
-// kept, so that one huge message does not stay pinned.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-const maxPooled = 4 << 20
+func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 
 // AppendMarshal appends the DEncode bytes of v to dst and returns the
 // extended buffer, so that callers can reuse buffers. On error it returns

@@ -60,35 +60,19 @@ func oracleEnv(t *testing.T) *realDIRAC {
 	return &realDIRAC{envSh: envSh, dir: dir, host: host, cas: cas, proxy: filepath.Join(gs, "user", "proxy_dirac.pem")}
 }
 
+// oracleURLs is the Framework URLs section naming the oracle's services,
+// OracleTornado at tornado.
+func oracleURLs(tornado string) string {
+	return "      URLs\n      {\n" +
+		"        Oracle = dips://localhost:9150/Framework/Oracle\n" +
+		"        OracleTornado = " + tornado + "\n" +
+		"        TransferOracle = dips://localhost:9236/Framework/TransferOracle\n" +
+		"      }\n"
+}
+
 // gatewayConfig is the configuration the gateway resolves with: the real
 // services, under their own names.
-const gatewayConfig = `DIRAC
-{
-  Setup = Oracle
-  Setups
-  {
-    Oracle
-    {
-      Framework = Production
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
-      {
-        Oracle = dips://localhost:9150/Framework/Oracle
-        OracleTornado = https://localhost:8443/Framework/OracleTornado
-        TransferOracle = dips://localhost:9236/Framework/TransferOracle
-      }
-    }
-  }
-}
-`
+var gatewayConfig = oracle.Config("", oracleURLs("https://localhost:8443/Framework/OracleTornado"), "")
 
 // startOracleGateway runs a Go gateway with the oracle's host certificate
 // (a TrustedHost of the oracle's Registry) on 127.0.0.1; it returns its
@@ -153,41 +137,8 @@ func clientConfig(o *realDIRAC, gatewayURL string) string {
 	if gatewayURL != "" {
 		gateways = "  Gateways\n  {\n    gw.test.site = " + gatewayURL + "\n  }\n"
 	}
-	return fmt.Sprintf(`DIRAC
-{
-  Setup = Oracle
-  Setups
-  {
-    Oracle
-    {
-      Framework = Production
-    }
-  }
-  Security
-  {
-    CALocation = %s
-  }
-%s}
-LocalSite
-{
-  Site = gw.test.site
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
-      {
-        Oracle = dips://localhost:9150/Framework/Oracle
-        OracleTornado = dips://localhost:1/Framework/OracleTornado
-        TransferOracle = dips://localhost:9236/Framework/TransferOracle
-      }
-    }
-  }
-}
-`, filepath.Join(o.dir, "etc", "grid-security", "certificates"), gateways)
+	security := "  Security\n  {\n    CALocation = " + filepath.Join(o.dir, "etc", "grid-security", "certificates") + "\n  }\n"
+	return oracle.Config(security+gateways, oracleURLs("dips://localhost:1/Framework/OracleTornado"), "LocalSite\n{\n  Site = gw.test.site\n}\n")
 }
 
 func checkOracleAnswers(t *testing.T, got map[string]map[string]any) {
@@ -301,18 +252,26 @@ func TestOracleShadow(t *testing.T) {
 	defer sh.Close()
 	dport, _ := startOracleGateway(t, o, sh)
 	driveThroughGateway(t, o, dport, "Framework/Oracle", oracleCalls(n))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	require.NoError(t, sh.Drain(ctx))
-	rep := sh.Report()
-	var buf strings.Builder
-	require.NoError(t, rep.WriteJSON(&buf))
-	t.Logf("shadow report (real dips vs real https):\n%s", buf.String())
+	rep := drainedReport(t, sh, 5*time.Minute, "real dips vs real https")
 	assert.Equal(t, n, rep.Totals.Calls)
 	assert.Equal(t, n, rep.Totals.Compared, "every call compared")
 	assert.Zero(t, rep.Totals.Divergent, "no unexplained divergence")
 	assert.Zero(t, rep.Totals.CandidateErrors)
 	assert.Zero(t, rep.Totals.Dropped)
+}
+
+// drainedReport waits up to wait for sh's comparisons, then returns its
+// report, logged as JSON with label.
+func drainedReport(t *testing.T, sh *shadow.Shadow, wait time.Duration, label string) *shadow.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	require.NoError(t, sh.Drain(ctx))
+	rep := sh.Report()
+	var buf strings.Builder
+	require.NoError(t, rep.WriteJSON(&buf))
+	t.Logf("shadow report (%s):\n%s", label, buf.String())
+	return rep
 }
 
 // TestOracleShadowBrokenCandidate: the candidate is a Go HTTPS service that
@@ -353,13 +312,7 @@ func TestOracleShadowBrokenCandidate(t *testing.T) {
 	driveThroughGateway(t, o, dport, "Framework/Oracle", [][]any{
 		{"add", 1, 2}, {"add", 2, 2}, {"echo", "x"}, {"add", 3, 4}, {"echoAny", []any{1, "a"}}, {"add", 2, 2},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, sh.Drain(ctx))
-	rep := sh.Report()
-	var buf strings.Builder
-	require.NoError(t, rep.WriteJSON(&buf))
-	t.Logf("shadow report (real dips vs broken Go https):\n%s", buf.String())
+	rep := drainedReport(t, sh, time.Minute, "real dips vs broken Go https")
 	assert.Equal(t, 2, rep.Totals.Divergent)
 	for _, m := range rep.Methods {
 		if m.Method != "add" {

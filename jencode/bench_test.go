@@ -19,21 +19,7 @@ import (
 
 func BenchmarkEncode(b *testing.B) {
 	generic, plain, typed := benchdata.Generic(), benchdata.Plain(), benchdata.Typed()
-	run := func(name string, enc func() ([]byte, error)) {
-		out, err := enc()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(out)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := enc(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	run := func(name string, enc func() ([]byte, error)) { benchkit.RunEncode(b, name, enc) }
 	run("jencode", func() ([]byte, error) { return Marshal(plain) })
 	run("encoding-json", func() ([]byte, error) { return json.Marshal(plain) })
 	run("jencode-struct", func() ([]byte, error) { return Marshal(typed) })
@@ -44,10 +30,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	text, err := Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
+	text := benchkit.Encoded(b, Marshal, benchdata.Generic())
 	run := func(name string, dec func() error) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
@@ -60,10 +43,7 @@ func BenchmarkDecode(b *testing.B) {
 	// same run; and DEncode on the same data, which must stay ahead too.
 	// The other decoders read the same text: its datetimes are plain
 	// dicts to them.
-	denc, err := dencode.Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
+	denc := benchkit.Encoded(b, dencode.Marshal, benchdata.Generic())
 	run("jencode", func() error { var v any; return Unmarshal(text, &v) })
 	run("sonic-fastest-into-any", func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) })
 	run("sonic-std-into-any", func() error { var v any; return sonic.ConfigStd.Unmarshal(text, &v) })
@@ -73,10 +53,7 @@ func BenchmarkDecode(b *testing.B) {
 	})
 	run("encoding-json-into-any", func() error { var v any; return json.Unmarshal(text, &v) })
 	// and its own text for the same data (RFC 3339 strings for the times).
-	own, err := json.Marshal(benchdata.Plain())
-	if err != nil {
-		b.Fatal(err)
-	}
+	own := benchkit.Encoded(b, json.Marshal, benchdata.Plain())
 	b.Run("encoding-json-into-any-own-text", func(b *testing.B) {
 		b.SetBytes(int64(len(own)))
 		b.ReportAllocs()
@@ -118,14 +95,8 @@ func BenchmarkDecodeSmall(b *testing.B) {
 // alternately in one loop (benchkit.Pair): wall-ratio and cpu-ratio below 1
 // mean faster than the floor, steady on a loaded machine.
 func BenchmarkDecodeVsFloor(b *testing.B) {
-	text, err := Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
-	denc, err := dencode.Marshal(benchdata.Generic())
-	if err != nil {
-		b.Fatal(err)
-	}
+	text := benchkit.Encoded(b, Marshal, benchdata.Generic())
+	denc := benchkit.Encoded(b, dencode.Marshal, benchdata.Generic())
 	floor := benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }}
 	b.Run("jencode", func(b *testing.B) {
 		benchkit.Pair(b, 1, benchkit.Side{Name: "jencode", Call: func() error { var v any; return Unmarshal(text, &v) }}, floor)

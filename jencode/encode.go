@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -43,28 +44,7 @@ func (e *UnsupportedError) Error() string {
 
 // Marshal returns the JEncode text of v. v may hold the generic model of
 // package value or ordinary Go values (see value.Walk).
-func Marshal(v any) ([]byte, error) {
-	// Encode into a recycled buffer and copy the result out: growing a
-	// fresh buffer costs more than the encoding itself on large payloads.
-	bp := bufPool.Get().(*[]byte)
-	buf, err := AppendMarshal((*bp)[:0], v)
-	var out []byte
-	if err == nil {
-		out = make([]byte, len(buf))
-		copy(out, buf)
-	}
-	if cap(buf) <= maxPooled {
-		*bp = buf[:0]
-		bufPool.Put(bp)
-	}
-	return out, err
-}
-
-// bufPool holds Marshal's scratch buffers; maxPooled bounds the size kept,
-// so that one huge message does not pin its buffer.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-const maxPooled = 4 << 20
+func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).

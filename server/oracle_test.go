@@ -115,25 +115,7 @@ func TestDIRACHTTPSClient(t *testing.T) {
 // the oracle's user and host in the Registry, a group the user is not in,
 // and rules of every kind.
 func configuredCfg(userDN, hostDN string) string {
-	return `
-DIRAC
-{
-  Setup = Oracle
-  Setups
-  {
-    Oracle
-    {
-      Framework = Production
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      Services
+	return oracle.Config("", `      Services
       {
         GoOracle
         {
@@ -147,17 +129,14 @@ Systems
           }
         }
       }
-    }
-  }
-}
-Registry
+`, `Registry
 {
   DefaultGroup = dirac_user
   Users
   {
     ciuser
     {
-      DN = ` + userDN + `
+      DN = `+userDN+`
     }
     admin
     {
@@ -181,12 +160,12 @@ Registry
   {
     localhost
     {
-      DN = ` + hostDN + `
+      DN = `+hostDN+`
       Properties = TrustedHost, ServiceAdministrator
     }
   }
 }
-`
+`)
 }
 
 // TestDIRACClientsMeetAConfiguredService: a Go service whose Registry and

@@ -232,26 +232,19 @@ func (s *Shadow) compare(j job) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
-		defer cancel()
-		start := time.Now()
-		c, err := j.call.Dial(ctx, j.target)
-		if err != nil {
-			b = compat.Outcome{Err: err}
-			return
-		}
-		res, err := c.Call(ctx, j.call.Method, j.call.Args...)
-		b = outcome(res, err, time.Since(start))
+		b = s.timed(func(ctx context.Context) (*diracrpc.Result, error) {
+			c, err := j.call.Dial(ctx, j.target)
+			if err != nil {
+				return nil, err
+			}
+			return c.Call(ctx, j.call.Method, j.call.Args...)
+		})
 	}()
 	if !s.cfg.NoBaseline {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
-			defer cancel()
-			start := time.Now()
-			res, err := j.call.Again(ctx)
-			a2 = outcome(res, err, time.Since(start))
+			a2 = s.timed(j.call.Again)
 		}()
 	}
 	wg.Wait()
@@ -286,6 +279,16 @@ func candidateFailed(b compat.Outcome, diffs []compat.Difference) bool {
 		}
 	}
 	return len(diffs) == 0
+}
+
+// timed makes call within the shadow's timeout and returns its outcome and
+// how long it took.
+func (s *Shadow) timed(call func(context.Context) (*diracrpc.Result, error)) compat.Outcome {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	res, err := call(ctx)
+	return outcome(res, err, time.Since(start))
 }
 
 func outcome(res *diracrpc.Result, err error, d time.Duration) compat.Outcome {

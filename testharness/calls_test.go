@@ -15,16 +15,23 @@ import (
 	"github.com/diracgo/diracrpc/testharness"
 )
 
+// dipsAndHTTPS returns clients of h's service over dips:// and https://.
+func dipsAndHTTPS(t *testing.T, h *testharness.Harness) (dips, https *diracrpc.Client) {
+	t.Helper()
+	dips, err := h.Client(diracrpc.DIPS)
+	require.NoError(t, err)
+	https, err = h.Client(diracrpc.HTTPS)
+	require.NoError(t, err)
+	return dips, https
+}
+
 // The tour of the test service shows no divergence between DISET and HTTPS,
 // whatever DISET writes, and each expected difference where the protocols
 // really differ.
 func TestCallsCompareDISETWithHTTPS(t *testing.T) {
 	for _, enc := range []server.Encoding{server.JSON, server.DEncode} {
 		h := testharness.NewT(t, testharness.Options{Encoding: enc, DIPAddr: "-"})
-		a, err := h.Client(diracrpc.DIPS)
-		require.NoError(t, err)
-		b, err := h.Client(diracrpc.HTTPS)
-		require.NoError(t, err)
+		a, b := dipsAndHTTPS(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		rep := compat.Run(ctx, a, b, testharness.Calls(), compat.Options{NameA: "dips", NameB: "https"})
 		cancel()
@@ -51,10 +58,7 @@ func TestRefusedCallIsUnauthorizedFormOnBothProtocols(t *testing.T) {
 	svc.Handle("admin", server.Method{Auth: []string{"ServiceAdministrator"},
 		Func: func(context.Context, *server.Request) (any, error) { return "ok", nil }})
 	h := testharness.NewT(t, testharness.Options{Service: svc, DIPAddr: "-"})
-	a, err := h.Client(diracrpc.DIPS)
-	require.NoError(t, err)
-	b, err := h.Client(diracrpc.HTTPS)
-	require.NoError(t, err)
+	a, b := dipsAndHTTPS(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rep := compat.Run(ctx, a, b, []compat.Call{{Method: "admin"}}, compat.Options{})

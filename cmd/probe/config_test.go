@@ -64,6 +64,33 @@ func startCSServer(t *testing.T, conf *cfg.Config) (string, *csserver.CS) {
 	return "dip://" + l.Addr().String() + "/Configuration/Server", cs
 }
 
+// testSetupCfg is a dirac.cfg of the setup Test, whose Framework instance
+// is Production; sections are the sections of Systems/Framework/Production
+// (URLs, FailoverURLs).
+func testSetupCfg(sections string) string {
+	return `DIRAC
+{
+  Setup = Test
+  Setups
+  {
+    Test
+    {
+      Framework = Production
+    }
+  }
+}
+Systems
+{
+  Framework
+  {
+    Production
+    {
+` + sections + `    }
+  }
+}
+`
+}
+
 func writeFile(t *testing.T, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "dirac.cfg")
@@ -81,23 +108,7 @@ func TestNamesThroughTheConfigurationService(t *testing.T) {
 	h := startHarness(t)
 	env := h.info.Env
 	dead := deadAddr(t)
-	served := cfg.MustParse(fmt.Sprintf(`DIRAC
-{
-  Setups
-  {
-    Test
-    {
-      Framework = Production
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
+	served := cfg.MustParse(testSetupCfg(fmt.Sprintf(`      URLs
       {
         TestHarness = %[1]s, %[2]s
         Failover = dips://%[3]s/Framework/TestHarness
@@ -107,10 +118,7 @@ Systems
       {
         Failover = %[1]s
       }
-    }
-  }
-}
-`, h.info.DIPSURL, h.info.HTTPSURL, dead))
+`, h.info.DIPSURL, h.info.HTTPSURL, dead)))
 	csURL := startCS(t, served)
 	client := fmt.Sprintf("DIRAC\n{\n  Setup = Test\n  Configuration\n  {\n    Servers = dips://%s/Configuration/Server, %s\n  }\n}\n", dead, csURL)
 	local := writeFile(t, client)

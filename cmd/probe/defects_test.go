@@ -47,6 +47,15 @@ func TestHarnessCannotStart(t *testing.T) {
 	assert.NotContains(t, r.stdout, "is up")
 }
 
+// writeBadBlock writes dir/name, mode 0600: a PEM certificate block whose
+// content is not a certificate.
+func writeBadBlock(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600))
+	return p
+}
+
 // probe tls fails (exit 3) when the server refuses the credential calls
 // would present, whatever the reason, over both protocols.
 func TestTLSVerdictCoversTheClientSide(t *testing.T) {
@@ -57,8 +66,7 @@ func TestTLSVerdictCoversTheClientSide(t *testing.T) {
 	require.NoError(t, err)
 	foreignUser := must(other.User("mallory"))
 	write := func(name string, c *credentials.Credential) string { return writeProxy(t, dir, name, c) }
-	garbage := filepath.Join(dir, "garbage.pem")
-	require.NoError(t, os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600))
+	garbage := writeBadBlock(t, dir, "garbage.pem")
 	for name, proxy := range map[string]string{
 		"proxy from another CA": write("foreign.pem", must(other.Proxy(foreignUser, pki.RFC3820))),
 		"expired proxy":         write("expired.pem", must(h.CA.ExpiredProxy(h.Files.User))),
@@ -107,8 +115,7 @@ func TestRefusalHintOnlyAfterARefusal(t *testing.T) {
 func TestExit3MessagesHaveAFix(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{})
 	dir := t.TempDir()
-	block := filepath.Join(dir, "block.pem")
-	require.NoError(t, os.WriteFile(block, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600))
+	block := writeBadBlock(t, dir, "block.pem")
 	garbage := filepath.Join(dir, "garbage.pem")
 	require.NoError(t, os.WriteFile(garbage, []byte("garbage"), 0o644))
 	plain := strings.Replace(h.DIPURL, "dip://", "dips://", 1)

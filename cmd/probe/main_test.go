@@ -379,34 +379,8 @@ calls:
 	t.Run("config and scan", func(t *testing.T) {
 		dead := deadAddr(t)
 		write := func(extra string) string {
-			p := filepath.Join(t.TempDir(), "dirac.cfg")
-			require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`DIRAC
-{
-  Setup = Test
-  Setups
-  {
-    Test
-    {
-      Framework = Production
-    }
-  }
-}
-Systems
-{
-  Framework
-  {
-    Production
-    {
-      URLs
-      {
-        TestHarness = %s, %s
-        %s
-      }
-    }
-  }
-}
-`, h.info.DIPSURL, h.info.HTTPSURL, extra)), 0o600))
-			return p
+			return writeFile(t, testSetupCfg(fmt.Sprintf("      URLs\n      {\n        TestHarness = %s, %s\n        %s\n      }\n",
+				h.info.DIPSURL, h.info.HTTPSURL, extra)))
 		}
 		r0 := probe(t, env, "", "scan", "--config", h.info.Config)
 		assert.Equal(t, 0, r0.code, r0.stderr+r0.stdout)

@@ -173,3 +173,29 @@ func Pair(b *testing.B, callers int, a, c Side) {
 		}
 	}
 }
+
+// Encoded returns marshal(v): the payload a decoding benchmark reads. It
+// stops the benchmark if v does not encode.
+func Encoded(b *testing.B, marshal func(any) ([]byte, error), v any) []byte {
+	b.Helper()
+	data, err := marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// RunEncode runs the sub-benchmark name of an encoder: enc, measured (see
+// Measure) with the size of its output as bytes per operation. It stops the
+// benchmark if enc fails.
+func RunEncode(b *testing.B, name string, enc func() ([]byte, error)) {
+	b.Helper()
+	out, err := enc()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(name, func(b *testing.B) {
+		b.SetBytes(int64(len(out)))
+		Measure(b, nil, 1, func() error { _, err := enc(); return err })
+	})
+}

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/frame"
@@ -87,8 +89,7 @@ func BareDISETName(answer string) string { return BareDISET + "-" + answer }
 // (as grid credentials are): one serving diracrpc's HTTPS and DISET servers
 // (Proc(Diracrpc)), one their bare floors (Proc(Bare)), so that the CPU time
 // and the heap of each side are its own even when a benchmark calls both
-// alternately. The test binary must call ChildMain first thing in its
-// TestMain.
+// alternately. The test binary's TestMain must be Main.
 type Servers struct {
 	Files *pki.Files
 	CAs   *credentials.CAStore
@@ -227,9 +228,18 @@ func (p *Proc) Memory(tb testing.TB) (heap, stacks, goroutines int64) {
 // Quiet discards log records.
 var Quiet = slog.New(slog.DiscardHandler)
 
-// ChildMain serves the servers and exits when the process was started by
-// StartServers; otherwise it returns at once. Call it first in TestMain.
-func ChildMain() {
+// Main is the TestMain of a package whose benchmarks start servers: in a
+// process started by StartServers it serves them and exits; otherwise it runs
+// the tests and fails the package if one leaves a goroutine behind (a call
+// that outlived its context, a connection or watcher never closed).
+func Main(m *testing.M) {
+	childMain()
+	goleak.VerifyTestMain(m)
+}
+
+// childMain serves the servers and exits when the process was started by
+// StartServers; otherwise it returns at once.
+func childMain() {
 	dir := os.Getenv(childEnv)
 	if dir == "" {
 		return

@@ -40,3 +40,16 @@ func Require(tb testing.TB, variable, what string) string {
 // GridSecurity is the etc/grid-security directory below an oracle directory
 // (Dir): host and user certificates, the user's proxy and the CAs.
 func GridSecurity(dir string) string { return filepath.Join(dir, "etc", "grid-security") }
+
+// Config is a dirac.cfg in the oracle's setup: Oracle, whose Framework
+// instance is Production. dirac is more of the DIRAC section (Security,
+// Gateways), framework the content of Systems/Framework/Production (URLs,
+// Services; no Systems section when empty), rest the sections after
+// (Registry, LocalSite).
+func Config(dirac, framework, rest string) string {
+	c := "DIRAC\n{\n  Setup = Oracle\n  Setups\n  {\n    Oracle\n    {\n      Framework = Production\n    }\n  }\n" + dirac + "}\n"
+	if framework != "" {
+		c += "Systems\n{\n  Framework\n  {\n    Production\n    {\n" + framework + "    }\n  }\n}\n"
+	}
+	return c + rest
+}

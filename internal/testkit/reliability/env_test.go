@@ -138,13 +138,19 @@ func (e *env) disetBehind(plan *faults.Plan, requestFrames int) (*faults.Proxy, 
 
 func dipsURL(addr string) string { return "dips://" + addr + "/" + svcName }
 
+// clientOptions are the options of the tests' clients (the test proxy, the
+// test CAs), tuned by tune when it is not nil.
+func (e *env) clientOptions(tune func(*diracrpc.Options)) diracrpc.Options {
+	o := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
+	if tune != nil {
+		tune(&o)
+	}
+	return o
+}
+
 func (e *env) disetClient(urls []string, tune func(*diracrpc.Options)) *diracrpc.Client {
 	e.t.Helper()
-	cfg := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
-	if tune != nil {
-		tune(&cfg)
-	}
-	c, err := disetclient.New(urls, cfg, disetclient.Options{})
+	c, err := disetclient.New(urls, e.clientOptions(tune), disetclient.Options{})
 	require.NoError(e.t, err)
 	return c
 }

@@ -75,11 +75,7 @@ func (e *env) serveHTTPS(svc *server.Service, l net.Listener, tune func(*server.
 
 func (e *env) httpsClient(urls []string, tune func(*diracrpc.Options)) *diracrpc.Client {
 	e.t.Helper()
-	cfg := diracrpc.Options{Credential: e.proxy, CAs: e.ca.Store(), Logger: quiet}
-	if tune != nil {
-		tune(&cfg)
-	}
-	c, err := httpsclient.New(urls, cfg, httpsclient.Options{})
+	c, err := httpsclient.New(urls, e.clientOptions(tune), httpsclient.Options{})
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = c.Close() })
 	return c
