@@ -55,62 +55,58 @@ func waitIdle(t *testing.T, st *testharness.Store) error {
 // dips:// and https://: sizes, token, unknown files, a failure after data.
 func TestTransferBothProtocols(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{})
-	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
-		t.Run(string(p), func(t *testing.T) {
-			c, err := h.Client(p)
-			require.NoError(t, err)
-			defer c.Close()
-			ctx := xferCtx(t)
-			for _, n := range []int64{0, 1024, 3 << 20} {
-				id := fmt.Sprintf("%s-up-%d", p, n)
-				data := genBytes(n)
-				var moved int64
-				res, err := c.Send(ctx, id, bytes.NewReader(data), diracrpc.WithToken("tok"),
-					diracrpc.WithProgress(func(done, total int64) { moved = done; assert.Equal(t, n, total) }))
-				require.NoError(t, err, "size %d", n)
-				assert.Equal(t, n, moved)
-				var info struct {
-					Size         int64  `dirac:"size"`
-					MD5          string `dirac:"md5"`
-					DeclaredSize int64  `dirac:"declaredSize"`
-					Token        string `dirac:"token"`
-				}
-				require.NoError(t, res.Decode(&info))
-				sum := md5.Sum(data)
-				assert.Equal(t, hex.EncodeToString(sum[:]), info.MD5)
-				assert.Equal(t, n, info.Size)
-				assert.Equal(t, n, info.DeclaredSize)
-				assert.Equal(t, "tok", info.Token)
-				stored, ok := h.Store.Stored(id)
-				require.True(t, ok)
-				assert.True(t, bytes.Equal(data, stored))
-
-				var buf bytes.Buffer
-				_, err = c.Receive(ctx, id, &buf)
-				require.NoError(t, err)
-				assert.True(t, bytes.Equal(data, buf.Bytes()), "download of %d bytes", n)
+	bothProtocols(t, h, func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client) {
+		var err error
+		ctx := xferCtx(t)
+		for _, n := range []int64{0, 1024, 3 << 20} {
+			id := fmt.Sprintf("%s-up-%d", p, n)
+			data := genBytes(n)
+			var moved int64
+			res, err := c.Send(ctx, id, bytes.NewReader(data), diracrpc.WithToken("tok"),
+				diracrpc.WithProgress(func(done, total int64) { moved = done; assert.Equal(t, n, total) }))
+			require.NoError(t, err, "size %d", n)
+			assert.Equal(t, n, moved)
+			var info struct {
+				Size         int64  `dirac:"size"`
+				MD5          string `dirac:"md5"`
+				DeclaredSize int64  `dirac:"declaredSize"`
+				Token        string `dirac:"token"`
 			}
-			// A fileId that is a list (SandboxStore's [name, {assignTo}]).
+			require.NoError(t, res.Decode(&info))
+			sum := md5.Sum(data)
+			assert.Equal(t, hex.EncodeToString(sum[:]), info.MD5)
+			assert.Equal(t, n, info.Size)
+			assert.Equal(t, n, info.DeclaredSize)
+			assert.Equal(t, "tok", info.Token)
+			stored, ok := h.Store.Stored(id)
+			require.True(t, ok)
+			assert.True(t, bytes.Equal(data, stored))
+
 			var buf bytes.Buffer
-			_, err = c.Receive(ctx, []any{"gen:5000", value.NewDict()}, &buf)
+			_, err = c.Receive(ctx, id, &buf)
 			require.NoError(t, err)
-			assert.Equal(t, genBytes(5000), buf.Bytes())
+			assert.True(t, bytes.Equal(data, buf.Bytes()), "download of %d bytes", n)
+		}
+		// A fileId that is a list (SandboxStore's [name, {assignTo}]).
+		var buf bytes.Buffer
+		_, err = c.Receive(ctx, []any{"gen:5000", value.NewDict()}, &buf)
+		require.NoError(t, err)
+		assert.Equal(t, genBytes(5000), buf.Bytes())
 
-			// Unknown file: an S_ERROR, nothing written.
-			buf.Reset()
-			_, err = c.Receive(ctx, "no-such-file", &buf)
-			var de *diracrpc.Error
-			require.ErrorAs(t, err, &de)
-			assert.Contains(t, de.Message, "unknown file")
-			assert.Equal(t, diracrpc.CodeServiceError, diracrpc.CodeOf(err))
-			assert.Zero(t, buf.Len(), "an S_ERROR must leave nothing in the writer")
+		// Unknown file: an S_ERROR, nothing written.
+		buf.Reset()
+		_, err = c.Receive(ctx, "no-such-file", &buf)
+		var de *diracrpc.Error
+		require.ErrorAs(t, err, &de)
+		assert.Contains(t, de.Message, "unknown file")
+		assert.Equal(t, diracrpc.CodeServiceError, diracrpc.CodeOf(err))
+		assert.Zero(t, buf.Len(), "an S_ERROR must leave nothing in the writer")
 
-			// Refused upload.
-			_, err = c.Send(ctx, "refuse", bytes.NewReader(genBytes(10)))
-			require.ErrorAs(t, err, &de)
-			waitIdle(t, h.Store)
-		})
-	}
+		// Refused upload.
+		_, err = c.Send(ctx, "refuse", bytes.NewReader(genBytes(10)))
+		require.ErrorAs(t, err, &de)
+		waitIdle(t, h.Store)
+	})
 }
 
 // TestTransferFailureAfterData: the server fails after sending data. DISET
@@ -118,26 +114,22 @@ func TestTransferBothProtocols(t *testing.T) {
 // error, never sent again.
 func TestTransferFailureAfterData(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{})
-	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
-		t.Run(string(p), func(t *testing.T) {
-			c, err := h.Client(p)
-			require.NoError(t, err)
-			defer c.Close()
-			var buf bytes.Buffer
-			_, err = c.Receive(diracrpc.WithIdempotent(xferCtx(t)), "fail-after:2500000", &buf)
-			require.Error(t, err)
-			assert.True(t, diracrpc.Reached(err))
-			if p == diracrpc.DIPS {
-				var de *diracrpc.Error
-				require.ErrorAs(t, err, &de)
-				assert.Contains(t, de.Message, "disk failed")
-			}
-			// Part of the file came; the writer is not rewindable, so once
-			// only, whatever the marks.
-			assert.LessOrEqual(t, int64(buf.Len()), int64(2500000))
-			waitIdle(t, h.Store)
-		})
-	}
+	bothProtocols(t, h, func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client) {
+		var err error
+		var buf bytes.Buffer
+		_, err = c.Receive(diracrpc.WithIdempotent(xferCtx(t)), "fail-after:2500000", &buf)
+		require.Error(t, err)
+		assert.True(t, diracrpc.Reached(err))
+		if p == diracrpc.DIPS {
+			var de *diracrpc.Error
+			require.ErrorAs(t, err, &de)
+			assert.Contains(t, de.Message, "disk failed")
+		}
+		// Part of the file came; the writer is not rewindable, so once
+		// only, whatever the marks.
+		assert.LessOrEqual(t, int64(buf.Len()), int64(2500000))
+		waitIdle(t, h.Store)
+	})
 }
 
 // TestTransferBulk: tar streams (both formats' ids) and ListBulk, DISET
@@ -192,28 +184,24 @@ func cancelAfter(cancel context.CancelFunc, n int64) diracrpc.TransferOption {
 // call ends with CodeCanceled, the server's handler ends, nothing is kept.
 func TestTransferCancellation(t *testing.T) {
 	h := testharness.NewT(t, testharness.Options{})
-	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
-		t.Run(string(p), func(t *testing.T) {
-			c, err := h.Client(p)
-			require.NoError(t, err)
-			defer c.Close()
-			ctx, cancel := context.WithCancel(xferCtx(t))
-			_, err = c.Receive(ctx, "gen:200000000", io.Discard, cancelAfter(cancel, 3<<20))
-			require.Error(t, err)
-			assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err))
-			assert.Error(t, waitIdle(t, h.Store), "the server's handler must see the transfer fail")
+	bothProtocols(t, h, func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client) {
+		var err error
+		ctx, cancel := context.WithCancel(xferCtx(t))
+		_, err = c.Receive(ctx, "gen:200000000", io.Discard, cancelAfter(cancel, 3<<20))
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err))
+		assert.Error(t, waitIdle(t, h.Store), "the server's handler must see the transfer fail")
 
-			ctx, cancel = context.WithCancel(xferCtx(t))
-			id := string(p) + "-cancelled"
-			_, err = c.Send(ctx, id, testharness.GenReader(60<<20), diracrpc.WithSize(60<<20), cancelAfter(cancel, 3<<20))
-			require.Error(t, err)
-			assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err))
-			waitIdle(t, h.Store)
-			_, stored := h.Store.Stored(id)
-			assert.False(t, stored, "a cancelled upload must not be stored")
-			assert.Zero(t, h.Store.Active())
-		})
-	}
+		ctx, cancel = context.WithCancel(xferCtx(t))
+		id := string(p) + "-cancelled"
+		_, err = c.Send(ctx, id, testharness.GenReader(60<<20), diracrpc.WithSize(60<<20), cancelAfter(cancel, 3<<20))
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err))
+		waitIdle(t, h.Store)
+		_, stored := h.Store.Stored(id)
+		assert.False(t, stored, "a cancelled upload must not be stored")
+		assert.Zero(t, h.Store.Active())
+	})
 }
 
 // TestHTTPSUploadLimits: sizes HTTPS cannot carry are refused before
@@ -288,4 +276,16 @@ func TestHTTPSDownloadRetriedBeforeData(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, genBytes(1000), buf.Bytes())
 	assert.Equal(t, int64(2), calls.Load())
+}
+
+// bothProtocols runs f with a client of h over dips:// and then https://.
+func bothProtocols(t *testing.T, h *testharness.Harness, f func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client)) {
+	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
+		t.Run(string(p), func(t *testing.T) {
+			c, err := h.Client(p)
+			require.NoError(t, err)
+			defer c.Close()
+			f(t, p, c)
+		})
+	}
 }
