@@ -76,13 +76,20 @@ type Side struct {
 }
 
 // pairBlock is how many calls of one side Pair makes in a row with one
-// caller, between two readings of this process's CPU time.
-const pairBlock = 16
+// caller, between two readings of this process's CPU time: enough to make
+// the reading's own cost negligible next to short calls. Calls slower than
+// slowCall alternate one by one, so that a run of a few iterations (large
+// answers) still measures both sides.
+const (
+	pairBlock = 16
+	slowCall  = time.Millisecond
+)
 
 // Pair calls a and c alternately, so that the load of a shared machine
 // weighs on both alike; the ratios it reports are therefore steadier than
 // those of two benchmarks run one after the other. With one caller it
-// alternates blocks of pairBlock calls (one call per b.N) and reads this
+// alternates blocks of pairBlock calls (one call per b.N; single calls when
+// a call is slow) and reads this
 // process's CPU time between blocks, which gives each side's own CPU time
 // when the servers run elsewhere (the clients' benchmarks); with more,
 // every caller makes a call of each side per b.N, the order swapped every
@@ -93,9 +100,14 @@ const pairBlock = 16
 func Pair(b *testing.B, callers int, a, c Side) {
 	b.Helper()
 	sides := [2]Side{a, c}
+	block := pairBlock
 	for _, s := range sides {
+		t := time.Now()
 		if err := s.Call(); err != nil { // connections, caches
 			b.Fatal(err)
+		}
+		if time.Since(t) > slowCall {
+			block = 1
 		}
 	}
 	var wall, calls [2]atomic.Int64
@@ -118,7 +130,7 @@ func Pair(b *testing.B, callers int, a, c Side) {
 	ownOK := callers <= 1
 	if callers <= 1 {
 		cur, last := -1, time.Duration(0)
-		block := func(j int) {
+		switchTo := func(j int) {
 			now, ok := CPUTime()
 			ownOK = ownOK && ok
 			if cur >= 0 {
@@ -127,15 +139,15 @@ func Pair(b *testing.B, callers int, a, c Side) {
 			cur, last = j, now
 		}
 		for i := 0; b.Loop(); i++ {
-			j := i / pairBlock % 2
-			if i%pairBlock == 0 {
-				block(j)
+			j := i / block % 2
+			if i%block == 0 {
+				switchTo(j)
 			}
 			if err := call(j); err != nil {
 				b.Fatal(err)
 			}
 		}
-		block(-1)
+		switchTo(-1)
 	} else {
 		var n atomic.Int64
 		b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
