@@ -89,9 +89,9 @@ const (
 // weighs on both alike; the ratios it reports are therefore steadier than
 // those of two benchmarks run one after the other. With one caller it
 // alternates blocks of pairBlock calls (one call per b.N; single calls when
-// a call is slow) and reads this
-// process's CPU time between blocks, which gives each side's own CPU time
-// when the servers run elsewhere (the clients' benchmarks); with more,
+// a call is slow) and reads this process's CPU time between blocks, which
+// gives each side's own CPU time when the servers run elsewhere (the
+// clients' benchmarks); with more,
 // every caller makes a call of each side per b.N, the order swapped every
 // time. It reports, per call of each side: <name>-ns/call (wall time, each
 // call timed), <name>-cpu-ns/call (this process, one caller only) and, with
