@@ -208,9 +208,12 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
 		},
 		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateNew {
+			switch st {
+			case http.StateNew:
 				h.fresh.Store(c, struct{}{})
-			} else {
+			case http.StateIdle:
+				// Only StateActive follows StateIdle, and it removed c.
+			default:
 				h.fresh.Delete(c)
 			}
 		},
