@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diracgo/diracrpc"
@@ -177,7 +178,8 @@ type Credentials struct {
 	// Peer is the verified chain; nil without a client certificate.
 	Peer *credentials.PeerCredentials
 
-	d *value.Dict // DIRAC's dictionary, keys in DIRAC's order
+	d       *value.Dict // DIRAC's dictionary, keys in DIRAC's order
+	granted *grant      // when d is nil: the authorisation whose dictionary d copies
 }
 
 // NewCredentials builds the dictionary DIRAC builds after the TLS handshake
@@ -250,6 +252,58 @@ type peerCache struct {
 	peer    *credentials.PeerCredentials
 	entries []value.Entry // peerEntries(peer), boxed once
 	err     error
+	granted atomic.Pointer[grant] // the connection's last successful authorisation
+}
+
+// grantKey is everything an authorisation depends on besides the
+// connection's verified chain: the service, its configuration (the policy
+// ApplyConfig installed; nil means the Service's own fields, which do not
+// change once it serves), the method and the extraCredentials as sent.
+type grantKey struct {
+	svc              *Service
+	policy           *policy
+	method, authPath string
+	extra            string
+	hasExtra         bool
+}
+
+// grant is an authorisation that let the caller in as itself (not demoted):
+// the credentials it left. Keep-alive connections repeat the same call, and
+// authorisation is a fifth of a small call's server time; only successes
+// are kept, so refusals and demotions are decided and logged anew every
+// time.
+type grant struct {
+	key   grantKey
+	creds Credentials // fields and dictionary after authorisation; read only
+}
+
+// remember keeps c, the outcome of a successful authorisation under k.
+func (pc *peerCache) remember(k grantKey, c *Credentials) {
+	if pc == nil || c.Username == anonymousUser {
+		return
+	}
+	g := &grant{key: k, creds: *c}
+	g.creds.Properties = slices.Clone(c.Properties)
+	g.creds.d = value.DictFromEntries(slices.Clone(c.dict().Entries()))
+	pc.granted.Store(g)
+}
+
+// recall returns the credentials of the grant under k for peer, or nil.
+// They share the grant's dictionary until someone asks for it (dict), which
+// is then copied with secondsLeft brought up to date.
+func (pc *peerCache) recall(k grantKey, peer *credentials.PeerCredentials) *Credentials {
+	if pc == nil {
+		return nil
+	}
+	g := pc.granted.Load()
+	if g == nil || g.key != k {
+		return nil
+	}
+	c := new(Credentials)
+	*c = g.creds
+	c.Peer, c.SecondsLeft, c.d, c.granted = peer, peer.SecondsLeft, nil, g
+	c.Properties = slices.Clone(c.Properties)
+	return c
 }
 
 type peerCacheKey struct{}
@@ -332,6 +386,15 @@ func (c *Credentials) HasProperty(p string) bool {
 }
 
 func (c *Credentials) dict() *value.Dict {
+	if c.d == nil && c.granted != nil {
+		e := slices.Clone(c.granted.creds.d.Entries())
+		for i := range e {
+			if e[i].Key == "secondsLeft" {
+				e[i].Value = c.SecondsLeft
+			}
+		}
+		c.d = value.DictFromEntries(e)
+	}
 	if c.d == nil {
 		c.d = value.NewDict()
 	}

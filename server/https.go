@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -207,9 +208,12 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
 		},
 		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateNew {
+			switch st {
+			case http.StateNew:
 				h.fresh.Store(c, struct{}{})
-			} else {
+			case http.StateIdle:
+				// Only StateActive follows StateIdle, and it removed c.
+			default:
 				h.fresh.Delete(c)
 			}
 		},
@@ -393,25 +397,33 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.ClientSetup, _ = form.get("clientSetup", false)
 	req.ClientVO, _ = form.get("clientVO", false)
-	var extra any
-	if s, ok := form.get("extraCredentials", false); ok {
-		if extra, err = jencode.Decode([]byte(s)); err != nil {
-			h.fail(w, r, svc, method, fmt.Errorf("extraCredentials: %w", err))
+	extraText, hasExtra := form.get("extraCredentials", false)
+	p, policyKey := svc.policyAndKey()
+	grantKey := grantKey{svc: svc, policy: policyKey, method: method, authPath: req.Method,
+		extra: extraText, hasExtra: hasExtra}
+	if !h.recallGrant(ctx, r, req, grantKey) {
+		var extra any
+		if hasExtra {
+			if extra, err = jencode.Decode([]byte(extraText)); err != nil {
+				h.fail(w, r, svc, method, fmt.Errorf("extraCredentials: %w", err))
+				return
+			}
+		}
+		if !h.authenticate(ctx, r, svc, req, extra) {
+			writePage(w, http.StatusUnauthorized)
 			return
 		}
-	}
-	if !h.authenticate(ctx, r, svc, req, extra) {
-		writePage(w, http.StatusUnauthorized)
-		return
-	}
-	p := svc.policy()
-	rules := svc.rules(p, req.Method) // a transfer is authorised under FileTransfer/<Direction>
-	if _, own := p.authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
-		rules = tornadoWhoamiAuth
-	}
-	if e := svc.authorize(ctx, req, p.registry, rules); e != nil {
-		writePage(w, http.StatusUnauthorized)
-		return
+		rules := svc.rules(p, req.Method) // a transfer is authorised under FileTransfer/<Direction>
+		if _, own := p.authorization[method]; method == "whoami" && !own && m == builtins["whoami"] {
+			rules = tornadoWhoamiAuth
+		}
+		if e := svc.authorize(ctx, req, p.registry, rules); e != nil {
+			writePage(w, http.StatusUnauthorized)
+			return
+		}
+		if req.Credentials.Peer != nil {
+			peerCacheOf(ctx).remember(grantKey, req.Credentials)
+		}
 	}
 	argsText, ok := form.get("args", true)
 	if !ok {
@@ -455,16 +467,36 @@ func (h *HTTPS) fail(w http.ResponseWriter, r *http.Request, svc *Service, metho
 	writePage(w, http.StatusInternalServerError)
 }
 
+// recallGrant sets req.Credentials from the connection's last successful
+// authorisation when it was made under k, and reports whether it did. The
+// chain's validity is checked again on every call.
+func (h *HTTPS) recallGrant(ctx context.Context, r *http.Request, req *Request, k grantKey) bool {
+	pc := peerCacheOf(ctx)
+	if pc == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || pc.granted.Load() == nil {
+		return false
+	}
+	peer, err := pc.peerOf(r.TLS, h.clock())
+	if err != nil {
+		return false // authenticate refuses it, and says why
+	}
+	req.Credentials = pc.recall(k, peer)
+	return req.Credentials != nil
+}
+
+// clock is the verifier's clock: the TLS configuration's, else nil (now).
+func (h *HTTPS) clock() func() time.Time {
+	if h.cfg.TLS != nil {
+		return h.cfg.TLS.Time
+	}
+	return nil
+}
+
 // authenticate builds req.Credentials: the client certificate (verified
 // during the handshake), else a bearer token, else anonymous if allowed.
 func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service, req *Request, extra any) bool {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		var clock func() time.Time
-		if h.cfg.TLS != nil {
-			clock = h.cfg.TLS.Time
-		}
 		pc := peerCacheOf(ctx)
-		peer, err := pc.peerOf(r.TLS, clock)
+		peer, err := pc.peerOf(r.TLS, h.clock())
 		if err != nil {
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
 			return false
@@ -731,10 +763,14 @@ const formType = "application/x-www-form-urlencoded"
 // parseRequestForm parses the query string and, for form or multipart
 // bodies, the body's fields. It never fails: malformed parts are skipped or
 // kept literally, as Python's parse_qs does.
+//
+// It takes body over: the fields of a form body are views of its bytes
+// (no copy of a body that may be 100 MiB), so nothing may write to body
+// afterwards.
 func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 	f := requestForm{query: parseQuery(rawQuery)}
 	if contentType == formType { // what every DIRAC client sends
-		f.body = parseQuery(string(body))
+		f.body = parseQuery(unsafe.String(unsafe.SliceData(body), len(body)))
 		return f
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
@@ -743,7 +779,7 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 	}
 	switch mt {
 	case formType:
-		f.body = parseQuery(string(body))
+		f.body = parseQuery(unsafe.String(unsafe.SliceData(body), len(body)))
 	case "multipart/form-data":
 		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 		for {
@@ -783,11 +819,17 @@ func parseQuery(s string) []formField {
 }
 
 func unquotePlus(s string) string {
-	if !strings.ContainsAny(s, "%+") {
+	// Two vectorised scans beat strings.ContainsAny's generic one.
+	first := strings.IndexByte(s, '%')
+	if p := strings.IndexByte(s, '+'); p >= 0 && (first < 0 || p < first) {
+		first = p
+	}
+	if first < 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
+	b := make([]byte, first, len(s))
+	copy(b, s[:first])
+	for i := first; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '+':
 			b = append(b, ' ')

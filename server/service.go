@@ -114,10 +114,18 @@ type policy struct {
 // policy returns the rules in force: the configuration's when ApplyConfig
 // installed one, else the fields.
 func (s *Service) policy() *policy {
+	p, _ := s.policyAndKey()
+	return p
+}
+
+// policyAndKey returns the policy and what identifies it while the service
+// serves: the installed configuration, or nil for the Service's own fields
+// (which do not change once it serves).
+func (s *Service) policyAndKey() (p, key *policy) {
 	if p := s.configured.Load(); p != nil {
-		return p
+		return p, p
 	}
-	return &policy{registry: s.Registry, authorization: s.Authorization, defaultAuth: s.DefaultAuth}
+	return &policy{registry: s.Registry, authorization: s.Authorization, defaultAuth: s.DefaultAuth}, nil
 }
 
 // CurrentRegistry returns the registry in force: the one ApplyConfig

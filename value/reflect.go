@@ -51,7 +51,7 @@ func Hashable(k any) bool {
 }
 
 // encFunc encodes a value of one Go type; built once per type (typeEncoder).
-type encFunc func(w *walker, v reflect.Value, depth int) error
+type encFunc func(w walker, v reflect.Value, depth int) error
 
 var encCache sync.Map // reflect.Type -> encFunc
 
@@ -78,7 +78,7 @@ func typeEncoder(t reflect.Type) encFunc {
 		f  encFunc
 	)
 	wg.Add(1)
-	fi, loaded := encCache.LoadOrStore(t, encFunc(func(w *walker, v reflect.Value, depth int) error {
+	fi, loaded := encCache.LoadOrStore(t, encFunc(func(w walker, v reflect.Value, depth int) error {
 		wg.Wait()
 		return f(w, v, depth)
 	}))
@@ -97,42 +97,42 @@ func newTypeEncoder(t reflect.Type) encFunc {
 	}
 	switch t {
 	case timeType:
-		return func(w *walker, v reflect.Value, _ int) error {
+		return func(w walker, v reflect.Value, _ int) error {
 			t, _ := reflect.TypeAssert[time.Time](v) // no allocation, unlike Interface
 			return w.e.Time(t.UTC())
 		}
 	case dateType, todType, dictType:
-		return func(w *walker, v reflect.Value, depth int) error { return w.value(v.Interface(), depth) }
+		return func(w walker, v reflect.Value, depth int) error { return w.value(v.Interface(), depth) }
 	case bigIntType:
-		return func(w *walker, v reflect.Value, _ int) error {
+		return func(w walker, v reflect.Value, _ int) error {
 			b := v.Interface().(big.Int) //nolint:govet // read-only copy
 			return w.e.BigInt(&b)
 		}
 	case tupleType:
-		return func(w *walker, v reflect.Value, depth int) error {
+		return func(w walker, v reflect.Value, depth int) error {
 			return w.list(v.Interface().(Tuple), true, depth)
 		}
 	case objectType:
-		return func(w *walker, v reflect.Value, depth int) error {
+		return func(w walker, v reflect.Value, depth int) error {
 			o := v.Interface().(Object)
 			return w.object(&o, depth)
 		}
 	}
 	switch t.Kind() {
 	case reflect.Bool:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.Bool(v.Bool()) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.Bool(v.Bool()) }
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.Int(v.Int()) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.Int(v.Int()) }
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.Uint(v.Uint()) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.Uint(v.Uint()) }
 	case reflect.Float32:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.Float(widenFloat32(v.Float())) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.Float(widenFloat32(v.Float())) }
 	case reflect.Float64:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.Float(v.Float()) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.Float(v.Float()) }
 	case reflect.String:
-		return func(w *walker, v reflect.Value, _ int) error { return w.e.String(v.String()) }
+		return func(w walker, v reflect.Value, _ int) error { return w.e.String(v.String()) }
 	case reflect.Interface:
-		return func(w *walker, v reflect.Value, depth int) error {
+		return func(w walker, v reflect.Value, depth int) error {
 			if v.IsNil() {
 				return w.e.Nil()
 			}
@@ -140,7 +140,7 @@ func newTypeEncoder(t reflect.Type) encFunc {
 		}
 	case reflect.Pointer:
 		elem := t.Elem()
-		return func(w *walker, v reflect.Value, depth int) error {
+		return func(w walker, v reflect.Value, depth int) error {
 			if v.IsNil() {
 				return w.e.Nil()
 			}
@@ -153,7 +153,7 @@ func newTypeEncoder(t reflect.Type) encFunc {
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && !t.Elem().Implements(marshalerType) {
-			return func(w *walker, v reflect.Value, _ int) error { return w.e.Bytes(v.Bytes()) }
+			return func(w walker, v reflect.Value, _ int) error { return w.e.Bytes(v.Bytes()) }
 		}
 		return sliceEncoder(t)
 	case reflect.Array:
@@ -163,7 +163,7 @@ func newTypeEncoder(t reflect.Type) encFunc {
 	case reflect.Struct:
 		return structEncoder(t)
 	}
-	return func(w *walker, v reflect.Value, _ int) error { return unsupported(t, ErrUnsupported) }
+	return func(w walker, v reflect.Value, _ int) error { return unsupported(t, ErrUnsupported) }
 }
 
 // widenFloat32 converts a float32 through its shortest decimal form.
@@ -178,7 +178,7 @@ func widenFloat32(f float64) float64 {
 	return r
 }
 
-func marshalerEncoder(w *walker, v reflect.Value, depth int) error {
+func marshalerEncoder(w walker, v reflect.Value, depth int) error {
 	if v.Kind() == reflect.Pointer && v.IsNil() {
 		return w.e.Nil()
 	}
@@ -196,14 +196,14 @@ func sliceEncoder(t reflect.Type) encFunc {
 	if t.Elem().Kind() == reflect.String && !t.Elem().Implements(marshalerType) {
 		// Lists of strings are common enough to write their elements
 		// directly, without the element encoder's depth check.
-		return listEncoder(func(w *walker, v reflect.Value, _ int) error { return w.e.String(v.String()) })
+		return listEncoder(func(w walker, v reflect.Value, _ int) error { return w.e.String(v.String()) })
 	}
 	return listEncoder(typeEncoder(t.Elem()))
 }
 
 // listEncoder writes a slice or an array as a list, each element with elem.
 func listEncoder(elem encFunc) encFunc {
-	return func(w *walker, v reflect.Value, depth int) error {
+	return func(w walker, v reflect.Value, depth int) error {
 		if err := w.enter(depth); err != nil {
 			return err
 		}
@@ -333,18 +333,18 @@ func numFloat(v reflect.Value) float64 {
 func mapEncoder(t reflect.Type) encFunc {
 	kt := t.Key()
 	if t.Elem() == emptyStruct {
-		return func(w *walker, v reflect.Value, _ int) error {
+		return func(w walker, v reflect.Value, _ int) error {
 			return unsupported(t, errors.New("a Go set (map[T]struct{}) has no DIRAC counterpart: Python sets cannot be encoded either; use a slice"))
 		}
 	}
 	if kt.Kind() != reflect.Interface && !validKeyType(kt) {
-		return func(w *walker, v reflect.Value, _ int) error {
+		return func(w walker, v reflect.Value, _ int) error {
 			return unsupported(t, fmt.Errorf("map key type %s is not a DIRAC dict key type", kt))
 		}
 	}
 	keyEnc := typeEncoder(kt)
 	elemEnc := typeEncoder(t.Elem())
-	return func(w *walker, v reflect.Value, depth int) error {
+	return func(w walker, v reflect.Value, depth int) error {
 		if err := w.enter(depth); err != nil {
 			return err
 		}
@@ -601,7 +601,7 @@ func structEncoder(t reflect.Type) encFunc {
 		}
 	}
 	var prepared atomic.Pointer[preparedKeys]
-	return func(w *walker, v reflect.Value, depth int) error {
+	return func(w walker, v reflect.Value, depth int) error {
 		if err := w.enter(depth); err != nil {
 			return err
 		}

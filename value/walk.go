@@ -171,7 +171,7 @@ func unsupported(t reflect.Type, why error) error {
 // deeper than MaxDepth (including any cyclic value) fails with ErrTooDeep.
 // Errors returned by e are wrapped in an *EncodeError with their path too.
 func Walk(v any, e Emitter) error {
-	w := &walker{e: e}
+	w := walker{e: e}
 	w.ke, _ = e.(KeyEmitter)
 	err := w.value(v, 0)
 	if _, ok := err.(*EncodeError); err != nil && !ok {
@@ -187,7 +187,7 @@ type walker struct {
 
 // value handles the model types without reflection: this is the hot path for
 // decoded values being sent again.
-func (w *walker) value(v any, depth int) error {
+func (w walker) value(v any, depth int) error {
 	switch x := v.(type) {
 	case nil:
 		return w.e.Nil()
@@ -251,14 +251,14 @@ func (w *walker) value(v any, depth int) error {
 	return typeEncoder(rv.Type())(w, rv, depth)
 }
 
-func (w *walker) enter(depth int) error {
+func (w walker) enter(depth int) error {
 	if depth >= MaxDepth {
 		return &EncodeError{Err: ErrTooDeep}
 	}
 	return nil
 }
 
-func (w *walker) list(l []any, tuple bool, depth int) error {
+func (w walker) list(l []any, tuple bool, depth int) error {
 	if err := w.enter(depth); err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (w *walker) list(l []any, tuple bool, depth int) error {
 	return w.e.End()
 }
 
-func (w *walker) dict(d *Dict, depth int) error {
+func (w walker) dict(d *Dict, depth int) error {
 	if err := w.enter(depth); err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (w *walker) dict(d *Dict, depth int) error {
 	return w.e.End()
 }
 
-func (w *walker) object(o *Object, depth int) error {
+func (w walker) object(o *Object, depth int) error {
 	if o == nil {
 		return w.e.Nil()
 	}
@@ -315,7 +315,7 @@ func (w *walker) object(o *Object, depth int) error {
 	return w.dict(attrs, depth)
 }
 
-func (w *walker) stringMap(m map[string]any, depth int) error {
+func (w walker) stringMap(m map[string]any, depth int) error {
 	if err := w.enter(depth); err != nil {
 		return err
 	}
