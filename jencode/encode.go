@@ -51,16 +51,19 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
 	// The encoder escapes to value.Walk: recycled, it costs no allocation.
 	e := encoderPool.Get().(*encoder)
-	e.buf, e.stack = dst, e.stack[:0]
+	e.buf, e.stack, e.owned = dst, e.stack[:0], false
 	err := value.Walk(v, e)
-	out, open := e.buf, len(e.stack)
+	out, open, owned := e.buf, len(e.stack), e.owned
 	e.buf = nil
 	encoderPool.Put(e)
-	if err != nil {
-		return dst, err
+	if err == nil && open != 0 {
+		err = errors.New("jencode: unterminated container")
 	}
-	if open != 0 {
-		return dst, errors.New("jencode: unterminated container")
+	if err != nil {
+		if owned {
+			bufpool.Put(&out)
+		}
+		return dst, err
 	}
 	return out, nil
 }
@@ -91,6 +94,25 @@ type frame struct {
 type encoder struct {
 	buf   []byte
 	stack []frame
+	owned bool // buf is not the caller's dst but grown from package bufpool
+}
+
+// slack is the room every event finds free in the buffer (see room): more
+// than any event but strings, bytes and big integers writes, which make
+// room for themselves.
+const slack = 64
+
+// room returns b with at least n free bytes. The buffer grows by doubling,
+// from recycled memory (bufpool.Grow): a large answer is not copied over and
+// over as append would grow it, and costs no new memory once one of its size
+// has been recycled.
+func (e *encoder) room(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	b = bufpool.Grow(b, n, e.owned)
+	e.owned = true
+	return b
 }
 
 func (e *encoder) top() *frame {
@@ -108,6 +130,7 @@ func (e *encoder) keyPos() bool {
 
 // sep appends to b what comes before a value that is not a key.
 func (e *encoder) sep(b []byte) ([]byte, error) {
+	b = e.room(b, slack)
 	f := e.top()
 	if f == nil {
 		return b, nil
@@ -134,6 +157,7 @@ func (e *encoder) sep(b []byte) ([]byte, error) {
 // appends the quoted key text and ": ". An Object attribute remembers where
 // it starts, so that it can be taken back if its value turns out to be None.
 func (e *encoder) keyStart(b []byte) []byte {
+	b = e.room(b, slack)
 	f := e.top()
 	if f.state == inAttrKey {
 		f.mark = len(b)
@@ -290,6 +314,10 @@ func (e *encoder) Float(f float64) error {
 
 // String implements value.Emitter.
 func (e *encoder) String(s string) error {
+	if len(s) > slack/2 {
+		// Room for the text and its separators, unless it needs escapes.
+		e.buf = e.room(e.buf, len(s)+slack)
+	}
 	if e.keyPos() {
 		e.buf = append(appendString(e.keyStart(e.buf), s), ": "...)
 		return nil
@@ -308,6 +336,7 @@ func (e *encoder) Bytes(v []byte) error {
 	if err != nil {
 		return err
 	}
+	b = e.room(b, base64.StdEncoding.EncodedLen(len(v))+slack)
 	b = append(b, `{"__dCls": "b64", "obj": "`...)
 	b = base64.StdEncoding.AppendEncode(b, v)
 	e.buf = append(b, `"}`...)
