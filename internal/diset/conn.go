@@ -59,6 +59,15 @@ func NewConn(nc net.Conn, enc Encoding) *Conn {
 	return &Conn{nc: nc, r: frame.NewReader(nc), enc: enc}
 }
 
+// ClientPrealloc is the Prealloc of a client's connections (see
+// Conn.Prealloc): the server was authenticated, and a result of up to this
+// size is read into one buffer of its size.
+const ClientPrealloc = 64 << 20
+
+// Prealloc makes room at once for each frame of up to n bytes, as soon as
+// its length is read (frame.Reader.Prealloc), for a trusted peer.
+func (c *Conn) Prealloc(n int) { c.r.Prealloc = n }
+
 // Net returns the underlying connection.
 func (c *Conn) Net() net.Conn { return c.nc }
 

@@ -51,6 +51,13 @@ var (
 
 // Reader reads frames from a byte stream. It is not safe for concurrent use.
 type Reader struct {
+	// Prealloc is the largest payload for which the reader makes room at
+	// once, as soon as its length is read, rather than as its bytes arrive
+	// (doubling, a whole copy of a large payload over): for a peer one trusts
+	// not to declare what it does not send, such as the server a client
+	// called and authenticated. Zero, the default, trusts no peer.
+	Prealloc int
+
 	r          io.Reader
 	buf        []byte
 	start, end int // pending bytes are buf[start:end]
@@ -133,7 +140,10 @@ func (r *Reader) fill(n int) error {
 				// frames are (a proposal, its S_OK, short arguments), and a
 				// connection waiting for its first frame holds it.
 				size := pending + max(readChunk, min(want, len(r.buf)))
-				if r.buf == nil {
+				switch {
+				case n <= r.Prealloc:
+					size = max(n, firstChunk) // the whole frame and not a byte more
+				case r.buf == nil:
 					size = max(firstChunk, pending+min(want, readChunk))
 				}
 				nb := make([]byte, size)
