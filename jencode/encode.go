@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/value"
@@ -483,34 +484,35 @@ func (e *encoder) Object(class, module string) error {
 const hexDigits = "0123456789abcdef"
 
 // skipPlain returns the index of the first byte from s[i:] on that may not
-// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
-// bytes at a time: long texts are mostly plain. It may stop early, at the
-// start of a group of 8 holding such a byte, or in the last 7 bytes.
+// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 32
+// then 8 bytes at a time: long texts are mostly plain. It may stop early, at
+// the start of a group of 8 holding such a byte, or in the last 7 bytes.
 func skipPlain(s string, i int, del bool) int {
-	for ; i+8 <= len(s); i += 8 {
-		t := s[i : i+8]
-		x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-		if !plainWord(x, del) {
-			break
-		}
-	}
-	return i
+	// The string's bytes, only read.
+	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i, del)
 }
 
 // skipPlainBytes is skipPlain for a byte slice.
 func skipPlainBytes(s []byte, i int, del bool) int {
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		bad := notPlain(binary.LittleEndian.Uint64(w), del) | notPlain(binary.LittleEndian.Uint64(w[8:]), del) |
+			notPlain(binary.LittleEndian.Uint64(w[16:]), del) | notPlain(binary.LittleEndian.Uint64(w[24:]), del)
+		if bad != 0 {
+			break
+		}
+	}
 	for ; i+8 <= len(s); i += 8 {
-		if !plainWord(binary.LittleEndian.Uint64(s[i:]), del) {
+		if notPlain(binary.LittleEndian.Uint64(s[i:]), del) != 0 {
 			break
 		}
 	}
 	return i
 }
 
-// plainWord reports whether the 8 bytes of x are all plain: in 0x20-0x7f,
-// but '"' and '\\' (and 0x7f with del).
-func plainWord(x uint64, del bool) bool {
+// notPlain is zero when the 8 bytes of x are all plain: in 0x20-0x7f, but
+// '"' and '\\' (and 0x7f with del).
+func notPlain(x uint64, del bool) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q, b := x^(lo*'"'), x^(lo*'\\')
 	// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
@@ -518,7 +520,7 @@ func plainWord(x uint64, del bool) bool {
 	if del {
 		bad |= x + lo // 0x7f and above
 	}
-	return bad&hi == 0
+	return bad & hi
 }
 
 // plain[b] is true for the bytes json.dumps copies as they are.

@@ -380,7 +380,7 @@ func TestPooledDecoderKeepsLittle(t *testing.T) {
 // TestSkipPlain: the 8-bytes-at-a-time scan never skips a byte the tables
 // say is not plain, and skips every full group of plain ones.
 func TestSkipPlain(t *testing.T) {
-	base := strings.Repeat("abcdefgh", 3)
+	base := strings.Repeat("abcdefgh", 9) // through the 32-byte and the 8-byte loops
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < len(base); pos++ {
 			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
