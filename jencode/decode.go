@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/diracgo/diracrpc/value"
@@ -54,13 +55,18 @@ func Decode(data []byte) (any, error) {
 }
 
 // Decode parses JEncode text into the generic model.
-func (dec *Decoder) Decode(data []byte) (any, error) {
+func (dec *Decoder) Decode(data []byte) (any, error) { return dec.decode(data, false) }
+
+// decode is Decode; with general, without the shortcuts for the forms
+// DIRAC writes (tests compare both).
+func (dec *Decoder) decode(data []byte, general bool) (any, error) {
 	text, err := toUTF8(data)
 	if err != nil {
 		return nil, err
 	}
 	d := decoderPool.Get().(*decoder)
 	d.data, d.pos, d.depth, d.objHook, d.small = text, 0, 0, dec.Object, len(text) <= smallInput
+	d.general = general
 	d.tree.Start(len(text))
 	d.skipWS()
 	v, err := d.value()
@@ -132,6 +138,8 @@ type decoder struct {
 	// and across payloads; keys and values have their own, so that unique
 	// values do not evict the keys.
 	keys, vals slab.StringCache
+	// general: no shortcut for the forms DIRAC writes (see datetime).
+	general bool
 	// small: the input is short (a typical result), so each small dict gets
 	// one allocation with its entries (value.CopyDict) instead of a share of
 	// the batches below.
@@ -288,6 +296,12 @@ func (d *decoder) object() (any, error) {
 		return nil, err
 	}
 	start := d.pos
+	if !d.general {
+		if v, ok := d.datetime(); ok {
+			d.depth--
+			return v, nil
+		}
+	}
 	d.pos++ // {
 	d.skipWS()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
@@ -313,6 +327,30 @@ func (d *decoder) object() (any, error) {
 		return nil, fmt.Errorf("jencode: object at offset %d: %w", start, err)
 	}
 	return v, nil
+}
+
+// dtPrefix and dtEnd surround a datetime as DIRAC's encoder (and this
+// package's) writes it: {"__dCls": "dt", "obj": "2024-10-17 13:41:46"}.
+const (
+	dtPrefix = `{"__dCls": "dt", "obj": "`
+	dtEnd    = `"}`
+	dtLen    = len(dtPrefix) + len("2024-10-17 13:41:46") + len(dtEnd)
+)
+
+// datetime decodes the datetime object at d.pos if it is written exactly as
+// DIRAC writes it, with the value the general way (object, then the hook)
+// gives, without building the dict: a job listing holds one per row.
+func (d *decoder) datetime() (any, bool) {
+	rest := d.data[d.pos:]
+	if len(rest) < dtLen || string(rest[:len(dtPrefix)]) != dtPrefix || string(rest[dtLen-len(dtEnd):dtLen]) != dtEnd {
+		return nil, false
+	}
+	f, ok := canonical(rest[len(dtPrefix):dtLen-len(dtEnd)], true)
+	if !ok {
+		return nil, false
+	}
+	d.pos += dtLen
+	return d.tree.Time(time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, time.UTC)), true
 }
 
 // objectEntries parses the members of an object up to its closing brace.

@@ -15,6 +15,11 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := Decode(data)
+		var dec Decoder
+		general, gerr := dec.decode(data, true)
+		if (err == nil) != (gerr == nil) || err != nil && err.Error() != gerr.Error() || !value.Equal(v, general) {
+			t.Fatalf("%q: %#v (%v) but %#v (%v) without the shortcuts", data, v, err, general, gerr)
+		}
 		if err != nil {
 			return
 		}

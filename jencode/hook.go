@@ -163,7 +163,7 @@ func strptimeSlow(s string, withTime bool) ([6]int, error) {
 // canonical parses the form DIRAC writes ("2024-01-02 03:04:05", zero-padded,
 // four-digit year) without the general matcher. It accepts only strings that
 // strptime accepts with the same result; anything else goes the long way.
-func canonical(s string, withTime bool) ([6]int, bool) {
+func canonical[T string | []byte](s T, withTime bool) ([6]int, bool) {
 	var f [6]int
 	layout := "dddd-dd-dd dd:dd:dd"
 	if !withTime {

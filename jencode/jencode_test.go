@@ -400,3 +400,33 @@ func TestSkipPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestShortcutsMatchTheGeneralWay: the datetimes DIRAC writes, decoded
+// without building their dict, give what the general way gives, errors
+// included.
+func TestShortcutsMatchTheGeneralWay(t *testing.T) {
+	deep := strings.Repeat("[", value.MaxDepth-1) + `{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}` + strings.Repeat("]", value.MaxDepth-1)
+	for _, in := range []string{
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}`,
+		`[{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}, {"__dCls": "dt", "obj": "0001-01-01 00:00:00"}]`,
+		`{"__dCls": "dt", "obj": "2024-02-30 13:41:46"}`, // no such day
+		`{"__dCls": "dt", "obj": "2024-10-17 24:00:00"}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46", "x": 1}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:4"}`,
+		`{"__dCls":"dt","obj":"2024-10-17 13:41:46"}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}}`,
+		deep, "[" + deep + "]",
+	} {
+		got, err := Decode([]byte(in))
+		var dec Decoder
+		want, werr := dec.decode([]byte(in), true)
+		if werr != nil {
+			require.Error(t, err, in)
+			assert.Equal(t, werr.Error(), err.Error(), in)
+			continue
+		}
+		require.NoError(t, err, in)
+		assert.True(t, value.Equal(want, got), in)
+	}
+}
