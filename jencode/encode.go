@@ -484,8 +484,8 @@ func (e *encoder) Object(class, module string) error {
 const hexDigits = "0123456789abcdef"
 
 // skipPlain returns the index of the first byte from s[i:] on that may not
-// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 32
-// then 8 bytes at a time: long texts are mostly plain. It may stop early, at
+// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
+// then 32 bytes at a time: long texts are mostly plain. It may stop early, at
 // the start of a group of 8 holding such a byte, or in the last 7 bytes.
 func skipPlain(s string, i int, del bool) int {
 	// The string's bytes, only read.
@@ -494,6 +494,13 @@ func skipPlain(s string, i int, del bool) int {
 
 // skipPlainBytes is skipPlain for a byte slice.
 func skipPlainBytes(s []byte, i int, del bool) int {
+	// Most texts are short (keys, statuses, names): they end in the first
+	// words, before the long stride.
+	for end := i + 16; i+8 <= len(s) && i < end; i += 8 {
+		if notPlain(binary.LittleEndian.Uint64(s[i:]), del) != 0 {
+			return i
+		}
+	}
 	for ; i+32 <= len(s); i += 32 {
 		w := s[i : i+32]
 		bad := notPlain(binary.LittleEndian.Uint64(w), del) | notPlain(binary.LittleEndian.Uint64(w[8:]), del) |
@@ -594,7 +601,16 @@ func appendU(dst []byte, r rune) []byte {
 }
 
 func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch {
+	case m == time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case m >= time.January && m <= time.December:
+		return 30 + int(0x15aa>>m&1) // 31 days: January, March, May, July, August, October, December
+	}
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day() // normalised as time.Date does
 }
 
 // KeyDialect, EncodeKey and RawKey implement value.KeyEmitter: struct field
