@@ -543,11 +543,11 @@ var plain = func() (t [256]bool) {
 // Python's surrogateescape error handler gives such a byte.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// The word scan runs at the start and after each escape; the bytes
+	// after where it stopped (the tail of a short text) are checked one by
+	// one.
 	start := 0
-	for i := 0; i < len(s); {
-		if i = skipPlain(s, i, true); i >= len(s) {
-			break
-		}
+	for i := skipPlain(s, 0, true); i < len(s); {
 		c := s[i]
 		if plain[c] {
 			i++
@@ -585,12 +585,11 @@ func appendString(dst []byte, s string) []byte {
 			default:
 				dst = appendU(dst, r)
 			}
-			i += size
-			start = i
-			continue
+			i += size - 1
 		}
 		i++
 		start = i
+		i = skipPlain(s, i, true)
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
