@@ -430,3 +430,54 @@ func TestShortcutsMatchTheGeneralWay(t *testing.T) {
 		assert.True(t, value.Equal(want, got), in)
 	}
 }
+
+// TestListingShortcutMatchesTheGeneralWay: objects of a long input whose
+// entries go straight into the tree (as many as the last object at their
+// depth, more, fewer, nested, with duplicate keys), and inputs cut anywhere,
+// decode as the general way decodes them.
+func TestListingShortcutMatchesTheGeneralWay(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	b.WriteString(`{"OK": true, "Value": [`)
+	for i := range 300 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("{")
+		for k := range rng.IntN(6) {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			key := fmt.Sprintf("k%d", rng.IntN(5)) // duplicates too
+			fmt.Fprintf(&b, "%q: ", key)
+			switch rng.IntN(4) {
+			case 0:
+				fmt.Fprintf(&b, `{"a": %d, "b": {"c": [1, {"d": 2}]}}`, i)
+			case 1:
+				b.WriteString(`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}`)
+			default:
+				fmt.Fprintf(&b, "%d", rng.IntN(1000))
+			}
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("]}")
+	in := b.String()
+	require.Greater(t, len(in), smallInput)
+	check := func(in string) {
+		got, err := Decode([]byte(in))
+		var dec Decoder
+		want, werr := dec.decode([]byte(in), true)
+		if werr != nil {
+			require.Error(t, err)
+			require.Equal(t, werr.Error(), err.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.True(t, value.Equal(want, got))
+	}
+	check(in)
+	for range 200 {
+		check(in[:rng.IntN(len(in))])
+	}
+}
