@@ -49,11 +49,21 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).
-func AppendMarshal(dst []byte, v any) ([]byte, error) {
+func AppendMarshal(dst []byte, v any) ([]byte, error) { return appendMarshal(dst, v, false) }
+
+// appendMarshal is AppendMarshal; with general, without the shortcut for
+// the generic model (tests compare both).
+func appendMarshal(dst []byte, v any, general bool) ([]byte, error) {
 	// The encoder escapes to value.Walk: recycled, it costs no allocation.
 	e := encoderPool.Get().(*encoder)
 	e.buf, e.stack, e.owned = dst, e.stack[:0], false
-	err := value.Walk(v, e)
+	var err error
+	if general || !e.model(v, 0) {
+		// Something the shortcut does not write: the general way, from the
+		// start, over what the shortcut wrote (the buffer may have grown).
+		e.buf = e.buf[:len(dst)]
+		err = value.Walk(v, e)
+	}
 	out, open, owned := e.buf, len(e.stack), e.owned
 	e.buf = nil
 	encoderPool.Put(e)
@@ -67,6 +77,103 @@ func AppendMarshal(dst []byte, v any) ([]byte, error) {
 		return dst, err
 	}
 	return out, nil
+}
+
+// model appends v, if it is made of the generic model's usual types only
+// (nil, bool, int64 and int, float64, string, []byte, []any and Tuple,
+// *Dict and Dict with string keys, time.Time and Date), as value.Walk and
+// the encoder's events would write it, without the events. It reports
+// false as soon as it meets anything else, or a value the events refuse:
+// AppendMarshal then encodes the whole value the general way, which knows
+// every type and gives the errors.
+func (e *encoder) model(v any, depth int) bool {
+	b := e.room(e.buf, slack)
+	switch x := v.(type) {
+	case nil:
+		b = append(b, "null"...)
+	case string:
+		if len(x) > slack/2 {
+			b = e.room(b, len(x)+slack)
+		}
+		b = appendString(b, x)
+	case int64:
+		b = strconv.AppendInt(b, x, 10)
+	case int:
+		b = strconv.AppendInt(b, int64(x), 10)
+	case bool:
+		b = append(b, boolText(x)...)
+	case float64:
+		b = appendFloat(b, x)
+	case time.Time:
+		if b = appendTime(b, x); b == nil {
+			return false
+		}
+	case value.Date:
+		if b = appendDate(b, x); b == nil {
+			return false
+		}
+	case []byte:
+		b = appendBytes(e.room(b, base64.StdEncoding.EncodedLen(len(x))+slack), x)
+	case []any:
+		return e.list(b, x, depth)
+	case value.Tuple:
+		return e.list(b, x, depth)
+	case *value.Dict:
+		if x == nil {
+			b = append(b, "null"...)
+			break
+		}
+		return e.dict(b, x, depth)
+	case value.Dict:
+		return e.dict(b, &x, depth)
+	default:
+		return false
+	}
+	e.buf = b
+	return true
+}
+
+// list is model for lists and tuples.
+func (e *encoder) list(b []byte, l []any, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	e.buf = append(b, '[')
+	for i, item := range l {
+		if i > 0 {
+			e.buf = append(e.buf, ", "...)
+		}
+		if !e.model(item, depth+1) {
+			return false
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return true
+}
+
+// dict is model for dicts.
+func (e *encoder) dict(b []byte, d *value.Dict, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	b = append(b, '{')
+	for i, en := range d.Entries() {
+		k, ok := en.Key.(string)
+		if !ok {
+			return false
+		}
+		b = e.room(b, len(k)+slack)
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		e.buf = append(appendString(b, k), ": "...)
+		if !e.model(en.Value, depth+1) {
+			return false
+		}
+		b = e.buf
+	}
+	e.buf = append(b, '}')
+	return true
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{stack: make([]frame, 0, 16)} }}
@@ -216,10 +323,7 @@ func (e *encoder) Nil() error {
 
 // Bool implements value.Emitter.
 func (e *encoder) Bool(v bool) error {
-	s := "false"
-	if v {
-		s = "true"
-	}
+	s := boolText(v)
 	if e.keyPos() {
 		return e.plainKey(`"` + s + `"`)
 	}
@@ -229,6 +333,13 @@ func (e *encoder) Bool(v bool) error {
 	}
 	e.buf = append(b, s...)
 	return nil
+}
+
+func boolText(v bool) string {
+	if v {
+		return "true"
+	}
+	return "false"
 }
 
 // Int implements value.Emitter.
@@ -337,11 +448,15 @@ func (e *encoder) Bytes(v []byte) error {
 	if err != nil {
 		return err
 	}
-	b = e.room(b, base64.StdEncoding.EncodedLen(len(v))+slack)
+	e.buf = appendBytes(e.room(b, base64.StdEncoding.EncodedLen(len(v))+slack), v)
+	return nil
+}
+
+// appendBytes appends v as a b64 object.
+func appendBytes(b, v []byte) []byte {
 	b = append(b, `{"__dCls": "b64", "obj": "`...)
 	b = base64.StdEncoding.AppendEncode(b, v)
-	e.buf = append(b, `"}`...)
-	return nil
+	return append(b, `"}`...)
 }
 
 func (e *encoder) open(b []byte, state uint8, bracket byte) error {
@@ -432,16 +547,36 @@ func (e *encoder) Time(t time.Time) error {
 	if err != nil {
 		return err
 	}
+	if e.buf = appendTime(b, t); e.buf == nil {
+		e.buf = b
+		return fmt.Errorf("jencode: datetime year %d out of Python's range 1..9999", t.UTC().Year())
+	}
+	return nil
+}
+
+// appendTime appends t as a datetime object, in UTC to the second, or
+// returns nil when Python has no such year.
+func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	if y < 1 || y > 9999 {
-		return fmt.Errorf("jencode: datetime year %d out of Python's range 1..9999", y)
+		return nil
 	}
 	h, mi, s := t.Clock()
 	b = append(b, `{"__dCls": "dt", "obj": "`...)
 	b = appendDateTime(b, y, mo, d, h, mi, s, true)
-	e.buf = append(b, `"}`...)
-	return nil
+	return append(b, `"}`...)
+}
+
+// appendDate appends d as a date object, or returns nil for an invalid
+// date.
+func appendDate(b []byte, d value.Date) []byte {
+	if d.Year < 1 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > daysIn(d.Month, d.Year) {
+		return nil
+	}
+	b = append(b, `{"__dCls": "date", "obj": "`...)
+	b = appendDateTime(b, d.Year, d.Month, d.Day, 0, 0, 0, false)
+	return append(b, `"}`...)
 }
 
 // Date implements value.Emitter.
@@ -450,12 +585,10 @@ func (e *encoder) Date(d value.Date) error {
 	if err != nil {
 		return err
 	}
-	if d.Year < 1 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > daysIn(d.Month, d.Year) {
+	if e.buf = appendDate(b, d); e.buf == nil {
+		e.buf = b
 		return fmt.Errorf("jencode: invalid date %s", d)
 	}
-	b = append(b, `{"__dCls": "date", "obj": "`...)
-	b = appendDateTime(b, d.Year, d.Month, d.Day, 0, 0, 0, false)
-	e.buf = append(b, `"}`...)
 	return nil
 }
 

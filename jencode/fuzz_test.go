@@ -27,6 +27,9 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %q to %#v, which does not encode: %v", data, v, err)
 		}
+		if events, err := appendMarshal(nil, v, true); err != nil || !bytes.Equal(events, text) {
+			t.Fatalf("%#v: %q, but %q (%v) without the shortcut", v, text, events, err)
+		}
 		back, err := Decode(text)
 		if err != nil {
 			if vectors.HasEarlyYear(v) {

@@ -481,3 +481,46 @@ func TestListingShortcutMatchesTheGeneralWay(t *testing.T) {
 		check(in[:rng.IntN(len(in))])
 	}
 }
+
+// TestModelShortcutMatchesEvents: the generic model written without the
+// events gives the bytes and errors of the general way, including values
+// it hands over to it (other types, non-string keys, refused values, the
+// depth limit), after the buffer grew or not.
+func TestModelShortcutMatchesEvents(t *testing.T) {
+	deep := func(n int) any {
+		var v any = "x"
+		for range n {
+			v = []any{v}
+		}
+		return v
+	}
+	long := strings.Repeat("long \"text\" é \x01 ", 5000)
+	for i, v := range []any{
+		nil, true, int64(-3), 7, 1.5, math.Inf(-1), "a\nb", []byte("hi"), value.Tuple{1, "a"},
+		value.NewDict("OK", true, "Value", []any{int64(1), nil, value.NewDict()}),
+		*value.NewDict("a", 1), (*value.Dict)(nil),
+		time.Date(2024, 10, 17, 13, 41, 46, 5, time.FixedZone("x", 3600)),
+		value.Date{Year: 2024, Month: 2, Day: 29},
+		[]any{long, value.NewDict("k", long), []byte(long)},
+		// Handed over: other types, other keys, refused values.
+		[]any{"a", map[string]any{"b": 1}}, value.NewDict("a", value.NewDict(int64(1), "one")),
+		[]any{1, &value.Object{Class: "C", Module: "m", Attrs: value.NewDict("x", nil, "y", 2)}},
+		[]any{long, struct{ A int }{1}},
+		[]any{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}, value.Date{Year: 2023, Month: 2, Day: 29},
+		deep(value.MaxDepth - 1), deep(value.MaxDepth), deep(value.MaxDepth + 1),
+		[]any{value.TimeOfDay{Hour: 1}}, value.NewDict(1.5, []any{long}),
+	} {
+		for _, dst := range [][]byte{nil, []byte("prefix:"), make([]byte, 3, 1<<20)} {
+			dst2 := append([]byte(nil), dst...)
+			got, err := AppendMarshal(dst, v)
+			want, werr := appendMarshal(dst2, v, true)
+			if werr != nil {
+				require.Error(t, err, "%d", i)
+				assert.Equal(t, werr.Error(), err.Error(), "%d", i)
+				continue
+			}
+			require.NoError(t, err, "%d", i)
+			assert.Equal(t, string(want), string(got), "%d", i)
+		}
+	}
+}
