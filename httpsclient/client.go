@@ -246,6 +246,9 @@ func readLimited(r io.Reader, limit, declared int64, excerpt bool) ([]byte, erro
 			break
 		}
 		if err != nil {
+			if excerpt { // what arrived of it
+				return b[:min(int64(len(b)), limit)], err
+			}
 			return nil, err
 		}
 	}

@@ -140,11 +140,11 @@ func (r *Reader) fill(n int) error {
 				// frames are (a proposal, its S_OK, short arguments), and a
 				// connection waiting for its first frame holds it.
 				size := pending + max(readChunk, min(want, len(r.buf)))
-				switch {
-				case n <= r.Prealloc:
-					size = max(n, firstChunk) // the whole frame and not a byte more
-				case r.buf == nil:
+				if r.buf == nil {
 					size = max(firstChunk, pending+min(want, readChunk))
+				}
+				if n <= r.Prealloc {
+					size = max(size, n) // a large frame in one piece of its size
 				}
 				nb := make([]byte, size)
 				r.end = copy(nb, r.buf[r.start:r.end])
