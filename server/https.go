@@ -581,8 +581,9 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 // bodyChunk is the first (and smallest) growth of a request body buffer.
 const bodyChunk = 16 << 10
 
-// gzipPool holds the compressors of answers (klauspost/compress: several
-// times faster than compress/gzip at the same level). Tornado compresses at
+// gzipPool holds the compressors of answers (klauspost/compress: 1.8 times
+// faster than compress/gzip at the same level on a JSON job listing, for a
+// slightly smaller output). Tornado compresses at
 // level 6; level 1 (BestSpeed) takes a fraction of its time for answers of
 // about the same size (JSON result lists), which costs a large answer less
 // on the wire than the compression saves on the server. Data that is
