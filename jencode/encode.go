@@ -80,8 +80,8 @@ func appendMarshal(dst []byte, v any, general bool) ([]byte, error) {
 }
 
 // model appends v, if it is made of the generic model's usual types only
-// (nil, bool, int64 and int, float64, string, []byte, []any and Tuple,
-// *Dict and Dict with string keys, time.Time and Date), as value.Walk and
+// (nil, bool, int64 and int, float64, string, []byte, []any, []string and
+// Tuple, *Dict and Dict with string keys, time.Time and Date), as value.Walk and
 // the encoder's events would write it, without the events. It reports
 // false as soon as it meets anything else, or a value the events refuse:
 // AppendMarshal then encodes the whole value the general way, which knows
@@ -116,6 +116,19 @@ func (e *encoder) model(v any, depth int) bool {
 		b = appendBytes(e.room(b, base64.StdEncoding.EncodedLen(len(x))+slack), x)
 	case []any:
 		return e.list(b, x, depth)
+	case []string:
+		if depth >= value.MaxDepth {
+			return false
+		}
+		e.buf = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf = append(e.buf, ", "...)
+			}
+			e.model(item, depth+1) // a string: never refused
+		}
+		e.buf = append(e.buf, ']')
+		return true
 	case value.Tuple:
 		return e.list(b, x, depth)
 	case *value.Dict:

@@ -501,7 +501,7 @@ func TestModelShortcutMatchesEvents(t *testing.T) {
 		*value.NewDict("a", 1), (*value.Dict)(nil),
 		time.Date(2024, 10, 17, 13, 41, 46, 5, time.FixedZone("x", 3600)),
 		value.Date{Year: 2024, Month: 2, Day: 29},
-		[]any{long, value.NewDict("k", long), []byte(long)},
+		[]any{long, value.NewDict("k", long), []byte(long)}, []string{}, []string{"a", long},
 		// Handed over: other types, other keys, refused values.
 		[]any{"a", map[string]any{"b": 1}}, value.NewDict("a", value.NewDict(int64(1), "one")),
 		[]any{1, &value.Object{Class: "C", Module: "m", Attrs: value.NewDict("x", nil, "y", 2)}},
