@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strconv"
 	"time"
 
@@ -28,6 +27,9 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
 	e := encoder{buf: dst}
 	if err := value.Walk(v, &e); err != nil {
+		if e.owned {
+			bufpool.Put(&e.buf)
+		}
 		return dst, fmt.Errorf("dencode: %w", err)
 	}
 	return e.buf, nil
@@ -40,13 +42,17 @@ func AppendMarshal(dst []byte, v any) ([]byte, error) {
 // into e.buf would cost a GC write barrier per event while a collection is
 // running; re-slicing e.buf in place stores only its length.
 type encoder struct {
-	buf []byte
+	buf   []byte
+	owned bool // buf is not the caller's dst but grown from package bufpool
 }
 
-// spare returns an empty slice over at least k free bytes after e.buf.
+// spare returns an empty slice over at least k free bytes after e.buf. The
+// buffer grows by doubling, from recycled memory (bufpool.Grow), so that a
+// large message is neither copied over and over nor new memory each time.
 func (e *encoder) spare(k int) []byte {
 	if cap(e.buf)-len(e.buf) < k {
-		e.buf = slices.Grow(e.buf, k)
+		e.buf = bufpool.Grow(e.buf, k, e.owned)
+		e.owned = true
 	}
 	return e.buf[len(e.buf):len(e.buf)]
 }

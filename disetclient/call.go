@@ -63,6 +63,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		nc = fb
 	}
 	conn := diset.NewConn(nc, t.opts.Encoding)
+	conn.Prealloc(diset.ClientPrealloc)
 	proposal := diracrpc.OK([]any{
 		[]any{u.Service(), t.cfg.Setup, t.cfg.VO},
 		[]any{"RPC", a.Method},

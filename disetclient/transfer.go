@@ -119,6 +119,7 @@ func (t *transport) propose(ctx context.Context, a *diracrpc.Attempt, action []a
 	_ = nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	conn := diset.NewConn(nc, t.opts.Encoding)
+	conn.Prealloc(diset.ClientPrealloc)
 	proposal := diracrpc.OK([]any{
 		[]any{u.Service(), t.cfg.Setup, t.cfg.VO},
 		action,

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
@@ -63,6 +66,9 @@ func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
 		s, ok := byAddr[u.Addr()]
 		if !ok {
 			s = newServer(u.Addr(), u.Host, tlsc, tc, t.opts.Proxy, t.opts.ResumeSessions)
+			// Calls ask for gzip themselves (see Attempt); this stops the
+			// transfers' requests asking too.
+			s.transport.DisableCompression = t.opts.DisableCompression
 			byAddr[u.Addr()] = s
 		}
 		t.servers[raw] = s
@@ -126,6 +132,11 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	// No Idempotency-Key header, ever: net/http would re-send the POST by itself.
 	h := req.Header // shared values, canonical keys: net/http only reads them
 	h["Content-Type"], h["Accept"], h["User-Agent"] = formType, acceptAll, t.userAgent
+	if !t.opts.DisableCompression {
+		// Asked here rather than by net/http, so that readAnswer inflates
+		// with a recycled reader of klauspost/compress.
+		h["Accept-Encoding"] = acceptGzip
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -142,10 +153,10 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		resp.Body.Close()
 	}()
 	if resp.StatusCode != http.StatusOK {
-		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, bodyExcerpt))
+		excerpt, _ := readAnswer(resp, bodyExcerpt, true)
 		return nil, statusFailure(resp, a.URL, a.Method, excerpt)
 	}
-	raw, err := readLimited(resp.Body, t.opts.MaxResponseBytes)
+	raw, err := readAnswer(resp, t.opts.MaxResponseBytes, false)
 	drained = err == nil
 	if err != nil {
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, err))
@@ -156,8 +167,9 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 
 // Header values of every request.
 var (
-	formType  = []string{"application/x-www-form-urlencoded"}
-	acceptAll = []string{"*/*"}
+	formType   = []string{"application/x-www-form-urlencoded"}
+	acceptAll  = []string{"*/*"}
+	acceptGzip = []string{"gzip"}
 )
 
 // decodeAnswer reads a 200 answer: the S_OK value, the service's S_ERROR,
@@ -178,12 +190,72 @@ func decodeAnswer(resp *http.Response, a *diracrpc.Attempt, raw []byte) (*diracr
 	return &diracrpc.Result{Value: val, Raw: raw, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
 }
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+// gzipReaders are the recycled inflaters of compressed answers.
+var gzipReaders sync.Pool // of *gzip.Reader
+
+// readAnswer reads the body of resp, at most limit bytes (with excerpt,
+// what is there of them; else more is an error), inflating it when it came
+// gzip-compressed at the call's request.
+func readAnswer(resp *http.Response, limit int64, excerpt bool) ([]byte, error) {
+	if resp.Uncompressed || !strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		return readLimited(resp.Body, limit, resp.ContentLength, excerpt)
+	}
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(resp.Body)
+	} else {
+		err = zr.Reset(resp.Body)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gzip-compressed answer: %w", err)
+	}
+	defer func() {
+		_ = zr.Reset(eofReader{}) // drop the body
+		gzipReaders.Put(zr)
+	}()
+	return readLimited(zr, limit, -1, excerpt)
+}
+
+// eofReader ends a gzip reader that waits in the pool.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// maxPrealloc bounds the buffer readLimited sets aside for a declared
+// length before the bytes arrive; past it the buffer grows as they do.
+const maxPrealloc = 64 << 20
+
+// readLimited reads r to its end, at most limit bytes, into one buffer of
+// the declared length (-1: unknown), or growing by doubling without it.
+// With excerpt it returns the first limit bytes, else more is an error.
+func readLimited(r io.Reader, limit, declared int64, excerpt bool) ([]byte, error) {
+	size := int64(512)
+	if declared >= 0 {
+		size = min(declared, limit, maxPrealloc) + 1 // + 1: the end is seen without growing
+	}
+	b := make([]byte, 0, size)
+	lr := io.LimitReader(r, limit+1)
+	for {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, cap(b))
+		}
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if excerpt { // what arrived of it
+				return b[:min(int64(len(b)), limit)], err
+			}
+			return nil, err
+		}
 	}
 	if int64(len(b)) > limit {
+		if excerpt {
+			return b[:limit], nil
+		}
 		return nil, fmt.Errorf("answer larger than %d bytes", limit)
 	}
 	return b, nil

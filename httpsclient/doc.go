@@ -18,5 +18,6 @@
 // client's backoff).
 //
 // Connections are kept alive and shared by every call a client makes to the
-// same server (HTTP/1.1 only, as Tornado).
+// same server (HTTP/1.1 only, as Tornado). Answers are asked for
+// gzip-compressed, as DIRAC's client asks (see Options.DisableCompression).
 package httpsclient

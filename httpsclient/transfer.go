@@ -60,7 +60,7 @@ func (t *transport) download(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 	defer resp.Body.Close()
 	var n int64
 	if isJSON(resp) {
-		raw, rerr := readLimited(resp.Body, t.opts.MaxResponseBytes)
+		raw, rerr := readAnswer(resp, t.opts.MaxResponseBytes, false)
 		if rerr != nil {
 			return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", methodToClient, rerr))
 		}
@@ -155,7 +155,7 @@ func (t *transport) upload(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := readLimited(resp.Body, t.opts.MaxResponseBytes)
+	raw, err := readAnswer(resp, t.opts.MaxResponseBytes, false)
 	if err != nil {
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", methodFromClient, err))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/diracgo/diracrpc/dencode"
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // The payload of internal/testkit/benchdata: JEncode against encoding/json on the
@@ -103,5 +104,23 @@ func BenchmarkDecodeVsFloor(b *testing.B) {
 	})
 	b.Run("DEncode", func(b *testing.B) {
 		benchkit.Pair(b, 1, benchkit.Side{Name: "DEncode", Call: func() error { var v any; return dencode.Unmarshal(denc, &v) }}, floor)
+	})
+}
+
+// BenchmarkListing encodes and decodes the 10 MB answer of the server's
+// BenchmarkLargeAnswer (50,000 job rows in the generic model) in-process:
+// what diracrpc's servers spend encoding it (into a reused buffer, as they
+// do) and its clients decoding it, without the network; the decoding next
+// to the floor, sonic's fastest configuration into any, alternately.
+func BenchmarkListing(b *testing.B) {
+	v := value.NewDict("OK", true, "Value", benchdata.Listing(50_000))
+	buf := make([]byte, 0, 16<<20)
+	benchkit.RunEncode(b, "encode", func() ([]byte, error) { return AppendMarshal(buf[:0], v) })
+	text := benchkit.Encoded(b, Marshal, v)
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		benchkit.Pair(b, 1,
+			benchkit.Side{Name: "jencode", Call: func() error { _, err := Decode(text); return err }},
+			benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }})
 	})
 }

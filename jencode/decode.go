@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/diracgo/diracrpc/value"
@@ -54,13 +55,19 @@ func Decode(data []byte) (any, error) {
 }
 
 // Decode parses JEncode text into the generic model.
-func (dec *Decoder) Decode(data []byte) (any, error) {
+func (dec *Decoder) Decode(data []byte) (any, error) { return dec.decode(data, false) }
+
+// decode is Decode; with general, without the shortcuts for the forms
+// DIRAC writes (tests compare both).
+func (dec *Decoder) decode(data []byte, general bool) (any, error) {
 	text, err := toUTF8(data)
 	if err != nil {
 		return nil, err
 	}
 	d := decoderPool.Get().(*decoder)
 	d.data, d.pos, d.depth, d.objHook, d.small = text, 0, 0, dec.Object, len(text) <= smallInput
+	d.general = general
+	d.lens = [16]int32{}
 	d.tree.Start(len(text))
 	d.skipWS()
 	v, err := d.value()
@@ -132,10 +139,16 @@ type decoder struct {
 	// and across payloads; keys and values have their own, so that unique
 	// values do not evict the keys.
 	keys, vals slab.StringCache
+	// general: no shortcut for the forms DIRAC writes (see datetime), nor
+	// for the objects of a listing (see objectEntries).
+	general bool
 	// small: the input is short (a typical result), so each small dict gets
 	// one allocation with its entries (value.CopyDict) instead of a share of
 	// the batches below.
 	small bool
+	// lens: the number of entries of the last object at each depth, which
+	// the next one there probably has too (see objectEntries).
+	lens [16]int32
 	// items and entries hold the contents of the open arrays and objects,
 	// so that each container is allocated once, at its final size.
 	items   []any
@@ -288,6 +301,12 @@ func (d *decoder) object() (any, error) {
 		return nil, err
 	}
 	start := d.pos
+	if !d.general {
+		if v, ok := d.datetime(); ok {
+			d.depth--
+			return v, nil
+		}
+	}
 	d.pos++ // {
 	d.skipWS()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
@@ -315,8 +334,41 @@ func (d *decoder) object() (any, error) {
 	return v, nil
 }
 
+// dtPrefix and dtEnd surround a datetime as DIRAC's encoder (and this
+// package's) writes it: {"__dCls": "dt", "obj": "2024-10-17 13:41:46"}.
+const (
+	dtPrefix = `{"__dCls": "dt", "obj": "`
+	dtEnd    = `"}`
+	dtLen    = len(dtPrefix) + len("2024-10-17 13:41:46") + len(dtEnd)
+)
+
+// datetime decodes the datetime object at d.pos if it is written exactly as
+// DIRAC writes it, with the value the general way (object, then the hook)
+// gives, without building the dict: a job listing holds one per row.
+func (d *decoder) datetime() (any, bool) {
+	rest := d.data[d.pos:]
+	if len(rest) < dtLen || string(rest[:len(dtPrefix)]) != dtPrefix || string(rest[dtLen-len(dtEnd):dtLen]) != dtEnd {
+		return nil, false
+	}
+	f, ok := canonical(rest[len(dtPrefix):dtLen-len(dtEnd)], true)
+	if !ok {
+		return nil, false
+	}
+	d.pos += dtLen
+	return d.tree.Time(time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], 0, time.UTC)), true
+}
+
 // objectEntries parses the members of an object up to its closing brace.
 func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
+	// An object usually has as many entries as the last one at its depth
+	// (the records of a listing): they go straight into a piece of the tree
+	// of that size, rather than through the scratch stack and a copy. An
+	// object with more moves them to the stack and goes on there.
+	var direct []value.Entry
+	if !d.small && !d.general && d.depth < len(d.lens) && d.lens[d.depth] > 0 {
+		direct = d.tree.Entries(int(d.lens[d.depth]))
+	}
+	n := 0
 	for {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.syntaxErr("Expecting property name enclosed in double quotes", d.pos)
@@ -336,14 +388,32 @@ func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d.entries == nil {
-			d.entries = make([]value.Entry, 0, 8) // rather than growing from 1
+		if n < len(direct) {
+			direct[n] = value.Entry{Key: key, Value: v}
+		} else {
+			if d.entries == nil {
+				d.entries = make([]value.Entry, 0, 8) // rather than growing from 1
+			}
+			if direct != nil { // more entries than foreseen
+				d.entries = append(d.entries, direct...)
+				clear(direct)
+				direct = nil
+			}
+			d.entries = append(d.entries, value.Entry{Key: key, Value: v})
 		}
-		d.entries = append(d.entries, value.Entry{Key: key, Value: v})
+		n++
 		d.skipWS()
 		if d.pos < len(d.data) {
 			if c := d.data[d.pos]; c == '}' {
 				d.pos++
+				if d.depth < len(d.lens) {
+					d.lens[d.depth] = int32(n)
+				}
+				if direct != nil {
+					dict := d.tree.Dict()
+					dict.SetEntries(direct[:n:n])
+					return dict, nil
+				}
 				dict := d.newDictOf(d.entries[base:])
 				clear(d.entries[base:])
 				d.entries = d.entries[:base]

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/value"
@@ -48,21 +49,144 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).
-func AppendMarshal(dst []byte, v any) ([]byte, error) {
+func AppendMarshal(dst []byte, v any) ([]byte, error) { return appendMarshal(dst, v, false) }
+
+// appendMarshal is AppendMarshal; with general, without the shortcut for
+// the generic model (tests compare both).
+func appendMarshal(dst []byte, v any, general bool) ([]byte, error) {
 	// The encoder escapes to value.Walk: recycled, it costs no allocation.
 	e := encoderPool.Get().(*encoder)
-	e.buf, e.stack = dst, e.stack[:0]
-	err := value.Walk(v, e)
-	out, open := e.buf, len(e.stack)
+	e.buf, e.stack, e.owned = dst, e.stack[:0], false
+	var err error
+	if general || !e.model(v, 0) {
+		// Something the shortcut does not write: the general way, from the
+		// start, over what the shortcut wrote (the buffer may have grown).
+		e.buf = e.buf[:len(dst)]
+		err = value.Walk(v, e)
+	}
+	out, open, owned := e.buf, len(e.stack), e.owned
 	e.buf = nil
 	encoderPool.Put(e)
+	if err == nil && open != 0 {
+		err = errors.New("jencode: unterminated container")
+	}
 	if err != nil {
+		if owned {
+			bufpool.Put(&out)
+		}
 		return dst, err
 	}
-	if open != 0 {
-		return dst, errors.New("jencode: unterminated container")
-	}
 	return out, nil
+}
+
+// model appends v, if it is made of the generic model's usual types only
+// (nil, bool, int64 and int, float64, string, []byte, []any, []string and
+// Tuple, *Dict and Dict with string keys, time.Time and Date), as value.Walk and
+// the encoder's events would write it, without the events. It reports
+// false as soon as it meets anything else, or a value the events refuse:
+// AppendMarshal then encodes the whole value the general way, which knows
+// every type and gives the errors.
+func (e *encoder) model(v any, depth int) bool {
+	b := e.room(e.buf, slack)
+	switch x := v.(type) {
+	case nil:
+		b = append(b, "null"...)
+	case string:
+		if len(x) > slack/2 {
+			b = e.room(b, len(x)+slack)
+		}
+		b = appendString(b, x)
+	case int64:
+		b = strconv.AppendInt(b, x, 10)
+	case int:
+		b = strconv.AppendInt(b, int64(x), 10)
+	case bool:
+		b = append(b, boolText(x)...)
+	case float64:
+		b = appendFloat(b, x)
+	case time.Time:
+		if b = appendTime(b, x); b == nil {
+			return false
+		}
+	case value.Date:
+		if b = appendDate(b, x); b == nil {
+			return false
+		}
+	case []byte:
+		b = appendBytes(e.room(b, base64.StdEncoding.EncodedLen(len(x))+slack), x)
+	case []any:
+		return e.list(b, x, depth)
+	case []string:
+		if depth >= value.MaxDepth {
+			return false
+		}
+		e.buf = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				e.buf = append(e.buf, ", "...)
+			}
+			e.model(item, depth+1) // a string: never refused
+		}
+		e.buf = append(e.buf, ']')
+		return true
+	case value.Tuple:
+		return e.list(b, x, depth)
+	case *value.Dict:
+		if x == nil {
+			b = append(b, "null"...)
+			break
+		}
+		return e.dict(b, x, depth)
+	case value.Dict:
+		return e.dict(b, &x, depth)
+	default:
+		return false
+	}
+	e.buf = b
+	return true
+}
+
+// list is model for lists and tuples.
+func (e *encoder) list(b []byte, l []any, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	e.buf = append(b, '[')
+	for i, item := range l {
+		if i > 0 {
+			e.buf = append(e.buf, ", "...)
+		}
+		if !e.model(item, depth+1) {
+			return false
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return true
+}
+
+// dict is model for dicts.
+func (e *encoder) dict(b []byte, d *value.Dict, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	b = append(b, '{')
+	for i, en := range d.Entries() {
+		k, ok := en.Key.(string)
+		if !ok {
+			return false
+		}
+		b = e.room(b, len(k)+slack)
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		e.buf = append(appendString(b, k), ": "...)
+		if !e.model(en.Value, depth+1) {
+			return false
+		}
+		b = e.buf
+	}
+	e.buf = append(b, '}')
+	return true
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{stack: make([]frame, 0, 16)} }}
@@ -91,6 +215,25 @@ type frame struct {
 type encoder struct {
 	buf   []byte
 	stack []frame
+	owned bool // buf is not the caller's dst but grown from package bufpool
+}
+
+// slack is the room every event finds free in the buffer (see room): more
+// than any event but strings, bytes and big integers writes, which make
+// room for themselves.
+const slack = 64
+
+// room returns b with at least n free bytes. The buffer grows by doubling,
+// from recycled memory (bufpool.Grow): a large answer is not copied over and
+// over as append would grow it, and costs no new memory once one of its size
+// has been recycled.
+func (e *encoder) room(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	b = bufpool.Grow(b, n, e.owned)
+	e.owned = true
+	return b
 }
 
 func (e *encoder) top() *frame {
@@ -108,6 +251,7 @@ func (e *encoder) keyPos() bool {
 
 // sep appends to b what comes before a value that is not a key.
 func (e *encoder) sep(b []byte) ([]byte, error) {
+	b = e.room(b, slack)
 	f := e.top()
 	if f == nil {
 		return b, nil
@@ -134,6 +278,7 @@ func (e *encoder) sep(b []byte) ([]byte, error) {
 // appends the quoted key text and ": ". An Object attribute remembers where
 // it starts, so that it can be taken back if its value turns out to be None.
 func (e *encoder) keyStart(b []byte) []byte {
+	b = e.room(b, slack)
 	f := e.top()
 	if f.state == inAttrKey {
 		f.mark = len(b)
@@ -191,10 +336,7 @@ func (e *encoder) Nil() error {
 
 // Bool implements value.Emitter.
 func (e *encoder) Bool(v bool) error {
-	s := "false"
-	if v {
-		s = "true"
-	}
+	s := boolText(v)
 	if e.keyPos() {
 		return e.plainKey(`"` + s + `"`)
 	}
@@ -204,6 +346,13 @@ func (e *encoder) Bool(v bool) error {
 	}
 	e.buf = append(b, s...)
 	return nil
+}
+
+func boolText(v bool) string {
+	if v {
+		return "true"
+	}
+	return "false"
 }
 
 // Int implements value.Emitter.
@@ -290,6 +439,10 @@ func (e *encoder) Float(f float64) error {
 
 // String implements value.Emitter.
 func (e *encoder) String(s string) error {
+	if len(s) > slack/2 {
+		// Room for the text and its separators, unless it needs escapes.
+		e.buf = e.room(e.buf, len(s)+slack)
+	}
 	if e.keyPos() {
 		e.buf = append(appendString(e.keyStart(e.buf), s), ": "...)
 		return nil
@@ -308,10 +461,15 @@ func (e *encoder) Bytes(v []byte) error {
 	if err != nil {
 		return err
 	}
+	e.buf = appendBytes(e.room(b, base64.StdEncoding.EncodedLen(len(v))+slack), v)
+	return nil
+}
+
+// appendBytes appends v as a b64 object.
+func appendBytes(b, v []byte) []byte {
 	b = append(b, `{"__dCls": "b64", "obj": "`...)
 	b = base64.StdEncoding.AppendEncode(b, v)
-	e.buf = append(b, `"}`...)
-	return nil
+	return append(b, `"}`...)
 }
 
 func (e *encoder) open(b []byte, state uint8, bracket byte) error {
@@ -402,16 +560,36 @@ func (e *encoder) Time(t time.Time) error {
 	if err != nil {
 		return err
 	}
+	if e.buf = appendTime(b, t); e.buf == nil {
+		e.buf = b
+		return fmt.Errorf("jencode: datetime year %d out of Python's range 1..9999", t.UTC().Year())
+	}
+	return nil
+}
+
+// appendTime appends t as a datetime object, in UTC to the second, or
+// returns nil when Python has no such year.
+func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	y, mo, d := t.Date()
 	if y < 1 || y > 9999 {
-		return fmt.Errorf("jencode: datetime year %d out of Python's range 1..9999", y)
+		return nil
 	}
 	h, mi, s := t.Clock()
 	b = append(b, `{"__dCls": "dt", "obj": "`...)
 	b = appendDateTime(b, y, mo, d, h, mi, s, true)
-	e.buf = append(b, `"}`...)
-	return nil
+	return append(b, `"}`...)
+}
+
+// appendDate appends d as a date object, or returns nil for an invalid
+// date.
+func appendDate(b []byte, d value.Date) []byte {
+	if d.Year < 1 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > daysIn(d.Month, d.Year) {
+		return nil
+	}
+	b = append(b, `{"__dCls": "date", "obj": "`...)
+	b = appendDateTime(b, d.Year, d.Month, d.Day, 0, 0, 0, false)
+	return append(b, `"}`...)
 }
 
 // Date implements value.Emitter.
@@ -420,12 +598,10 @@ func (e *encoder) Date(d value.Date) error {
 	if err != nil {
 		return err
 	}
-	if d.Year < 1 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > daysIn(d.Month, d.Year) {
+	if e.buf = appendDate(b, d); e.buf == nil {
+		e.buf = b
 		return fmt.Errorf("jencode: invalid date %s", d)
 	}
-	b = append(b, `{"__dCls": "date", "obj": "`...)
-	b = appendDateTime(b, d.Year, d.Month, d.Day, 0, 0, 0, false)
-	e.buf = append(b, `"}`...)
 	return nil
 }
 
@@ -455,33 +631,41 @@ const hexDigits = "0123456789abcdef"
 
 // skipPlain returns the index of the first byte from s[i:] on that may not
 // be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
-// bytes at a time: long texts are mostly plain. It may stop early, at the
-// start of a group of 8 holding such a byte, or in the last 7 bytes.
+// then 32 bytes at a time: long texts are mostly plain. It may stop early, at
+// the start of a group of 8 holding such a byte, or in the last 7 bytes.
 func skipPlain(s string, i int, del bool) int {
-	for ; i+8 <= len(s); i += 8 {
-		t := s[i : i+8]
-		x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-		if !plainWord(x, del) {
-			break
-		}
-	}
-	return i
+	// The string's bytes, only read.
+	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i, del)
 }
 
 // skipPlainBytes is skipPlain for a byte slice.
 func skipPlainBytes(s []byte, i int, del bool) int {
+	// Most texts are short (keys, statuses, names): they end in the first
+	// words, before the long stride.
+	for end := i + 16; i+8 <= len(s) && i < end; i += 8 {
+		if notPlain(binary.LittleEndian.Uint64(s[i:]), del) != 0 {
+			return i
+		}
+	}
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		bad := notPlain(binary.LittleEndian.Uint64(w), del) | notPlain(binary.LittleEndian.Uint64(w[8:]), del) |
+			notPlain(binary.LittleEndian.Uint64(w[16:]), del) | notPlain(binary.LittleEndian.Uint64(w[24:]), del)
+		if bad != 0 {
+			break
+		}
+	}
 	for ; i+8 <= len(s); i += 8 {
-		if !plainWord(binary.LittleEndian.Uint64(s[i:]), del) {
+		if notPlain(binary.LittleEndian.Uint64(s[i:]), del) != 0 {
 			break
 		}
 	}
 	return i
 }
 
-// plainWord reports whether the 8 bytes of x are all plain: in 0x20-0x7f,
-// but '"' and '\\' (and 0x7f with del).
-func plainWord(x uint64, del bool) bool {
+// notPlain is zero when the 8 bytes of x are all plain: in 0x20-0x7f, but
+// '"' and '\\' (and 0x7f with del).
+func notPlain(x uint64, del bool) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q, b := x^(lo*'"'), x^(lo*'\\')
 	// Per byte, the high bit of: below 0x20, '"', '\\', 0x80 and above.
@@ -489,7 +673,7 @@ func plainWord(x uint64, del bool) bool {
 	if del {
 		bad |= x + lo // 0x7f and above
 	}
-	return bad&hi == 0
+	return bad & hi
 }
 
 // plain[b] is true for the bytes json.dumps copies as they are.
@@ -505,11 +689,11 @@ var plain = func() (t [256]bool) {
 // Python's surrogateescape error handler gives such a byte.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	// The word scan runs at the start and after each escape; the bytes
+	// after where it stopped (the tail of a short text) are checked one by
+	// one.
 	start := 0
-	for i := 0; i < len(s); {
-		if i = skipPlain(s, i, true); i >= len(s) {
-			break
-		}
+	for i := skipPlain(s, 0, true); i < len(s); {
 		c := s[i]
 		if plain[c] {
 			i++
@@ -547,12 +731,11 @@ func appendString(dst []byte, s string) []byte {
 			default:
 				dst = appendU(dst, r)
 			}
-			i += size
-			start = i
-			continue
+			i += size - 1
 		}
 		i++
 		start = i
+		i = skipPlain(s, i, true)
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
@@ -563,7 +746,16 @@ func appendU(dst []byte, r rune) []byte {
 }
 
 func daysIn(m time.Month, year int) int {
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch {
+	case m == time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case m >= time.January && m <= time.December:
+		return 30 + int(0x15aa>>m&1) // 31 days: January, March, May, July, August, October, December
+	}
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day() // normalised as time.Date does
 }
 
 // KeyDialect, EncodeKey and RawKey implement value.KeyEmitter: struct field

@@ -15,12 +15,20 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := Decode(data)
+		var dec Decoder
+		general, gerr := dec.decode(data, true)
+		if (err == nil) != (gerr == nil) || err != nil && err.Error() != gerr.Error() || !value.Equal(v, general) {
+			t.Fatalf("%q: %#v (%v) but %#v (%v) without the shortcuts", data, v, err, general, gerr)
+		}
 		if err != nil {
 			return
 		}
 		text, err := Marshal(v)
 		if err != nil {
 			t.Fatalf("decoded %q to %#v, which does not encode: %v", data, v, err)
+		}
+		if events, err := appendMarshal(nil, v, true); err != nil || !bytes.Equal(events, text) {
+			t.Fatalf("%#v: %q, but %q (%v) without the shortcut", v, text, events, err)
 		}
 		back, err := Decode(text)
 		if err != nil {

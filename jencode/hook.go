@@ -163,36 +163,39 @@ func strptimeSlow(s string, withTime bool) ([6]int, error) {
 // canonical parses the form DIRAC writes ("2024-01-02 03:04:05", zero-padded,
 // four-digit year) without the general matcher. It accepts only strings that
 // strptime accepts with the same result; anything else goes the long way.
-func canonical(s string, withTime bool) ([6]int, bool) {
+func canonical[T string | []byte](s T, withTime bool) ([6]int, bool) {
 	var f [6]int
-	layout := "dddd-dd-dd dd:dd:dd"
-	if !withTime {
-		layout = layout[:10]
+	n := len("2024-01-02")
+	if withTime {
+		n = len("2024-01-02 03:04:05")
 	}
-	if len(s) != len(layout) {
+	if len(s) != n || s[4] != '-' || s[7] != '-' || withTime && (s[10] != ' ' || s[13] != ':' || s[16] != ':') {
 		return f, false
 	}
-	n := 0
-	for i := range len(layout) {
-		c := s[i]
-		if layout[i] != 'd' {
-			if c != layout[i] {
-				return f, false
-			}
-			continue
-		}
-		if c < '0' || c > '9' {
-			return f, false
-		}
-		f[n] = f[n]*10 + int(c-'0')
-		if i+1 == len(layout) || layout[i+1] != 'd' {
-			n++
-		}
+	// The fields, each at its place.
+	y1, ok1 := two(s, 0)
+	y2, ok2 := two(s, 2)
+	mo, ok3 := two(s, 5)
+	d, ok4 := two(s, 8)
+	f[0], f[1], f[2] = y1*100+y2, mo, d
+	ok := ok1 && ok2 && ok3 && ok4
+	if withTime {
+		h, ok5 := two(s, 11)
+		mi, ok6 := two(s, 14)
+		sec, ok7 := two(s, 17)
+		f[3], f[4], f[5] = h, mi, sec
+		ok = ok && ok5 && ok6 && ok7
 	}
-	if f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > daysIn(time.Month(f[1]), f[0]) || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+	if !ok || f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > daysIn(time.Month(f[1]), f[0]) || f[3] > 23 || f[4] > 59 || f[5] > 59 {
 		return f, false
 	}
 	return f, true
+}
+
+// two reads the two decimal digits at s[i:].
+func two[T string | []byte](s T, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
 }
 
 // matchTokens matches format against s from byte i with backtracking, as

@@ -380,7 +380,7 @@ func TestPooledDecoderKeepsLittle(t *testing.T) {
 // TestSkipPlain: the 8-bytes-at-a-time scan never skips a byte the tables
 // say is not plain, and skips every full group of plain ones.
 func TestSkipPlain(t *testing.T) {
-	base := strings.Repeat("abcdefgh", 3)
+	base := strings.Repeat("abcdefgh", 9) // through the 32-byte and the 8-byte loops
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < len(base); pos++ {
 			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
@@ -397,6 +397,130 @@ func TestSkipPlain(t *testing.T) {
 			if strPlain[c] && dec != len(s) {
 				t.Fatalf("decoder stopped at %d in plain text (%#x at %d)", dec, c, pos)
 			}
+		}
+	}
+}
+
+// TestShortcutsMatchTheGeneralWay: the datetimes DIRAC writes, decoded
+// without building their dict, give what the general way gives, errors
+// included.
+func TestShortcutsMatchTheGeneralWay(t *testing.T) {
+	deep := strings.Repeat("[", value.MaxDepth-1) + `{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}` + strings.Repeat("]", value.MaxDepth-1)
+	for _, in := range []string{
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}`,
+		`[{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}, {"__dCls": "dt", "obj": "0001-01-01 00:00:00"}]`,
+		`{"__dCls": "dt", "obj": "2024-02-30 13:41:46"}`, // no such day
+		`{"__dCls": "dt", "obj": "2024-10-17 24:00:00"}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46", "x": 1}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:4"}`,
+		`{"__dCls":"dt","obj":"2024-10-17 13:41:46"}`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"`,
+		`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}}`,
+		deep, "[" + deep + "]",
+	} {
+		got, err := Decode([]byte(in))
+		var dec Decoder
+		want, werr := dec.decode([]byte(in), true)
+		if werr != nil {
+			require.Error(t, err, in)
+			assert.Equal(t, werr.Error(), err.Error(), in)
+			continue
+		}
+		require.NoError(t, err, in)
+		assert.True(t, value.Equal(want, got), in)
+	}
+}
+
+// TestListingShortcutMatchesTheGeneralWay: objects of a long input whose
+// entries go straight into the tree (as many as the last object at their
+// depth, more, fewer, nested, with duplicate keys), and inputs cut anywhere,
+// decode as the general way decodes them.
+func TestListingShortcutMatchesTheGeneralWay(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	b.WriteString(`{"OK": true, "Value": [`)
+	for i := range 300 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("{")
+		for k := range rng.IntN(6) {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			key := fmt.Sprintf("k%d", rng.IntN(5)) // duplicates too
+			fmt.Fprintf(&b, "%q: ", key)
+			switch rng.IntN(4) {
+			case 0:
+				fmt.Fprintf(&b, `{"a": %d, "b": {"c": [1, {"d": 2}]}}`, i)
+			case 1:
+				b.WriteString(`{"__dCls": "dt", "obj": "2024-10-17 13:41:46"}`)
+			default:
+				fmt.Fprintf(&b, "%d", rng.IntN(1000))
+			}
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("]}")
+	in := b.String()
+	require.Greater(t, len(in), smallInput)
+	check := func(in string) {
+		got, err := Decode([]byte(in))
+		var dec Decoder
+		want, werr := dec.decode([]byte(in), true)
+		if werr != nil {
+			require.Error(t, err)
+			require.Equal(t, werr.Error(), err.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.True(t, value.Equal(want, got))
+	}
+	check(in)
+	for range 200 {
+		check(in[:rng.IntN(len(in))])
+	}
+}
+
+// TestModelShortcutMatchesEvents: the generic model written without the
+// events gives the bytes and errors of the general way, including values
+// it hands over to it (other types, non-string keys, refused values, the
+// depth limit), after the buffer grew or not.
+func TestModelShortcutMatchesEvents(t *testing.T) {
+	deep := func(n int) any {
+		var v any = "x"
+		for range n {
+			v = []any{v}
+		}
+		return v
+	}
+	long := strings.Repeat("long \"text\" é \x01 ", 5000)
+	for i, v := range []any{
+		nil, true, int64(-3), 7, 1.5, math.Inf(-1), "a\nb", []byte("hi"), value.Tuple{1, "a"},
+		value.NewDict("OK", true, "Value", []any{int64(1), nil, value.NewDict()}),
+		*value.NewDict("a", 1), (*value.Dict)(nil),
+		time.Date(2024, 10, 17, 13, 41, 46, 5, time.FixedZone("x", 3600)),
+		value.Date{Year: 2024, Month: 2, Day: 29},
+		[]any{long, value.NewDict("k", long), []byte(long)}, []string{}, []string{"a", long},
+		// Handed over: other types, other keys, refused values.
+		[]any{"a", map[string]any{"b": 1}}, value.NewDict("a", value.NewDict(int64(1), "one")),
+		[]any{1, &value.Object{Class: "C", Module: "m", Attrs: value.NewDict("x", nil, "y", 2)}},
+		[]any{long, struct{ A int }{1}},
+		[]any{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}, value.Date{Year: 2023, Month: 2, Day: 29},
+		deep(value.MaxDepth - 1), deep(value.MaxDepth), deep(value.MaxDepth + 1),
+		[]any{value.TimeOfDay{Hour: 1}}, value.NewDict(1.5, []any{long}),
+	} {
+		for _, dst := range [][]byte{nil, []byte("prefix:"), make([]byte, 3, 1<<20)} {
+			dst2 := append([]byte(nil), dst...)
+			got, err := AppendMarshal(dst, v)
+			want, werr := appendMarshal(dst2, v, true)
+			if werr != nil {
+				require.Error(t, err, "%d", i)
+				assert.Equal(t, werr.Error(), err.Error(), "%d", i)
+				continue
+			}
+			require.NoError(t, err, "%d", i)
+			assert.Equal(t, string(want), string(got), "%d", i)
 		}
 	}
 }

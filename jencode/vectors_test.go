@@ -65,6 +65,9 @@ func TestVectors(t *testing.T) {
 				got, err := Marshal(v)
 				require.NoError(t, err)
 				assert.Equal(t, *vec.JSON, string(got))
+				general, err := appendMarshal(nil, v, true)
+				require.NoError(t, err)
+				assert.Equal(t, *vec.JSON, string(general), "without the shortcut")
 				checkDecode(t, vec)
 			case "decode":
 				checkDecode(t, vec)
@@ -76,6 +79,9 @@ func TestVectors(t *testing.T) {
 				_, err := Marshal(v)
 				require.Error(t, err, "DIRAC refuses %s: %s", vec.ValueRepr, vec.Error.Message)
 				t.Logf("refused: %v", err)
+				_, gerr := appendMarshal(nil, v, true)
+				require.Error(t, gerr)
+				assert.Equal(t, gerr.Error(), err.Error(), "without the shortcut")
 			case "decode_error":
 				require.NotNil(t, vec.JSON)
 				_, err := oracleDecoder.Decode([]byte(*vec.JSON))

@@ -59,6 +59,12 @@ func EncodingFromEnv(lookupEnv func(string) (string, bool)) Encoding {
 
 // Marshal encodes v with enc.
 func Marshal(v any, enc Encoding) ([]byte, error) {
+	switch enc {
+	case JSON:
+		return jencode.Marshal(v)
+	case DEncode:
+		return dencode.Marshal(v)
+	}
 	return AppendMarshal(nil, v, enc)
 }
 

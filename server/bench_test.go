@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/httpsclient"
@@ -203,47 +205,93 @@ func idleCost(b *testing.B, srv *benchservers.Proc, cfg *tls.Config, addr, proto
 // diracrpc's server to diracrpc's client, decoded, next to the bare floor
 // moving the same bytes (diracrpc's answer, pre-encoded) from a bare server
 // to a bare client, alternately. wall-ratio is the target here.
+//
+// HTTPS runs twice. compress=off: the client does not ask for gzip
+// (httpsclient.Options.DisableCompression), nor does the bare one, the
+// like-for-like comparison. compress=gzip: diracrpc's default, the client
+// asking for gzip as DIRAC's does; the bare server then compresses the same
+// bytes on every call with the same library and level as diracrpc's
+// (klauspost/compress, BestSpeed), and the bare client inflates them with
+// it too.
 func BenchmarkLargeAnswer(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{LargeAnswers: true})
 	ctx := context.Background()
-	hc, err := httpsclient.New([]string{srv.URL(diracrpc.HTTPS)}, srv.ClientOptions(), httpsclient.Options{})
-	if err != nil {
-		b.Fatal(err)
+	newHTTPS := func(o httpsclient.Options) *diracrpc.Client {
+		c, err := httpsclient.New([]string{srv.URL(diracrpc.HTTPS)}, srv.ClientOptions(), o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		return c
 	}
-	defer hc.Close()
+	hc := map[string]*diracrpc.Client{
+		"off":  newHTTPS(httpsclient.Options{DisableCompression: true}),
+		"gzip": newHTTPS(httpsclient.Options{}),
+	}
 	dc, err := disetclient.New([]string{srv.URL(diracrpc.DIPS)}, srv.ClientOptions(), disetclient.Options{ResumeSessions: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := &http.Transport{TLSClientConfig: srv.ClientTLS(b, true)}
+	// The bare client never asks for gzip by itself: postGzip does.
+	tr := &http.Transport{TLSClientConfig: srv.ClientTLS(b, true), DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	bare := &http.Client{Transport: tr}
 	cfg := srv.ClientTLS(b, true)
 	for _, answer := range []string{benchservers.Config, benchservers.Jobs} {
-		ops := map[string]map[string]func() error{
-			"https": {
-				"diracrpc": func() error { _, err := hc.Call(ctx, "big", answer); return err },
-				"bare": func() error {
-					_, err := post(bare, "https://"+srv.Addr(benchservers.BareHTTPS)+benchservers.BarePath(answer),
-						[]byte("method=big&args=%5B%22"+answer+"%22%5D&clientVO=unknown&clientSetup=Oracle"))
-					return err
-				},
-			},
-			"dips": {
-				"diracrpc": func() error { _, err := dc.Call(ctx, "big", answer); return err },
-				"bare": func() error {
+		url := "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(answer)
+		form := []byte("method=big&args=%5B%22" + answer + "%22%5D&clientVO=unknown&clientSetup=Oracle")
+		cases := []struct {
+			name           string
+			diracrpc, bare func() error
+		}{
+			{"proto=https/compress=off",
+				func() error { _, err := hc["off"].Call(ctx, "big", answer); return err },
+				func() error { _, err := post(bare, url, form); return err }},
+			{"proto=https/compress=gzip",
+				func() error { _, err := hc["gzip"].Call(ctx, "big", answer); return err },
+				func() error { _, err := postGzip(bare, url, form); return err }},
+			{"proto=dips",
+				func() error { _, err := dc.Call(ctx, "big", answer); return err },
+				func() error {
 					_, err := benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(answer)), cfg,
 						benchservers.Proposal("big"), benchservers.BigArgs(answer))
 					return err
-				},
-			},
+				}},
 		}
-		for _, proto := range []string{"https", "dips"} {
-			b.Run("answer="+answer+"/proto="+proto, func(b *testing.B) {
+		for _, c := range cases {
+			b.Run("answer="+answer+"/"+c.name, func(b *testing.B) {
 				benchkit.Pair(b, 1,
-					benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: ops[proto]["diracrpc"]},
-					benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: ops[proto]["bare"]})
+					benchkit.Side{Name: "diracrpc", Server: srv.Proc(benchservers.Diracrpc), Call: c.diracrpc},
+					benchkit.Side{Name: "bare", Server: srv.Proc(benchservers.Bare), Call: c.bare})
 			})
 		}
 	}
+}
+
+// postGzip is post asking for a gzip-compressed answer, inflated with
+// klauspost/compress as diracrpc's client does.
+func postGzip(hc *http.Client, url string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		return nil, fmt.Errorf("answer not compressed: %s", resp.Status)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(zr)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, out)
+	}
+	return out, err
 }

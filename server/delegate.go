@@ -10,6 +10,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/internal/diset"
 	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/value"
@@ -93,10 +94,12 @@ func (c *DISETCall) Reply(v any) error { return c.send(v) }
 // another DISET or HTTPS server goes back byte for byte (both encodings are
 // read by every DISET client).
 func (c *DISETCall) ReplyRaw(payload []byte) error {
-	buf := make([]byte, frame.HeaderRoom, frame.HeaderRoom+len(payload))
-	buf = append(buf, payload...)
+	bp := bufpool.Get(frame.HeaderRoom + len(payload))
+	buf := append(append(*bp, make([]byte, frame.HeaderRoom)...), payload...)
 	_ = c.conn.Net().SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	return c.conn.SendEncoded(buf, false)
+	err := c.conn.SendEncoded(buf, false)
+	bufpool.Release(bp, buf)
+	return err
 }
 
 // Net is the connection, for handlers that watch it (a peer going away).

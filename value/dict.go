@@ -301,14 +301,28 @@ func mergeDuplicateKeys(entries []Entry) []Entry {
 	if n < 2 {
 		return entries
 	}
-	allStrings := true
+	// The usual record: a few string keys, told apart by their length and
+	// their first and last bytes, without comparing them.
+	allStrings, distinct := true, true
+	var bits uint64 // of (length, first, last byte)
 	for _, e := range entries {
-		if _, ok := e.Key.(string); !ok {
-			allStrings = false
+		k, ok := e.Key.(string)
+		if !ok {
+			allStrings, distinct = false, false
 			break
 		}
+		h := uint(len(k))
+		if len(k) > 0 {
+			h = h*31 + uint(k[0])*7 + uint(k[len(k)-1])
+		}
+		bit := uint64(1) << (h & 63)
+		distinct = distinct && bits&bit == 0
+		bits |= bit
 	}
-	if allStrings && n <= 16 { // the usual record: compare in place
+	if distinct {
+		return entries
+	}
+	if allStrings && n <= 16 { // compare in place
 		dup := false
 		for i := 1; i < n && !dup; i++ {
 			si := entries[i].Key.(string)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/mixed"
 	"github.com/diracgo/diracrpc/value"
@@ -58,16 +59,31 @@ func NewConn(nc net.Conn, enc Encoding) *Conn {
 	return &Conn{nc: nc, r: frame.NewReader(nc), enc: enc}
 }
 
+// ClientPrealloc is the Prealloc of a client's connections (see
+// Conn.Prealloc): the server was authenticated, and a result of up to this
+// size is read into one buffer of its size.
+const ClientPrealloc = 64 << 20
+
+// Prealloc makes room at once for each frame of up to n bytes, as soon as
+// its length is read (frame.Reader.Prealloc), for a trusted peer.
+func (c *Conn) Prealloc(n int) { c.r.Prealloc = n }
+
 // Net returns the underlying connection.
 func (c *Conn) Net() net.Conn { return c.nc }
 
-// Send encodes v with the connection's encoding and writes it as one frame.
+// Send encodes v with the connection's encoding and writes it as one frame,
+// from a recycled buffer (a large answer is encoded in the memory of the
+// last one).
 func (c *Conn) Send(v any) error {
-	buf, err := Marshal(v, c.enc)
+	bp := bufpool.Get(4096)
+	buf, err := mixed.AppendMarshal(append(*bp, make([]byte, frame.HeaderRoom)...), v, c.enc)
 	if err != nil {
-		return fmt.Errorf("diset: encode: %w", err)
+		err = fmt.Errorf("diset: encode: %w", err)
+	} else {
+		err = c.SendEncoded(buf, false) // the connection does not keep buf (io.Writer's rule)
 	}
-	return c.SendEncoded(buf, false)
+	bufpool.Release(bp, buf)
+	return err
 }
 
 // SendEncoded writes a payload built by Marshal (HeaderRoom bytes in front)

@@ -51,6 +51,13 @@ var (
 
 // Reader reads frames from a byte stream. It is not safe for concurrent use.
 type Reader struct {
+	// Prealloc is the largest payload for which the reader makes room at
+	// once, as soon as its length is read, rather than as its bytes arrive
+	// (doubling, a whole copy of a large payload over): for a peer one trusts
+	// not to declare what it does not send, such as the server a client
+	// called and authenticated. Zero, the default, trusts no peer.
+	Prealloc int
+
 	r          io.Reader
 	buf        []byte
 	start, end int // pending bytes are buf[start:end]
@@ -135,6 +142,9 @@ func (r *Reader) fill(n int) error {
 				size := pending + max(readChunk, min(want, len(r.buf)))
 				if r.buf == nil {
 					size = max(firstChunk, pending+min(want, readChunk))
+				}
+				if n <= r.Prealloc {
+					size = max(size, n) // a large frame in one piece of its size
 				}
 				nb := make([]byte, size)
 				r.end = copy(nb, r.buf[r.start:r.end])

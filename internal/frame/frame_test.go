@@ -17,9 +17,12 @@ type frameOut struct {
 	ka      bool
 }
 
-func readAll(t testing.TB, r io.Reader, limit int) ([]frameOut, error) {
+func readAll(t testing.TB, r io.Reader, limit int, prealloc ...int) ([]frameOut, error) {
 	t.Helper()
 	fr := NewReader(r)
+	if len(prealloc) > 0 {
+		fr.Prealloc = prealloc[0]
+	}
 	var out []frameOut
 	for {
 		p, ka, err := fr.Next(limit)
@@ -95,6 +98,32 @@ func TestHugeDeclaredAllocatesLittle(t *testing.T) {
 	assert.Less(t, cap(fr.buf), 1<<20)
 }
 
+func TestPreallocTrustsTheDeclaredLength(t *testing.T) {
+	payload := bytes.Repeat([]byte("abcdefgh"), 300_000)
+	stream := Append(Append(nil, payload, false), []byte("tail"), false)
+	allocs := map[int]float64{}
+	for _, prealloc := range []int{0, len(payload), 10 << 20} {
+		allocs[prealloc] = testing.AllocsPerRun(5, func() {
+			fr := NewReader(iotest.HalfReader(bytes.NewReader(stream)))
+			fr.Prealloc = prealloc
+			p, _, err := fr.Next(0)
+			require.NoError(t, err)
+			assert.Equal(t, string(payload), string(p))
+			p, _, err = fr.Next(0)
+			require.NoError(t, err)
+			assert.Equal(t, "tail", string(p))
+		})
+	}
+	assert.Greater(t, allocs[0], allocs[len(payload)]+4, "without Prealloc, the buffer grows as the bytes arrive")
+	assert.Equal(t, allocs[len(payload)], allocs[10<<20])
+	// Beyond Prealloc, a declared length is not trusted.
+	fr := NewReader(strings.NewReader("999999999:" + strings.Repeat("x", 10)))
+	fr.Prealloc = 1 << 20
+	_, _, err := fr.Next(0)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Less(t, cap(fr.buf), 1<<20)
+}
+
 func TestLargeFrame(t *testing.T) {
 	payload := bytes.Repeat([]byte("abcdefgh"), 300_000)
 	stream := Append(nil, payload, false)
@@ -135,6 +164,15 @@ func FuzzReadFrame(f *testing.F) {
 		b, errB := readAll(t, iotest.OneByteReader(bytes.NewReader(data)), limit)
 		if len(a) != len(b) {
 			t.Fatalf("split changed frames: %d vs %d (%v / %v)", len(a), len(b), errA, errB)
+		}
+		c, errC := readAll(t, iotest.HalfReader(bytes.NewReader(data)), limit, limit/2)
+		if len(a) != len(c) || !errors.Is(errC, errA) && errC.Error() != errA.Error() {
+			t.Fatalf("Prealloc changed frames: %d vs %d (%v / %v)", len(a), len(c), errA, errC)
+		}
+		for i := range c {
+			if a[i] != c[i] {
+				t.Fatalf("frame %d differs with Prealloc", i)
+			}
 		}
 		var consumed []byte
 		for i := range a {

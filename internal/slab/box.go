@@ -60,6 +60,11 @@ func (s *Bytes) String(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if len(b) > s.Max/4 {
+		// As Take would, an allocation of its own; string(b) spares the
+		// zeroing of memory that make([]byte) does before the copy.
+		return string(b)
+	}
 	dst := s.Take(len(b))
 	copy(dst, b)
 	return unsafe.String(&dst[0], len(dst))

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"go.uber.org/goleak"
 
 	"github.com/diracgo/diracrpc"
@@ -389,8 +390,23 @@ func commands(in io.Reader, out io.Writer) error {
 	return sc.Err()
 }
 
+// GzipMinLength is the size from which the bare HTTPS server compresses an
+// answer for a client that accepts gzip, as diracrpc's server does.
+const GzipMinLength = 1024
+
+// gzipWriters are the bare server's compressors: klauspost/compress at
+// BestSpeed, the library and level of diracrpc's server.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
+var gzipBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // bareHTTPS is the HTTPS floor: net/http with the same TLS configuration and
-// timeouts, HTTP/1.1 only, reading the body and answering fixed bytes by path.
+// timeouts, HTTP/1.1 only, reading the body and answering fixed bytes by path,
+// gzip-compressed from GzipMinLength on when the client accepts it (with the
+// library and level of diracrpc's server, each time).
 func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
 	byPath := map[string][]byte{}
 	for name, a := range answers {
@@ -413,6 +429,18 @@ func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
+			if len(a) >= GzipMinLength && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				zb := gzipBuffers.Get().(*bytes.Buffer)
+				defer gzipBuffers.Put(zb)
+				zb.Reset()
+				zw := gzipWriters.Get().(*gzip.Writer)
+				zw.Reset(zb)
+				_, _ = zw.Write(a)
+				_ = zw.Close()
+				gzipWriters.Put(zw)
+				a = zb.Bytes()
+				w.Header().Set("Content-Encoding", "gzip")
+			}
 			w.Header().Set("Content-Length", strconv.Itoa(len(a)))
 			_, _ = w.Write(a)
 		}),

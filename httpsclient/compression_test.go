@@ -1,0 +1,94 @@
+package httpsclient_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/server"
+)
+
+// gzipServer answers every call with answer, gzip-compressed by
+// compress/gzip (another implementation than the client's) when the
+// request accepts it, and records the Accept-Encoding headers it got.
+func gzipServer(t *testing.T, e *env, code int, answer string) (url string, accepted func() []string) {
+	var mu sync.Mutex
+	var got []string
+	base := e.startRaw(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		body := []byte(answer)
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			var zb bytes.Buffer
+			zw := gzip.NewWriter(&zb)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			body = zb.Bytes()
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(code)
+		_, _ = w.Write(body)
+	}))
+	return base + "/Framework/Oracle", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
+func TestCompressionAskedByDefaultAndOptional(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("compressible ", 1000)
+	answer := `{"OK": true, "Value": "` + long + `"}`
+	url, accepted := gzipServer(t, e, http.StatusOK, answer)
+	for _, off := range []bool{false, true} {
+		c := e.client(t, url, diracrpc.Options{}, httpsclient.Options{DisableCompression: off})
+		for range 2 { // the second call reuses the connection and the gzip reader
+			res, err := c.Call(ctxT(t), "echo", long)
+			require.NoError(t, err)
+			assert.Equal(t, long, res.Value)
+			assert.Equal(t, answer, string(res.Raw), "Raw is the JSON text, inflated")
+		}
+	}
+	assert.Equal(t, []string{"gzip", "gzip", "", ""}, accepted(), "DisableCompression: no Accept-Encoding at all")
+}
+
+func TestCompressedFailures(t *testing.T) {
+	e := newEnv(t)
+	// An error page comes inflated into the error.
+	url, _ := gzipServer(t, e, http.StatusInternalServerError, "<html>"+strings.Repeat("x", 2000)+"the reason</html>")
+	_, err := e.client(t, url, diracrpc.Options{Attempts: 1}).Call(ctxT(t), "echo", 1)
+	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
+	assert.Contains(t, err.Error(), "<html>xxx")
+
+	// An answer inflating beyond MaxResponseBytes is refused.
+	url, _ = gzipServer(t, e, http.StatusOK, `{"OK": true, "Value": "`+strings.Repeat("a", 1<<20)+`"}`)
+	_, err = e.client(t, url, diracrpc.Options{Attempts: 1}, httpsclient.Options{MaxResponseBytes: 64 << 10}).Call(ctxT(t), "echo", 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "answer larger than 65536 bytes")
+}
+
+func TestCompressionWithGoServer(t *testing.T) {
+	e := newEnv(t)
+	_, url := e.startGo(t, server.HTTPSConfig{})
+	long := strings.Repeat("gzip ", 100_000)
+	for _, off := range []bool{false, true} {
+		res, err := e.client(t, url, diracrpc.Options{}, httpsclient.Options{DisableCompression: off}).Call(ctxT(t), "echoAny", long)
+		require.NoError(t, err)
+		assert.Equal(t, long, res.Value)
+	}
+}
