@@ -143,3 +143,40 @@ func TestCancellableReportsTheCancellation(t *testing.T) {
 	require.NoError(t, err, "without a cancellation a 500 is the server's")
 	assert.Equal(t, 500, resp.StatusCode)
 }
+
+// deadlineConn records the deadlines timeoutConn sets.
+type deadlineConn struct {
+	net.Conn    // nil: only what timeoutConn calls is implemented
+	read, write time.Time
+}
+
+func (c *deadlineConn) Read([]byte) (int, error)           { return 0, nil }
+func (c *deadlineConn) Write(b []byte) (int, error)        { return len(b), nil }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error  { c.read = t; return nil }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.write = t; return nil }
+
+// The answer to a request gets the whole timeout from the moment the
+// request is written, also on a connection that was idle with a read
+// pending (net/http's) whose deadline was set when it went idle.
+func TestTimeoutConnArmsTheAnswerOnWrite(t *testing.T) {
+	const timeout = time.Hour
+	raw := &deadlineConn{}
+	c := newTimeoutConn(raw, timeout)
+	_, _ = c.Read(nil) // net/http's pending read on the idle connection
+	// ... which went idle a quarter of the timeout ago.
+	c.readSet.Add(-int64(timeout / 4))
+	raw.read = raw.read.Add(-timeout / 4)
+
+	sent := time.Now()
+	_, err := c.Write([]byte("POST"))
+	require.NoError(t, err)
+	assert.False(t, raw.write.Before(sent.Add(timeout)))
+	assert.False(t, raw.read.Before(sent.Add(timeout)), "the answer's deadline was not moved on by the request")
+
+	// Operations soon after leave the deadlines alone (no timer update each).
+	r, w := raw.read, raw.write
+	_, _ = c.Read(nil)
+	_, _ = c.Write(nil)
+	assert.Equal(t, r, raw.read)
+	assert.Equal(t, w, raw.write)
+}
