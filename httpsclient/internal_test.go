@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,4 +181,17 @@ func TestTimeoutConnArmsTheAnswerOnWrite(t *testing.T) {
 	_, _ = c.Write(nil)
 	assert.Equal(t, r, raw.read)
 	assert.Equal(t, w, raw.write)
+}
+
+// FuzzQueryEscape: the form's escaping, done in place, is Python's
+// quote_plus, which is Go's url.QueryEscape, whatever precedes it in the
+// buffer. Seeds: testdata/fuzz/FuzzQueryEscape.
+func FuzzQueryEscape(f *testing.F) {
+	f.Fuzz(func(t *testing.T, prefix, s []byte) {
+		got := appendQueryEscape(slices.Clip(prefix), s)
+		want := string(prefix) + url.QueryEscape(string(s))
+		if string(got) != want {
+			t.Fatalf("appendQueryEscape(%q, %q) = %q, want %q", prefix, s, got, want)
+		}
+	})
 }
