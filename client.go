@@ -94,7 +94,7 @@ func NewClient(urls []string, opts Options, newTransport NewTransport) (*Client,
 	}
 	proto := schemeOf(all[0])
 	c.routes = []*route{{protocol: proto, transport: t, pool: p,
-		breakers: newBreakers(o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
+		breakers: newBreakers(all, o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
 	return c, nil
 }
 
@@ -148,12 +148,15 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// callState is one call's attempt budget, shared with the transport (see
-// Attempt.Again).
+// callState is one call's attempt budget on a route, shared with the
+// transport (see Attempt.Again).
 type callState struct {
 	left, attempts int
-	backoff        func() time.Duration
+	lo, hi         time.Duration // Options.BackoffMin, BackoffMax
 }
+
+// backoff is the wait before the next attempt.
+func (st *callState) backoff() time.Duration { return backoff(st.lo, st.hi, max(st.attempts, 1)) }
 
 // Call calls method with args on the service. The S_OK value is in the
 // Result. Every failure is a *CallError carrying the replay stub: an
@@ -165,9 +168,11 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 	if args == nil {
 		args = []any{}
 	}
+	// The stub's copy of args is also what the attempts send: the caller's
+	// slice does not escape (a variadic call allocates nothing for it).
 	stub := &Stub{Service: c.service, Options: c.stubOpts, Method: method, Args: slices.Clone(args)}
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
-	res, err := c.run(ctx, method, args, nil, idem)
+	res, err := c.run(ctx, method, stub.Args, nil, idem)
 	if err != nil {
 		return nil, &CallError{Err: err.err, Stub: stub, Reached: err.reached}
 	}
@@ -217,8 +222,11 @@ func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer
 // when off).
 func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, x *Transfer, idem bool, ct *callTelemetry) (*Result, bool, error) {
 	o := &c.opts
-	st := &callState{left: r.attempts}
-	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
+	// One Attempt for all of them, the call's budget in it: the transport
+	// is done with it when its Attempt returns.
+	a := &Attempt{Method: method, Args: args, Transfer: x}
+	a.state = callState{left: r.attempts, lo: o.BackoffMin, hi: o.BackoffMax}
+	st := &a.state
 	order := r.pool.order()
 	var skip map[string]bool // URLs whose breaker refused this call (made when needed)
 	var last, open error
@@ -236,7 +244,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		if !ok {
 			break
 		}
-		a := &Attempt{URL: u, Method: method, Args: args, Transfer: x, call: st}
+		a.URL = u
 		st.left--
 		st.attempts++
 		at := ct.attempt(r, u, st.attempts)

@@ -72,3 +72,17 @@ func TestTelemetryOffAllocatesNothing(t *testing.T) {
 	assert.Zero(t, n)
 	assert.Nil(t, c.tel.breakerChanged(DIPS))
 }
+
+// The call loop's own allocations, with telemetry off: the stub, its copy
+// of the arguments (the caller's variadic slice stays on its stack) and
+// the one Attempt of the call.
+func TestCallLoopAllocations(t *testing.T) {
+	c := loopClient(t, Options{})
+	ctx := context.Background()
+	n := testing.AllocsPerRun(100, func() {
+		if _, err := c.Call(ctx, "echo", "hello", 42); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Equal(t, 3.0, n)
+}
