@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -194,4 +196,36 @@ func FuzzQueryEscape(f *testing.F) {
 			t.Fatalf("appendQueryEscape(%q, %q) = %q, want %q", prefix, s, got, want)
 		}
 	})
+}
+
+// The environment's proxy is decided once per server, as
+// http.ProxyFromEnvironment would decide for each request. net/http reads
+// the environment once per process: a child process runs the checks with
+// a proxy in its environment.
+func TestEnvironmentProxy(t *testing.T) {
+	child := os.Getenv("HTTPSCLIENT_PROXY_CHILD") != ""
+	if !child {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestEnvironmentProxy$", "-test.v")
+		cmd.Env = append(os.Environ(), "HTTPSCLIENT_PROXY_CHILD=1", "HTTPS_PROXY=http://proxy.example:3128",
+			"NO_PROXY=excluded.example.org")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: TestEnvironmentProxy", "%s", out)
+	}
+	for _, addr := range []string{"127.0.0.1:9443", "dirac.example.org:9443", "excluded.example.org:9443"} {
+		req := &http.Request{URL: &url.URL{Scheme: "https", Host: addr, Path: "/Framework/Foo"}}
+		want, wantErr := http.ProxyFromEnvironment(req)
+		var got *url.URL
+		var err error
+		if p := environmentProxy(addr); p != nil {
+			got, err = p(req)
+		}
+		assert.Equal(t, want, got, addr)
+		assert.Equal(t, wantErr, err, addr)
+		if child && addr == "dirac.example.org:9443" {
+			assert.Equal(t, "http://proxy.example:3128", got.String(), "the child's environment names a proxy")
+		}
+	}
 }

@@ -45,7 +45,7 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 		return newTimeoutConn(raw, timeout), nil
 	}
 	if proxy == nil {
-		proxy = http.ProxyFromEnvironment
+		proxy = environmentProxy(addr)
 	}
 	t := &http.Transport{
 		// Dialling and the handshake are done here so that their failures
@@ -83,6 +83,21 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 	}
 	hc := &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}
 	return &server{transport: t, client: hc, retry: newRetryClient(hc)}
+}
+
+// environmentProxy is http.ProxyFromEnvironment for the server at addr,
+// decided once: net/http reads the environment once per process, and its
+// answer depends only on the scheme and host:port, the same for every
+// request to one server. nil: no proxy.
+func environmentProxy(addr string) func(*http.Request) (*url.URL, error) {
+	u, err := http.ProxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: addr}})
+	switch {
+	case err != nil:
+		return http.ProxyFromEnvironment // each request fails with the error, as before
+	case u == nil:
+		return nil
+	}
+	return http.ProxyURL(u)
 }
 
 // timeoutConn gives every read and write DIRAC's per-operation timeout:
