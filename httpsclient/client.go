@@ -158,7 +158,15 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, err))
 	}
 	tm.Step(diracrpc.PhaseTransfer)
-	return decodeAnswer(resp, a, raw)
+	res, err := decodeAnswer(resp, a, raw)
+	if err != nil && diracrpc.CodeOf(err) == diracrpc.CodeProtocol && ctx.Err() != nil {
+		// An answer that is no result, come as the caller's context ended,
+		// is most likely the server's reaction to the client leaving (a
+		// handler cut short answering nothing): the call ended with the
+		// context, as it would have a moment later.
+		return nil, classify(ctx, a.URL, err)
+	}
+	return res, err
 }
 
 // callHeader is the header of a request whose body is of type ctype: the

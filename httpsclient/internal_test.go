@@ -229,3 +229,57 @@ func TestEnvironmentProxy(t *testing.T) {
 		}
 	}
 }
+
+// An answer that is no result, arriving as the caller's context ends (seen
+// under load: the server's handler, cut short by the client leaving,
+// answers 200 with nothing), ends the call with the context, not with a
+// protocol error.
+func TestNoResultAfterTheContextEnded(t *testing.T) {
+	const u = "https://h:1/S/C"
+	for _, deadline := range []bool{true, false} {
+		tr := &transport{opts: Options{}.withDefaults(), targets: map[string]*target{}}
+		tr.formHeader = tr.header(formContentType, "")
+		var err error
+		tr.tail, err = formTail("", "vo", "setup")
+		require.NoError(t, err)
+		tmpl, err := http.NewRequest(http.MethodPost, u, nil)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		if deadline {
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+		}
+		defer cancel()
+		hc := &http.Client{CheckRedirect: noRedirect, Transport: plainTransport{roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if !deadline {
+				cancel()
+			}
+			<-r.Context().Done()
+			return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
+				Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})}}
+		tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
+		_, err = tr.Attempt(ctx, &diracrpc.Attempt{URL: u, Method: "ping"})
+		want, code := context.Canceled, diracrpc.CodeCanceled
+		if deadline {
+			want, code = context.DeadlineExceeded, diracrpc.CodeTimeout
+		}
+		assert.ErrorIs(t, err, want)
+		assert.Equal(t, code, diracrpc.CodeOf(err))
+		assert.True(t, diracrpc.Reached(err))
+		assert.ErrorContains(t, err, "undecodable answer")
+	}
+
+	// With the context alive, it is the protocol error it is.
+	tr := &transport{opts: Options{}.withDefaults(), targets: map[string]*target{}}
+	tr.formHeader = tr.header(formContentType, "")
+	tmpl, err := http.NewRequest(http.MethodPost, u, nil)
+	require.NoError(t, err)
+	hc := &http.Client{Transport: plainTransport{roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+	})}}
+	tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
+	_, err = tr.Attempt(context.Background(), &diracrpc.Attempt{URL: u, Method: "ping"})
+	assert.ErrorIs(t, err, diracrpc.ErrProtocol)
+	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err))
+}
