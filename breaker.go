@@ -20,14 +20,23 @@ type breakers struct {
 	log      *slog.Logger
 	changed  func(server, to string) // telemetry; nil when off
 
-	mu    sync.Mutex
-	by    map[string]*gobreaker.CircuitBreaker[*Result]
-	byURL map[string]*gobreaker.CircuitBreaker[*Result] // by's entries by URL: no URL parsing per call
+	mu sync.Mutex
+	by map[string]*gobreaker.CircuitBreaker[*Result]
+	// byURL holds by's entries by URL, made with the route and read-only
+	// after: no URL parsing or locking per call.
+	byURL map[string]*gobreaker.CircuitBreaker[*Result]
 }
 
-func newBreakers(s BreakerSettings, log *slog.Logger, changed func(server, to string)) *breakers {
-	return &breakers{settings: s, log: log, changed: changed, by: make(map[string]*gobreaker.CircuitBreaker[*Result]),
-		byURL: make(map[string]*gobreaker.CircuitBreaker[*Result])}
+// newBreakers returns the breakers of a route's urls.
+func newBreakers(urls []string, s BreakerSettings, log *slog.Logger, changed func(server, to string)) *breakers {
+	b := &breakers{settings: s, log: log, changed: changed, by: make(map[string]*gobreaker.CircuitBreaker[*Result]),
+		byURL: make(map[string]*gobreaker.CircuitBreaker[*Result], len(urls))}
+	if !s.Disabled {
+		for _, u := range urls {
+			b.byURL[u] = b.get(serverOf(u))
+		}
+	}
+	return b
 }
 
 // serverOf is the breaker key of a URL: its host:port, lower-cased.
@@ -93,14 +102,9 @@ func (b *breakers) run(p Protocol, a *Attempt, fn func() (*Result, error)) (*Res
 	if b.settings.Disabled {
 		return fn()
 	}
-	b.mu.Lock()
 	cb, ok := b.byURL[a.URL]
-	b.mu.Unlock()
-	if !ok {
+	if !ok { // not one of the route's URLs (none such is called)
 		cb = b.get(serverOf(a.URL))
-		b.mu.Lock()
-		b.byURL[a.URL] = cb
-		b.mu.Unlock()
 	}
 	res, err := cb.Execute(fn)
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {

@@ -94,7 +94,7 @@ func NewClient(urls []string, opts Options, newTransport NewTransport) (*Client,
 	}
 	proto := schemeOf(all[0])
 	c.routes = []*route{{protocol: proto, transport: t, pool: p,
-		breakers: newBreakers(o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
+		breakers: newBreakers(all, o.Breaker, o.Logger, c.tel.breakerChanged(proto)), attempts: attempts}}
 	return c, nil
 }
 
@@ -148,12 +148,15 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
-// callState is one call's attempt budget, shared with the transport (see
-// Attempt.Again).
+// callState is one call's attempt budget on a route, shared with the
+// transport (see Attempt.Again).
 type callState struct {
 	left, attempts int
-	backoff        func() time.Duration
+	lo, hi         time.Duration // Options.BackoffMin, BackoffMax
 }
+
+// backoff is the wait before the next attempt.
+func (st *callState) backoff() time.Duration { return backoff(st.lo, st.hi, max(st.attempts, 1)) }
 
 // Call calls method with args on the service. The S_OK value is in the
 // Result. Every failure is a *CallError carrying the replay stub: an
@@ -162,17 +165,37 @@ type callState struct {
 // service may have run the call. When every attempt failed the error also
 // matches ErrNoURL. ctx's deadline and cancellation end the call at once.
 func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result, error) {
-	if args == nil {
-		args = []any{}
-	}
-	stub := &Stub{Service: c.service, Options: c.stubOpts, Method: method, Args: slices.Clone(args)}
+	cs := newCallStub(c, method, args)
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
-	res, err := c.run(ctx, method, args, nil, idem)
+	res, err := c.run(ctx, &cs.attempt, idem)
 	if err != nil {
-		return nil, &CallError{Err: err.err, Stub: stub, Reached: err.reached}
+		return nil, &CallError{Err: err.err, Stub: &cs.stub, Reached: err.reached}
 	}
-	res.Stub = stub
+	res.Stub = &cs.stub
 	return res, nil
+}
+
+// callStub is what a call allocates, in one piece: its stub, the stub's
+// copy of the arguments when they are few, and its Attempt.
+type callStub struct {
+	stub    Stub
+	attempt Attempt
+	args    [4]any
+}
+
+// newCallStub copies args for the stub; the copy is also what the
+// attempts send, so that the caller's slice does not escape (a variadic
+// call allocates nothing for it).
+func newCallStub(c *Client, method string, args []any) *callStub {
+	cs := &callStub{stub: Stub{Service: c.service, Options: c.stubOpts, Method: method}}
+	if len(args) <= len(cs.args) {
+		cs.stub.Args = cs.args[:len(args):len(args)]
+		copy(cs.stub.Args, args)
+	} else {
+		cs.stub.Args = slices.Clone(args)
+	}
+	cs.attempt = Attempt{Method: method, Args: cs.stub.Args}
+	return cs
 }
 
 // loopError is the loop's failure and whether an attempt may have reached
@@ -182,10 +205,11 @@ type loopError struct {
 	reached bool
 }
 
-// run is the one loop of calls and transfers (x non-nil): the routes in
-// turn (the fallback only when every breaker of the one before was open),
-// each through callRoute.
-func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer, idem bool) (*Result, *loopError) {
+// run is the one loop of calls and transfers (a.Transfer non-nil): the
+// routes in turn (the fallback only when every breaker of the one before
+// was open), each through callRoute, with a as every attempt.
+func (c *Client) run(ctx context.Context, a *Attempt, idem bool) (*Result, *loopError) {
+	method := a.Method
 	var ct *callTelemetry
 	if c.tel != nil {
 		ctx, ct = c.tel.startCall(ctx, c.routes[0].protocol, method)
@@ -195,7 +219,7 @@ func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer
 	for i, r := range c.routes {
 		var res *Result
 		var rr bool
-		res, rr, err = c.callRoute(ctx, r, method, args, x, idem, ct)
+		res, rr, err = c.callRoute(ctx, r, a, idem, ct)
 		reached = reached || rr
 		if err == nil {
 			ct.end(nil)
@@ -212,13 +236,15 @@ func (c *Client) run(ctx context.Context, method string, args []any, x *Transfer
 	return nil, &loopError{err: err, reached: reached}
 }
 
-// callRoute runs the attempts of one call on one route. It reports whether
-// an attempt may have reached the service. ct is the call's telemetry (nil
-// when off).
-func (c *Client) callRoute(ctx context.Context, r *route, method string, args []any, x *Transfer, idem bool, ct *callTelemetry) (*Result, bool, error) {
+// callRoute runs the attempts of one call on one route, all with a (the
+// transport is done with it when its Attempt returns), whose budget it
+// sets. It reports whether an attempt may have reached the service. ct is
+// the call's telemetry (nil when off).
+func (c *Client) callRoute(ctx context.Context, r *route, a *Attempt, idem bool, ct *callTelemetry) (*Result, bool, error) {
 	o := &c.opts
-	st := &callState{left: r.attempts}
-	st.backoff = func() time.Duration { return backoff(o.BackoffMin, o.BackoffMax, max(st.attempts, 1)) }
+	method, x := a.Method, a.Transfer
+	a.state = callState{left: r.attempts, lo: o.BackoffMin, hi: o.BackoffMax}
+	st := &a.state
 	order := r.pool.order()
 	var skip map[string]bool // URLs whose breaker refused this call (made when needed)
 	var last, open error
@@ -236,7 +262,7 @@ func (c *Client) callRoute(ctx context.Context, r *route, method string, args []
 		if !ok {
 			break
 		}
-		a := &Attempt{URL: u, Method: method, Args: args, Transfer: x, call: st}
+		a.URL = u
 		st.left--
 		st.attempts++
 		at := ct.attempt(r, u, st.attempts)

@@ -90,11 +90,15 @@ func (t *clientTelemetry) startCall(ctx context.Context, p Protocol, method stri
 }
 
 // end records the call's outcome: the duration histogram, the retries,
-// the span's status.
+// the span's status. The nil checks of the hooks stay in small functions
+// that inline: with instrumentation off the loop pays no call.
 func (ct *callTelemetry) end(err error) {
-	if ct == nil {
-		return
+	if ct != nil {
+		ct.record(err)
 	}
+}
+
+func (ct *callTelemetry) record(err error) {
 	kv := ct.t.rpcAttrs(ct.protocol, ct.url, ct.method)
 	if err != nil {
 		kv = append(kv, telemetry.KeyErrorType.String(CodeOf(err).String()))
@@ -128,7 +132,13 @@ func spanError(s trace.Span, err error) {
 // pause records the wait before the next attempt, as an event of the
 // call's span.
 func (ct *callTelemetry) pause(d time.Duration) {
-	if ct == nil || !ct.span.IsRecording() {
+	if ct != nil {
+		ct.recordPause(d)
+	}
+}
+
+func (ct *callTelemetry) recordPause(d time.Duration) {
+	if !ct.span.IsRecording() {
 		return
 	}
 	ct.span.AddEvent("pause", trace.WithAttributes(attribute.Float64("dirac.pause_ms", float64(d)/float64(time.Millisecond))))
@@ -145,6 +155,10 @@ func (ct *callTelemetry) attempt(r *route, url string, n int) *attemptTelemetry 
 	if ct == nil {
 		return nil
 	}
+	return ct.startAttempt(r, url, n)
+}
+
+func (ct *callTelemetry) startAttempt(r *route, url string, n int) *attemptTelemetry {
 	ct.protocol, ct.url = r.protocol, url
 	_, span := ct.t.tracer.Start(ct.ctx, telemetry.SpanAttempt, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(append(ct.t.rpcAttrs(r.protocol, url, ct.method),
@@ -156,9 +170,12 @@ func (ct *callTelemetry) attempt(r *route, url string, n int) *attemptTelemetry 
 // retrying on its own, with Attempt.Again, adds to it); banned says the
 // URL was banned after the failure.
 func (at *attemptTelemetry) end(ctx context.Context, err error, attempts int, banned bool) {
-	if at == nil {
-		return
+	if at != nil {
+		at.record(ctx, err, attempts, banned)
 	}
+}
+
+func (at *attemptTelemetry) record(ctx context.Context, err error, attempts int, banned bool) {
 	ct := at.ct
 	ct.attempts = attempts
 	sent := CodeOf(err) != CodeCircuitOpen

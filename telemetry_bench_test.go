@@ -72,3 +72,38 @@ func TestTelemetryOffAllocatesNothing(t *testing.T) {
 	assert.Zero(t, n)
 	assert.Nil(t, c.tel.breakerChanged(DIPS))
 }
+
+// The call loop's own allocations, with telemetry off: one (callStub: the
+// stub, its copy of a few arguments, the call's Attempt; the caller's
+// variadic slice stays on its stack), and the copy of more arguments.
+func TestCallLoopAllocations(t *testing.T) {
+	c := loopClient(t, Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args   []any
+		allocs float64
+	}{{nil, 1}, {[]any{"hello", 42}, 1}, {[]any{1, 2, 3, 4}, 1}, {[]any{1, 2, 3, 4, 5}, 2}} {
+		n := testing.AllocsPerRun(100, func() {
+			res, err := c.Call(ctx, "echo", tc.args...)
+			if err != nil || len(res.Stub.Args) != len(tc.args) {
+				t.Fatal(err, res.Stub)
+			}
+		})
+		assert.Equal(t, tc.allocs, n, tc.args)
+	}
+	// Literal arguments stay with the caller.
+	n := testing.AllocsPerRun(100, func() { _, _ = c.Call(ctx, "echo", "hello", 42) })
+	assert.Equal(t, 1.0, n)
+}
+
+// The stub keeps its own copy of the arguments, few or many.
+func TestCallStubCopiesArgs(t *testing.T) {
+	c := loopClient(t, Options{})
+	for _, args := range [][]any{{1, 2}, {1, 2, 3, 4, 5, 6}} {
+		res, err := c.Call(context.Background(), "echo", args...)
+		require.NoError(t, err)
+		args[0] = "changed"
+		assert.Equal(t, 1, res.Stub.Args[0])
+		assert.Len(t, res.Stub.Args, len(args))
+	}
+}

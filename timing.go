@@ -75,10 +75,15 @@ func (t *Timing) Phases() Phases {
 }
 
 // Begin starts an attempt on url, forgetting the previous one's phases.
+// (Begin, Step, Reuse and HTTPTrace check for nil in small functions that
+// inline: without a Timing, transports pay no call.)
 func (t *Timing) Begin(url string) {
-	if t == nil {
-		return
+	if t != nil {
+		t.start(url)
 	}
+}
+
+func (t *Timing) start(url string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -89,9 +94,12 @@ func (t *Timing) Begin(url string) {
 // Step ends phase p: the time since the previous step (or Begin) is added
 // to it. PhaseTransfer, the last, also sets Total.
 func (t *Timing) Step(p Phase) {
-	if t == nil {
-		return
+	if t != nil {
+		t.step(p)
 	}
+}
+
+func (t *Timing) step(p Phase) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.begin.IsZero() {
@@ -120,9 +128,12 @@ func (t *Timing) Step(p Phase) {
 // Reuse says the attempt got a kept-alive connection: the time spent
 // getting it counts in no phase.
 func (t *Timing) Reuse() {
-	if t == nil {
-		return
+	if t != nil {
+		t.reuse()
 	}
+}
+
+func (t *Timing) reuse() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.p.Reused = true
@@ -136,14 +147,18 @@ func (t *Timing) HTTPTrace(ctx context.Context) context.Context {
 	if t == nil {
 		return ctx
 	}
+	return t.httpTrace(ctx)
+}
+
+func (t *Timing) httpTrace(ctx context.Context) context.Context {
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		DNSDone:     func(httptrace.DNSDoneInfo) { t.Step(PhaseDNS) },
-		ConnectDone: func(string, string, error) { t.Step(PhaseConnect) },
+		DNSDone:     func(httptrace.DNSDoneInfo) { t.step(PhaseDNS) },
+		ConnectDone: func(string, string, error) { t.step(PhaseConnect) },
 		GotConn: func(i httptrace.GotConnInfo) {
 			if i.Reused {
-				t.Reuse()
+				t.reuse()
 			}
 		},
-		GotFirstResponseByte: func() { t.Step(PhaseServer) },
+		GotFirstResponseByte: func() { t.step(PhaseServer) },
 	})
 }

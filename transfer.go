@@ -297,7 +297,7 @@ func (c *Client) transfer(ctx context.Context, d Direction, fileID any, r io.Rea
 	}
 	method := d.Method()
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
-	res, lerr := c.run(ctx, method, nil, x, idem)
+	res, lerr := c.run(ctx, &Attempt{Method: method, Transfer: x}, idem)
 	if res != nil {
 		c.tel.transferred(ctx, res.Protocol, res.URL, string(d), x.Moved())
 	} else {

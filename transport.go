@@ -30,7 +30,9 @@ type Transport interface {
 	Close() error
 }
 
-// Attempt is one try of a call on one URL.
+// Attempt is one try of a call on one URL. The client reuses it for the
+// call's next attempt once Transport.Attempt returned: transports must not
+// keep it.
 type Attempt struct {
 	URL    string
 	Method string
@@ -39,7 +41,7 @@ type Attempt struct {
 	// is then "FileTransfer/<Direction>" and Args nil.
 	Transfer *Transfer
 
-	call *callState
+	state callState // the call's budget; zero outside the client's loop
 }
 
 // Again is for transports whose protocol itself defines a same-URL retry
@@ -48,15 +50,16 @@ type Attempt struct {
 // loop's backoff). It returns false when the budget is spent or the wait
 // would outlast ctx's deadline: the transport must then return its outcome.
 func (a *Attempt) Again(ctx context.Context, atLeast time.Duration) (time.Duration, bool) {
-	if a.call == nil || a.call.left <= 1 {
+	st := &a.state
+	if st.left <= 1 {
 		return 0, false
 	}
-	wait := max(atLeast, a.call.backoff())
+	wait := max(atLeast, st.backoff())
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 		return 0, false
 	}
-	a.call.left--
-	a.call.attempts++
+	st.left--
+	st.attempts++
 	return wait, true
 }
 

@@ -39,15 +39,26 @@ type transport struct {
 	tokenMode bool
 	// tail is the constant end of every form: extraCredentials, clientVO, clientSetup.
 	tail    []byte
-	servers map[string]*server // by URL; URLs of one host:port share one
+	targets map[string]*target // by URL
 	locator credentials.Locator
 	// userAgent is the header's value, made once.
 	userAgent []string
+	// formHeader is the header of every call without a bearer token, made
+	// once and shared: net/http only reads a request's header.
+	formHeader http.Header
+}
+
+// target is one URL of the client: its server (URLs of one host:port share
+// one) and its request, parsed once, that every call copies.
+type target struct {
+	srv  *server
+	tmpl *http.Request
 }
 
 func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
-	t := &transport{opts: o.withDefaults(), servers: make(map[string]*server)}
+	t := &transport{opts: o.withDefaults(), targets: make(map[string]*target)}
 	t.userAgent = []string{t.opts.UserAgent}
+	t.formHeader = t.header(formContentType, "")
 	t.tokenMode = o.UseAccessToken || envTrue(tc.Locator(), "DIRAC_USE_ACCESS_TOKEN")
 	t.locator = tc.Locator()
 	tlsc, err := tc.ClientTLS(diracrpc.TLSParams{NoCertificate: t.tokenMode})
@@ -63,6 +74,10 @@ func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
 		if u.Protocol != diracrpc.HTTPS {
 			return nil, fmt.Errorf("httpsclient: %w %q: not an https:// URL", endpoint.ErrBadURL, raw)
 		}
+		tmpl, err := http.NewRequest(http.MethodPost, raw, nil)
+		if err != nil {
+			return nil, fmt.Errorf("httpsclient: %w %q: %w", endpoint.ErrBadURL, raw, err)
+		}
 		s, ok := byAddr[u.Addr()]
 		if !ok {
 			s = newServer(u.Addr(), u.Host, tlsc, tc, t.opts.Proxy, t.opts.ResumeSessions)
@@ -71,7 +86,7 @@ func newTransport(tc *diracrpc.TransportConfig, o Options) (*transport, error) {
 			s.transport.DisableCompression = t.opts.DisableCompression
 			byAddr[u.Addr()] = s
 		}
-		t.servers[raw] = s
+		t.targets[raw] = &target{srv: s, tmpl: tmpl}
 	}
 	if t.tail, err = formTail(tc.ExtraCredentials, tc.VO, tc.Setup); err != nil {
 		return nil, err
@@ -94,15 +109,15 @@ func envTrue(loc credentials.Locator, k string) bool {
 
 // Close closes the idle connections. Calls in flight finish normally.
 func (t *transport) Close() error {
-	for _, s := range t.servers {
-		s.transport.CloseIdleConnections()
+	for _, tg := range t.targets {
+		tg.srv.transport.CloseIdleConnections()
 	}
 	return nil
 }
 
 // Attempt POSTs one call to a.URL and classifies the outcome.
 func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
-	srv, ok := t.servers[a.URL]
+	tg, ok := t.targets[a.URL]
 	if !ok {
 		return nil, local(a.URL, fmt.Errorf("httpsclient: unknown URL %s", a.URL))
 	}
@@ -116,31 +131,18 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if len(body) > MaxRequestBytes {
 		return nil, local(a.URL, fmt.Errorf("%w: request of %s over %d MiB: %d bytes", diracrpc.ErrTooLarge, a.Method, MaxRequestBytes>>20, len(body)))
 	}
-	var token string
-	if t.tokenMode {
-		if token = t.opts.BearerToken; token == "" {
-			if token, err = FindBearerToken(t.locator); err != nil {
-				return nil, local(a.URL, err)
-			}
-		}
-	}
-	st := &attemptState{attempt: a, maxRetryAfter: t.opts.MaxRetryAfter}
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, st), http.MethodPost, a.URL, body)
+	h, err := t.callHeader(formContentType)
 	if err != nil {
 		return nil, local(a.URL, err)
 	}
 	// No Idempotency-Key header, ever: net/http would re-send the POST by itself.
-	h := req.Header // shared values, canonical keys: net/http only reads them
-	h["Content-Type"], h["Accept"], h["User-Agent"] = formType, acceptAll, t.userAgent
-	if !t.opts.DisableCompression {
-		// Asked here rather than by net/http, so that readAnswer inflates
-		// with a recycled reader of klauspost/compress.
-		h["Accept-Encoding"] = acceptGzip
+	st := &attemptState{Context: ctx, attempt: a, maxRetryAfter: t.opts.MaxRetryAfter, form: body}
+	st.req.Request = tg.tmpl.WithContext(st)
+	st.req.Header = h
+	if err := st.req.SetBody(retryablehttp.ReaderFunc(st.reader)); err != nil {
+		return nil, local(a.URL, err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.retry.Do(req)
+	resp, err := tg.srv.retry.Do(&st.req)
 	if err != nil {
 		return nil, classify(ctx, a.URL, err)
 	}
@@ -162,12 +164,62 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, classify(ctx, a.URL, fmt.Errorf("reading the answer of %s: %w", a.Method, err))
 	}
 	tm.Step(diracrpc.PhaseTransfer)
-	return decodeAnswer(resp, a, raw)
+	res, err := decodeAnswer(resp, a, raw)
+	if err != nil && diracrpc.CodeOf(err) == diracrpc.CodeProtocol && ctx.Err() != nil {
+		// An answer that is no result, come as the caller's context ended,
+		// is most likely the server's reaction to the client leaving (a
+		// handler cut short answering nothing): the call ended with the
+		// context, as it would have a moment later.
+		return nil, classify(ctx, a.URL, err)
+	}
+	return res, err
 }
+
+// callHeader is the header of a request whose body is of type ctype: the
+// shared formHeader, or one made for the call when it carries a bearer
+// token (found now, so that a refreshed token file is picked up) or
+// another type.
+func (t *transport) callHeader(ctype string) (http.Header, error) {
+	token := ""
+	if t.tokenMode {
+		if token = t.opts.BearerToken; token == "" {
+			var err error
+			if token, err = FindBearerToken(t.locator); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if token == "" && ctype == formContentType {
+		return t.formHeader, nil
+	}
+	return t.header(ctype, token), nil
+}
+
+// header makes the header of a request: body type, Accept and User-Agent
+// as DIRAC's client (python-requests) sends them, and the bearer token if
+// any. Keys are canonical and values may be shared: net/http only reads them.
+func (t *transport) header(ctype, token string) http.Header {
+	ct := formType
+	if ctype != formContentType {
+		ct = []string{ctype}
+	}
+	h := http.Header{"Content-Type": ct, "Accept": acceptAll, "User-Agent": t.userAgent}
+	if !t.opts.DisableCompression {
+		// Asked here rather than by net/http, so that readAnswer inflates
+		// with a recycled reader of klauspost/compress.
+		h["Accept-Encoding"] = acceptGzip
+	}
+	if token != "" {
+		h["Authorization"] = []string{"Bearer " + token}
+	}
+	return h
+}
+
+const formContentType = "application/x-www-form-urlencoded"
 
 // Header values of every request.
 var (
-	formType   = []string{"application/x-www-form-urlencoded"}
+	formType   = []string{formContentType}
 	acceptAll  = []string{"*/*"}
 	acceptGzip = []string{"gzip"}
 )

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -217,4 +218,27 @@ func TestFindBearerToken(t *testing.T) {
 
 	_, err = httpsclient.FindBearerToken(envOf(map[string]string{"BEARER_TOKEN_FILE": filepath.Join(dir, "missing")}))
 	require.ErrorIs(t, err, httpsclient.ErrNoToken)
+}
+
+// Concurrent calls share the client's requests' parts made once (URL,
+// header) and its connections; each gets its own answer (run with -race).
+func TestConcurrentCalls(t *testing.T) {
+	e := newEnv(t)
+	_, url := e.startGo(t, server.HTTPSConfig{})
+	c := e.client(t, url, diracrpc.Options{})
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				res, err := c.Call(ctx, "add", g, i)
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.Equal(t, int64(g+i), res.Value)
+				assert.Equal(t, []any{g, i}, res.Stub.Args)
+			}
+		})
+	}
+	wg.Wait()
 }

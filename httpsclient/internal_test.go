@@ -6,6 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +146,140 @@ func TestCancellableReportsTheCancellation(t *testing.T) {
 	resp, err, _ = run(false, 500, nil)
 	require.NoError(t, err, "without a cancellation a 500 is the server's")
 	assert.Equal(t, 500, resp.StatusCode)
+}
+
+// deadlineConn records the deadlines timeoutConn sets.
+type deadlineConn struct {
+	net.Conn    // nil: only what timeoutConn calls is implemented
+	read, write time.Time
+}
+
+func (c *deadlineConn) Read([]byte) (int, error)           { return 0, nil }
+func (c *deadlineConn) Write(b []byte) (int, error)        { return len(b), nil }
+func (c *deadlineConn) SetReadDeadline(t time.Time) error  { c.read = t; return nil }
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.write = t; return nil }
+
+// The answer to a request gets the whole timeout from the moment the
+// request is written, also on a connection that was idle with a read
+// pending (net/http's) whose deadline was set when it went idle.
+func TestTimeoutConnArmsTheAnswerOnWrite(t *testing.T) {
+	const timeout = time.Hour
+	raw := &deadlineConn{}
+	c := newTimeoutConn(raw, timeout)
+	_, _ = c.Read(nil) // net/http's pending read on the idle connection
+	// ... which went idle a quarter of the timeout ago.
+	c.readSet.Add(-int64(timeout / 4))
+	raw.read = raw.read.Add(-timeout / 4)
+
+	sent := time.Now()
+	_, err := c.Write([]byte("POST"))
+	require.NoError(t, err)
+	assert.False(t, raw.write.Before(sent.Add(timeout)))
+	assert.False(t, raw.read.Before(sent.Add(timeout)), "the answer's deadline was not moved on by the request")
+
+	// Operations soon after leave the deadlines alone (no timer update each).
+	r, w := raw.read, raw.write
+	_, _ = c.Read(nil)
+	_, _ = c.Write(nil)
+	assert.Equal(t, r, raw.read)
+	assert.Equal(t, w, raw.write)
+}
+
+// FuzzQueryEscape: the form's escaping, done in place, is Python's
+// quote_plus, which is Go's url.QueryEscape, whatever precedes it in the
+// buffer. Seeds: testdata/fuzz/FuzzQueryEscape.
+func FuzzQueryEscape(f *testing.F) {
+	f.Fuzz(func(t *testing.T, prefix, s []byte) {
+		got := appendQueryEscape(slices.Clip(prefix), s)
+		want := string(prefix) + url.QueryEscape(string(s))
+		if string(got) != want {
+			t.Fatalf("appendQueryEscape(%q, %q) = %q, want %q", prefix, s, got, want)
+		}
+	})
+}
+
+// The environment's proxy is decided once per server, as
+// http.ProxyFromEnvironment would decide for each request. net/http reads
+// the environment once per process: a child process runs the checks with
+// a proxy in its environment.
+func TestEnvironmentProxy(t *testing.T) {
+	child := os.Getenv("HTTPSCLIENT_PROXY_CHILD") != ""
+	if !child {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestEnvironmentProxy$", "-test.v")
+		cmd.Env = append(os.Environ(), "HTTPSCLIENT_PROXY_CHILD=1", "HTTPS_PROXY=http://proxy.example:3128",
+			"NO_PROXY=excluded.example.org")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: TestEnvironmentProxy", "%s", out)
+	}
+	for _, addr := range []string{"127.0.0.1:9443", "dirac.example.org:9443", "excluded.example.org:9443"} {
+		req := &http.Request{URL: &url.URL{Scheme: "https", Host: addr, Path: "/Framework/Foo"}}
+		want, wantErr := http.ProxyFromEnvironment(req)
+		var got *url.URL
+		var err error
+		if p := environmentProxy(addr); p != nil {
+			got, err = p(req)
+		}
+		assert.Equal(t, want, got, addr)
+		assert.Equal(t, wantErr, err, addr)
+		if child && addr == "dirac.example.org:9443" {
+			assert.Equal(t, "http://proxy.example:3128", got.String(), "the child's environment names a proxy")
+		}
+	}
+}
+
+// An answer that is no result, arriving as the caller's context ends (seen
+// under load: the server's handler, cut short by the client leaving,
+// answers 200 with nothing), ends the call with the context, not with a
+// protocol error.
+func TestNoResultAfterTheContextEnded(t *testing.T) {
+	const u = "https://h:1/S/C"
+	for _, deadline := range []bool{true, false} {
+		tr := &transport{opts: Options{}.withDefaults(), targets: map[string]*target{}}
+		tr.formHeader = tr.header(formContentType, "")
+		var err error
+		tr.tail, err = formTail("", "vo", "setup")
+		require.NoError(t, err)
+		tmpl, err := http.NewRequest(http.MethodPost, u, nil)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		if deadline {
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+		}
+		defer cancel()
+		hc := &http.Client{CheckRedirect: noRedirect, Transport: plainTransport{roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if !deadline {
+				cancel()
+			}
+			<-r.Context().Done()
+			return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
+				Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})}}
+		tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
+		_, err = tr.Attempt(ctx, &diracrpc.Attempt{URL: u, Method: "ping"})
+		want, code := context.Canceled, diracrpc.CodeCanceled
+		if deadline {
+			want, code = context.DeadlineExceeded, diracrpc.CodeTimeout
+		}
+		assert.ErrorIs(t, err, want)
+		assert.Equal(t, code, diracrpc.CodeOf(err))
+		assert.True(t, diracrpc.Reached(err))
+		assert.ErrorContains(t, err, "undecodable answer")
+	}
+
+	// With the context alive, it is the protocol error it is.
+	tr := &transport{opts: Options{}.withDefaults(), targets: map[string]*target{}}
+	tr.formHeader = tr.header(formContentType, "")
+	tmpl, err := http.NewRequest(http.MethodPost, u, nil)
+	require.NoError(t, err)
+	hc := &http.Client{Transport: plainTransport{roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
+			Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+	})}}
+	tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
+	_, err = tr.Attempt(context.Background(), &diracrpc.Attempt{URL: u, Method: "ping"})
+	assert.ErrorIs(t, err, diracrpc.ErrProtocol)
+	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err))
 }

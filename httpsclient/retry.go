@@ -1,7 +1,9 @@
 package httpsclient
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"time"
@@ -11,16 +13,45 @@ import (
 	"github.com/diracgo/diracrpc"
 )
 
-// attemptState is one attempt's bookkeeping for go-retryablehttp, whose
-// CheckRetry gets the request's context, not the request: it travels there.
+// attemptState is one attempt, in one allocation: the context of its
+// request, where go-retryablehttp's CheckRetry (which gets the request's
+// context, not the request) and Backoff find it, the request and its body.
 // The policy stores the wait it chose for Backoff to return.
 type attemptState struct {
+	context.Context
 	attempt       *diracrpc.Attempt
 	maxRetryAfter time.Duration
 	wait          time.Duration
+
+	req     retryablehttp.Request
+	form    []byte
+	body    bytes.Reader
+	readers int
 }
 
 type attemptKey struct{}
+
+// Value makes the state its own context's value for attemptKey.
+func (st *attemptState) Value(key any) any {
+	if key == (attemptKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// reader is the request's go-retryablehttp ReaderFunc: the form, from its
+// start. SetBody calls it once for the length, without reading, and each
+// try of the request once more; the first two share the state's reader.
+// Later ones (go-retryablehttp's retries, net/http rewinding the body) get
+// a new one: net/http may still be reading the previous one.
+func (st *attemptState) reader() (io.Reader, error) {
+	st.readers++
+	if st.readers > 2 {
+		return bytes.NewReader(st.form), nil
+	}
+	st.body.Reset(st.form)
+	return &st.body, nil
+}
 
 // backoff is the go-retryablehttp Backoff hook: the wait checkRetry chose
 // (the client's one backoff, or the server's Retry-After). It is only asked

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,8 +102,13 @@ func TestRetry503(t *testing.T) {
 	e := newEnv(t)
 	var runs atomic.Int64
 	retryAfter := "0"
+	var mu sync.Mutex
+	var bodies []string
 	base := e.startRaw(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		mu.Unlock()
 		if runs.Add(1) == 1 {
 			if retryAfter != "" {
 				w.Header().Set("Retry-After", retryAfter)
@@ -115,6 +123,12 @@ func TestRetry503(t *testing.T) {
 	require.NoError(t, err, "503 with Retry-After is retried")
 	assert.Equal(t, int64(5), res.Value)
 	assert.EqualValues(t, 2, runs.Load())
+	mu.Lock()
+	if assert.Len(t, bodies, 2) {
+		assert.True(t, strings.HasPrefix(bodies[0], "method=add&args=%5B2%2C+3%5D&clientVO="), bodies[0])
+		assert.Equal(t, bodies[0], bodies[1], "the retry sends the whole form again")
+	}
+	mu.Unlock()
 
 	// Without Retry-After a non-idempotent call is not retried, and the
 	// status is kept.
@@ -296,4 +310,47 @@ func TestOpenBreakerMovesToNextURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, good, res.URL)
 	assert.EqualValues(t, 1, badRuns.Load())
+}
+
+// Answers are read whole, and their connection kept alive, whether their
+// length is announced or not; an answer cut short is a lost connection
+// after the call was sent.
+func TestAnswersKeepTheConnection(t *testing.T) {
+	e := newEnv(t)
+	var conns atomic.Int64
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base := e.serveRaw(t, &countingListener{Listener: l, n: &conns}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, r.ParseForm())
+		switch r.PostForm.Get("method") {
+		case "sized":
+			w.Header().Set("Content-Length", strconv.Itoa(len(okBody)))
+			io.WriteString(w, okBody)
+		case "chunked":
+			io.WriteString(w, okBody[:10])
+			w.(http.Flusher).Flush()
+			io.WriteString(w, okBody[10:])
+		case "empty":
+			w.Header().Set("Content-Length", "0")
+		case "cut":
+			w.Header().Set("Content-Length", strconv.Itoa(len(okBody)+10))
+			io.WriteString(w, okBody)
+		}
+	}))
+	c := e.client(t, base+"/"+svcName, diracrpc.Options{})
+	for range 3 {
+		for _, m := range []string{"sized", "chunked"} {
+			res, err := c.Call(ctxT(t), m)
+			require.NoError(t, err, m)
+			assert.Equal(t, int64(5), res.Value)
+			assert.Equal(t, okBody, string(res.Raw))
+		}
+	}
+	assert.EqualValues(t, 1, conns.Load(), "one connection, kept alive")
+
+	_, err = c.Call(ctxT(t), "empty")
+	require.ErrorIs(t, err, diracrpc.ErrProtocol, "an empty answer is no result")
+	_, err = c.Call(ctxT(t), "cut")
+	require.ErrorIs(t, err, diracrpc.ErrUnreachable)
+	assert.True(t, diracrpc.Reached(err))
 }

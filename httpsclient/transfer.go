@@ -1,6 +1,7 @@
 package httpsclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -52,8 +53,7 @@ func (t *transport) download(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 	if err != nil {
 		return nil, local(a.URL, err)
 	}
-	resp, err := t.post(ctx, a, methodToClient, strings.NewReader(string(body)), int64(len(body)),
-		"application/x-www-form-urlencoded")
+	resp, err := t.post(ctx, a, methodToClient, bytes.NewReader(body), int64(len(body)), formContentType)
 	if err != nil {
 		return nil, unreached(err)
 	}
@@ -265,34 +265,24 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 // decides about other attempts) and classifies a failure or a non-200
 // answer.
 func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string, body io.Reader, n int64, ctype string) (*http.Response, error) {
-	srv, ok := t.servers[a.URL]
+	tg, ok := t.targets[a.URL]
 	if !ok {
 		return nil, local(a.URL, fmt.Errorf("httpsclient: unknown URL %s", a.URL))
 	}
 	tm := diracrpc.TimingOf(ctx)
 	tm.Begin(a.URL)
 	ctx = tm.HTTPTrace(ctx)
-	var token string
-	if t.tokenMode {
-		var err error
-		if token = t.opts.BearerToken; token == "" {
-			if token, err = FindBearerToken(t.locator); err != nil {
-				return nil, local(a.URL, err)
-			}
-		}
+	h, err := t.callHeader(ctype)
+	if err != nil {
+		return nil, local(a.URL, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL, body)
 	if err != nil {
 		return nil, local(a.URL, err)
 	}
 	req.ContentLength = n
-	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("User-Agent", t.opts.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := srv.client.Do(req)
+	req.Header = h
+	resp, err := tg.srv.client.Do(req)
 	if err != nil {
 		return nil, classify(ctx, a.URL, err)
 	}

@@ -42,10 +42,10 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 		if err != nil {
 			return nil, &connectError{server: addr, err: err}
 		}
-		return &timeoutConn{Conn: raw, timeout: timeout}, nil
+		return newTimeoutConn(raw, timeout), nil
 	}
 	if proxy == nil {
-		proxy = http.ProxyFromEnvironment
+		proxy = environmentProxy(addr)
 	}
 	t := &http.Transport{
 		// Dialling and the handshake are done here so that their failures
@@ -73,14 +73,31 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 		TLSHandshakeTimeout: connectTimeout,
 		// HTTP/1.1 only, as Tornado: with DialTLSContext set and
 		// ForceAttemptHTTP2 false, net/http never negotiates h2.
-		ForceAttemptHTTP2:     false,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: timeout,
+		ForceAttemptHTTP2:   false,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		// No ResponseHeaderTimeout: the connection's read deadline (see
+		// timeoutConn) already bounds the wait for the answer, as DIRAC's
+		// per-operation timeout does, without a timer per call.
 		ExpectContinueTimeout: 0,
 	}
 	hc := &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}
 	return &server{transport: t, client: hc, retry: newRetryClient(hc)}
+}
+
+// environmentProxy is http.ProxyFromEnvironment for the server at addr,
+// decided once: net/http reads the environment once per process, and its
+// answer depends only on the scheme and host:port, the same for every
+// request to one server. nil: no proxy.
+func environmentProxy(addr string) func(*http.Request) (*url.URL, error) {
+	u, err := http.ProxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: addr}})
+	switch {
+	case err != nil:
+		return http.ProxyFromEnvironment // each request fails with the error, as before
+	case u == nil:
+		return nil
+	}
+	return http.ProxyURL(u)
 }
 
 // timeoutConn gives every read and write DIRAC's per-operation timeout:
@@ -89,35 +106,60 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 // deadline. To spare a timer update per read and write, a deadline is moved
 // on only once an eighth of the timeout has passed since it was set: each
 // operation gets between 7/8 and all of the timeout.
+//
+// A write also moves the read deadline on: net/http keeps a read pending on
+// a kept-alive connection from the moment it goes idle, and the answer to a
+// request written later must get its own timeout, not what is left of one
+// armed when the connection went idle.
 type timeoutConn struct {
 	net.Conn
 	timeout time.Duration
-	// When the read and write deadlines were last set (Unix ns); atomic:
-	// net/http reads and writes from two goroutines.
+	// base is the monotonic origin of the times below, which are taken with
+	// time.Since (cheaper than time.Now).
+	base time.Time
+	// When the read and write deadlines were last set (ns since base, 0:
+	// never); atomic: net/http reads and writes from two goroutines.
 	readSet, writeSet atomic.Int64
 }
 
+func newTimeoutConn(c net.Conn, timeout time.Duration) *timeoutConn {
+	// base is a little in the past so that no setting time is 0.
+	return &timeoutConn{Conn: c, timeout: timeout, base: time.Now().Add(-time.Second)}
+}
+
 func (c *timeoutConn) Read(b []byte) (int, error) {
-	if err := c.arm(&c.readSet, c.Conn.SetReadDeadline); err != nil {
+	if err := c.arm(time.Since(c.base), true); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *timeoutConn) Write(b []byte) (int, error) {
-	if err := c.arm(&c.writeSet, c.Conn.SetWriteDeadline); err != nil {
+	now := time.Since(c.base)
+	if err := c.arm(now, false); err != nil {
+		return 0, err
+	}
+	if err := c.arm(now, true); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(b)
 }
 
-func (c *timeoutConn) arm(set *atomic.Int64, setDeadline func(time.Time) error) error {
-	now := time.Now()
-	if last := set.Load(); last != 0 && now.UnixNano()-last < int64(c.timeout/8) {
+// arm sets the read (or write) deadline timeout after now (since c.base),
+// unless the one set last is less than timeout/8 old.
+func (c *timeoutConn) arm(now time.Duration, read bool) error {
+	set := &c.writeSet
+	if read {
+		set = &c.readSet
+	}
+	if last := set.Load(); last != 0 && int64(now)-last < int64(c.timeout/8) {
 		return nil
 	}
-	set.Store(now.UnixNano())
-	return setDeadline(now.Add(c.timeout))
+	set.Store(int64(now))
+	if read {
+		return c.Conn.SetReadDeadline(c.base.Add(now + c.timeout))
+	}
+	return c.Conn.SetWriteDeadline(c.base.Add(now + c.timeout))
 }
 
 // noRedirect: DIRAC services never redirect; a POST must not be re-sent elsewhere.
