@@ -101,8 +101,11 @@ func post(hc *http.Client, url string, body []byte) ([]byte, error) {
 func BenchmarkDISETServer(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{})
 	for _, handshake := range []string{"full", "resumed"} {
-		cfg := srv.ClientTLS(b, handshake == "resumed")
 		call := func(addr string) func() error {
+			// A session cache per side: sessions are cached by server name,
+			// and the two sides alternating call by call would replace each
+			// other's.
+			cfg := srv.ClientTLS(b, handshake == "resumed")
 			return func() error {
 				res, err := benchservers.DISETCall(addr, cfg, benchservers.EchoProposal, benchservers.EchoArgs)
 				if err == nil && !bytes.Equal(res, []byte(`{"OK": true, "Value": "hello"}`)) {
