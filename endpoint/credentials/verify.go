@@ -5,6 +5,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -276,16 +277,11 @@ func analyseChain(chain []*x509.Certificate, now time.Time, check chainCheck) (*
 			return nil, err
 		}
 	}
-	left := int64(-1)
+	left := int64(math.MaxInt64)
 	for _, c := range chain {
-		s := int64(c.NotAfter.Sub(now) / time.Second)
-		if left < 0 || s < left {
-			left = s
-		}
+		left = min(left, int64(c.NotAfter.Sub(now)/time.Second))
 	}
-	if left < 0 {
-		left = 0
-	}
+	left = max(left, 0) // expired
 	pc.SecondsLeft = left
 	return pc, nil
 }

@@ -1,6 +1,7 @@
 package credentials_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"testing"
@@ -218,4 +219,22 @@ func TestVerifyHostnameRules(t *testing.T) {
 	}
 	err := credentials.VerifyHostname(must(ca.HostCNOnly("a.example.org")).Leaf(), "b.example.org")
 	assert.ErrorContains(t, err, "CN:a.example.org")
+}
+
+// TestSecondsLeftOfAnExpiredProxy: the lifetime left is the chain's
+// shortest, zero once a proxy expired, whatever the user certificate's.
+func TestSecondsLeftOfAnExpiredProxy(t *testing.T) {
+	ca := pki.NewT(t, pki.Options{})
+	must := pki.Must(t)
+	user := must(ca.User("alice"))
+	proxy := must(ca.ProxyWith(user, pki.RFC3820, credentials.ProxyOptions{Lifetime: time.Hour}))
+	cs := tls.ConnectionState{HandshakeComplete: true, DidResume: true, PeerCertificates: proxy.Chain}
+	for _, tc := range []struct {
+		after time.Duration
+		left  int64
+	}{{0, 3599}, {2 * time.Hour, 0}} {
+		p, err := (&credentials.Verifier{Now: func() time.Time { return time.Now().Add(tc.after) }}).PeerInfo(cs)
+		require.NoError(t, err)
+		assert.InDelta(t, tc.left, p.SecondsLeft, 2, "after %v", tc.after)
+	}
 }
