@@ -247,6 +247,7 @@ func peerEntries(peer *credentials.PeerCredentials) []value.Entry {
 // connection: analysing the chain (signatures included) once per
 // connection instead of once per request.
 type peerCache struct {
+	chains  *chainCache // the server's, or nil
 	once    sync.Once
 	at      time.Time
 	peer    *credentials.PeerCredentials
@@ -308,37 +309,26 @@ func (pc *peerCache) recall(k grantKey, peer *credentials.PeerCredentials) *Cred
 
 type peerCacheKey struct{}
 
-// peerOf returns the credentials of the verified client chain in cs, both
-// transports' one way to read them: from the connection's cache when the
-// server made one (HTTPS: SecondsLeft is then brought up to date), else
-// straight from the chain (DISET: one call per connection).
-//
-// now is the verifier's clock: the TLS config's Time, which
-// credentials.NewServerTLSConfig sets to ServerTLSOptions.Now.
-func peerOf(ctx context.Context, cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
-	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
-	return pc.peerOf(cs, now)
-}
-
 // peerCacheOf returns the connection's cache, nil without one.
 func peerCacheOf(ctx context.Context) *peerCache {
 	pc, _ := ctx.Value(peerCacheKey{}).(*peerCache)
 	return pc
 }
 
-// peerOf is peerOf for the connection of pc (nil: no cache).
+// peerOf returns the credentials of the verified client chain in cs,
+// analysed once per connection (pc nil: no cache); SecondsLeft is brought up
+// to date on every call. now is the verifier's clock: the TLS config's Time,
+// which credentials.NewServerTLSConfig sets to ServerTLSOptions.Now.
 func (pc *peerCache) peerOf(cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
 	if now == nil {
 		now = time.Now
 	}
 	if pc == nil {
-		v := credentials.Verifier{Now: now}
-		return v.PeerInfo(*cs)
+		return (*chainCache)(nil).peerInfo(cs, now)
 	}
 	pc.once.Do(func() {
-		v := credentials.Verifier{Now: now}
 		pc.at = now()
-		pc.peer, pc.err = v.PeerInfo(*cs)
+		pc.peer, pc.err = pc.chains.peerInfo(cs, now)
 		if pc.err == nil {
 			pc.entries = peerEntries(pc.peer)
 		}
@@ -663,3 +653,65 @@ func anyStrings(ss []string) []any {
 
 // seq is value.Items under the short name the request parsers use.
 func seq(v any) ([]any, bool) { return value.Items(v) }
+
+// chainCache remembers the analysis of client chains (Verifier.PeerInfo:
+// DN, proxy type, group extension, lifetime) across connections. DISET
+// makes one connection per call, and its clients come back with the same
+// proxy: the analysis was a tenth of a resumed call's server time. A chain
+// is found again by its exact bytes; only analyses of full handshakes
+// (signatures checked) are kept, and what changes with time is brought up
+// to date or analysed anew. The handshake's verification (CAs, CRLs,
+// policy) runs for every connection regardless.
+type chainCache struct {
+	mu sync.Mutex
+	m  map[string]analysedChain
+}
+
+type analysedChain struct {
+	peer *credentials.PeerCredentials
+	at   time.Time // when peer.SecondsLeft was right
+}
+
+// maxCachedChains bounds a chainCache; when full it starts again empty.
+const maxCachedChains = 256
+
+func newChainCache() *chainCache { return &chainCache{m: make(map[string]analysedChain)} }
+
+// peerInfo is credentials.Verifier.PeerInfo on the verifier's clock now
+// (nil: time.Now), from the cache when it can. cc nil: no cache.
+func (cc *chainCache) peerInfo(cs *tls.ConnectionState, now func() time.Time) (*credentials.PeerCredentials, error) {
+	if now == nil {
+		now = time.Now
+	}
+	t := now()
+	v := credentials.Verifier{Now: func() time.Time { return t }}
+	if cc == nil || !cs.HandshakeComplete || len(cs.PeerCertificates) == 0 {
+		return v.PeerInfo(*cs)
+	}
+	var kb strings.Builder
+	for _, c := range cs.PeerCertificates {
+		kb.Write(c.Raw)
+	}
+	key := kb.String()
+	cc.mu.Lock()
+	e, ok := cc.m[key]
+	cc.mu.Unlock()
+	if ok && !t.Before(e.at) {
+		p := *e.peer
+		if p.SecondsLeft -= int64(t.Sub(e.at) / time.Second); p.SecondsLeft > 0 {
+			return &p, nil
+		}
+	}
+	p, err := v.PeerInfo(*cs)
+	if err != nil || cs.DidResume {
+		return p, err
+	}
+	cc.mu.Lock()
+	if len(cc.m) >= maxCachedChains {
+		clear(cc.m)
+	}
+	cc.m[key] = analysedChain{peer: p, at: t}
+	cc.mu.Unlock()
+	c := *p
+	return &c, nil
+}

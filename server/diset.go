@@ -98,8 +98,9 @@ type DISET struct {
 	log *slog.Logger
 	tel *serverTelemetry // nil: off
 
-	conns chan struct{} // MaxConns tokens
-	calls chan struct{} // MaxConcurrentCalls tokens
+	conns  chan struct{} // MaxConns tokens
+	calls  chan struct{} // MaxConcurrentCalls tokens
+	chains *chainCache
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -145,7 +146,7 @@ func NewDISET(svc *Service, cfg DISETConfig) *DISET {
 	if cfg.TLS != nil {
 		proto = diracrpc.DIPS
 	}
-	return &DISET{
+	return &DISET{chains: newChainCache(),
 		svc: svc, cfg: cfg, log: log, tel: newServerTelemetry(proto, cfg.MeterProvider, cfg.TracerProvider),
 		conns:      make(chan struct{}, cfg.MaxConns),
 		calls:      make(chan struct{}, cfg.MaxConcurrentCalls),
@@ -327,7 +328,7 @@ func (s *DISET) serveConn(c *disetConn) {
 			return
 		}
 		cs := tc.ConnectionState()
-		p, err := peerOf(s.baseCtx, &cs, s.cfg.TLS.Time)
+		p, err := s.chains.peerInfo(&cs, s.cfg.TLS.Time)
 		if err != nil {
 			log.Info("diracrpc server: no usable client certificate", "err", err)
 			return

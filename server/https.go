@@ -128,6 +128,7 @@ type HTTPS struct {
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
 	budget *byteBudget   // MaxBufferedBytes
+	chains *chainCache
 	// fresh holds the connections that have not sent a request yet
 	// (http.StateNew): Shutdown closes them at once, as nothing of theirs
 	// is in flight, where net/http would wait 5 s before counting them idle.
@@ -188,7 +189,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 600 * time.Second
 	}
-	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service),
+	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service), chains: newChainCache(),
 		tel:   newServerTelemetry(diracrpc.HTTPS, cfg.MeterProvider, cfg.TracerProvider),
 		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
 	if h.log == nil {
@@ -206,7 +207,7 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, peerCacheKey{}, &peerCache{})
+			return context.WithValue(ctx, peerCacheKey{}, &peerCache{chains: h.chains})
 		},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			switch st {
