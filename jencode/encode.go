@@ -92,10 +92,7 @@ func (e *encoder) model(v any, depth int) bool {
 	case nil:
 		b = append(b, "null"...)
 	case string:
-		if len(x) > slack/2 {
-			b = e.room(b, len(x)+slack)
-		}
-		b = appendString(b, x)
+		b = e.string(b, x)
 	case int64:
 		b = strconv.AppendInt(b, x, 10)
 	case int:
@@ -120,15 +117,16 @@ func (e *encoder) model(v any, depth int) bool {
 		if depth >= value.MaxDepth {
 			return false
 		}
-		e.buf = append(b, '[')
+		// The strings straight in, without model's type switch.
+		b = append(b, '[')
 		for i, item := range x {
+			b = e.room(b, slack)
 			if i > 0 {
-				e.buf = append(e.buf, ", "...)
+				b = append(b, ", "...)
 			}
-			e.model(item, depth+1) // a string: never refused
+			b = e.string(b, item)
 		}
-		e.buf = append(e.buf, ']')
-		return true
+		b = append(b, ']')
 	case value.Tuple:
 		return e.list(b, x, depth)
 	case *value.Dict:
@@ -144,6 +142,14 @@ func (e *encoder) model(v any, depth int) bool {
 	}
 	e.buf = b
 	return true
+}
+
+// string appends s as a JSON string.
+func (e *encoder) string(b []byte, s string) []byte {
+	if len(s) > slack/2 {
+		b = e.room(b, len(s)+slack)
+	}
+	return appendString(b, s)
 }
 
 // list is model for lists and tuples.
