@@ -230,13 +230,18 @@ func TestEnvironmentProxy(t *testing.T) {
 	}
 }
 
-// An answer that is no result, arriving as the caller's context ends (seen
-// under load: the server's handler, cut short by the client leaving,
-// answers 200 with nothing), ends the call with the context, not with a
-// protocol error.
+// An answer arriving as the caller's context ends ends the call with the
+// context: seen under load, net/http hands over an answer it read while it
+// closed the connection, the server's handler having been cut short by that
+// close (answering 200 with nothing, or a result: TestDeadlineHTTPS in
+// internal/testkit/reliability, 2 runs in 60 under load).
 func TestNoResultAfterTheContextEnded(t *testing.T) {
 	const u = "https://h:1/S/C"
-	for _, deadline := range []bool{true, false} {
+	for _, c := range []struct {
+		deadline bool
+		body     string
+	}{{true, ""}, {false, ""}, {true, `{"OK": true, "Value": "unblocked"}`}, {false, `{"OK": true, "Value": "unblocked"}`}} {
+		deadline := c.deadline
 		tr := &transport{opts: Options{}.withDefaults(), targets: map[string]*target{}}
 		tr.formHeader = tr.header(formContentType, "")
 		var err error
@@ -255,10 +260,11 @@ func TestNoResultAfterTheContextEnded(t *testing.T) {
 			}
 			<-r.Context().Done()
 			return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
-				Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+				Body: io.NopCloser(strings.NewReader(c.body)), Request: r}, nil
 		})}}
 		tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
-		_, err = tr.Attempt(ctx, &diracrpc.Attempt{URL: u, Method: "ping"})
+		res, err := tr.Attempt(ctx, &diracrpc.Attempt{URL: u, Method: "ping"})
+		assert.Nil(t, res)
 		want, code := context.Canceled, diracrpc.CodeCanceled
 		if deadline {
 			want, code = context.DeadlineExceeded, diracrpc.CodeTimeout
@@ -266,7 +272,6 @@ func TestNoResultAfterTheContextEnded(t *testing.T) {
 		assert.ErrorIs(t, err, want)
 		assert.Equal(t, code, diracrpc.CodeOf(err))
 		assert.True(t, diracrpc.Reached(err))
-		assert.ErrorContains(t, err, "undecodable answer")
 	}
 
 	// With the context alive, it is the protocol error it is.
