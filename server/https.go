@@ -359,7 +359,8 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	defer func() { <-h.calls }()
-	body, held, err := h.readBody(w, r)
+	pc := peerCacheOf(r.Context()) // nil when mounted in another server
+	body, held, err := h.readBody(w, r, pc != nil)
 	defer h.budget.give(held)
 	if errors.Is(err, errBusy) {
 		h.log.InfoContext(r.Context(), "diracrpc https: busy", "remote", r.RemoteAddr, "err", err)
@@ -372,7 +373,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w)
 		return
 	}
-	form := parseRequestForm(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	form := parseRequestForm(r.URL.RawQuery, headerValue(r.Header, "Content-Type"), body)
 	method, ok := form.get("method", false)
 	if !ok {
 		writePage(w, http.StatusBadRequest)
@@ -403,7 +404,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, policyKey := svc.policyAndKey()
 	grantKey := grantKey{svc: svc, policy: policyKey, method: method, authPath: req.Method,
 		extra: extraText, hasExtra: hasExtra}
-	if !h.recallGrant(ctx, r, req, grantKey) {
+	if !h.recallGrant(pc, r, req, grantKey) {
 		var extra any
 		if hasExtra {
 			if extra, err = jencode.Decode([]byte(extraText)); err != nil {
@@ -411,7 +412,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if !h.authenticate(ctx, r, svc, req, extra) {
+		if !h.authenticate(ctx, pc, r, svc, req, extra) {
 			writePage(w, http.StatusUnauthorized)
 			return
 		}
@@ -424,7 +425,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if req.Credentials.Peer != nil {
-			peerCacheOf(ctx).remember(grantKey, req.Credentials)
+			pc.remember(grantKey, req.Credentials)
 		}
 	}
 	argsText, ok := form.get("args", true)
@@ -472,8 +473,7 @@ func (h *HTTPS) fail(w http.ResponseWriter, r *http.Request, svc *Service, metho
 // recallGrant sets req.Credentials from the connection's last successful
 // authorisation when it was made under k, and reports whether it did. The
 // chain's validity is checked again on every call.
-func (h *HTTPS) recallGrant(ctx context.Context, r *http.Request, req *Request, k grantKey) bool {
-	pc := peerCacheOf(ctx)
+func (h *HTTPS) recallGrant(pc *peerCache, r *http.Request, req *Request, k grantKey) bool {
 	if pc == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || pc.granted.Load() == nil {
 		return false
 	}
@@ -495,9 +495,9 @@ func (h *HTTPS) clock() func() time.Time {
 
 // authenticate builds req.Credentials: the client certificate (verified
 // during the handshake), else a bearer token, else anonymous if allowed.
-func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service, req *Request, extra any) bool {
+// pc is the connection's cache (nil: none).
+func (h *HTTPS) authenticate(ctx context.Context, pc *peerCache, r *http.Request, svc *Service, req *Request, extra any) bool {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		pc := peerCacheOf(ctx)
 		peer, err := pc.peerOf(r.TLS, h.clock())
 		if err != nil {
 			h.log.InfoContext(ctx, "diracrpc https: client certificate refused", "remote", r.RemoteAddr, "err", err)
@@ -528,12 +528,22 @@ func (h *HTTPS) authenticate(ctx context.Context, r *http.Request, svc *Service,
 	return false
 }
 
+// headerValue is h.Get(key) for a key in canonical form, without
+// canonicalising it again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // readBody reads the request body within the limit, gunzipping it when the
 // client compressed it. The buffer grows with the bytes that actually arrive
 // (a declared Content-Length reserves at most the first chunk, bodyChunk),
 // each growth taken from the server's byte budget; held is what the caller
-// must give back.
-func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
+// must give back. own: the request came through this HTTPS server's own
+// http.Server (not mounted in another).
+func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool) (body []byte, held int64, err error) {
 	// Each read must make progress within BodyReadTimeout; to save a timer
 	// update per read, the deadline is moved on only once an eighth of it
 	// has passed, so a stalled client is cut off after 7/8 to 8/8 of it.
@@ -550,7 +560,7 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	rc := http.NewResponseController(w)
 	var armed time.Time
 	deadlines := true
-	if own := peerCacheOf(r.Context()) != nil; !own || h.srv.ReadTimeout == 0 {
+	if !own || h.srv.ReadTimeout == 0 {
 		armed = time.Now()
 		deadlines = rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
 	}
@@ -558,7 +568,7 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request) (body []byte, h
 	// The buffer never grows beyond limit+1 bytes, which bounds the reads;
 	// behind gzip the compressed bytes need their own bound.
 	var src io.Reader = r.Body
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+	if strings.EqualFold(headerValue(r.Header, "Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			return nil, 0, err
