@@ -249,9 +249,8 @@ func peerEntries(peer *credentials.PeerCredentials) []value.Entry {
 type peerCache struct {
 	chains  *chainCache // the server's, or nil
 	once    sync.Once
-	at      time.Time
-	peer    *credentials.PeerCredentials
-	entries []value.Entry // peerEntries(peer), boxed once
+	chain   analysedChain
+	entries []value.Entry // peerEntries(chain.peer), boxed once
 	err     error
 	granted atomic.Pointer[grant] // the connection's last successful authorisation
 }
@@ -327,21 +326,21 @@ func (pc *peerCache) peerOf(cs *tls.ConnectionState, now func() time.Time) (*cre
 		return (*chainCache)(nil).peerInfo(cs, now)
 	}
 	pc.once.Do(func() {
-		pc.at = now()
-		pc.peer, pc.err = pc.chains.peerInfo(cs, now)
+		t := now()
+		pc.chain.at = t
+		pc.chain.peer, pc.err = pc.chains.peerInfo(cs, func() time.Time { return t })
 		if pc.err == nil {
-			pc.entries = peerEntries(pc.peer)
+			pc.entries = peerEntries(pc.chain.peer)
 		}
 	})
 	if pc.err != nil {
 		return nil, pc.err
 	}
-	p := *pc.peer
-	p.SecondsLeft -= int64(now().Sub(pc.at) / time.Second)
+	p := pc.chain.atTime(now())
 	if p.SecondsLeft <= 0 {
 		return nil, fmt.Errorf("client certificate expired during the connection")
 	}
-	return &p, nil
+	return p, nil
 }
 
 // peerEntries returns the connection's peerEntries once peerOf made them;
@@ -672,6 +671,13 @@ type analysedChain struct {
 	at   time.Time // when peer.SecondsLeft was right
 }
 
+// atTime returns a copy of the analysis with SecondsLeft as of t.
+func (a analysedChain) atTime(t time.Time) *credentials.PeerCredentials {
+	p := *a.peer
+	p.SecondsLeft -= int64(t.Sub(a.at) / time.Second)
+	return &p
+}
+
 // maxCachedChains bounds a chainCache; when full it starts again empty.
 const maxCachedChains = 256
 
@@ -697,9 +703,8 @@ func (cc *chainCache) peerInfo(cs *tls.ConnectionState, now func() time.Time) (*
 	e, ok := cc.m[key]
 	cc.mu.Unlock()
 	if ok && !t.Before(e.at) {
-		p := *e.peer
-		if p.SecondsLeft -= int64(t.Sub(e.at) / time.Second); p.SecondsLeft > 0 {
-			return &p, nil
+		if p := e.atTime(t); p.SecondsLeft > 0 {
+			return p, nil
 		}
 	}
 	p, err := v.PeerInfo(*cs)
