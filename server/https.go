@@ -532,6 +532,10 @@ func (h *HTTPS) authenticate(ctx context.Context, pc *peerCache, r *http.Request
 // to them (the decoders).
 func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
+// readOnlyString is b as a string without a copy: nothing may write to b
+// afterwards.
+func readOnlyString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // headerValue is h.Get(key) for a key in canonical form, without
 // canonicalising it again.
 func headerValue(h http.Header, key string) string {
@@ -630,13 +634,13 @@ const bodyChunk = 16 << 10
 
 // gzipPool holds the compressors of answers (klauspost/compress: 1.8 times
 // faster than compress/gzip at the same level on a JSON job listing, for a
-// slightly smaller output). Tornado compresses at
-// level 6; level 1 (BestSpeed) takes a fraction of its time for answers of
-// about the same size (JSON result lists), which costs a large answer less
-// on the wire than the compression saves on the server. Data that is
-// already compressed (getCompressedData's base64 of zlib) goes in stored
-// blocks, at the speed of a copy, where compress/gzip spent 20 times longer
-// to save its base64 quarter.
+// slightly smaller output). Tornado compresses at level 6; level 1
+// (BestSpeed) takes a fraction of its time for answers of about the same
+// size (JSON result lists), which costs a large answer less on the wire
+// than the compression saves on the server. Data that is already
+// compressed (getCompressedData's base64 of zlib) goes in stored blocks, at
+// the speed of a copy, where compress/gzip spent 20 times longer to save
+// its base64 quarter.
 var gzipPool = sync.Pool{New: func() any {
 	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
 	return zw
@@ -784,7 +788,7 @@ const formType = "application/x-www-form-urlencoded"
 func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 	f := requestForm{query: parseQuery(rawQuery)}
 	if contentType == formType { // what every DIRAC client sends
-		f.body = parseQuery(unsafe.String(unsafe.SliceData(body), len(body)))
+		f.body = parseQuery(readOnlyString(body))
 		return f
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
@@ -793,7 +797,7 @@ func parseRequestForm(rawQuery, contentType string, body []byte) requestForm {
 	}
 	switch mt {
 	case formType:
-		f.body = parseQuery(unsafe.String(unsafe.SliceData(body), len(body)))
+		f.body = parseQuery(readOnlyString(body))
 	case "multipart/form-data":
 		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 		for {
