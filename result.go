@@ -29,7 +29,9 @@ type Result struct {
 	// Value is the S_OK value in the generic model of package value.
 	Value any
 	// Raw is the whole result payload as received (the DISET frame payload or
-	// the HTTPS body), for tools that need the exact bytes.
+	// the HTTPS body), for tools that need the exact bytes. Read it, never
+	// modify it: a large string of Value shares its memory (a 10 MB answer
+	// is held once, not twice).
 	Raw []byte
 	// Protocol and URL say where the call was actually served.
 	Protocol Protocol

@@ -70,6 +70,22 @@ func Unmarshal(data []byte, v any) error {
 // the generic model) with the number of bytes it took, as DIRAC's decode
 // does; what follows is not looked at.
 func Decode(data []byte) (v any, n int, err error) {
+	var dec Decoder
+	return dec.Decode(data)
+}
+
+// Decoder decodes DEncode with options. The zero value decodes as Decode
+// does.
+type Decoder struct {
+	// ShareInput says the caller hands the input over and never modifies it
+	// afterwards (a message just read into a buffer of its own). Strings
+	// that make up most of it then point into it instead of being copied: a
+	// 10 MB string answer is held once, not twice (see slab.Tree.Share).
+	ShareInput bool
+}
+
+// Decode is the package's Decode with dec's options.
+func (dec Decoder) Decode(data []byte) (v any, n int, err error) {
 	if len(data) == 0 {
 		return nil, 0, &SyntaxError{Msg: "empty input", Err: ErrEmpty}
 	}
@@ -77,6 +93,9 @@ func Decode(data []byte) (v any, n int, err error) {
 	d.data, d.pos = data, 0
 	d.small = len(data) <= smallInput
 	d.tree.Start(len(data))
+	if dec.ShareInput {
+		d.tree.Share(data)
+	}
 	v, err = d.value(0)
 	n = d.pos
 	d.release(err != nil)

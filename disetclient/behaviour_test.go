@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -393,5 +394,23 @@ func TestServerCertificates(t *testing.T) {
 			assert.False(t, diracrpc.Reached(err))
 			assert.Zero(t, pings.Load(), "the service never ran")
 		})
+	}
+}
+
+// A large string answer is held once: its bytes are those of Result.Raw,
+// the frame as read, in either encoding.
+func TestLargeStringSharesRaw(t *testing.T) {
+	w := newWorld(t)
+	long := strings.Repeat("configuration ", 100_000)
+	for _, enc := range []server.Encoding{server.JSON, server.DEncode} {
+		r := w.serve(w.oracle(), true, enc)
+		c := w.client([]string{r.url}, diracrpc.Options{})
+		res, err := c.Call(ctxT(t), "echo", long)
+		require.NoError(t, err)
+		s, _ := res.Value.(string)
+		require.Equal(t, long, s)
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		raw := uintptr(unsafe.Pointer(unsafe.SliceData(res.Raw)))
+		assert.True(t, p >= raw && p < raw+uintptr(len(res.Raw)), "%v: the string is a copy", enc)
 	}
 }

@@ -102,7 +102,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err := conn.Send(diracrpc.OK(a.Args)); err != nil {
 		return nil, t.fail(ctx, a.URL, stageArguments, err)
 	}
-	r2, payload, err := conn.Recv(0)
+	r2, payload, err := conn.RecvResult(0)
 	tm.Step(diracrpc.PhaseTransfer)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // cancelled while the answer arrived: the caller gave up

@@ -235,7 +235,9 @@ var (
 // decodeAnswer reads a 200 answer: the S_OK value, the service's S_ERROR,
 // or a protocol error.
 func decodeAnswer(resp *http.Response, a *diracrpc.Attempt, raw []byte) (*diracrpc.Result, error) {
-	v, err := jencode.Decode(raw)
+	// raw is a buffer of its own that only Result.Raw keeps: large strings
+	// may point into it.
+	v, err := (&jencode.Decoder{ShareInput: true}).Decode(raw)
 	if err != nil {
 		return nil, statusFailure(resp, a.URL, a.Method, raw, fmt.Errorf("%w: %w", diracrpc.ErrProtocol, err))
 	}

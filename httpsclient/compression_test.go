@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,5 +91,10 @@ func TestCompressionWithGoServer(t *testing.T) {
 		res, err := e.client(t, url, diracrpc.Options{}, httpsclient.Options{DisableCompression: off}).Call(ctxT(t), "echoAny", long)
 		require.NoError(t, err)
 		assert.Equal(t, long, res.Value)
+		// Held once: the string's bytes are those of Result.Raw.
+		s, _ := res.Value.(string)
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		raw := uintptr(unsafe.Pointer(unsafe.SliceData(res.Raw)))
+		assert.True(t, p >= raw && p < raw+uintptr(len(res.Raw)), "compression off %v: the string is a copy", off)
 	}
 }

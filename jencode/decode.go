@@ -44,6 +44,11 @@ type Decoder struct {
 	// know which classes a Python peer has, so by default every object is
 	// accepted and kept as data.
 	Object func(class, module string) error
+	// ShareInput says the caller hands the input over and never modifies it
+	// afterwards (a message just read into a buffer of its own). Strings
+	// that make up most of it then point into it instead of being copied: a
+	// 10 MB string answer is held once, not twice (see slab.Tree.Share).
+	ShareInput bool
 }
 
 // Decode parses JEncode text into the generic model (see the package
@@ -69,6 +74,9 @@ func (dec *Decoder) decode(data []byte, general bool) (any, error) {
 	d.general = general
 	d.lens = [16]int32{}
 	d.tree.Start(len(text))
+	if dec.ShareInput {
+		d.tree.Share(text)
+	}
 	d.skipWS()
 	v, err := d.value()
 	if err == nil {

@@ -1,19 +1,24 @@
 package mixed
 
 import (
-	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"testing"
 
+	"github.com/diracgo/diracrpc/internal/testkit/vectors"
 	"github.com/diracgo/diracrpc/value"
 )
 
 // FuzzDecode checks that no payload makes Decode panic, and that whatever it
 // accepts encodes again, in the encoding it came in, and decodes to an equal
 // value. The seed corpus (testdata/fuzz/FuzzDecode) holds the inputs of the
-// golden vectors of both encodings.
+// golden vectors of both encodings. Decoding with ShareInput gives the same
+// value, the same error.
 func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, enc, err := Decode(data)
+		shared, senc, serr := Decoder{ShareInput: true}.Decode(append([]byte(nil), data...))
+		if (err == nil) != (serr == nil) || err != nil && err.Error() != serr.Error() || enc != senc || !value.Equal(v, shared) {
+			t.Fatalf("%q: %#v (%v) but %#v (%v) with ShareInput", data, v, err, shared, serr)
+		}
 		if err != nil {
 			return
 		}

@@ -108,16 +108,32 @@ func (e *DecodeError) Unwrap() []error {
 // only when err is nil). Note that the JSON text "null" decodes as DEncode
 // None, as it does in DIRAC. Errors are *DecodeError.
 func Decode(data []byte) (v any, enc Encoding, err error) {
+	var dec Decoder
+	return dec.Decode(data)
+}
+
+// Decoder decodes DISET payloads with options. The zero value decodes as
+// Decode does.
+type Decoder struct {
+	// ShareInput says the caller hands the input over and never modifies it
+	// afterwards (a message just read into a buffer of its own). Strings
+	// that make up most of it then point into it instead of being copied: a
+	// 10 MB string answer is held once, not twice.
+	ShareInput bool
+}
+
+// Decode is the package's Decode with dec's options.
+func (dec Decoder) Decode(data []byte) (v any, enc Encoding, err error) {
 	if len(data) == 0 {
 		// DIRAC's decoder returns the empty input unchanged and its caller
 		// then fails to unpack it.
 		return nil, DEncode, &DecodeError{Msg: "Could not decode received data: index out of range", DEncode: ErrEmpty}
 	}
-	v, _, derr := dencode.Decode(data)
+	v, _, derr := dencode.Decoder{ShareInput: dec.ShareInput}.Decode(data)
 	if derr == nil {
 		return v, DEncode, nil
 	}
-	v, jerr := jencode.Decode(data)
+	v, jerr := (&jencode.Decoder{ShareInput: dec.ShareInput}).Decode(data)
 	if jerr == nil {
 		return v, JSON, nil
 	}

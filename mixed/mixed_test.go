@@ -2,8 +2,10 @@ package mixed
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -170,4 +172,28 @@ func TestEncodingFromEnv(t *testing.T) {
 	assert.Equal(t, "JSON", JSON.String())
 	assert.Equal(t, "DEncode", DEncode.String())
 	assert.True(t, errors.Is(&DecodeError{DEncode: ErrEmpty}, ErrEmpty))
+}
+
+// With ShareInput, a string that is most of the payload points into it, in
+// both encodings; without, it is a copy.
+func TestDecoderShareInput(t *testing.T) {
+	long := strings.Repeat("c", 4096)
+	inside := func(v any, data []byte) bool {
+		val, _ := v.(*value.Dict).Lookup("Value")
+		s, _ := val.(string)
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(&data[0]))
+		return s == long && p >= start && p < start+uintptr(len(data))
+	}
+	for _, enc := range []Encoding{JSON, DEncode} {
+		data, err := Marshal(value.NewDict("OK", true, "Value", long), enc)
+		require.NoError(t, err)
+		v, got, err := Decoder{ShareInput: true}.Decode(data)
+		require.NoError(t, err)
+		assert.Equal(t, enc, got)
+		assert.True(t, inside(v, data), "%s: shared", enc)
+		v, _, err = Decode(data)
+		require.NoError(t, err)
+		assert.False(t, inside(v, data), "%s: copied by default", enc)
+	}
 }

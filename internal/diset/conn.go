@@ -37,8 +37,12 @@ func Marshal(v any, enc Encoding) ([]byte, error) {
 
 // Decode is MixedEncode.decode (mixed.Decode): DEncode first, JSON when that
 // fails. Its errors match diracrpc.ErrProtocol.
-func Decode(data []byte) (any, Encoding, error) {
-	v, enc, err := mixed.Decode(data)
+func Decode(data []byte) (any, Encoding, error) { return decode(data, false) }
+
+// decode is Decode, sharing data's memory with the strings it returns when
+// share is set (mixed.Decoder.ShareInput).
+func decode(data []byte, share bool) (any, Encoding, error) {
+	v, enc, err := mixed.Decoder{ShareInput: share}.Decode(data)
 	if err != nil {
 		return nil, enc, fmt.Errorf("%w: %w", diracrpc.ErrProtocol, err)
 	}
@@ -100,13 +104,24 @@ func (c *Conn) SendEncoded(buf []byte, keepAlive bool) error {
 // Recv reads the next frame that is not a keep-alive, answering keep-alive
 // pings with pongs on the way, and decodes it. limit bounds the payload
 // (0: frame.MaxLength). raw is the payload, valid until the next Recv.
-func (c *Conn) Recv(limit int) (v any, raw []byte, err error) {
+func (c *Conn) Recv(limit int) (v any, raw []byte, err error) { return c.recv(limit, false) }
+
+// RecvResult is Recv for the last frame a caller reads, a call's result:
+// raw is the caller's for good (never modified again, by anyone: the large
+// strings of v point into it), and the connection reads on in a new buffer.
+func (c *Conn) RecvResult(limit int) (v any, raw []byte, err error) { return c.recv(limit, true) }
+
+func (c *Conn) recv(limit int, result bool) (v any, raw []byte, err error) {
 	for {
 		p, ka, err := c.r.Next(limit)
 		if err != nil {
 			return nil, nil, err
 		}
-		v, _, err := Decode(p)
+		share := result && !ka
+		if share {
+			c.r.Detach()
+		}
+		v, _, err := decode(p, share)
 		if err != nil {
 			return nil, p, err
 		}

@@ -124,6 +124,17 @@ func (r *Reader) Next(limit int) (payload []byte, keepAlive bool, err error) {
 	}
 }
 
+// Detach gives the frames returned so far to their callers for good: the
+// reader never writes over their bytes again, reading on in a buffer of its
+// own (bytes already read past them are copied there).
+func (r *Reader) Detach() {
+	var rest []byte
+	if r.end > r.start {
+		rest = append(rest, r.buf[r.start:r.end]...)
+	}
+	r.buf, r.start, r.end = rest, 0, len(rest)
+}
+
 // fill makes sure at least n bytes are pending, reading as needed. The buffer
 // grows with the data that arrived, never to a declared size ahead of it.
 func (r *Reader) fill(n int) error {

@@ -189,3 +189,24 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// After Detach, reading on never writes over the frames already returned,
+// and the bytes read past them are not lost.
+func TestDetach(t *testing.T) {
+	first := strings.Repeat("a", 3*readChunk)
+	second := strings.Repeat("b", 3*readChunk)
+	stream := Append(Append(nil, []byte(first), false), []byte(second), false)
+	for _, prealloc := range []int{0, 1 << 20} {
+		fr := NewReader(bytes.NewReader(stream))
+		fr.Prealloc = prealloc
+		p1, _, err := fr.Next(0)
+		require.NoError(t, err)
+		fr.Detach()
+		p2, _, err := fr.Next(0)
+		require.NoError(t, err)
+		assert.Equal(t, first, string(p1), "the first frame kept its bytes (prealloc %d)", prealloc)
+		assert.Equal(t, second, string(p2))
+		_, _, err = fr.Next(0)
+		assert.ErrorIs(t, err, io.EOF)
+	}
+}

@@ -2,6 +2,7 @@ package slab
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/diracgo/diracrpc/value"
 )
@@ -26,6 +27,8 @@ type Tree struct {
 	// plain: the input is short, and its few values are boxed one by one
 	// (batches would cost more than they save).
 	plain bool
+	// shared: the input, when its owner handed it over (see Share).
+	shared []byte
 }
 
 // plainInput is the longest input whose values are boxed one by one.
@@ -61,6 +64,7 @@ func (t *Tree) Start(inputLen int) {
 // the whole tree alive as long as the Tree lives, and the garbage collector
 // would trace it over and over.
 func (t *Tree) Finish() {
+	t.shared = nil
 	t.anys.Drop()
 	t.entries.Drop()
 	t.dicts.Drop()
@@ -95,10 +99,21 @@ func (t *Tree) Float(f float64) any {
 	return t.floats.Box(f)
 }
 
-// Str boxes a copy of b as a string.
+// Share tells t that the input of the tree being built will never be
+// modified again: Str may then return a string that points into it instead
+// of a copy, for strings of at least half of it (a 10 MB configuration is
+// then held once, not twice). Smaller strings are still copied, so that a
+// short string kept by the caller never holds a large input alive.
+func (t *Tree) Share(input []byte) { t.shared = input }
+
+// Str boxes b as a string: a copy, or b's own bytes when they are most of a
+// shared input (see Share).
 func (t *Tree) Str(b []byte) any {
 	if len(b) == 0 {
 		return "" // boxed without an allocation
+	}
+	if s := t.shared; 2*len(b) >= len(s) && within(b, s) {
+		return unsafe.String(&b[0], len(b))
 	}
 	if t.plain {
 		return string(b)
@@ -128,4 +143,15 @@ func (t *Tree) Tuple(items []any) any {
 		return value.Tuple(items)
 	}
 	return t.tuples.Box(value.Tuple(items))
+}
+
+// within reports whether b lies inside s (and not, say, in a decoder's
+// scratch buffer for unescaped text).
+func within(b, s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= start && p+uintptr(len(b)) <= start+uintptr(len(s))
 }

@@ -1,6 +1,7 @@
 package slab
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -62,4 +63,33 @@ func TestStringCacheCachesOnSecondSighting(t *testing.T) {
 	long := []byte("a string longer than the cache keeps, by far")
 	assert.NotEqual(t, data(c.Box(long, &tr)), data(c.Box(long, &tr)))
 	assert.NotEqual(t, data(c.Box(long, &tr)), data(c.Box(long, &tr)))
+}
+
+// With a shared input, a string that is most of it points into it; shorter
+// strings, and bytes from elsewhere (a scratch buffer), are copied; Finish
+// forgets the input.
+func TestTreeShare(t *testing.T) {
+	input := []byte(`"` + strings.Repeat("x", 1000) + `"`)
+	inside := func(s string, b []byte) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(&b[0]))
+		return p >= start && p < start+uintptr(len(b))
+	}
+	var tr Tree
+	tr.Start(len(input))
+	long := input[1:1001]
+	assert.False(t, inside(tr.Str(long).(string), input), "copied unless shared")
+
+	tr.Share(input)
+	s := tr.Str(long).(string)
+	assert.Equal(t, string(long), s)
+	assert.True(t, inside(s, input), "most of a shared input is not copied")
+	assert.False(t, inside(tr.Str(input[1:100]).(string), input), "a short string is copied")
+	scratch := []byte(strings.Repeat("x", 1000))
+	assert.False(t, inside(tr.Str(scratch).(string), scratch), "bytes outside the input are copied")
+
+	tr.Finish()
+	assert.Nil(t, tr.shared)
+	tr.Start(len(input))
+	assert.False(t, inside(tr.Str(long).(string), input), "the next tree shares nothing by default")
 }
