@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/value"
@@ -25,14 +27,32 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 // extended buffer, so that callers can reuse buffers. On error it returns
 // dst as it was given.
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
-	e := encoder{buf: dst}
+	out, _, err := appendMarshal(dst, v, 0)
+	return out, err
+}
+
+// AppendMarshalBuffers is AppendMarshal for a writer that sends a message
+// in pieces: strings (and bytes) of at least minRef bytes are not copied
+// into the text but left in their own memory (a 10 MB answer is not copied
+// before it goes out). It returns the text appended to dst, without those
+// strings, and the whole message as pieces to write one after the other, or
+// nil pieces when nothing was left out (the text is then the whole
+// message). Pieces that are strings' own bytes must never be written to,
+// and neither v nor the text may change before the pieces are written.
+func AppendMarshalBuffers(dst []byte, v any, minRef int) (text []byte, pieces net.Buffers, err error) {
+	return appendMarshal(dst, v, max(minRef, 1))
+}
+
+// appendMarshal is AppendMarshalBuffers (minRef 0: nothing left out).
+func appendMarshal(dst []byte, v any, minRef int) ([]byte, net.Buffers, error) {
+	e := encoder{buf: dst, minRef: minRef}
 	if err := value.Walk(v, &e); err != nil {
 		if e.owned {
 			bufpool.Put(&e.buf)
 		}
-		return dst, fmt.Errorf("dencode: %w", err)
+		return dst, nil, fmt.Errorf("dencode: %w", err)
 	}
-	return e.buf, nil
+	return e.buf, e.refs.Pieces(e.buf), nil
 }
 
 // encoder writes DEncode; it implements value.Emitter.
@@ -44,6 +64,10 @@ func AppendMarshal(dst []byte, v any) ([]byte, error) {
 type encoder struct {
 	buf   []byte
 	owned bool // buf is not the caller's dst but grown from package bufpool
+	// minRef: strings of at least this length are left in refs rather than
+	// copied into buf (0: never).
+	minRef int
+	refs   bufpool.Refs
 }
 
 // spare returns an empty slice over at least k free bytes after e.buf. The
@@ -130,6 +154,15 @@ func (e *encoder) Float(f float64) error {
 }
 
 func (e *encoder) String(s string) error {
+	if e.minRef > 0 && len(s) >= e.minRef {
+		// The header here, the bytes from where they are (see
+		// AppendMarshalBuffers).
+		b := append(e.spare(maxIntLen), 's')
+		b = appendUint(b, uint64(len(s)))
+		e.commit(append(b, ':'))
+		e.refs.Add(len(e.buf), s)
+		return nil
+	}
 	b := append(e.spare(len(s)+maxIntLen), 's')
 	b = appendUint(b, uint64(len(s)))
 	b = append(b, ':')
@@ -137,12 +170,9 @@ func (e *encoder) String(s string) error {
 	return nil
 }
 
+// Bytes is written as a string (DEncode has no bytes type).
 func (e *encoder) Bytes(p []byte) error {
-	b := append(e.spare(len(p)+maxIntLen), 's')
-	b = appendUint(b, uint64(len(p)))
-	b = append(b, ':')
-	e.commit(append(b, p...))
-	return nil
+	return e.String(unsafe.String(unsafe.SliceData(p), len(p))) // only read
 }
 
 func (e *encoder) BeginList(int) error {

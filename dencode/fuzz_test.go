@@ -1,13 +1,14 @@
 package dencode
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/diracgo/diracrpc/value"
 )
 
-// FuzzDecode: decoding never panics; what decodes encodes, and decodes again
-// to an equal value. The seed corpus in testdata/fuzz/FuzzDecode holds the
+// FuzzDecode: decoding never panics; what decodes encodes (the same in
+// pieces), and decodes again to an equal value. The seed corpus in testdata/fuzz/FuzzDecode holds the
 // golden vectors' inputs and PROTOCOL.md's worked examples.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("ds2:OKb1s5:Valueli1es1:aee"))
@@ -23,6 +24,9 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %q but cannot encode it: %v", data[:n], err)
 		}
+		if got := inPieces(t, v); got != string(enc) {
+			t.Fatalf("%#v: %q, but %q in pieces", v, enc, got)
+		}
 		var again any
 		if err := Unmarshal(enc, &again); err != nil {
 			t.Fatalf("cannot decode own encoding %q of %q: %v", enc, data[:n], err)
@@ -31,4 +35,20 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%q decoded to %#v, re-encoded as %q, decoded to %#v", data[:n], v, enc, again)
 		}
 	})
+}
+
+// inPieces is the message AppendMarshalBuffers gives when every string is
+// left out of the text.
+func inPieces(t testing.TB, v any) string {
+	text, pieces, err := AppendMarshalBuffers([]byte("prefix"), v, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pieces != nil {
+		text = bytes.Join(pieces, nil)
+	}
+	if !bytes.HasPrefix(text, []byte("prefix")) {
+		t.Fatalf("%q: the text does not start with dst", text)
+	}
+	return string(text[len("prefix"):])
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -49,23 +50,44 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 
 // AppendMarshal appends the JEncode text of v to dst. On error dst is
 // returned unchanged (its spare capacity may have been written).
-func AppendMarshal(dst []byte, v any) ([]byte, error) { return appendMarshal(dst, v, false) }
+func AppendMarshal(dst []byte, v any) ([]byte, error) {
+	out, _, err := appendMarshal(dst, v, false, 0)
+	return out, err
+}
 
-// appendMarshal is AppendMarshal; with general, without the shortcut for
-// the generic model (tests compare both).
-func appendMarshal(dst []byte, v any, general bool) ([]byte, error) {
+// AppendMarshalBuffers is AppendMarshal for a writer that sends a message
+// in pieces: strings of at least minRef bytes that need no escape are not
+// copied into the text but left in their own memory (a 10 MB answer is not
+// copied before it goes out). It returns the text appended to dst, without
+// those strings, and the whole message as pieces to write one after the
+// other, or nil pieces when no string was left out (the text is then the
+// whole message). Pieces that are strings' own bytes must never be written
+// to, and neither v nor the text may change before the pieces are written.
+func AppendMarshalBuffers(dst []byte, v any, minRef int) (text []byte, pieces net.Buffers, err error) {
+	return appendMarshal(dst, v, false, max(minRef, 1))
+}
+
+// appendMarshal is AppendMarshalBuffers (minRef 0: no string left out); with
+// general, without the shortcut for the generic model (tests compare both).
+func appendMarshal(dst []byte, v any, general bool, minRef int) ([]byte, net.Buffers, error) {
 	// The encoder escapes to value.Walk: recycled, it costs no allocation.
 	e := encoderPool.Get().(*encoder)
-	e.buf, e.stack, e.owned = dst, e.stack[:0], false
+	e.buf, e.stack, e.owned, e.minRef = dst, e.stack[:0], false, minRef
 	var err error
 	if general || !e.model(v, 0) {
 		// Something the shortcut does not write: the general way, from the
 		// start, over what the shortcut wrote (the buffer may have grown).
 		e.buf = e.buf[:len(dst)]
+		e.refs.Reset()
 		err = value.Walk(v, e)
 	}
 	out, open, owned := e.buf, len(e.stack), e.owned
+	var pieces net.Buffers
+	if err == nil && open == 0 {
+		pieces = e.refs.Pieces(out)
+	}
 	e.buf = nil
+	e.refs.Reset()
 	encoderPool.Put(e)
 	if err == nil && open != 0 {
 		err = errors.New("jencode: unterminated container")
@@ -74,9 +96,9 @@ func appendMarshal(dst []byte, v any, general bool) ([]byte, error) {
 		if owned {
 			bufpool.Put(&out)
 		}
-		return dst, err
+		return dst, nil, err
 	}
-	return out, nil
+	return out, pieces, nil
 }
 
 // model appends v, if it is made of the generic model's usual types only
@@ -144,8 +166,14 @@ func (e *encoder) model(v any, depth int) bool {
 	return true
 }
 
-// string appends s as a JSON string.
+// string appends s as a JSON string, or only its quotes when it is left
+// in its own memory (see AppendMarshalBuffers).
 func (e *encoder) string(b []byte, s string) []byte {
+	if e.minRef > 0 && len(s) >= e.minRef && needsNoEscape(s) {
+		b = append(b, '"')
+		e.refs.Add(len(b), s)
+		return append(b, '"')
+	}
 	if len(s) > slack/2 {
 		b = e.room(b, len(s)+slack)
 	}
@@ -222,6 +250,10 @@ type encoder struct {
 	buf   []byte
 	stack []frame
 	owned bool // buf is not the caller's dst but grown from package bufpool
+	// minRef: strings of at least this length that need no escape are left
+	// in refs rather than copied into buf (0: never).
+	minRef int
+	refs   bufpool.Refs
 }
 
 // slack is the room every event finds free in the buffer (see room): more
@@ -323,7 +355,7 @@ func (e *encoder) Nil() error {
 	if f != nil {
 		switch f.state {
 		case inAttrValue: // DIRAC does not write None attributes
-			e.buf = e.buf[:f.mark]
+			e.buf = e.buf[:f.mark] // no string was left out after the mark: only a key
 			f.state = inAttrKey
 			return nil
 		case inObject: // an Object without attributes
@@ -445,11 +477,10 @@ func (e *encoder) Float(f float64) error {
 
 // String implements value.Emitter.
 func (e *encoder) String(s string) error {
-	if len(s) > slack/2 {
-		// Room for the text and its separators, unless it needs escapes.
-		e.buf = e.room(e.buf, len(s)+slack)
-	}
 	if e.keyPos() {
+		if len(s) > slack/2 {
+			e.buf = e.room(e.buf, len(s)+slack)
+		}
 		e.buf = append(appendString(e.keyStart(e.buf), s), ": "...)
 		return nil
 	}
@@ -457,7 +488,7 @@ func (e *encoder) String(s string) error {
 	if err != nil {
 		return err
 	}
-	e.buf = appendString(b, s)
+	e.buf = e.string(b, s)
 	return nil
 }
 
@@ -667,6 +698,17 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 		}
 	}
 	return i
+}
+
+// needsNoEscape reports whether json.dumps writes s as it is.
+func needsNoEscape(s string) bool {
+	i := skipPlain(s, 0, true)
+	for ; i < len(s); i++ {
+		if !plain[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // notPlain is zero when the 8 bytes of x are all plain: in 0x20-0x7f, but

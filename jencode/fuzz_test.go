@@ -27,8 +27,13 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %q to %#v, which does not encode: %v", data, v, err)
 		}
-		if events, err := appendMarshal(nil, v, true); err != nil || !bytes.Equal(events, text) {
+		if events, _, err := appendMarshal(nil, v, true, 0); err != nil || !bytes.Equal(events, text) {
 			t.Fatalf("%#v: %q, but %q (%v) without the shortcut", v, text, events, err)
+		}
+		for _, general := range []bool{false, true} {
+			if got := inPieces(t, v, general); got != string(text) {
+				t.Fatalf("%#v: %q, but %q in pieces (general %v)", v, text, got, general)
+			}
 		}
 		back, err := Decode(text)
 		if err != nil {

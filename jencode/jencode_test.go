@@ -1,6 +1,7 @@
 package jencode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -513,7 +514,7 @@ func TestModelShortcutMatchesEvents(t *testing.T) {
 		for _, dst := range [][]byte{nil, []byte("prefix:"), make([]byte, 3, 1<<20)} {
 			dst2 := append([]byte(nil), dst...)
 			got, err := AppendMarshal(dst, v)
-			want, werr := appendMarshal(dst2, v, true)
+			want, _, werr := appendMarshal(dst2, v, true, 0)
 			if werr != nil {
 				require.Error(t, err, "%d", i)
 				assert.Equal(t, werr.Error(), err.Error(), "%d", i)
@@ -523,4 +524,17 @@ func TestModelShortcutMatchesEvents(t *testing.T) {
 			assert.Equal(t, string(want), string(got), "%d", i)
 		}
 	}
+}
+
+// A long string the shortcut left out before meeting a type it does not
+// write is left out once, by the general way, not twice.
+func TestPiecesAfterTheShortcutGivesUp(t *testing.T) {
+	long := strings.Repeat("p", 100)
+	v := []any{long, int32(5), long}
+	want, err := Marshal(v)
+	require.NoError(t, err)
+	text, pieces, err := AppendMarshalBuffers(nil, v, 50)
+	require.NoError(t, err)
+	require.Len(t, pieces, 5, "both strings left out of %q", text)
+	assert.Equal(t, string(want), string(bytes.Join(pieces, nil)))
 }

@@ -1,6 +1,7 @@
 package jencode
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -65,9 +66,12 @@ func TestVectors(t *testing.T) {
 				got, err := Marshal(v)
 				require.NoError(t, err)
 				assert.Equal(t, *vec.JSON, string(got))
-				general, err := appendMarshal(nil, v, true)
+				general, _, err := appendMarshal(nil, v, true, 0)
 				require.NoError(t, err)
 				assert.Equal(t, *vec.JSON, string(general), "without the shortcut")
+				for _, general := range []bool{false, true} {
+					assert.Equal(t, *vec.JSON, inPieces(t, v, general), "strings left out, general %v", general)
+				}
 				checkDecode(t, vec)
 			case "decode":
 				checkDecode(t, vec)
@@ -79,7 +83,7 @@ func TestVectors(t *testing.T) {
 				_, err := Marshal(v)
 				require.Error(t, err, "DIRAC refuses %s: %s", vec.ValueRepr, vec.Error.Message)
 				t.Logf("refused: %v", err)
-				_, gerr := appendMarshal(nil, v, true)
+				_, _, gerr := appendMarshal(nil, v, true, 0)
 				require.Error(t, gerr)
 				assert.Equal(t, gerr.Error(), err.Error(), "without the shortcut")
 			case "decode_error":
@@ -132,4 +136,17 @@ func checkDecode(t *testing.T, vec vectors.Vector) {
 	back, err := oracleDecoder.Decode(again)
 	require.NoError(t, err)
 	assert.True(t, value.Equal(got, back), "second trip gave %#v, want %#v", back, got)
+}
+
+// inPieces is the message AppendMarshalBuffers gives when every string that
+// can be is left out of the text.
+func inPieces(t testing.TB, v any, general bool) string {
+	text, pieces, err := appendMarshal([]byte("prefix"), v, general, 1)
+	require.NoError(t, err)
+	if pieces == nil {
+		return string(text[len("prefix"):])
+	}
+	whole := bytes.Join(pieces, nil)
+	require.True(t, bytes.HasPrefix(whole, []byte("prefix")))
+	return string(whole[len("prefix"):])
 }

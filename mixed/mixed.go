@@ -7,6 +7,7 @@ package mixed
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -77,6 +78,19 @@ func AppendMarshal(dst []byte, v any, enc Encoding) ([]byte, error) {
 		return dencode.AppendMarshal(dst, v)
 	}
 	return dst, errors.New("mixed: unknown encoding " + enc.String())
+}
+
+// AppendMarshalBuffers is AppendMarshal for a writer that sends a message
+// in pieces, long strings from their own memory (see
+// jencode.AppendMarshalBuffers and dencode.AppendMarshalBuffers).
+func AppendMarshalBuffers(dst []byte, v any, enc Encoding, minRef int) (text []byte, pieces net.Buffers, err error) {
+	switch enc {
+	case JSON:
+		return jencode.AppendMarshalBuffers(dst, v, minRef)
+	case DEncode:
+		return dencode.AppendMarshalBuffers(dst, v, minRef)
+	}
+	return dst, nil, errors.New("mixed: unknown encoding " + enc.String())
 }
 
 // ErrEmpty is wrapped by the DecodeError for an empty payload.

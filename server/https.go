@@ -651,7 +651,8 @@ var gzipPool = sync.Pool{New: func() any {
 func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict, contentType []string) {
 	callOf(w).answer(d)
 	bp := bufpool.Get(4096)
-	body, err := jencode.AppendMarshal(*bp, d)
+	// Long strings stay out of body, written from their own memory.
+	body, pieces, err := jencode.AppendMarshalBuffers(*bp, d, bufpool.LongString)
 	// w.Write copies the answer: the buffers can serve again after it.
 	defer bufpool.Release(bp, body)
 	if err != nil {
@@ -659,27 +660,37 @@ func (h *HTTPS) writeJSON(w http.ResponseWriter, r *http.Request, d *value.Dict,
 		writePage(w, http.StatusInternalServerError)
 		return
 	}
+	if pieces == nil {
+		pieces = net.Buffers{body}
+	}
+	size := 0
+	for _, p := range pieces {
+		size += len(p)
+	}
 	hd := w.Header()
 	// Direct assignments of shared values: net/http copies them.
 	hd["Content-Type"] = contentType
 	hd["Vary"] = varyAcceptEncoding
-	out := body
-	if len(body) >= gzipMinLength && acceptsGzip(r) {
-		zp := bufpool.Get(len(body) / 4)
+	if size >= gzipMinLength && acceptsGzip(r) {
+		zp := bufpool.Get(size / 4)
 		zb := &bufpool.Writer{B: *zp}
 		zw := gzipPool.Get().(*gzip.Writer)
 		zw.Reset(zb)
-		zw.Write(body)
+		for _, p := range pieces {
+			zw.Write(p)
+		}
 		zw.Close()
 		zw.Reset(io.Discard) // no hold on the buffer from the pool
 		gzipPool.Put(zw)
 		defer bufpool.Release(zp, zb.B)
-		out = zb.B
+		pieces, size = net.Buffers{zb.B}, len(zb.B)
 		hd["Content-Encoding"] = contentEncodingGzip
 	}
-	hd["Content-Length"] = []string{strconv.Itoa(len(out))}
+	hd["Content-Length"] = []string{strconv.Itoa(size)}
 	w.WriteHeader(http.StatusOK)
-	w.Write(out)
+	for _, p := range pieces {
+		w.Write(p)
+	}
 }
 
 // Header values of JSON answers.

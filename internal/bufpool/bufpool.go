@@ -11,6 +11,7 @@ package bufpool
 
 import (
 	"math/bits"
+	"net"
 	"sync"
 	"unsafe"
 )
@@ -124,4 +125,48 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	w.B = append(w.B, p...)
 	return len(p), nil
+}
+
+// LongString is the length from which a message's strings are sent from
+// their own memory rather than copied into the message first (see Refs):
+// below it, a copy costs less than a write of its own.
+const LongString = 64 << 10
+
+// Refs records the long strings an encoder leaves out of the text it
+// writes, to be sent from their own memory (see Pieces): a 10 MB answer is
+// then not copied into a buffer before it goes out. The zero value is empty.
+type Refs struct {
+	at   []int    // where each string goes in the text
+	strs []string // the strings, in the order of at
+}
+
+// Add records that s goes at offset at of the text, after what Add
+// recorded before.
+func (r *Refs) Add(at int, s string) {
+	r.at = append(r.at, at)
+	r.strs = append(r.strs, s)
+}
+
+// Reset forgets every string (a pooled encoder must not keep a message's
+// strings alive).
+func (r *Refs) Reset() {
+	clear(r.strs)
+	r.at, r.strs = r.at[:0], r.strs[:0]
+}
+
+// Pieces returns the whole message, text with the recorded strings put back
+// in, as pieces to write one after the other; nil when no string was left
+// out (text is the whole message). The pieces that are strings share their
+// memory: they must never be written to.
+func (r *Refs) Pieces(text []byte) net.Buffers {
+	if len(r.at) == 0 {
+		return nil
+	}
+	pieces := make(net.Buffers, 0, 2*len(r.at)+1)
+	last := 0
+	for i, at := range r.at {
+		pieces = append(pieces, text[last:at], unsafe.Slice(unsafe.StringData(r.strs[i]), len(r.strs[i])))
+		last = at
+	}
+	return append(pieces, text[last:])
 }

@@ -80,13 +80,32 @@ func (c *Conn) Net() net.Conn { return c.nc }
 // last one).
 func (c *Conn) Send(v any) error {
 	bp := bufpool.Get(4096)
-	buf, err := mixed.AppendMarshal(append(*bp, make([]byte, frame.HeaderRoom)...), v, c.enc)
-	if err != nil {
+	buf, pieces, err := mixed.AppendMarshalBuffers(append(*bp, make([]byte, frame.HeaderRoom)...), v, c.enc, bufpool.LongString)
+	switch {
+	case err != nil:
 		err = fmt.Errorf("diset: encode: %w", err)
-	} else {
+	case pieces == nil:
 		err = c.SendEncoded(buf, false) // the connection does not keep buf (io.Writer's rule)
+	default:
+		err = c.sendPieces(pieces)
 	}
 	bufpool.Release(bp, buf)
+	return err
+}
+
+// sendPieces writes a frame whose payload is pieces, the first of which
+// starts with frame.HeaderRoom free bytes.
+func (c *Conn) sendPieces(pieces net.Buffers) error {
+	n := -frame.HeaderRoom
+	for _, p := range pieces {
+		n += len(p)
+	}
+	head, err := frame.SealLength(pieces[0], n, false)
+	if err != nil {
+		return err
+	}
+	pieces[0] = head
+	_, err = pieces.WriteTo(c.nc)
 	return err
 }
 

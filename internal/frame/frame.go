@@ -216,10 +216,15 @@ func Append(dst []byte, payload []byte, keepAlive bool) []byte {
 // writing the header right before the payload, and returns the frame (a
 // sub-slice of buf). It saves copying the payload.
 func Seal(buf []byte, keepAlive bool) ([]byte, error) {
+	return SealLength(buf, len(buf)-HeaderRoom, keepAlive)
+}
+
+// SealLength is Seal for a payload of n bytes of which buf holds only the
+// first ones (the rest is written after it from elsewhere).
+func SealLength(buf []byte, n int, keepAlive bool) ([]byte, error) {
 	if len(buf) < HeaderRoom {
 		return nil, errors.New("frame: Seal needs HeaderRoom bytes in front of the payload")
 	}
-	n := len(buf) - HeaderRoom
 	if n > MaxLength {
 		return nil, fmt.Errorf("%w: payload of %d bytes", ErrTooLarge, n)
 	}
