@@ -57,12 +57,19 @@ func loadOracleEnv(t *testing.T, which string) *oracleEnv {
 // picks RPCClient or TornadoClient from the URL) against url.
 func (o *oracleEnv) runClient(t *testing.T, label, url string) {
 	t.Helper()
+	o.runScript(t, label, filepath.Join(captures.Dir(), "..", "oracle", "client_demo.py"), url)
+}
+
+// runScript runs a Python script with DIRAC's environment and the oracle
+// user's proxy, url its last argument; env is added to the environment.
+func (o *oracleEnv) runScript(t *testing.T, label, script, url string, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c",
-		`. "$1/env.sh" && export X509_USER_PROXY="$2" && $PY "$1/client_demo.py" "$3"`,
-		"bash", filepath.Join(captures.Dir(), "..", "oracle"), filepath.Join(o.gs, "user", "proxy_dirac.pem"), url)
-	cmd.Env = append(os.Environ(), "ORACLE="+o.dir)
+		`. "$1/env.sh" && export X509_USER_PROXY="$2" && $PY "$3" "$4"`,
+		"bash", filepath.Join(captures.Dir(), "..", "oracle"), filepath.Join(o.gs, "user", "proxy_dirac.pem"), script, url)
+	cmd.Env = append(append(os.Environ(), "ORACLE="+o.dir), env...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s against the Go server:\n%s", label, out)
 	assert.NoError(t, err)
@@ -109,6 +116,59 @@ func TestDIRACHTTPSClient(t *testing.T) {
 	go func() { _ = h.Serve(l) }()
 	defer h.Close()
 	o.runClient(t, "DIRAC TornadoClient", "https://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/OracleTornado")
+}
+
+// longStringsScript has DIRAC's client send and get back strings of a few
+// MiB, which the Go server writes from their own memory (no escape) or
+// copied (escapes, non-ASCII).
+const longStringsScript = `
+import sys
+from DIRAC.Core.Base.Script import Script
+Script.parseCommandLine(ignoreErrors=True)
+from DIRAC.Core.Base.Client import Client
+rpc = Client(url=sys.argv[-1])._getRPC()
+bad = 0
+for name, s in [("plain", "QUJD" * (1 << 19)), ("escapes", 'a"b\\c\n\u00e9' * (1 << 18))]:
+    res = rpc.echo(s)
+    ok = res.get("OK") and res["Value"] == s
+    print(type(rpc).__name__, name, len(s), "OK" if ok else "BAD: %r" % (res.get("Message"),))
+    bad += not ok
+sys.exit(1 if bad else 0)
+`
+
+// TestDIRACClientsGetLongStrings: DIRAC's clients read the long strings
+// the Go servers write in pieces, over dips:// in both encodings and over
+// https://. Opt-in, like TestDIRACClients.
+func TestDIRACClientsGetLongStrings(t *testing.T) {
+	o := loadOracleEnv(t, "DIRAC's clients")
+	script := filepath.Join(t.TempDir(), "long_strings.py")
+	require.NoError(t, os.WriteFile(script, []byte(longStringsScript), 0o600))
+	for _, enc := range []server.Encoding{server.JSON, server.DEncode} {
+		t.Run("dips/"+enc.String(), func(t *testing.T) {
+			svc := testharness.NewRecordedService("Framework/Oracle", o.reg)
+			svc.Logger = quiet
+			tc, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: o.host, CAs: o.cas, RequireClientCert: true})
+			require.NoError(t, err)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			srv := server.NewDISET(svc, server.DISETConfig{TLS: tc, Encoding: enc, Logger: quiet})
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+			o.runScript(t, "DIRAC client", script, "dips://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/Oracle")
+		})
+	}
+	t.Run("https", func(t *testing.T) {
+		svc := testharness.NewRecordedService("Framework/OracleTornado", o.reg)
+		svc.Logger = quiet
+		tc, err := server.NewHTTPSTLSConfig(o.host, o.cas)
+		require.NoError(t, err)
+		h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet}, svc)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		go func() { _ = h.Serve(l) }()
+		defer h.Close()
+		o.runScript(t, "DIRAC TornadoClient", script, "https://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/OracleTornado")
+	})
 }
 
 // configuredCfg is an installation's configuration for Framework/GoOracle:
