@@ -45,6 +45,12 @@ func TestOracle(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, int64(5), res.Value)
 
+				// A long string, sent in pieces and read into Raw's memory.
+				long := strings.Repeat("QUJD", 1<<19)
+				res, err = c.Call(ctx, "echo", long)
+				require.NoError(t, err)
+				assert.True(t, res.Value == long, "a 2 MiB string comes back whole")
+
 				res, err = c.Call(ctx, "now")
 				require.NoError(t, err)
 				got := res.Value.(time.Time)

@@ -1,6 +1,7 @@
 package httpsclient_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,6 +48,12 @@ func TestOracleHTTPS(t *testing.T) {
 		assert.Equal(t, url, res.URL)
 	}
 
+	// A long string, sent in the form and read into Raw's memory.
+	long := strings.Repeat("QUJD", 1<<19)
+	res, err := c.Call(ctx, "echo", long)
+	require.NoError(t, err)
+	assert.True(t, res.Value == long, "a 2 MiB string comes back whole")
+
 	_, err = c.Call(ctx, "failErrno", 1111, "custom")
 	var de *diracrpc.Error
 	require.ErrorAs(t, err, &de)
@@ -63,7 +70,7 @@ func TestOracleHTTPS(t *testing.T) {
 	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
 	assert.False(t, diracrpc.Reached(err))
 
-	res, err := c.Call(ctx, "whoami")
+	res, err = c.Call(ctx, "whoami")
 	require.NoError(t, err)
 	d := res.Value.(*value.Dict)
 	assert.NotEmpty(t, get(d, "DN"))
