@@ -75,6 +75,45 @@ func (o *oracleEnv) runScript(t *testing.T, label, script, url string, env ...st
 	assert.NoError(t, err)
 }
 
+// serveDISET serves the oracle's recorded service as Framework/Oracle
+// with the Go DISET server (dips:// with secure, else dip://) until the
+// test ends, and returns its URL.
+func (o *oracleEnv) serveDISET(t *testing.T, secure bool, enc server.Encoding) string {
+	t.Helper()
+	svc := testharness.NewRecordedService("Framework/Oracle", o.reg)
+	svc.Logger = quiet
+	cfg := server.DISETConfig{Encoding: enc, Logger: quiet}
+	scheme := "dip"
+	if secure {
+		var err error
+		cfg.TLS, err = credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: o.host, CAs: o.cas, RequireClientCert: true})
+		require.NoError(t, err)
+		scheme = "dips"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := server.NewDISET(svc, cfg)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return scheme + "://localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port) + "/Framework/Oracle"
+}
+
+// serveHTTPS is serveDISET for the Go HTTPS server, as
+// Framework/OracleTornado.
+func (o *oracleEnv) serveHTTPS(t *testing.T) string {
+	t.Helper()
+	svc := testharness.NewRecordedService("Framework/OracleTornado", o.reg)
+	svc.Logger = quiet
+	tc, err := server.NewHTTPSTLSConfig(o.host, o.cas)
+	require.NoError(t, err)
+	h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet}, svc)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = h.Serve(l) }()
+	t.Cleanup(func() { h.Close() })
+	return "https://localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port) + "/Framework/OracleTornado"
+}
+
 // TestDIRACClients runs DIRAC's own Python client (the oracle's
 // client_demo.py, DIRAC's RPCClient) against the Go server over dips:// and
 // dip://. Opt-in: see loadOracleEnv.
@@ -83,20 +122,7 @@ func TestDIRACClients(t *testing.T) {
 	for _, secure := range []bool{true, false} {
 		name := map[bool]string{true: "dips", false: "dip"}[secure]
 		t.Run(name, func(t *testing.T) {
-			svc := testharness.NewRecordedService("Framework/Oracle", o.reg)
-			svc.Logger = quiet
-			cfg := server.DISETConfig{Logger: quiet}
-			if secure {
-				var err error
-				cfg.TLS, err = credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: o.host, CAs: o.cas, RequireClientCert: true})
-				require.NoError(t, err)
-			}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			srv := server.NewDISET(svc, cfg)
-			go func() { _ = srv.Serve(l) }()
-			defer srv.Close()
-			o.runClient(t, "DIRAC client", name+"://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/Oracle")
+			o.runClient(t, "DIRAC client", o.serveDISET(t, secure, server.JSON))
 		})
 	}
 }
@@ -106,16 +132,7 @@ func TestDIRACClients(t *testing.T) {
 // TestDIRACClients.
 func TestDIRACHTTPSClient(t *testing.T) {
 	o := loadOracleEnv(t, "DIRAC's HTTPS client")
-	svc := testharness.NewRecordedService("Framework/OracleTornado", o.reg)
-	svc.Logger = quiet
-	tc, err := server.NewHTTPSTLSConfig(o.host, o.cas)
-	require.NoError(t, err)
-	h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet}, svc)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = h.Serve(l) }()
-	defer h.Close()
-	o.runClient(t, "DIRAC TornadoClient", "https://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/OracleTornado")
+	o.runClient(t, "DIRAC TornadoClient", o.serveHTTPS(t))
 }
 
 // longStringsScript has DIRAC's client send and get back strings of a few
@@ -145,29 +162,11 @@ func TestDIRACClientsGetLongStrings(t *testing.T) {
 	require.NoError(t, os.WriteFile(script, []byte(longStringsScript), 0o600))
 	for _, enc := range []server.Encoding{server.JSON, server.DEncode} {
 		t.Run("dips/"+enc.String(), func(t *testing.T) {
-			svc := testharness.NewRecordedService("Framework/Oracle", o.reg)
-			svc.Logger = quiet
-			tc, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: o.host, CAs: o.cas, RequireClientCert: true})
-			require.NoError(t, err)
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			srv := server.NewDISET(svc, server.DISETConfig{TLS: tc, Encoding: enc, Logger: quiet})
-			go func() { _ = srv.Serve(l) }()
-			defer srv.Close()
-			o.runScript(t, "DIRAC client", script, "dips://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/Oracle")
+			o.runScript(t, "DIRAC client", script, o.serveDISET(t, true, enc))
 		})
 	}
 	t.Run("https", func(t *testing.T) {
-		svc := testharness.NewRecordedService("Framework/OracleTornado", o.reg)
-		svc.Logger = quiet
-		tc, err := server.NewHTTPSTLSConfig(o.host, o.cas)
-		require.NoError(t, err)
-		h := server.NewHTTPS(server.HTTPSConfig{TLS: tc, Logger: quiet}, svc)
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		go func() { _ = h.Serve(l) }()
-		defer h.Close()
-		o.runScript(t, "DIRAC TornadoClient", script, "https://localhost:"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/Framework/OracleTornado")
+		o.runScript(t, "DIRAC TornadoClient", script, o.serveHTTPS(t))
 	})
 }
 
