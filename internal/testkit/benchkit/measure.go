@@ -86,7 +86,8 @@ const (
 )
 
 // Pair calls a and c alternately, so that the load of a shared machine
-// weighs on both alike; the ratios it reports are therefore steadier than
+// weighs on both alike (slow calls each after a garbage collection that is
+// not measured, so that neither pays for the other's garbage); the ratios it reports are therefore steadier than
 // those of two benchmarks run one after the other. With one caller it
 // alternates blocks of pairBlock calls (one call per b.N; single calls when
 // a call is slow) and reads this process's CPU time between blocks, which
@@ -135,6 +136,15 @@ func Pair(b *testing.B, callers int, a, c Side) {
 			ownOK = ownOK && ok
 			if cur >= 0 {
 				own[cur] += now - last
+			}
+			if block == 1 && j >= 0 {
+				// Each slow call (a large answer) starts on a collected heap,
+				// untimed: the garbage of one side (a decoded 10 MB listing)
+				// would otherwise be collected during the other side's call,
+				// by the assists of whatever allocates there.
+				runtime.GC()
+				now, ok = CPUTime()
+				ownOK = ownOK && ok
 			}
 			cur, last = j, now
 		}
