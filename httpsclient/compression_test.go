@@ -3,6 +3,7 @@ package httpsclient_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"strconv"
@@ -97,4 +98,41 @@ func TestCompressionWithGoServer(t *testing.T) {
 		raw := uintptr(unsafe.Pointer(unsafe.SliceData(res.Raw)))
 		assert.True(t, p >= raw && p < raw+uintptr(len(res.Raw)), "compression off %v: the string is a copy", off)
 	}
+}
+
+// The inflated size a gzip answer's trailer declares only sizes the
+// client's buffer: an answer of several gzip members (the trailer then
+// gives the last one's size) inflates whole, and a trailer that lies is
+// refused by the inflater's check, not trusted.
+func TestCompressedSizeIsAHint(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("member ", 20_000)
+	answer := `{"OK": true, "Value": "` + long + `"}`
+	member := func(s string) []byte {
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		_, _ = zw.Write([]byte(s))
+		_ = zw.Close()
+		return zb.Bytes()
+	}
+	serve := func(body []byte) string {
+		return e.startRaw(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		})) + "/Framework/Oracle"
+	}
+
+	twoMembers := append(member(answer[:len(answer)-1000]), member(answer[len(answer)-1000:])...)
+	res, err := e.client(t, serve(twoMembers), diracrpc.Options{}).Call(ctxT(t), "echo")
+	require.NoError(t, err)
+	assert.Equal(t, long, res.Value, "a trailer declaring 1000 bytes of %d", len(answer))
+
+	lying := member(answer)
+	binary.LittleEndian.PutUint32(lying[len(lying)-4:], 1<<31)
+	_, err = e.client(t, serve(lying), diracrpc.Options{Attempts: 1}).Call(ctxT(t), "echo")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gzip")
 }

@@ -12,4 +12,4 @@ run /tmp/bench-server.test server -test.bench 'LargeAnswer' -test.benchtime 10x 
 run /tmp/bench-server.test server -test.bench 'IdleConn' -test.benchtime 1x -test.count "$count" > "$out-idle.txt" 2>&1
 run /tmp/bench-hcli.test httpsclient -test.bench 'Call$' -test.count "$count" > "$out-hcli.txt" 2>&1
 run /tmp/bench-dcli.test disetclient -test.bench 'Call$' -test.count "$count" > "$out-dcli.txt" 2>&1
-run /tmp/bench-jenc.test jencode -test.bench 'DecodeVsFloor' -test.count "$count" > "$out-jenc.txt" 2>&1
+run /tmp/bench-jenc.test jencode -test.bench 'DecodeVsFloor|Listing' -test.count "$count" > "$out-jenc.txt" 2>&1
