@@ -400,6 +400,30 @@ func TestSkipPlain(t *testing.T) {
 			}
 		}
 	}
+	// Several bytes that are not plain in one word: whatever borrows and
+	// carries they start, the scan still stops at or before the first.
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{0, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', '~', 0x7f, 0x80, 0xff, 'a'}
+	for range 20000 {
+		b := make([]byte, rng.IntN(80))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		firstEnc, firstDec := len(b), len(b)
+		for i := len(b) - 1; i >= 0; i-- {
+			if !plain[b[i]] {
+				firstEnc = i
+			}
+			if !strPlain[b[i]] {
+				firstDec = i
+			}
+		}
+		enc, dec := skipPlain(string(b), 0, true), skipPlainBytes(b, 0, false)
+		require.LessOrEqual(t, enc, firstEnc, "encoder skipped a byte that is not plain in %q", b)
+		require.LessOrEqual(t, dec, firstDec, "decoder skipped a byte that is not plain in %q", b)
+		require.Greater(t, enc+8, firstEnc, "encoder stopped a word or more early in %q", b)
+		require.Greater(t, dec+8, firstDec, "decoder stopped a word or more early in %q", b)
+	}
 }
 
 // TestShortcutsMatchTheGeneralWay: the datetimes DIRAC writes, decoded
