@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -286,7 +287,9 @@ func BenchmarkLargeAnswer(b *testing.B) {
 }
 
 // postGzip is post asking for a gzip-compressed answer, inflated with
-// klauspost/compress as diracrpc's client does.
+// klauspost/compress as diracrpc's client does: the compressed body read
+// whole (readAll), then inflated into one buffer of the size its trailer
+// gives (ISIZE, the size modulo 2^32, exact for these answers).
 func postGzip(hc *http.Client, url string, body []byte) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -302,13 +305,23 @@ func postGzip(hc *http.Client, url string, body []byte) ([]byte, error) {
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		return nil, fmt.Errorf("answer not compressed: %s", resp.Status)
 	}
-	zr, err := gzip.NewReader(resp.Body)
+	z, err := readAll(resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, err
 	}
-	out, err := io.ReadAll(zr)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %s", resp.Status, out)
+	if len(z) < 4 || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %d compressed bytes", resp.Status, len(z))
 	}
-	return out, err
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, binary.LittleEndian.Uint32(z[len(z)-4:]))
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, err
+	}
+	if n, err := zr.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		return nil, fmt.Errorf("inflated answer longer than its trailer says")
+	}
+	return out, nil
 }
