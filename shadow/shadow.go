@@ -15,9 +15,12 @@
 //   - noise is cancelled: each sampled call is also made a second time to the
 //     primary (an A/A baseline); a path where two answers of the same service
 //     differ (timestamps, counters) is learned per method, and a candidate's
-//     difference there is counted as noise, not as a divergence. compat's
-//     expected protocol differences (tuple-became-list...) are counted
-//     separately.
+//     difference there is counted as noise, not as a divergence. A
+//     difference the baseline did not show sends a read-only call once more
+//     to the primary, after the candidate answered, so that a value moving
+//     with time is learned even when only the candidate saw it move.
+//     compat's expected protocol differences (tuple-became-list...) are
+//     counted separately.
 //
 // The Report lists per method the calls, the comparisons and their verdicts,
 // with examples of each divergence (path, both values); it is served as a web
@@ -253,7 +256,35 @@ func (s *Shadow) compare(j job) {
 		noise = compat.CompareOutcomes(a, a2)
 	}
 	diffs := compat.CompareOutcomes(a, b)
+	if !s.cfg.NoBaseline && matches(s.cfg.ReadOnly, j.call.Service, j.call.Method) && s.unexplained(j, noise, diffs) {
+		// The baseline ran beside the candidate, so a value that moves with
+		// time (a clock, a proxy's seconds left) may have moved for one and
+		// not yet for the other. The primary asked once more, now that the
+		// candidate has answered, has had at least as long to move.
+		if a3 := s.timed(j.call.Again); !failed(a3) {
+			noise = append(noise, compat.CompareOutcomes(a, a3)...)
+		}
+	}
 	s.record(j, a, b, noise, diffs)
+}
+
+// unexplained reports whether one of diffs is neither an expected protocol
+// difference nor noise, learned before or in noise.
+func (s *Shadow) unexplained(j job, noise, diffs []compat.Difference) bool {
+	m := s.stats(j.call.Service, j.call.Method)
+	fresh := make(map[string]bool, len(noise))
+	for _, d := range noise {
+		fresh[noiseKey(d)] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range diffs {
+		k := noiseKey(d)
+		if _, learned := m.noise[k]; !d.Kind.Expected() && !learned && !fresh[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // failed: the call could not be made (not an S_ERROR, which is an answer).

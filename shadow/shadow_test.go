@@ -194,6 +194,38 @@ func TestNoiseLearning(t *testing.T) {
 	assert.Equal(t, 1, doc.Suites[0].Failures)
 }
 
+// TestNoiseThatMovedOnlyForTheCandidate: a clock that ticks between the
+// baseline and the candidate is still noise, learned from the primary asked
+// once more after the candidate; a value the primary keeps is still a
+// divergence, and an opted-in write is never run a third time.
+func TestNoiseThatMovedOnlyForTheCandidate(t *testing.T) {
+	var again atomic.Int64
+	clock := func() any { return min(again.Add(1)-1, 1) } // the baseline sees 0, later calls 1
+	cand := &fake{answer: func(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
+		return &diracrpc.Result{Value: int64(1)}, nil
+	}}
+	s := newShadow(t, shadow.Config{ReadOnly: []string{"now", "get"}, MirrorWrites: []string{"set"}})
+	s.Mirror(call(t, "now", cand, clock), ok(int64(0)))
+	drain(t, s)
+	now := s.Report().Methods[0]
+	assert.Equal(t, 1, now.NoiseOnly, "%+v", now)
+	assert.Zero(t, now.Divergent)
+	assert.Equal(t, []string{"value-mismatch $"}, now.Noise)
+	assert.EqualValues(t, 2, again.Load(), "the baseline, then once more")
+
+	var gets, sets atomic.Int64
+	s.Mirror(call(t, "get", cand, func() any { gets.Add(1); return int64(0) }), ok(int64(0)))
+	s.Mirror(call(t, "set", cand, func() any { sets.Add(1); return int64(0) }), ok(int64(0)))
+	drain(t, s)
+	for _, m := range s.Report().Methods {
+		if m.Method != "now" {
+			assert.Equal(t, 1, m.Divergent, m.Method)
+		}
+	}
+	assert.EqualValues(t, 2, gets.Load(), "a read-only call asked once more")
+	assert.EqualValues(t, 1, sets.Load(), "a write only run for the baseline")
+}
+
 // TestCandidateErrors: a candidate that cannot be called is counted apart,
 // with the primary's answer and the error.
 func TestCandidateErrors(t *testing.T) {
