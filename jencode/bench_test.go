@@ -124,3 +124,35 @@ func BenchmarkListing(b *testing.B) {
 			benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }})
 	})
 }
+
+// BenchmarkLongString encodes and decodes a 10 MB string answer (the size of
+// a getCompressedData configuration) as diracrpc's servers and clients do:
+// the encoder only checks that the string needs no escape and leaves it in
+// its own memory (AppendMarshalBuffers), the decoder checks it and points
+// into its input (ShareInput). Both sides are next to sonic's fastest
+// configuration doing the same job, alternately.
+func BenchmarkLongString(b *testing.B) {
+	v := value.NewDict("OK", true, "Value", benchdata.Configuration(10_000_000))
+	plain := map[string]any{"OK": true, "Value": benchdata.Configuration(10_000_000)}
+	text := benchkit.Encoded(b, Marshal, v)
+	buf := make([]byte, 0, 1<<10)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		benchkit.Pair(b, 1,
+			benchkit.Side{Name: "jencode", Call: func() error {
+				_, _, err := AppendMarshalBuffers(buf[:0], v, 64<<10)
+				return err
+			}},
+			benchkit.Side{Name: "sonic", Call: func() error {
+				_, err := sonic.ConfigFastest.Marshal(plain)
+				return err
+			}})
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		dec := Decoder{ShareInput: true}
+		benchkit.Pair(b, 1,
+			benchkit.Side{Name: "jencode", Call: func() error { _, err := dec.Decode(text); return err }},
+			benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }})
+	})
+}

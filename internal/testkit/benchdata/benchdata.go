@@ -7,6 +7,7 @@
 package benchdata
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -89,6 +90,18 @@ func Listing(n int) []any {
 		)
 	}
 	return list
+}
+
+// Configuration returns an n-byte string of base64 text, as large as and
+// shaped like DIRAC's getCompressedData answer (a compressed configuration,
+// base64-encoded): plain ASCII, nothing to escape. The same every call.
+func Configuration(n int) string {
+	raw := make([]byte, base64.StdEncoding.DecodedLen(n))
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	return base64.StdEncoding.EncodeToString(raw)[:n]
 }
 
 // Plain returns the payload as plain Go data (map[string]any, []any, int64,

@@ -8,9 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -254,10 +252,8 @@ func childMain() {
 
 // BigAnswers returns the values "big" answers, by answer name.
 func BigAnswers() map[string]any {
-	raw := make([]byte, 7_500_000) // 10 MB of base64
-	_, _ = rand.Read(raw)
 	return map[string]any{
-		Config: base64.StdEncoding.EncodeToString(raw),
+		Config: benchdata.Configuration(10_000_000),
 		Jobs:   benchdata.Listing(50_000),
 	}
 }
