@@ -675,6 +675,11 @@ func skipPlain(s string, i int, del bool) int {
 	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i, del)
 }
 
+// wideScanMin is the length from which skipPlainBytes hands the rest of a
+// text to the wide scan (where it has one): below, the call costs more than
+// it saves.
+const wideScanMin = 128
+
 // skipPlainBytes is skipPlain for a byte slice.
 func skipPlainBytes(s []byte, i int, del bool) int {
 	if i < 0 || i > len(s) {
@@ -695,6 +700,13 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 		if notPlain(word(i), delta) != 0 {
 			return i
 		}
+	}
+	if useWideScan && len(s)-i >= wideScanMin {
+		hi := byte(0x7f)
+		if del {
+			hi = 0x7e
+		}
+		i += scanPlainAVX2(&s[i], len(s)-i, hi)
 	}
 	for ; i+32 <= len(s); i += 32 {
 		if notPlain(word(i), delta)|notPlain(word(i+8), delta)|notPlain(word(i+16), delta)|notPlain(word(i+24), delta) != 0 {

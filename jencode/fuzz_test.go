@@ -68,3 +68,28 @@ func FuzzB64Decode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSkipPlain checks the plain-text scan (the word loops and, from
+// wideScanMin bytes on, the wide scan) against the byte tables: it never
+// skips a byte that is not plain, and stops within a word of the first one.
+// pad plain bytes before the input move it across word and block borders.
+func FuzzSkipPlain(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, pad uint16) {
+		s := append(bytes.Repeat([]byte{'a'}, int(pad%512)), data...)
+		for _, del := range []bool{false, true} {
+			// The encoder's table (plain) goes with del, the decoder's
+			// (strPlain) without.
+			first := len(s)
+			for i, c := range s {
+				if del && !plain[c] || !del && !strPlain[c] {
+					first = i
+					break
+				}
+			}
+			got := skipPlainBytes(s, 0, del)
+			if got > first || got+8 <= first {
+				t.Fatalf("del %v: stopped at %d, first byte that is not plain at %d, in %q", del, got, first, s)
+			}
+		}
+	})
+}

@@ -381,33 +381,22 @@ func TestPooledDecoderKeepsLittle(t *testing.T) {
 // TestSkipPlain: the 8-bytes-at-a-time scan never skips a byte the tables
 // say is not plain, and skips every full group of plain ones.
 func TestSkipPlain(t *testing.T) {
-	base := strings.Repeat("abcdefgh", 9) // through the 32-byte and the 8-byte loops
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < len(base); pos++ {
-			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
-			enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
-			if !plain[c] && enc > pos {
-				t.Fatalf("encoder skipped %#x at %d", c, pos)
-			}
-			if !strPlain[c] && dec > pos {
-				t.Fatalf("decoder skipped %#x at %d", c, pos)
-			}
-			if plain[c] && enc != len(s) {
-				t.Fatalf("encoder stopped at %d in plain text (%#x at %d)", enc, c, pos)
-			}
-			if strPlain[c] && dec != len(s) {
-				t.Fatalf("decoder stopped at %d in plain text (%#x at %d)", dec, c, pos)
-			}
-		}
+	// Through the 32-byte and the 8-byte loops; the long one also through
+	// the wide scan (wideScanMin), with a tail it leaves to the loops.
+	for _, base := range []string{strings.Repeat("abcdefgh", 9), strings.Repeat("a~ !#[]}", 40)[:301]} {
+		testSkipPlainAround(t, base)
 	}
 	// Several bytes that are not plain in one word: whatever borrows and
 	// carries they start, the scan still stops at or before the first.
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte{0, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', '~', 0x7f, 0x80, 0xff, 'a'}
-	for range 20000 {
-		b := make([]byte, rng.IntN(80))
+	for n := range 20000 {
+		b := make([]byte, rng.IntN(80)+n%3*rng.IntN(400))
 		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
+			b[i] = 'a'
+			if rng.IntN(50) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
 		}
 		firstEnc, firstDec := len(b), len(b)
 		for i := len(b) - 1; i >= 0; i-- {
@@ -423,6 +412,28 @@ func TestSkipPlain(t *testing.T) {
 		require.LessOrEqual(t, dec, firstDec, "decoder skipped a byte that is not plain in %q", b)
 		require.Greater(t, enc+8, firstEnc, "encoder stopped a word or more early in %q", b)
 		require.Greater(t, dec+8, firstDec, "decoder stopped a word or more early in %q", b)
+	}
+}
+
+// testSkipPlainAround puts every byte at every position of base, plain.
+func testSkipPlainAround(t *testing.T, base string) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < len(base); pos++ {
+			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
+			enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
+			if !plain[c] && enc > pos {
+				t.Fatalf("encoder skipped %#x at %d", c, pos)
+			}
+			if !strPlain[c] && dec > pos {
+				t.Fatalf("decoder skipped %#x at %d", c, pos)
+			}
+			if plain[c] && enc+8 <= len(s) {
+				t.Fatalf("encoder stopped at %d in plain text (%#x at %d)", enc, c, pos)
+			}
+			if strPlain[c] && dec+8 <= len(s) {
+				t.Fatalf("decoder stopped at %d in plain text (%#x at %d)", dec, c, pos)
+			}
+		}
 	}
 }
 
