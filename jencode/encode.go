@@ -675,9 +675,12 @@ func skipPlain(s string, i int, del bool) int {
 	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i, del)
 }
 
-// wideScanMin is the length from which skipPlainBytes hands the rest of a
-// text to the wide scan (where it has one): below, the call costs more than
-// it saves.
+// wideScanMin is how many bytes a text must have shown plain, and how many
+// must be left, before skipPlainBytes hands the rest to the wide scan (where
+// it has one): below, the call costs more than it saves. Its input alone
+// says nothing of a text's length, since the decoder scans from a string's
+// start to the end of the whole message: a 50,000-row listing has 300,000
+// short strings, each with megabytes after it.
 const wideScanMin = 128
 
 // skipPlainBytes is skipPlain for a byte slice.
@@ -701,14 +704,19 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 			return i
 		}
 	}
-	if useWideScan && len(s)-i >= wideScanMin {
-		hi := byte(0x7f)
-		if del {
-			hi = 0x7e
-		}
-		i += scanPlainAVX2(&s[i], len(s)-i, hi)
+	hi := byte(0x7f) // the last plain byte, for the wide scan
+	if del {
+		hi = 0x7e
 	}
-	for ; i+32 <= len(s); i += 32 {
+	for wideAt := i + wideScanMin; i+32 <= len(s); i += 32 {
+		if i >= wideAt && useWideScan && len(s)-i >= wideScanMin {
+			// Plain so far and long: the wide scan takes the rest.
+			i += scanPlainAVX2(&s[i], len(s)-i, hi)
+			wideAt = len(s)
+			if i+32 > len(s) {
+				break
+			}
+		}
 		if notPlain(word(i), delta)|notPlain(word(i+8), delta)|notPlain(word(i+16), delta)|notPlain(word(i+24), delta) != 0 {
 			break
 		}
