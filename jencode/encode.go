@@ -690,7 +690,7 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 	}
 	// Words are loaded without bounds checks (each loop keeps i+8 or i+32
 	// within s): a 10 MB string is scanned once by the server and once by
-	// the client, and the checks cost a third of that scan.
+	// the client, on the path of the call.
 	p := unsafe.Pointer(unsafe.SliceData(s))
 	word := func(k int) uint64 { return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, k)), 8)) }
 	var delta uint64

@@ -6,8 +6,8 @@ import "golang.org/x/sys/cpu"
 
 // useWideScan says whether scanPlainAVX2 can serve long texts: a 10 MB
 // string is scanned once by the server (does it need escapes?) and once by
-// the client (where does it end?), and 32 bytes per instruction sequence
-// are four times faster than the word loop.
+// the client (where does it end?), and 32 bytes at a time go about three
+// times faster than the word loop's 8.
 var useWideScan = cpu.X86.HasAVX2
 
 // scanPlainAVX2 returns how many of the n bytes at p it found plain, a
