@@ -473,9 +473,6 @@ func (d *decoder) rawStr() ([]byte, error) {
 	start := d.pos + 1
 	data := d.data
 	i := skipPlainBytes(data, start, false)
-	for i < len(data) && strPlain[data[i]] {
-		i++
-	}
 	if i < len(data) && data[i] == '"' {
 		d.pos = i + 1
 		return data[start:i], nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"net"
 	"strconv"
 	"sync"
@@ -666,10 +667,10 @@ func (e *encoder) Object(class, module string) error {
 
 const hexDigits = "0123456789abcdef"
 
-// skipPlain returns the index of the first byte from s[i:] on that may not
-// be plain (see plain and strPlain; with del, 0x7f is not plain), reading 8
-// then 32 bytes at a time: long texts are mostly plain. It may stop early, at
-// the start of a group of 8 holding such a byte, or in the last 7 bytes.
+// skipPlain returns the index of the first byte from s[i:] on that is not
+// plain (see plain and strPlain; with del, 0x7f is not plain), or len(s),
+// reading 8 then 32 bytes at a time: long texts are mostly plain, and most
+// short ones fit in a word or two.
 func skipPlain(s string, i int, del bool) int {
 	// The string's bytes, only read.
 	return skipPlainBytes(unsafe.Slice(unsafe.StringData(s), len(s)), i, del)
@@ -700,8 +701,8 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 	// Most texts are short (keys, statuses, names): they end in the first
 	// words, before the long stride.
 	for end := i + 16; i+8 <= len(s) && i < end; i += 8 {
-		if notPlain(word(i), delta) != 0 {
-			return i
+		if m := notPlain(word(i), delta); m != 0 {
+			return i + firstFlagged(m)
 		}
 	}
 	hi := byte(0x7f) // the last plain byte, for the wide scan
@@ -722,23 +723,42 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 		}
 	}
 	for ; i+8 <= len(s); i += 8 {
-		if notPlain(word(i), delta) != 0 {
-			break
+		if m := notPlain(word(i), delta); m != 0 {
+			return i + firstFlagged(m)
 		}
 	}
-	return i
+	if i == len(s) {
+		return i
+	}
+	// Fewer than 8 bytes left, the end of most short texts: one more word,
+	// the last 8 bytes of s shifted down to start at i (the bytes before i
+	// may be anything, even where the caller started), or the rest of a
+	// text shorter than a word; either way topped up with plain bytes.
+	var w uint64
+	if k := len(s) - 8; k >= 0 {
+		sh := uint(8 * (i - k))
+		w = word(k)>>sh | plainWord<<(64-sh)
+	} else {
+		pad := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+		copy(pad[:], s[i:])
+		w = binary.LittleEndian.Uint64(pad[:])
+	}
+	if m := notPlain(w, delta); m != 0 {
+		return i + firstFlagged(m)
+	}
+	return len(s)
 }
 
+// plainWord is eight plain bytes ("aaaaaaaa"), to top up a partial word.
+const plainWord = 0x6161616161616161
+
+// firstFlagged is the index in its word of the first byte notPlain flagged
+// in m (non-zero): its flag is exact, as no byte below it started a borrow
+// or carry.
+func firstFlagged(m uint64) int { return bits.TrailingZeros64(m) / 8 }
+
 // needsNoEscape reports whether json.dumps writes s as it is.
-func needsNoEscape(s string) bool {
-	i := skipPlain(s, 0, true)
-	for ; i < len(s); i++ {
-		if !plain[s[i]] {
-			return false
-		}
-	}
-	return true
-}
+func needsNoEscape(s string) bool { return skipPlain(s, 0, true) == len(s) }
 
 // notPlain is non-zero when the word x holds a byte that is not plain:
 // below 0x20, '"', '\\', 0x80 and above, and 0x7f too when delta is
@@ -765,17 +785,24 @@ var plain = func() (t [256]bool) {
 // Bytes that are not valid UTF-8 are written as \udcXX, the lone surrogate
 // Python's surrogateescape error handler gives such a byte.
 func appendString(dst []byte, s string) []byte {
+	if n := len(dst); len(s) < 8 && cap(dst)-n >= 9 {
+		// A text shorter than a word, the most common (keys, statuses,
+		// names): copied, then checked as one word read where it landed,
+		// the bytes after it taken as plain.
+		dst = append(append(dst, '"'), s...)
+		mask := uint64(1)<<(8*len(s)) - 1
+		w := binary.LittleEndian.Uint64(dst[n+1 : n+9])
+		if notPlain(w&mask|plainWord&^mask, 0x0101010101010101) == 0 {
+			return append(dst, '"')
+		}
+		dst = dst[:n]
+	}
 	dst = append(dst, '"')
-	// The word scan runs at the start and after each escape; the bytes
-	// after where it stopped (the tail of a short text) are checked one by
-	// one.
+	// The scan runs at the start and after each escape; it stops at each
+	// byte to escape.
 	start := 0
 	for i := skipPlain(s, 0, true); i < len(s); {
 		c := s[i]
-		if plain[c] {
-			i++
-			continue
-		}
 		dst = append(dst, s[start:i]...)
 		switch c {
 		case '"':

@@ -387,7 +387,7 @@ func TestSkipPlain(t *testing.T) {
 		testSkipPlainAround(t, base)
 	}
 	// Several bytes that are not plain in one word: whatever borrows and
-	// carries they start, the scan still stops at or before the first.
+	// carries they start, the scan stops at the first.
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte{0, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', '~', 0x7f, 0x80, 0xff, 'a'}
 	for n := range 20000 {
@@ -398,40 +398,49 @@ func TestSkipPlain(t *testing.T) {
 				b[i] = alphabet[rng.IntN(len(alphabet))]
 			}
 		}
-		firstEnc, firstDec := len(b), len(b)
-		for i := len(b) - 1; i >= 0; i-- {
-			if !plain[b[i]] {
-				firstEnc = i
+		// From the start, and from anywhere, as after an escape: the
+		// bytes before where the scan starts are never looked at.
+		for _, start := range []int{0, rng.IntN(len(b) + 1)} {
+			firstEnc, firstDec := len(b), len(b)
+			for i := len(b) - 1; i >= start; i-- {
+				if !plain[b[i]] {
+					firstEnc = i
+				}
+				if !strPlain[b[i]] {
+					firstDec = i
+				}
 			}
-			if !strPlain[b[i]] {
-				firstDec = i
-			}
+			enc, dec := skipPlain(string(b), start, true), skipPlainBytes(b, start, false)
+			require.Equal(t, firstEnc, enc, "encoder from %d in %q", start, b)
+			require.Equal(t, firstDec, dec, "decoder from %d in %q", start, b)
 		}
-		enc, dec := skipPlain(string(b), 0, true), skipPlainBytes(b, 0, false)
-		require.LessOrEqual(t, enc, firstEnc, "encoder skipped a byte that is not plain in %q", b)
-		require.LessOrEqual(t, dec, firstDec, "decoder skipped a byte that is not plain in %q", b)
-		require.Greater(t, enc+8, firstEnc, "encoder stopped a word or more early in %q", b)
-		require.Greater(t, dec+8, firstDec, "decoder stopped a word or more early in %q", b)
 	}
 }
 
-// testSkipPlainAround puts every byte at every position of base, plain.
+// testSkipPlainAround puts every byte at every position of base, plain, and
+// of its short prefixes and the longest ones (every end in a word): the
+// scan stops exactly at that byte when it is not plain, and at the end of
+// the text otherwise.
 func testSkipPlainAround(t *testing.T, base string) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < len(base); pos++ {
-			s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
-			enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
-			if !plain[c] && enc > pos {
-				t.Fatalf("encoder skipped %#x at %d", c, pos)
-			}
-			if !strPlain[c] && dec > pos {
-				t.Fatalf("decoder skipped %#x at %d", c, pos)
-			}
-			if plain[c] && enc+8 <= len(s) {
-				t.Fatalf("encoder stopped at %d in plain text (%#x at %d)", enc, c, pos)
-			}
-			if strPlain[c] && dec+8 <= len(s) {
-				t.Fatalf("decoder stopped at %d in plain text (%#x at %d)", dec, c, pos)
+	for n := 1; n <= len(base); n++ {
+		if n > 40 && n < len(base)-8 {
+			continue
+		}
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < n; pos++ {
+				s := base[:pos] + string([]byte{byte(c)}) + base[pos+1:n]
+				enc, dec := skipPlain(s, 0, true), skipPlainBytes([]byte(s), 0, false)
+				wantEnc, wantDec := len(s), len(s)
+				if !plain[c] {
+					wantEnc = pos
+				}
+				if !strPlain[c] {
+					wantDec = pos
+				}
+				if enc != wantEnc || dec != wantDec {
+					t.Fatalf("%#x at %d of %d bytes: encoder stopped at %d (want %d), decoder at %d (want %d)",
+						c, pos, n, enc, wantEnc, dec, wantDec)
+				}
 			}
 		}
 	}
