@@ -6,6 +6,7 @@ import (
 
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 	"github.com/diracgo/diracrpc/internal/testkit/benchkit"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // The payload of internal/testkit/benchdata: DEncode against encoding/json on the same
@@ -60,5 +61,20 @@ func BenchmarkDecodeSmall(b *testing.B) {
 	})
 	b.Run("encoding-json-into-any", func(b *testing.B) {
 		measure(b, len(text), func() error { var v any; return json.Unmarshal(text, &v) })
+	})
+}
+
+// BenchmarkListing encodes and decodes the 10 MB answer of the server's
+// BenchmarkLargeAnswer (50,000 job rows in the generic model) in-process, as
+// jencode's BenchmarkListing does for JSON: what diracrpc's DISET servers
+// spend encoding it (into a reused buffer, as they do) and its clients
+// decoding it, without the network.
+func BenchmarkListing(b *testing.B) {
+	v := value.NewDict("OK", true, "Value", benchdata.Listing(50_000))
+	buf := make([]byte, 0, 16<<20)
+	benchkit.RunEncode(b, "encode", func() ([]byte, error) { return AppendMarshal(buf[:0], v) })
+	denc := benchkit.Encoded(b, Marshal, v)
+	b.Run("decode", func(b *testing.B) {
+		measure(b, len(denc), func() error { var v any; return Unmarshal(denc, &v) })
 	})
 }

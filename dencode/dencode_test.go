@@ -15,6 +15,7 @@ import (
 
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 	"github.com/diracgo/diracrpc/internal/testkit/decodertest"
+	"github.com/diracgo/diracrpc/internal/testkit/encodertest"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -317,4 +318,20 @@ func TestDecodedValuesStayUnchanged(t *testing.T) {
 
 func TestPooledDecoderKeepsLittle(t *testing.T) {
 	decodertest.PooledDecoderKeepsLittle(t, decodertest.Codec{Marshal: Marshal, Unmarshal: Unmarshal})
+}
+
+// The generic model written without the events gives the bytes and errors
+// of the general way (encodertest).
+func TestModelShortcutMatchesEvents(t *testing.T) {
+	encodertest.ShortcutMatchesEvents(t, shortcutCodec)
+	encodertest.PiecesAfterTheShortcutGivesUp(t, shortcutCodec)
+}
+
+var shortcutCodec = encodertest.Codec{
+	AppendMarshal: AppendMarshal,
+	General: func(dst []byte, v any) ([]byte, error) {
+		out, _, err := appendMarshal(dst, v, true, 0)
+		return out, err
+	},
+	AppendMarshalBuffers: AppendMarshalBuffers,
 }

@@ -27,7 +27,7 @@ func Marshal(v any) ([]byte, error) { return bufpool.Marshal(v, AppendMarshal) }
 // extended buffer, so that callers can reuse buffers. On error it returns
 // dst as it was given.
 func AppendMarshal(dst []byte, v any) ([]byte, error) {
-	out, _, err := appendMarshal(dst, v, 0)
+	out, _, err := appendMarshal(dst, v, false, 0)
 	return out, err
 }
 
@@ -40,19 +40,118 @@ func AppendMarshal(dst []byte, v any) ([]byte, error) {
 // message). Pieces that are strings' own bytes must never be written to,
 // and neither v nor the text may change before the pieces are written.
 func AppendMarshalBuffers(dst []byte, v any, minRef int) (text []byte, pieces net.Buffers, err error) {
-	return appendMarshal(dst, v, max(minRef, 1))
+	return appendMarshal(dst, v, false, max(minRef, 1))
 }
 
-// appendMarshal is AppendMarshalBuffers (minRef 0: nothing left out).
-func appendMarshal(dst []byte, v any, minRef int) ([]byte, net.Buffers, error) {
+// appendMarshal is AppendMarshalBuffers (minRef 0: nothing left out); with
+// general, without the shortcut for the generic model (tests compare both).
+func appendMarshal(dst []byte, v any, general bool, minRef int) ([]byte, net.Buffers, error) {
 	e := encoder{buf: dst, minRef: minRef}
-	if err := value.Walk(v, &e); err != nil {
-		if e.owned {
-			bufpool.Put(&e.buf)
+	if general || !e.model(v, 0) {
+		// Something the shortcut does not write: the general way, from the
+		// start, over what the shortcut wrote (the buffer may have grown).
+		e.buf = e.buf[:len(dst)]
+		e.refs.Reset()
+		if err := value.Walk(v, &e); err != nil {
+			if e.owned {
+				bufpool.Put(&e.buf)
+			}
+			return dst, nil, fmt.Errorf("dencode: %w", err)
 		}
-		return dst, nil, fmt.Errorf("dencode: %w", err)
 	}
 	return e.buf, e.refs.Pieces(e.buf), nil
+}
+
+// model writes v, if it is made of the generic model's usual types only
+// (nil, bool, int64 and int, float64, string, []byte, []any, []string and
+// Tuple, *Dict and Dict with string keys, time.Time and Date), as
+// value.Walk's events would, calling the encoder's methods directly rather
+// than through the Emitter interface, and without the checks string keys
+// need not. It reports false as soon as it meets anything else, or a value
+// the events refuse: appendMarshal then encodes the whole value the general
+// way, which knows every type and gives the errors.
+func (e *encoder) model(v any, depth int) bool {
+	switch x := v.(type) {
+	case nil:
+		_ = e.Nil()
+	case string:
+		_ = e.String(x)
+	case int64:
+		_ = e.Int(x)
+	case int:
+		_ = e.Int(int64(x))
+	case bool:
+		_ = e.Bool(x)
+	case float64:
+		_ = e.Float(x)
+	case []byte:
+		_ = e.Bytes(x)
+	case time.Time:
+		// Time reads only the instant: the walker's UTC() changes nothing
+		// it writes.
+		return e.Time(x) == nil
+	case value.Date:
+		return e.Date(x) == nil
+	case []any:
+		return e.list(x, 'l', depth)
+	case value.Tuple:
+		return e.list(x, 't', depth)
+	case []string:
+		if depth >= value.MaxDepth {
+			return false
+		}
+		_ = e.BeginList(len(x))
+		for _, s := range x {
+			_ = e.String(s)
+		}
+		_ = e.End()
+	case *value.Dict:
+		if x == nil {
+			_ = e.Nil()
+			break
+		}
+		return e.dict(x, depth)
+	case value.Dict:
+		return e.dict(&x, depth)
+	default:
+		return false
+	}
+	return true
+}
+
+// list is model for lists (code 'l') and tuples ('t').
+func (e *encoder) list(l []any, code byte, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	e.commit(append(e.spare(1), code))
+	for _, item := range l {
+		if !e.model(item, depth+1) {
+			return false
+		}
+	}
+	_ = e.End()
+	return true
+}
+
+// dict is model for dicts with string keys.
+func (e *encoder) dict(d *value.Dict, depth int) bool {
+	if depth >= value.MaxDepth {
+		return false
+	}
+	_ = e.BeginDict(d.Len())
+	for _, en := range d.Entries() {
+		k, ok := en.Key.(string)
+		if !ok {
+			return false
+		}
+		_ = e.String(k)
+		if !e.model(en.Value, depth+1) {
+			return false
+		}
+	}
+	_ = e.End()
+	return true
 }
 
 // encoder writes DEncode; it implements value.Emitter.

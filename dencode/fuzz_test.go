@@ -24,6 +24,9 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %q but cannot encode it: %v", data[:n], err)
 		}
+		if general, _, err := appendMarshal(nil, v, true, 0); err != nil || !bytes.Equal(general, enc) {
+			t.Fatalf("%#v: %q, but %q (%v) without the shortcut", v, enc, general, err)
+		}
 		if got := inPieces(t, v); got != string(enc) {
 			t.Fatalf("%#v: %q, but %q in pieces", v, enc, got)
 		}

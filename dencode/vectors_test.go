@@ -67,6 +67,9 @@ func checkRoundtrip(t *testing.T, v vectors.Vector) {
 	got, err := Marshal(in)
 	require.NoError(t, err)
 	assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(got), "encoding %s", v.ValueRepr)
+	general, _, err := appendMarshal(nil, in, true, 0)
+	require.NoError(t, err)
+	assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(general), "encoding %s without the shortcut", v.ValueRepr)
 
 	dec, n, err := Decode(want)
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package jencode
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/diracgo/diracrpc/internal/testkit/benchdata"
 	"github.com/diracgo/diracrpc/internal/testkit/decodertest"
+	"github.com/diracgo/diracrpc/internal/testkit/encodertest"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -527,58 +527,18 @@ func TestListingShortcutMatchesTheGeneralWay(t *testing.T) {
 	}
 }
 
-// TestModelShortcutMatchesEvents: the generic model written without the
-// events gives the bytes and errors of the general way, including values
-// it hands over to it (other types, non-string keys, refused values, the
-// depth limit), after the buffer grew or not.
+// The generic model written without the events gives the bytes and errors
+// of the general way (encodertest).
 func TestModelShortcutMatchesEvents(t *testing.T) {
-	deep := func(n int) any {
-		var v any = "x"
-		for range n {
-			v = []any{v}
-		}
-		return v
-	}
-	long := strings.Repeat("long \"text\" é \x01 ", 5000)
-	for i, v := range []any{
-		nil, true, int64(-3), 7, 1.5, math.Inf(-1), "a\nb", []byte("hi"), value.Tuple{1, "a"},
-		value.NewDict("OK", true, "Value", []any{int64(1), nil, value.NewDict()}),
-		*value.NewDict("a", 1), (*value.Dict)(nil),
-		time.Date(2024, 10, 17, 13, 41, 46, 5, time.FixedZone("x", 3600)),
-		value.Date{Year: 2024, Month: 2, Day: 29},
-		[]any{long, value.NewDict("k", long), []byte(long)}, []string{}, []string{"a", long},
-		// Handed over: other types, other keys, refused values.
-		[]any{"a", map[string]any{"b": 1}}, value.NewDict("a", value.NewDict(int64(1), "one")),
-		[]any{1, &value.Object{Class: "C", Module: "m", Attrs: value.NewDict("x", nil, "y", 2)}},
-		[]any{long, struct{ A int }{1}},
-		[]any{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}, value.Date{Year: 2023, Month: 2, Day: 29},
-		deep(value.MaxDepth - 1), deep(value.MaxDepth), deep(value.MaxDepth + 1),
-		[]any{value.TimeOfDay{Hour: 1}}, value.NewDict(1.5, []any{long}),
-	} {
-		for _, dst := range [][]byte{nil, []byte("prefix:"), make([]byte, 3, 1<<20)} {
-			dst2 := append([]byte(nil), dst...)
-			got, err := AppendMarshal(dst, v)
-			want, _, werr := appendMarshal(dst2, v, true, 0)
-			if werr != nil {
-				require.Error(t, err, "%d", i)
-				assert.Equal(t, werr.Error(), err.Error(), "%d", i)
-				continue
-			}
-			require.NoError(t, err, "%d", i)
-			assert.Equal(t, string(want), string(got), "%d", i)
-		}
-	}
+	encodertest.ShortcutMatchesEvents(t, shortcutCodec)
+	encodertest.PiecesAfterTheShortcutGivesUp(t, shortcutCodec)
 }
 
-// A long string the shortcut left out before meeting a type it does not
-// write is left out once, by the general way, not twice.
-func TestPiecesAfterTheShortcutGivesUp(t *testing.T) {
-	long := strings.Repeat("p", 100)
-	v := []any{long, int32(5), long}
-	want, err := Marshal(v)
-	require.NoError(t, err)
-	text, pieces, err := AppendMarshalBuffers(nil, v, 50)
-	require.NoError(t, err)
-	require.Len(t, pieces, 5, "both strings left out of %q", text)
-	assert.Equal(t, string(want), string(bytes.Join(pieces, nil)))
+var shortcutCodec = encodertest.Codec{
+	AppendMarshal: AppendMarshal,
+	General: func(dst []byte, v any) ([]byte, error) {
+		out, _, err := appendMarshal(dst, v, true, 0)
+		return out, err
+	},
+	AppendMarshalBuffers: AppendMarshalBuffers,
 }
