@@ -17,21 +17,16 @@ import (
 	"github.com/diracgo/diracrpc/value"
 )
 
-// Codec is the encoder under test.
-type Codec struct {
-	// AppendMarshal is the codec's AppendMarshal, shortcut first.
-	AppendMarshal func(dst []byte, v any) ([]byte, error)
-	// General is AppendMarshal without the shortcut.
-	General func(dst []byte, v any) ([]byte, error)
-	// AppendMarshalBuffers is the codec's AppendMarshalBuffers.
-	AppendMarshalBuffers func(dst []byte, v any, minRef int) ([]byte, net.Buffers, error)
-}
+// AppendMarshal is the codec's internal appendMarshal, which both codecs
+// share: dst and v as for their AppendMarshal, general to go without the
+// shortcut, minRef as for AppendMarshalBuffers (0: nothing left out).
+type AppendMarshal func(dst []byte, v any, general bool, minRef int) ([]byte, net.Buffers, error)
 
 // ShortcutMatchesEvents: the generic model written without the events
 // gives the bytes and errors of the general way, including values it hands
 // over to it (other types, non-string keys, values one codec or the other
 // refuses, the depth limit), after the buffer grew or not.
-func ShortcutMatchesEvents(t *testing.T, c Codec) {
+func ShortcutMatchesEvents(t *testing.T, appendMarshal AppendMarshal) {
 	t.Helper()
 	deep := func(n int) any {
 		var v any = "x"
@@ -58,8 +53,8 @@ func ShortcutMatchesEvents(t *testing.T, c Codec) {
 	} {
 		for _, dst := range [][]byte{nil, []byte("prefix:"), make([]byte, 3, 1<<20)} {
 			dst2 := append([]byte(nil), dst...)
-			got, err := c.AppendMarshal(dst, v)
-			want, werr := c.General(dst2, v)
+			got, _, err := appendMarshal(dst, v, false, 0)
+			want, _, werr := appendMarshal(dst2, v, true, 0)
 			if werr != nil {
 				require.Error(t, err, "%d", i)
 				assert.Equal(t, werr.Error(), err.Error(), "%d", i)
@@ -74,13 +69,13 @@ func ShortcutMatchesEvents(t *testing.T, c Codec) {
 // PiecesAfterTheShortcutGivesUp: a long string the shortcut left out before
 // meeting a type it does not write is left out once, by the general way,
 // not twice.
-func PiecesAfterTheShortcutGivesUp(t *testing.T, c Codec) {
+func PiecesAfterTheShortcutGivesUp(t *testing.T, appendMarshal AppendMarshal) {
 	t.Helper()
 	long := strings.Repeat("p", 100)
 	v := []any{long, int32(5), long}
-	want, err := c.AppendMarshal(nil, v)
+	want, _, err := appendMarshal(nil, v, false, 0)
 	require.NoError(t, err)
-	text, pieces, err := c.AppendMarshalBuffers(nil, v, 50)
+	text, pieces, err := appendMarshal(nil, v, false, 50)
 	require.NoError(t, err)
 	require.Len(t, pieces, 5, "both strings left out of %q", text)
 	assert.Equal(t, string(want), string(bytes.Join(pieces, nil)))
