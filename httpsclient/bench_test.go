@@ -1,10 +1,8 @@
 package httpsclient_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"testing"
@@ -38,7 +36,7 @@ func BenchmarkCall(b *testing.B) {
 	ctx := context.Background()
 	calls := map[string]func() error{
 		"diracrpc": func() error { _, err := c.Call(ctx, "echo", "hello"); return err },
-		"bare":     func() error { return barePost(hc, url, body) },
+		"bare":     func() error { return httpsclient.BarePost(hc, url, body) },
 	}
 	b.Run("callers=1", func(b *testing.B) {
 		benchkit.Pair(b, 1, benchkit.Side{Name: "diracrpc", Call: calls["diracrpc"]}, benchkit.Side{Name: "bare", Call: calls["bare"]})
@@ -48,21 +46,6 @@ func BenchmarkCall(b *testing.B) {
 			benchkit.Measure(b, srv.Proc(benchservers.Bare), 16, calls[impl])
 		})
 	}
-}
-
-func barePost(hc *http.Client, url string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, err = io.ReadAll(resp.Body)
-	return err
 }
 
 // BenchmarkOracleCall measures sequential calls to a real DIRAC Tornado

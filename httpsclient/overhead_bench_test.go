@@ -54,18 +54,22 @@ func BenchmarkCallOverhead(b *testing.B) {
 	ctx := context.Background()
 	benchkit.Pair(b, 1,
 		benchkit.Side{Name: "diracrpc", Call: func() error { _, err := c.Call(ctx, "echo", "hello"); return err }},
-		benchkit.Side{Name: "bare", Call: func() error {
-			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := bare.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			_, err = io.ReadAll(resp.Body)
-			return err
-		}})
+		benchkit.Side{Name: "bare", Call: func() error { return BarePost(bare, url, body) }})
+}
+
+// BarePost is the floor of the client benchmarks: a bare net/http client
+// posting body as a form and reading the whole answer.
+func BarePost(hc *http.Client, url string, body []byte) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	return err
 }
