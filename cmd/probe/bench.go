@@ -162,9 +162,11 @@ func bench(ctx context.Context, cl diracrpc.Caller, spec benchSpec) benchResult 
 		}()
 		stopProgress = func() { tick.Stop(); close(quit); <-finished }
 	}
+	// The run ends duration after start, the origin of the paced schedule,
+	// not after the setup above.
 	var end <-chan time.Time
 	if spec.duration > 0 {
-		t := time.NewTimer(spec.duration)
+		t := time.NewTimer(time.Until(start.Add(spec.duration)))
 		defer t.Stop()
 		end = t.C
 	}
@@ -178,6 +180,11 @@ feed:
 		var intended time.Time
 		if pace != nil {
 			intended = start.Add(time.Duration(float64(i) / spec.rate * float64(time.Second)))
+			if spec.duration > 0 && !intended.Before(start.Add(spec.duration)) {
+				// Due at or after the end: never started, whichever of the
+				// two timers a select would see first.
+				break feed
+			}
 			pace.Reset(time.Until(intended))
 			select {
 			case <-pace.C:
