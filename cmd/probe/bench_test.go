@@ -65,7 +65,10 @@ func TestBenchCommandInterrupted(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
 	assert.True(t, out.Interrupted)
 	assert.Zero(t, out.Errors+out.SErrors)
-	assert.GreaterOrEqual(t, out.Calls, 27, "the first call checks the service; the 30th is cut short")
+	// The first call checks the service; of the 29 bench calls the service
+	// ran up to the handler's Ctrl-C, the ones still in flight, at most -c's
+	// default of 4, may be cut short and left out.
+	assert.GreaterOrEqual(t, out.Calls, 29-4)
 }
 
 func TestBenchDurationRateAndKinds(t *testing.T) {
