@@ -696,7 +696,7 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 	word := func(k int) uint64 { return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, k)), 8)) }
 	var delta uint64
 	if del {
-		delta = 0x0101010101010101
+		delta = delDelta
 	}
 	// Most texts are short (keys, statuses, names): they end in the first
 	// words, before the long stride.
@@ -736,21 +736,28 @@ func skipPlainBytes(s []byte, i int, del bool) int {
 	// text shorter than a word; either way topped up with plain bytes.
 	var w uint64
 	if k := len(s) - 8; k >= 0 {
-		sh := uint(8 * (i - k))
-		w = word(k)>>sh | plainWord<<(64-sh)
+		w = word(k) >> uint(8*(i-k))
 	} else {
-		pad := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+		var pad [8]byte
 		copy(pad[:], s[i:])
 		w = binary.LittleEndian.Uint64(pad[:])
 	}
-	if m := notPlain(w, delta); m != 0 {
+	if m := notPlain(plainAbove(w, len(s)-i), delta); m != 0 {
 		return i + firstFlagged(m)
 	}
 	return len(s)
 }
 
-// plainWord is eight plain bytes ("aaaaaaaa"), to top up a partial word.
-const plainWord = 0x6161616161616161
+// delDelta is notPlain's delta that makes 0x7f not plain.
+const delDelta = 0x0101010101010101
+
+// plainAbove is w with its bytes from the n-th on (n < 8) replaced by plain
+// ones: the first n bytes of a text in a word, topped up.
+func plainAbove(w uint64, n int) uint64 {
+	const plainWord = 0x6161616161616161 // "aaaaaaaa"
+	mask := uint64(1)<<(8*n) - 1
+	return w&mask | plainWord&^mask
+}
 
 // firstFlagged is the index in its word of the first byte notPlain flagged
 // in m (non-zero): its flag is exact, as no byte below it started a borrow
@@ -762,7 +769,7 @@ func needsNoEscape(s string) bool { return skipPlain(s, 0, true) == len(s) }
 
 // notPlain is non-zero when the word x holds a byte that is not plain:
 // below 0x20, '"', '\\', 0x80 and above, and 0x7f too when delta is
-// 0x0101010101010101 (delta is 0 otherwise). Per byte, the high bit of a
+// delDelta (delta is 0 otherwise). Per byte, the high bit of a
 // term is set by exactly these bytes as long as no lower byte is one of
 // them: a borrow or carry only ever starts at such a byte and only spreads
 // upwards, so the word is flagged exactly when it holds one, without the
@@ -790,9 +797,7 @@ func appendString(dst []byte, s string) []byte {
 		// names): copied, then checked as one word read where it landed,
 		// the bytes after it taken as plain.
 		dst = append(append(dst, '"'), s...)
-		mask := uint64(1)<<(8*len(s)) - 1
-		w := binary.LittleEndian.Uint64(dst[n+1 : n+9])
-		if notPlain(w&mask|plainWord&^mask, 0x0101010101010101) == 0 {
+		if notPlain(plainAbove(binary.LittleEndian.Uint64(dst[n+1:n+9]), len(s)), delDelta) == 0 {
 			return append(dst, '"')
 		}
 		dst = dst[:n]

@@ -164,9 +164,10 @@ func bench(ctx context.Context, cl diracrpc.Caller, spec benchSpec) benchResult 
 	}
 	// The run ends duration after start, the origin of the paced schedule,
 	// not after the setup above.
+	stop := start.Add(spec.duration)
 	var end <-chan time.Time
 	if spec.duration > 0 {
-		t := time.NewTimer(time.Until(start.Add(spec.duration)))
+		t := time.NewTimer(time.Until(stop))
 		defer t.Stop()
 		end = t.C
 	}
@@ -180,7 +181,7 @@ feed:
 		var intended time.Time
 		if pace != nil {
 			intended = start.Add(time.Duration(float64(i) / spec.rate * float64(time.Second)))
-			if spec.duration > 0 && !intended.Before(start.Add(spec.duration)) {
+			if spec.duration > 0 && !intended.Before(stop) {
 				// Due at or after the end: never started, whichever of the
 				// two timers a select would see first.
 				break feed
