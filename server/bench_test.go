@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytedance/sonic"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/diracgo/diracrpc"
@@ -231,6 +232,12 @@ func idleCost(b *testing.B, srv *benchservers.Proc, cfg *tls.Config, addr, proto
 // bytes on every call with the same library and level as diracrpc's
 // (klauspost/compress, BestSpeed), and the bare client inflates them with
 // it too.
+//
+// The listing also runs next to a second floor, floor=go: the whole job as a
+// bare Go server and client would do it without diracrpc, the rows encoded
+// on every call and decoded into any, with sonic (benchservers.JobsGo). The
+// target is against the first floor; this one says what a Go program pays
+// for the same listing with the fastest general JSON library.
 func BenchmarkLargeAnswer(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{LargeAnswers: true})
 	ctx := context.Background()
@@ -258,10 +265,11 @@ func BenchmarkLargeAnswer(b *testing.B) {
 	for _, answer := range []string{benchservers.Config, benchservers.Jobs} {
 		url := "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(answer)
 		form := []byte("method=big&args=%5B%22" + answer + "%22%5D&clientVO=unknown&clientSetup=Oracle")
-		cases := []struct {
+		type largeCase struct {
 			name           string
 			diracrpc, bare func() error
-		}{
+		}
+		cases := []largeCase{
 			{"proto=https/compress=off",
 				func() error { _, err := hc["off"].Call(ctx, "big", answer); return err },
 				func() error { _, err := post(bare, url, form); return err }},
@@ -276,6 +284,20 @@ func BenchmarkLargeAnswer(b *testing.B) {
 					return err
 				}},
 		}
+		if answer == benchservers.Jobs {
+			// The same calls next to the floor of the whole job (see
+			// benchservers.JobsGo): a bare Go server and client encoding and
+			// decoding the listing with sonic.
+			goURL := "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.JobsGo)
+			cases = append(cases,
+				largeCase{"proto=https/compress=off/floor=go", cases[0].diracrpc,
+					func() error { return decodeSonic(post(bare, goURL, form)) }},
+				largeCase{"proto=dips/floor=go", cases[2].diracrpc,
+					func() error {
+						return decodeSonic(benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(benchservers.JobsGo)), cfg,
+							benchservers.Proposal("big"), benchservers.BigArgs(answer)))
+					}})
+		}
 		for _, c := range cases {
 			b.Run("answer="+answer+"/"+c.name, func(b *testing.B) {
 				benchkit.Pair(b, 1,
@@ -284,6 +306,22 @@ func BenchmarkLargeAnswer(b *testing.B) {
 			})
 		}
 	}
+}
+
+// decodeSonic decodes a bare answer into any with sonic, as a Go program
+// without diracrpc would, and checks that it is an S_OK.
+func decodeSonic(answer []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := sonic.ConfigFastest.Unmarshal(answer, &v); err != nil {
+		return err
+	}
+	if d, ok := v.(map[string]any); !ok || d["OK"] != true {
+		return fmt.Errorf("not an S_OK: %.100s", answer)
+	}
+	return nil
 }
 
 // postGzip is post asking for a gzip-compressed answer, inflated with

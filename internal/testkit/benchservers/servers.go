@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytedance/sonic"
 	"github.com/klauspost/compress/gzip"
 	"go.uber.org/goleak"
 
@@ -74,6 +75,12 @@ const (
 	Hello  = "hello"
 	Config = "config" // a 10 MB string
 	Jobs   = "jobs"   // 50,000 job records
+	// JobsGo is Jobs as a bare Go program would serve and read it without
+	// diracrpc: the rows, Go structs, encoded on every call, and decoded by
+	// the client into any, with the fastest JSON library on the module proxy
+	// (bytedance/sonic). Only the bare server answers it: it is the floor of
+	// the whole job, next to Jobs, the floor of moving the bytes.
+	JobsGo = "jobs-go"
 )
 
 // BarePath is where the bare HTTPS server answers what the method "big"
@@ -285,15 +292,28 @@ func serveChild(dir string) error {
 		return big[r.Args[0].(string)], nil
 	}, Types: []server.Type{server.TypeStr}})
 
-	// The answers of the floors: the bytes diracrpc's servers send.
-	answers := map[string][]byte{}
+	// The answers of the floors: the bytes diracrpc's servers send, and
+	// JobsGo's, encoded on every call.
+	answers := map[string]bareAnswer{}
 	for name, v := range map[string]any{Hello: Hello, Config: big[Config], Jobs: big[Jobs]} {
 		if v == nil {
 			continue
 		}
-		if answers[name], err = jencode.Marshal(diracrpc.OK(v)); err != nil {
+		a, err := jencode.Marshal(diracrpc.OK(v))
+		if err != nil {
 			return err
 		}
+		answers[name] = bareAnswer{fixed: a}
+	}
+	if big[Jobs] != nil {
+		rows := benchdata.Result{OK: true, Value: benchdata.JobsN(len(big[Jobs].([]any)))}
+		if _, err := sonic.ConfigFastest.Marshal(rows); err != nil {
+			return err
+		}
+		answers[JobsGo] = bareAnswer{encode: func() []byte {
+			a, _ := sonic.ConfigFastest.Marshal(rows) // checked above
+			return a
+		}}
 	}
 
 	httpsTLS, err := server.NewHTTPSTLSConfig(host, cas)
@@ -399,12 +419,26 @@ var gzipWriters = sync.Pool{New: func() any {
 
 var gzipBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// bareAnswer is what a bare server answers: fixed bytes, or bytes encoded
+// on every call.
+type bareAnswer struct {
+	fixed  []byte
+	encode func() []byte
+}
+
+func (a bareAnswer) bytes() []byte {
+	if a.encode != nil {
+		return a.encode()
+	}
+	return a.fixed
+}
+
 // bareHTTPS is the HTTPS floor: net/http with the same TLS configuration and
 // timeouts, HTTP/1.1 only, reading the body and answering fixed bytes by path,
 // gzip-compressed from GzipMinLength on when the client accepts it (with the
 // library and level of diracrpc's server, each time).
-func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
-	byPath := map[string][]byte{}
+func bareHTTPS(cfg *tls.Config, answers map[string]bareAnswer) *http.Server {
+	byPath := map[string]bareAnswer{}
 	for name, a := range answers {
 		byPath[BarePath(name)] = a
 	}
@@ -419,11 +453,12 @@ func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
 			if _, err := io.Copy(io.Discard, r.Body); err != nil {
 				return
 			}
-			a, ok := byPath[r.URL.Path]
+			answer, ok := byPath[r.URL.Path]
 			if !ok {
 				w.WriteHeader(http.StatusNotFound)
 				return
 			}
+			a := answer.bytes()
 			w.Header().Set("Content-Type", "application/json")
 			if len(a) >= GzipMinLength && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 				zb := gzipBuffers.Get().(*bytes.Buffer)
@@ -447,9 +482,12 @@ func bareHTTPS(cfg *tls.Config, answers map[string][]byte) *http.Server {
 var okFrame = frame.Append(nil, []byte(`{"OK": true, "Value": null}`), false)
 
 // bareDISET is the DISET floor: per connection, read the proposal frame,
-// send S_OK, read the arguments frame, send answer, close.
-func bareDISET(l net.Listener, answer []byte) {
-	answer = frame.Append(nil, answer, false)
+// send S_OK, read the arguments frame, send answer's frame, close.
+func bareDISET(l net.Listener, answer bareAnswer) {
+	var fixed []byte
+	if answer.encode == nil {
+		fixed = frame.Append(nil, answer.fixed, false)
+	}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -468,7 +506,11 @@ func bareDISET(l net.Listener, answer []byte) {
 			if _, err := ReadFrame(r); err != nil {
 				return
 			}
-			_, _ = c.Write(answer)
+			f := fixed
+			if f == nil {
+				f = frame.Append(nil, answer.bytes(), false)
+			}
+			_, _ = c.Write(f)
 		}()
 	}
 }
