@@ -198,6 +198,18 @@ func (d *decoder) syntaxErr(msg string, off int) error {
 	return &SyntaxError{Msg: msg, Offset: off, Line: line, Column: col, Char: char}
 }
 
+// separator steps over sep written as Python's json.dumps writes it, sep
+// and one space before the next token ("key": value, next), and tells
+// whether it did; any other spacing is left to the general way (and so is
+// everything, with general: the tests compare both).
+func (d *decoder) separator(sep byte) bool {
+	if p := d.pos; !d.general && p+2 < len(d.data) && d.data[p] == sep && d.data[p+1] == ' ' && d.data[p+2] > ' ' {
+		d.pos = p + 2
+		return true
+	}
+	return false
+}
+
 func (d *decoder) skipWS() {
 	for d.pos < len(d.data) {
 		switch d.data[d.pos] {
@@ -282,6 +294,9 @@ func (d *decoder) array() (any, error) {
 			d.items = make([]any, 0, 8) // rather than growing from 1
 		}
 		d.items = append(d.items, v)
+		if d.separator(',') {
+			continue
+		}
 		d.skipWS()
 		if d.pos < len(d.data) {
 			switch d.data[d.pos] {
@@ -386,12 +401,14 @@ func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
 			return nil, err
 		}
 		*special = *special || isDCls
-		d.skipWS()
-		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return nil, d.syntaxErr("Expecting ':' delimiter", d.pos)
+		if !d.separator(':') {
+			d.skipWS()
+			if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+				return nil, d.syntaxErr("Expecting ':' delimiter", d.pos)
+			}
+			d.pos++
+			d.skipWS()
 		}
-		d.pos++
-		d.skipWS()
 		v, err := d.value()
 		if err != nil {
 			return nil, err
@@ -410,6 +427,9 @@ func (d *decoder) objectEntries(base int, special *bool) (*value.Dict, error) {
 			d.entries = append(d.entries, value.Entry{Key: key, Value: v})
 		}
 		n++
+		if d.separator(',') {
+			continue
+		}
 		d.skipWS()
 		if d.pos < len(d.data) {
 			if c := d.data[d.pos]; c == '}' {
