@@ -123,6 +123,15 @@ func BenchmarkListing(b *testing.B) {
 			benchkit.Side{Name: "jencode", Call: func() error { _, err := Decode(text); return err }},
 			benchkit.Side{Name: "sonic", Call: func() error { var v any; return sonic.ConfigFastest.Unmarshal(text, &v) }})
 	})
+	// Into Go structs, as Result.Decode does (the generic model, then
+	// value.Assign), next to sonic decoding its own JSON of the same rows
+	// into the same structs.
+	typed := benchkit.Encoded(b, sonic.ConfigFastest.Marshal, benchdata.Result{OK: true, Value: benchdata.JobsN(50_000)})
+	b.Run("decode-typed", func(b *testing.B) {
+		benchkit.Pair(b, 1,
+			benchkit.Side{Name: "jencode", Call: func() error { var r benchdata.Result; return Unmarshal(text, &r) }},
+			benchkit.Side{Name: "sonic", Call: func() error { var r benchdata.Result; return sonic.ConfigFastest.Unmarshal(typed, &r) }})
+	})
 }
 
 // BenchmarkLongString encodes and decodes a 10 MB string answer (the size of

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,89 +99,144 @@ func Assign(dst any, v any) error {
 		return &AssignError{GoType: reflect.TypeOf(dst), ValueType: TypeName(v),
 			Err: errors.New("destination must be a non-nil pointer")}
 	}
-	return assign(rv.Elem(), v, 0)
+	return planOf(rv.Type().Elem()).assign(rv.Elem(), v, 0)
 }
 
-var (
-	unmarshalerType = reflect.TypeFor[Unmarshaler]()
-	unmarshalers    sync.Map // reflect.Type -> bool
-)
-
-func implementsUnmarshaler(t reflect.Type) bool {
-	if t.PkgPath() == "" && t.Kind() != reflect.Struct {
-		return false // predeclared or unnamed: no methods (fast path)
-	}
-	if ok, found := unmarshalers.Load(t); found {
-		return ok.(bool)
-	}
-	ok := reflect.PointerTo(t).Implements(unmarshalerType)
-	unmarshalers.Store(t, ok)
-	return ok
-}
+var unmarshalerType = reflect.TypeFor[Unmarshaler]()
 
 func mismatch(dst reflect.Value, v any) error {
 	return &AssignError{GoType: dst.Type(), ValueType: TypeName(v)}
 }
 
-// assign stores v in dst: the checks every destination shares, then the
-// function for dst's type (the model's own types) or kind.
-func assign(dst reflect.Value, v any, depth int) error {
-	if depth >= MaxDepth {
-		return &AssignError{GoType: dst.Type(), ValueType: TypeName(v), Err: ErrTooDeep}
+// plan is how Assign fills one Go type, worked out once per type: the
+// checks every destination shares, then the function for the type (the
+// model's own types) or its kind, with the plans of the types it holds
+// (looked up on first use, so that recursive types are fine).
+type plan struct {
+	t reflect.Type
+	// unmarshaler: a pointer to the type implements Unmarshaler.
+	unmarshaler bool
+	// nilZero: None sets the destination to its zero value (pointers,
+	// interfaces, maps and slices); others are left unchanged.
+	nilZero bool
+	fill    func(p *plan, dst reflect.Value, v any, depth int) error
+	// elem: the items of a slice or array, the values of a map, what a
+	// pointer points to; key: the keys of a map.
+	elem, key lazyPlan
+	// fields: a struct's fields by key.
+	fields *fieldIndex
+}
+
+// lazyPlan is the plan of a type, found on first use.
+type lazyPlan struct {
+	t reflect.Type
+	p atomic.Pointer[plan]
+}
+
+func (l *lazyPlan) get() *plan {
+	if p := l.p.Load(); p != nil {
+		return p
 	}
-	t := dst.Type()
-	if t.Kind() != reflect.Pointer && dst.CanAddr() && implementsUnmarshaler(t) {
+	p := planOf(l.t)
+	l.p.Store(p)
+	return p
+}
+
+var plans sync.Map // reflect.Type -> *plan
+
+// planOf returns the plan of t, made on first use.
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p, _ := plans.LoadOrStore(t, newPlan(t))
+	return p.(*plan)
+}
+
+func newPlan(t reflect.Type) *plan {
+	p := &plan{t: t, fill: fillerOf(t),
+		unmarshaler: t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType)}
+	switch t.Kind() {
+	case reflect.Interface:
+		p.nilZero = true
+	case reflect.Pointer, reflect.Slice:
+		p.nilZero, p.elem.t = true, t.Elem()
+	case reflect.Map:
+		p.nilZero, p.elem.t, p.key.t = true, t.Elem(), t.Key()
+	case reflect.Array:
+		p.elem.t = t.Elem()
+	case reflect.Struct:
+		p.fields = newFieldIndex(t)
+	}
+	return p
+}
+
+// scalar adapts the fill function of a type that holds no other.
+func scalar(f func(dst reflect.Value, v any) error) func(*plan, reflect.Value, any, int) error {
+	return func(_ *plan, dst reflect.Value, v any, _ int) error { return f(dst, v) }
+}
+
+// fillerOf chooses how to fill t: by type for the model's own, else by kind.
+func fillerOf(t reflect.Type) func(*plan, reflect.Value, any, int) error {
+	switch t {
+	case timeType:
+		return scalar(assignTime)
+	case dateType:
+		return scalar(assignDate)
+	case todType:
+		return scalar(assignTimeOfDay)
+	case bigIntType:
+		return scalar(assignBigInt)
+	case dictType:
+		return scalar(assignDict)
+	case tupleType:
+		return scalar(assignTuple)
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return scalar(assignInterface)
+	case reflect.Pointer:
+		return assignPointer
+	case reflect.Bool:
+		return scalar(assignBool)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return scalar(assignInt)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return scalar(assignUint)
+	case reflect.Float32, reflect.Float64:
+		return scalar(assignFloat)
+	case reflect.String:
+		return scalar(assignString)
+	case reflect.Slice:
+		return assignSlice
+	case reflect.Array:
+		return assignArray
+	case reflect.Map:
+		return assignMap
+	case reflect.Struct:
+		return assignStruct
+	}
+	return scalar(mismatch)
+}
+
+// assign stores v in dst, of the plan's type.
+func (p *plan) assign(dst reflect.Value, v any, depth int) error {
+	if depth >= MaxDepth {
+		return &AssignError{GoType: p.t, ValueType: TypeName(v), Err: ErrTooDeep}
+	}
+	if p.unmarshaler && dst.CanAddr() {
 		if err := dst.Addr().Interface().(Unmarshaler).SetDiracValue(v); err != nil {
-			return &AssignError{GoType: t, ValueType: TypeName(v), Err: err}
+			return &AssignError{GoType: p.t, ValueType: TypeName(v), Err: err}
 		}
 		return nil
 	}
 	if v == nil {
-		switch dst.Kind() {
-		case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		if p.nilZero {
 			dst.SetZero()
 		}
 		return nil
 	}
-	switch t {
-	case timeType:
-		return assignTime(dst, v)
-	case dateType:
-		return assignDate(dst, v)
-	case todType:
-		return assignTimeOfDay(dst, v)
-	case bigIntType:
-		return assignBigInt(dst, v)
-	case dictType:
-		return assignDict(dst, v)
-	case tupleType:
-		return assignTuple(dst, v)
-	}
-	switch dst.Kind() {
-	case reflect.Interface:
-		return assignInterface(dst, v)
-	case reflect.Pointer:
-		return assignPointer(dst, v, depth)
-	case reflect.Bool:
-		return assignBool(dst, v)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return assignInt(dst, v)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return assignUint(dst, v)
-	case reflect.Float32, reflect.Float64:
-		return assignFloat(dst, v)
-	case reflect.String:
-		return assignString(dst, v)
-	case reflect.Slice:
-		return assignSlice(dst, v, depth)
-	case reflect.Array:
-		return assignArray(dst, v, depth)
-	case reflect.Map:
-		return assignMap(dst, v, depth)
-	case reflect.Struct:
-		return assignStruct(dst, v, depth)
-	}
-	return mismatch(dst, v)
+	return p.fill(p, dst, v, depth)
 }
 
 // assignTime fills a time.Time from a datetime (in UTC) or a date (midnight UTC).
@@ -267,16 +323,15 @@ func assignInterface(dst reflect.Value, v any) error {
 // assignPointer stores a value of the pointer's own type (*Dict, *big.Int,
 // *Object) as it is; otherwise it allocates the pointer if nil and fills
 // what it points to.
-func assignPointer(dst reflect.Value, v any, depth int) error {
-	t := dst.Type()
-	if rv := reflect.ValueOf(v); rv.Type() == t {
+func assignPointer(p *plan, dst reflect.Value, v any, depth int) error {
+	if rv := reflect.ValueOf(v); rv.Type() == p.t {
 		dst.Set(rv)
 		return nil
 	}
 	if dst.IsNil() {
-		dst.Set(reflect.New(t.Elem()))
+		dst.Set(reflect.New(p.elem.t))
 	}
-	return assign(dst.Elem(), v, depth+1)
+	return p.elem.get().assign(dst.Elem(), v, depth+1)
 }
 
 // assignBool fills a bool kind from a bool.
@@ -362,9 +417,8 @@ func assignString(dst reflect.Value, v any) error {
 
 // assignSlice fills a byte slice with a copy of bytes or str, and other
 // slices item by item from a list or tuple.
-func assignSlice(dst reflect.Value, v any, depth int) error {
-	t := dst.Type()
-	if t.Elem().Kind() == reflect.Uint8 {
+func assignSlice(p *plan, dst reflect.Value, v any, depth int) error {
+	if p.elem.t.Kind() == reflect.Uint8 {
 		switch x := v.(type) {
 		case []byte:
 			dst.SetBytes(append([]byte(nil), x...))
@@ -378,9 +432,10 @@ func assignSlice(dst reflect.Value, v any, depth int) error {
 	if !ok {
 		return mismatch(dst, v)
 	}
-	s := reflect.MakeSlice(t, len(items), len(items))
+	s := reflect.MakeSlice(p.t, len(items), len(items))
+	ep := p.elem.get()
 	for i, it := range items {
-		if err := assign(s.Index(i), it, depth+1); err != nil {
+		if err := ep.assign(s.Index(i), it, depth+1); err != nil {
 			return assignPath(err, indexSeg(i))
 		}
 	}
@@ -390,17 +445,18 @@ func assignSlice(dst reflect.Value, v any, depth int) error {
 
 // assignArray fills an array from a list or tuple: zero values past the end
 // of a short one, extra items dropped.
-func assignArray(dst reflect.Value, v any, depth int) error {
+func assignArray(p *plan, dst reflect.Value, v any, depth int) error {
 	items, ok := listItems(v)
 	if !ok {
 		return mismatch(dst, v)
 	}
+	ep := p.elem.get()
 	for i := range dst.Len() {
 		if i >= len(items) {
 			dst.Index(i).SetZero()
 			continue
 		}
-		if err := assign(dst.Index(i), items[i], depth+1); err != nil {
+		if err := ep.assign(dst.Index(i), items[i], depth+1); err != nil {
 			return assignPath(err, indexSeg(i))
 		}
 	}
@@ -409,23 +465,22 @@ func assignArray(dst reflect.Value, v any, depth int) error {
 
 // assignMap adds the entries of a dict (or an object's attributes) to a
 // map, allocated if nil; keys follow assignKey.
-func assignMap(dst reflect.Value, v any, depth int) error {
+func assignMap(p *plan, dst reflect.Value, v any, depth int) error {
 	d, ok := dictOf(v)
 	if !ok {
 		return mismatch(dst, v)
 	}
-	t := dst.Type()
 	if dst.IsNil() {
-		dst.Set(reflect.MakeMapWithSize(t, d.Len()))
+		dst.Set(reflect.MakeMapWithSize(p.t, d.Len()))
 	}
-	kt, et := t.Key(), t.Elem()
+	kp, ep := p.key.get(), p.elem.get()
 	for _, e := range d.Entries() {
-		k := reflect.New(kt).Elem()
-		if err := assignKey(k, e.Key, depth+1); err != nil {
+		k := reflect.New(kp.t).Elem()
+		if err := assignKey(kp, k, e.Key, depth+1); err != nil {
 			return assignPath(err, keySeg(e.Key)+"(key)")
 		}
-		ev := reflect.New(et).Elem()
-		if err := assign(ev, e.Value, depth+1); err != nil {
+		ev := reflect.New(ep.t).Elem()
+		if err := ep.assign(ev, e.Value, depth+1); err != nil {
 			return assignPath(err, keySeg(e.Key))
 		}
 		dst.SetMapIndex(k, ev)
@@ -435,27 +490,27 @@ func assignMap(dst reflect.Value, v any, depth int) error {
 
 // assignStruct fills the fields named by the str keys of a dict (or an
 // object's attributes); other keys are ignored.
-func assignStruct(dst reflect.Value, v any, depth int) error {
+func assignStruct(p *plan, dst reflect.Value, v any, depth int) error {
 	d, ok := dictOf(v)
 	if !ok {
 		return mismatch(dst, v)
 	}
-	t := dst.Type()
-	fi := structIndex(t)
+	next := 0 // the field after the last one filled, likely the next key's
 	for _, e := range d.Entries() {
 		name, ok := e.Key.(string)
 		if !ok {
 			continue
 		}
-		f, ok := fi.lookup(name)
+		f, ok := p.fields.lookupFrom(next, name)
 		if !ok {
 			continue
 		}
+		next = f.pos + 1
 		fv, err := fieldForSet(dst, f.index)
 		if err != nil {
-			return &AssignError{Path: "." + name, GoType: t, ValueType: TypeName(e.Value), Err: err}
+			return &AssignError{Path: "." + name, GoType: p.t, ValueType: TypeName(e.Value), Err: err}
 		}
-		if err := assign(fv, e.Value, depth+1); err != nil {
+		if err := f.plan.get().assign(fv, e.Value, depth+1); err != nil {
 			return assignPath(err, "."+name)
 		}
 	}
@@ -503,8 +558,9 @@ func dictOf(v any) (*Dict, bool) {
 	return nil, false
 }
 
-// assignKey converts a dict key for a Go map key (see Assign).
-func assignKey(k reflect.Value, key any, depth int) error {
+// assignKey converts a dict key for a Go map key (see Assign); kp is the
+// key type's plan.
+func assignKey(kp *plan, k reflect.Value, key any, depth int) error {
 	switch k.Kind() {
 	case reflect.String:
 		if _, isBytes := key.([]byte); isBytes {
@@ -526,7 +582,7 @@ func assignKey(k reflect.Value, key any, depth int) error {
 			key = b
 		}
 	}
-	return assign(k, key, depth)
+	return kp.assign(k, key, depth)
 }
 
 // fieldForSet follows index, allocating nil embedded pointers on the way.
@@ -548,11 +604,30 @@ func fieldForSet(v reflect.Value, index []int) (reflect.Value, error) {
 
 // fieldIndex finds struct fields by key: exact name first, then case folded.
 type fieldIndex struct {
-	exact  map[string]*field
-	folded map[string]*field
+	exact  map[string]*planField
+	folded map[string]*planField
+	order  []*planField // as structFields gives them
 }
 
-func (fi *fieldIndex) lookup(name string) (*field, bool) {
+// planField is a field, its place in fieldIndex.order and the plan of its
+// type.
+type planField struct {
+	*field
+	pos  int
+	plan lazyPlan
+}
+
+// lookupFrom is lookup trying order[next] first: the keys of a dict made
+// from a struct, or one of a listing's rows, come in the fields' order.
+// Names are unique, so an exact match there is the field lookup finds.
+func (fi *fieldIndex) lookupFrom(next int, name string) (*planField, bool) {
+	if next < len(fi.order) && fi.order[next].name == name {
+		return fi.order[next], true
+	}
+	return fi.lookup(name)
+}
+
+func (fi *fieldIndex) lookup(name string) (*planField, bool) {
 	if f, ok := fi.exact[name]; ok {
 		return f, true
 	}
@@ -560,21 +635,18 @@ func (fi *fieldIndex) lookup(name string) (*field, bool) {
 	return f, ok
 }
 
-var indexCache sync.Map // reflect.Type -> *fieldIndex
-
-func structIndex(t reflect.Type) *fieldIndex {
-	if fi, ok := indexCache.Load(t); ok {
-		return fi.(*fieldIndex)
-	}
+// newFieldIndex indexes the fields of struct type t (its plan keeps it).
+func newFieldIndex(t reflect.Type) *fieldIndex {
 	fields := structFields(t)
-	fi := &fieldIndex{exact: make(map[string]*field, len(fields)), folded: make(map[string]*field, len(fields))}
+	fi := &fieldIndex{exact: make(map[string]*planField, len(fields)), folded: make(map[string]*planField, len(fields)),
+		order: make([]*planField, len(fields))}
 	for i := range fields {
-		f := &fields[i]
+		f := &planField{field: &fields[i], pos: i, plan: lazyPlan{t: fields[i].typ}}
+		fi.order[i] = f
 		fi.exact[f.name] = f
 		if _, dup := fi.folded[strings.ToLower(f.name)]; !dup {
 			fi.folded[strings.ToLower(f.name)] = f
 		}
 	}
-	v, _ := indexCache.LoadOrStore(t, fi)
-	return v.(*fieldIndex)
+	return fi
 }

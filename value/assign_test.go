@@ -156,3 +156,63 @@ func TestCopyDictCopiesAndMerges(t *testing.T) {
 	v, _ := d.Get("a")
 	assert.Equal(t, 3, v, "a later duplicate wins, in the first one's place")
 }
+
+type treeNode struct {
+	Name     string
+	Children []treeNode
+	Next     *treeNode
+}
+
+// The plans of a recursive type are made once, by whichever goroutine
+// first needs them.
+func TestAssignRecursiveTypesConcurrently(t *testing.T) {
+	v := NewDict("Name", "root", "Children", []any{
+		NewDict("Name", "a", "Next", NewDict("Name", "b", "Next", NewDict("Name", "c"))),
+		NewDict("Name", "d", "Children", []any{NewDict("Name", "e")}),
+	})
+	want := treeNode{Name: "root", Children: []treeNode{
+		{Name: "a", Next: &treeNode{Name: "b", Next: &treeNode{Name: "c"}}},
+		{Name: "d", Children: []treeNode{{Name: "e"}}},
+	}}
+	errs := make(chan error, 8)
+	got := make([]treeNode, 8)
+	for i := range got {
+		go func() { errs <- Assign(&got[i], v) }()
+	}
+	for range got {
+		require.NoError(t, <-errs)
+	}
+	for _, g := range got {
+		assert.Equal(t, want, g)
+	}
+}
+
+// Keys in the fields' order, in another order, and folded, fill the same
+// fields; a later key wins, exact or folded.
+func TestAssignKeysInAnyOrder(t *testing.T) {
+	type abc struct{ A, B, C int }
+	for _, c := range []struct {
+		in   *Dict
+		want abc
+	}{
+		{NewDict("A", int64(1), "B", int64(2), "C", int64(3)), abc{1, 2, 3}},
+		{NewDict("C", int64(3), "B", int64(2), "A", int64(1)), abc{1, 2, 3}},
+		{NewDict("b", int64(2), "A", int64(1), "c", int64(3)), abc{1, 2, 3}},
+		{NewDict("A", int64(2), "a", int64(1)), abc{A: 1}},
+		{NewDict("a", int64(1), "A", int64(2)), abc{A: 2}},
+		{NewDict("A", int64(1), "x", int64(9), "C", int64(3)), abc{A: 1, C: 3}},
+	} {
+		var got abc
+		require.NoError(t, Assign(&got, c.in))
+		assert.Equal(t, c.want, got, "%v", c.in.Keys())
+	}
+	// The field next in order matches only exactly: "Name" is Name's key,
+	// though the field before it answers to "name".
+	type tagged struct {
+		X    int `dirac:"name"`
+		Name int
+	}
+	var got tagged
+	require.NoError(t, Assign(&got, NewDict("Name", int64(1), "name", int64(2))))
+	assert.Equal(t, tagged{X: 2, Name: 1}, got)
+}
