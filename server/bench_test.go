@@ -269,15 +269,15 @@ func BenchmarkLargeAnswer(b *testing.B) {
 			name           string
 			diracrpc, bare func() error
 		}
+		httpsOff := func() error { _, err := hc["off"].Call(ctx, "big", answer); return err }
+		dips := func() error { _, err := dc.Call(ctx, "big", answer); return err }
 		cases := []largeCase{
-			{"proto=https/compress=off",
-				func() error { _, err := hc["off"].Call(ctx, "big", answer); return err },
+			{"proto=https/compress=off", httpsOff,
 				func() error { _, err := post(bare, url, form); return err }},
 			{"proto=https/compress=gzip",
 				func() error { _, err := hc["gzip"].Call(ctx, "big", answer); return err },
 				func() error { _, err := postGzip(bare, url, form); return err }},
-			{"proto=dips",
-				func() error { _, err := dc.Call(ctx, "big", answer); return err },
+			{"proto=dips", dips,
 				func() error {
 					_, err := benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(answer)), cfg,
 						benchservers.Proposal("big"), benchservers.BigArgs(answer))
@@ -290,9 +290,9 @@ func BenchmarkLargeAnswer(b *testing.B) {
 			// decoding the listing with sonic.
 			goURL := "https://" + srv.Addr(benchservers.BareHTTPS) + benchservers.BarePath(benchservers.JobsGo)
 			cases = append(cases,
-				largeCase{"proto=https/compress=off/floor=go", cases[0].diracrpc,
+				largeCase{"proto=https/compress=off/floor=go", httpsOff,
 					func() error { return decodeSonic(post(bare, goURL, form)) }},
-				largeCase{"proto=dips/floor=go", cases[2].diracrpc,
+				largeCase{"proto=dips/floor=go", dips,
 					func() error {
 						return decodeSonic(benchservers.DISETCall(srv.Addr(benchservers.BareDISETName(benchservers.JobsGo)), cfg,
 							benchservers.Proposal("big"), benchservers.BigArgs(answer)))
