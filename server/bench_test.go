@@ -66,7 +66,11 @@ func BenchmarkHTTPSServer(b *testing.B) {
 }
 
 // BenchmarkHTTPSThroughput: echo("hello") from 64 keep-alive callers, one
-// side at a time; ns/op is the inverse of the throughput.
+// side at a time; ns/op is the inverse of the throughput. Run the two sides
+// in alternating processes (docs/perf/run.sh does): with -count, one side
+// runs all its rounds before the other, and the machine's drift weighs on
+// one side only. BenchmarkHTTPSServer/callers=64's wall-ratio is the same
+// throughput ratio, the two sides side by side in one run.
 func BenchmarkHTTPSThroughput(b *testing.B) {
 	srv := benchservers.StartServers(b, benchservers.Options{})
 	dc, bc := httpsEcho(b, srv)
