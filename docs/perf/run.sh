@@ -10,10 +10,11 @@ run() { local bin=$1 dir=$2; shift 2; (cd "$tree/$dir" && "$bin" -test.run '^$' 
 run /tmp/bench-server.test server -test.bench 'HTTPSServer|DISETServer' -test.count "$count" > "$out-server.txt" 2>&1
 # HTTPSThroughput measures one side at a time: -count would run one side
 # $count times, then the other, and the machine's drift would weigh on one
-# side only. The two sides alternate here, one process each.
+# side only. The two sides alternate here, one process each (a failure's
+# lines are kept).
 for ((i = 0; i < count; i++)); do
   for impl in diracrpc bare; do
-    run /tmp/bench-server.test server -test.bench "HTTPSThroughput/callers=64/impl=$impl\$" -test.count 1 2>&1 | grep '^Benchmark' >> "$out-server.txt"
+    run /tmp/bench-server.test server -test.bench "HTTPSThroughput/callers=64/impl=$impl\$" -test.count 1 2>&1 | grep -E '^(Benchmark|--- FAIL|FAIL|panic)' >> "$out-server.txt"
   done
 done
 run /tmp/bench-server.test server -test.bench 'LargeAnswer' -test.benchtime 10x -test.count "$count" > "$out-large.txt" 2>&1
