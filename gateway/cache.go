@@ -117,13 +117,6 @@ func (c *cache) put(id identity, cred *credentials.Credential, extra any, truste
 	return e
 }
 
-// len is the number of live entries (tests, readiness).
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
 func (c *cache) close() error {
 	c.mu.Lock()
 	entries := c.entries

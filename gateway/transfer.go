@@ -163,6 +163,7 @@ func proposeTransfer(ctx context.Context, ct *credentials.ClientTLS, u *endpoint
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: ct.Config(u.Host)}
 	nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port)))
 	if err != nil {
+		//lint:ignore ST1005 DIRAC's own wording (BaseClient), relayed to DIRAC clients.
 		return nil, fmt.Errorf("Can't connect to %s: %w", u, err)
 	}
 	conn := diset.NewConn(nc, diset.JSON)

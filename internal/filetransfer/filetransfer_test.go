@@ -69,14 +69,6 @@ func TestSenderReceiverRoundTrip(t *testing.T) {
 	}
 }
 
-// script plays the other end of a data phase frame by frame.
-func sendFrames(t *testing.T, c *diset.Conn, frames ...any) {
-	t.Helper()
-	for _, f := range frames {
-		require.NoError(t, c.Send(f))
-	}
-}
-
 func TestReceiverChecksumMismatch(t *testing.T) {
 	a, b := pipe(t, diset.JSON)
 	ctx := testCtx(t)

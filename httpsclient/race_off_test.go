@@ -1,5 +1,0 @@
-//go:build !race
-
-package httpsclient_test
-
-const raceEnabled = false
