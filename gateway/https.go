@@ -97,12 +97,12 @@ func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res an
 			Outcome{Result: r, Err: err, Elapsed: elapsed})
 	}
 	if err != nil {
-		return errorDict(err), nil // the S_ERROR as the service sent it
+		return server.Answer(errorDict(err)), nil // the S_ERROR as the service sent it
 	}
 	if r.Raw != nil {
 		if v, _, err := mixed.Decode(r.Raw); err == nil {
 			if d, ok := v.(*value.Dict); ok && d.Has("OK") {
-				return d, nil
+				return server.Answer(d), nil // the service's own result, extra keys included
 			}
 		}
 	}

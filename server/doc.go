@@ -15,7 +15,7 @@
 //
 // Both build a Request, authorise it (Service.Authorize) and run it through
 // the one call path of Service (Service.Call; Service.Dispatch does both). A
-// handler's value, its *diracrpc.Error and its S_OK/S_ERROR dictionaries are
+// handler's value, its *diracrpc.Error and the S_OK/S_ERROR it marks with Answer are
 // answered alike by both. They differ where DIRAC's two servers differ: an
 // unknown method, a refusal or a handler's failure (an error that is not a
 // *diracrpc.Error, or a panic) is an S_ERROR on DISET but a 501, 401 or 500

@@ -353,7 +353,7 @@ func TestHTTPSCallStackRemovedAndTypes(t *testing.T) {
 	s := server.NewService("Framework/Stack")
 	s.DefaultAuth = []string{"all"}
 	s.HandleFunc("withStack", func(context.Context, *server.Request) (any, error) {
-		return value.NewDict("OK", false, "Errno", int64(0), "Message", "bad", "CallStack", []any{"frame"}), nil
+		return server.Answer(value.NewDict("OK", false, "Errno", int64(0), "Message", "bad", "CallStack", []any{"frame"})), nil
 	})
 	s.Handle("typed", server.Method{Types: []server.Type{server.TypeInt},
 		Func: func(_ context.Context, r *server.Request) (any, error) { return r.Args[0], nil }})

@@ -19,14 +19,15 @@ import (
 
 // MethodFunc is a service method. The returned value becomes the call's
 // result:
-//   - a *value.Dict that is a DIRAC result structure (S_OK/S_ERROR, as DIRAC
-//     handlers return) is sent as it is, its top-level CallStack removed;
+//   - Answer(d), d a DIRAC result structure (S_OK/S_ERROR, as DIRAC handlers
+//     return), is sent as it is, its top-level CallStack removed;
 //   - a *diracrpc.Error (errors.As) becomes that S_ERROR, CallStack removed;
 //   - any other error is a failure: S_ERROR("Server error while serving
 //     <m>: <err>") on DISET, a 500 page on HTTPS, what DIRAC's servers send
 //     when a handler raises;
-//   - anything else v becomes S_OK(v) (over HTTPS with rawContent, a
-//     RawContent or io.Reader v is sent as raw bytes).
+//   - anything else v becomes S_OK(v), a *value.Dict with an "OK" key
+//     included (over HTTPS with rawContent, a RawContent or io.Reader v is
+//     sent as raw bytes).
 //
 // A panic is recovered and answered as a failure; failures are logged to
 // Service.Logger.
@@ -351,10 +352,24 @@ func failureDict(method string, failure any) *value.Dict {
 	return errDict(fmt.Sprintf("Server error while serving %s: %v", method, failure))
 }
 
+// Answer marks d as the method's own result structure, S_OK or S_ERROR as
+// a DIRAC handler returns it (extra keys such as a submitted job's
+// requireProxyUpload included): the call answers d itself rather than
+// S_OK(d). A *value.Dict returned without the mark is data, whatever its
+// keys, so that a method returning what a client sent cannot be made to
+// answer an S_ERROR of the client's choosing. d must be a result structure
+// (diracrpc.ParseResult), or the call answers DIRAC's "does not return a
+// S_OK/S_ERROR" error.
+func Answer(d *value.Dict) any { return answer{d} }
+
+// answer is a result structure marked by Answer.
+type answer struct{ d *value.Dict }
+
 // shapeValue applies the MethodFunc rules to a value returned without error.
 func shapeValue(method string, v any) *value.Dict {
-	if d, ok := v.(*value.Dict); ok && d.Has("OK") {
-		if !isResult(d) {
+	if a, ok := v.(answer); ok {
+		d := a.d
+		if d == nil || !isResult(d) {
 			return errDict("Method " + method + " for action RPC does not return a S_OK/S_ERROR!")
 		}
 		if !d.Has("CallStack") && !d.Has("ExecInfo") {

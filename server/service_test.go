@@ -177,11 +177,14 @@ func TestCallShapes(t *testing.T) {
 	svc.HandleFunc("goerr", func(context.Context, *Request) (any, error) { return nil, errors.New("disk full") })
 	svc.HandleFunc("crash", func(context.Context, *Request) (any, error) { panic("kaboom") })
 	svc.HandleFunc("dict", func(context.Context, *Request) (any, error) {
-		return value.NewDict("OK", false, "Errno", int64(0), "Message", "m", "CallStack", []any{"s"}), nil
+		return Answer(value.NewDict("OK", false, "Errno", int64(0), "Message", "m", "CallStack", []any{"s"})), nil
 	})
 	svc.HandleFunc("notresult", func(context.Context, *Request) (any, error) {
-		return value.NewDict("OK", true), nil
+		return Answer(value.NewDict("OK", true)), nil
 	})
+	// Data that looks like a result is data: a method returning what the
+	// client sent cannot be made to answer the client's S_ERROR.
+	svc.HandleFunc("echoDict", func(_ context.Context, r *Request) (any, error) { return r.Args[0], nil })
 	svc.Handle("anyfloat", Method{Types: []Type{TypeFloat | TypeInt, Any, TypeTuple}, Func: func(context.Context, *Request) (any, error) { return nil, nil }})
 
 	call := func(m string, args ...any) *value.Dict {
@@ -201,6 +204,10 @@ func TestCallShapes(t *testing.T) {
 	eq(errDict("Server error while serving goerr: disk full"), call("goerr"))
 	eq(errDict("Server error while serving crash: kaboom"), call("crash"))
 	eq(errDict("m"), call("dict"))
+	injected := value.NewDict("OK", false, "Errno", int64(1111), "Message", "injected")
+	eq(diracrpc.OK(injected), call("echoDict", injected))
+	eq(diracrpc.OK(value.NewDict("OK", true, "Value", int64(5))), call("echoDict", value.NewDict("OK", true, "Value", int64(5))))
+	eq(diracrpc.OK(value.NewDict("OK", int64(3))), call("echoDict", value.NewDict("OK", int64(3))))
 	eq(errDict("Method notresult for action RPC does not return a S_OK/S_ERROR!"), call("notresult"))
 	eq(errDict("Type mismatch in parameter 2 (starting with param 0) Received <class 'list'>, expected <class 'tuple'>"), call("anyfloat", 1.5, nil, []any{}))
 	eq(errDict("Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected (<class 'int'>, <class 'float'>)"), call("anyfloat", "x"))
