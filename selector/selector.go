@@ -172,21 +172,9 @@ func (s *RPCClientSelector) Select(ctx context.Context, nameOrURL string) (*dira
 // options, and the cache).
 func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, stub *value.Dict) (*diracrpc.Client, error) {
 	name := strings.TrimSpace(nameOrURL)
-	isURL := endpoint.IsURL(name)
-	res, conf, err := s.resolve(ctx, name, isURL)
+	res, conf, mode, err := s.resolveMode(ctx, name)
 	if err != nil {
 		return nil, err
-	}
-	mode := Auto
-	if !isURL {
-		if conf != nil {
-			if on, _ := conf.GetBool("/DiracX/LegacyClientEnabled/" + res.Service); on {
-				return nil, fmt.Errorf("%w: %s (/DiracX/LegacyClientEnabled/%s)", ErrLegacyAdapter, res.Service, res.Service)
-			}
-		}
-		if mode, err = s.mode(conf, res.Service); err != nil {
-			return nil, err
-		}
 	}
 	o := s.options(conf, res)
 	o.Service = name // the stubs name what the caller gave
@@ -207,7 +195,11 @@ func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, st
 			return c.client, nil
 		}
 	}
-	client, err := s.route(name, mode, conf, res, o)
+	r, err := plan(mode, conf, res)
+	if err != nil {
+		return nil, err
+	}
+	client, err := s.buildRoute(r, o)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +213,24 @@ func (s *RPCClientSelector) selectWith(ctx context.Context, nameOrURL string, st
 		}
 	}
 	return client, nil
+}
+
+// resolveMode resolves name (a URL or a service name) and finds its mode:
+// Auto for a URL; for a name, the mode Select documents, after the DiracX
+// legacy adapter check.
+func (s *RPCClientSelector) resolveMode(ctx context.Context, name string) (*endpoint.Resolution, *cfg.Config, Mode, error) {
+	isURL := endpoint.IsURL(name)
+	res, conf, err := s.resolve(ctx, name, isURL)
+	if err != nil || isURL {
+		return res, conf, Auto, err
+	}
+	if conf != nil {
+		if on, _ := conf.GetBool("/DiracX/LegacyClientEnabled/" + res.Service); on {
+			return nil, nil, "", fmt.Errorf("%w: %s (/DiracX/LegacyClientEnabled/%s)", ErrLegacyAdapter, res.Service, res.Service)
+		}
+	}
+	mode, err := s.mode(conf, res.Service)
+	return res, conf, mode, err
 }
 
 // resolve returns the resolution and the configuration (nil without a
@@ -337,19 +347,42 @@ func hosts(urls []string) []string {
 func isDISET(p diracrpc.Protocol) bool { return p == diracrpc.DIPS || p == diracrpc.DIP }
 func isHTTPS(p diracrpc.Protocol) bool { return p == diracrpc.HTTPS }
 
-// route makes the client for a resolution in a mode.
-func (s *RPCClientSelector) route(name string, mode Mode, conf *cfg.Config, res *endpoint.Resolution,
-	o diracrpc.Options) (*diracrpc.Client, error) {
+// Route is where the selector sends the calls of one service: the
+// protocol its mode picks and that protocol's URLs.
+type Route struct {
+	// Service is the resolved "System/Component" (for a URL, its path).
+	Service string
+	// Mode is the mode that chose the route (Auto for a URL).
+	Mode Mode
+	// Protocol is DIPS for the DISET family (dips:// and dip:// URLs alike),
+	// or HTTPS.
+	Protocol diracrpc.Protocol
+	// Main and Failover are the URLs of that protocol, Main shuffled.
+	Main, Failover []string
+	// Fallback is set in PreferHTTPS mode when the service has URLs of both
+	// protocols: the DISET route taken while the HTTPS client's circuit
+	// breaker is open.
+	Fallback *Route
+}
+
+// Route returns the route the selector takes for nameOrURL, without
+// building a client: the decision Select makes (see Select), for tools that
+// report or make the call themselves.
+func (s *RPCClientSelector) Route(ctx context.Context, nameOrURL string) (*Route, error) {
+	name := strings.TrimSpace(nameOrURL)
+	res, conf, mode, err := s.resolveMode(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return plan(mode, conf, res)
+}
+
+// plan chooses the protocol and URLs of a resolution in a mode.
+func plan(mode Mode, conf *cfg.Config, res *endpoint.Resolution) (*Route, error) {
 	diset := res.Filter(isDISET)
 	https := res.Filter(isHTTPS)
-	dial := func(r *endpoint.Resolution, p diracrpc.Protocol) (*diracrpc.Client, error) {
-		o := o
-		o.FailoverURLs = r.Failover
-		c, err := s.build(p, r.Main, o)
-		if err != nil {
-			return nil, fmt.Errorf("selector: %s client for %s: %w", p, res.Service, err)
-		}
-		return c, nil
+	routeOf := func(r *endpoint.Resolution, p diracrpc.Protocol) *Route {
+		return &Route{Service: res.Service, Mode: mode, Protocol: p, Main: r.Main, Failover: r.Failover}
 	}
 	noURL := func(want string) error {
 		return fmt.Errorf("%w: %s has no %s URL (mode %s; URLs: %s)", ErrNoURLForMode, res.Service, want, mode,
@@ -378,42 +411,57 @@ func (s *RPCClientSelector) route(name string, mode Mode, conf *cfg.Config, res 
 		switch {
 		case mainHTTPS:
 			// Failover URLs of the other protocol cannot be used by this client.
-			return dial(https, diracrpc.HTTPS)
-		default:
-			if diset == nil {
-				return nil, noURL("dips:// or dip://")
-			}
-			return dial(diset, diracrpc.DIPS)
+			return routeOf(https, diracrpc.HTTPS), nil
+		case diset == nil:
+			return nil, noURL("dips:// or dip://")
 		}
+		return routeOf(diset, diracrpc.DIPS), nil
 	case DISET:
 		if diset == nil {
 			return nil, noURL("dips:// or dip://")
 		}
-		return dial(diset, diracrpc.DIPS)
+		return routeOf(diset, diracrpc.DIPS), nil
 	case HTTPS:
 		if https == nil {
 			return nil, noURL("https://")
 		}
-		return dial(https, diracrpc.HTTPS)
+		return routeOf(https, diracrpc.HTTPS), nil
 	case PreferHTTPS:
 		switch {
 		case https == nil:
-			return dial(diset, diracrpc.DIPS)
+			return routeOf(diset, diracrpc.DIPS), nil
 		case diset == nil:
-			return dial(https, diracrpc.HTTPS)
+			return routeOf(https, diracrpc.HTTPS), nil
 		}
-		primary, err := dial(https, diracrpc.HTTPS)
-		if err != nil {
-			return nil, err
-		}
-		fallback, err := dial(diset, diracrpc.DIPS)
-		if err != nil {
-			_ = primary.Close()
-			return nil, err
-		}
-		return diracrpc.Fallback(primary, fallback), nil
+		r := routeOf(https, diracrpc.HTTPS)
+		r.Fallback = routeOf(diset, diracrpc.DIPS)
+		return r, nil
 	}
 	return nil, fmt.Errorf("selector: unknown mode %q", mode)
+}
+
+// buildRoute makes the client of a route: one client, or in PreferHTTPS mode the
+// HTTPS client falling back to the DISET one.
+func (s *RPCClientSelector) buildRoute(r *Route, o diracrpc.Options) (*diracrpc.Client, error) {
+	dial := func(r *Route) (*diracrpc.Client, error) {
+		o := o
+		o.FailoverURLs = r.Failover
+		c, err := s.build(r.Protocol, r.Main, o)
+		if err != nil {
+			return nil, fmt.Errorf("selector: %s client for %s: %w", r.Protocol, r.Service, err)
+		}
+		return c, nil
+	}
+	primary, err := dial(r)
+	if err != nil || r.Fallback == nil {
+		return primary, err
+	}
+	fallback, err := dial(r.Fallback)
+	if err != nil {
+		_ = primary.Close()
+		return nil, err
+	}
+	return diracrpc.Fallback(primary, fallback), nil
 }
 
 // serviceProtocol reads /Systems/<System>/<Instance>/Services/<Component>/Protocol
@@ -493,8 +541,11 @@ func (s *RPCClientSelector) DialURL(ctx context.Context, url string) (diracrpc.C
 // also returns the Bootstrap, to Refresh it or Run it in the background.
 // opts.Resolver, when set, gives the setup, VO, site and gateway settings;
 // its Source is replaced by the Bootstrap. bc.Local and bc.Dial are set by
-// this function.
+// this function. Where credentials are (the CA directory of
+// /DIRAC/Security/CALocation, ...) comes from local, as in DIRAC (see
+// endpoint.SecurityLocator), unless opts.Client.Locator says.
 func NewFromConfig(local *cfg.Config, opts Options, bc endpoint.BootstrapConfig) (*RPCClientSelector, *endpoint.Bootstrap, error) {
+	opts.Client.Locator = endpoint.SecurityLocator(local, opts.Client.Locator)
 	r := &endpoint.Resolver{}
 	if opts.Resolver != nil {
 		copied := *opts.Resolver

@@ -280,7 +280,7 @@ Systems
       {
         %[2]s = %[3]s
       }
-    }
+`+protocolOption(len(urls) > 1)+`    }
   }
 }
 `, system, component, strings.Join(urls, ", "), h.Files.CADir)
@@ -290,6 +290,16 @@ Systems
 	}
 	h.Env["DIRACSYSCONFIG"] = h.ConfigFile
 	return nil
+}
+
+// protocolOption says DISET serves a service both protocols serve (the
+// service's Protocol option): DIRAC's clients would pick a protocol at
+// random, diracrpc's selector, in its auto mode, wants it said.
+func protocolOption(both bool) string {
+	if !both {
+		return ""
+	}
+	return "      Services\n      {\n        %[2]s\n        {\n          Protocol = dips\n        }\n      }\n"
 }
 
 // serve runs serveFn in the background; Close calls shutdown, then close.

@@ -383,11 +383,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usageErr("--args must be a JSON list, e.g. '[2, 3]'")
 	}
-	ts, err := c.resolveTargets(ctx, e, pos[0])
+	t, err := c.resolveTarget(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
-	cl, err := c.caller(e, ts[0])
+	cl, err := c.caller(e, t)
 	if err != nil {
 		what, fix := explain(err)
 		return unreachable(what, fix)
@@ -395,7 +395,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	defer cl.Close()
 	// One call first: a service that cannot be reached is reported as such,
 	// not as N failures. An answer, even an S_ERROR, is benchmarked.
-	out, _, err := doCallWith(ctx, &c, cl, ts[0], pos[0], *method, callArgs)
+	out, _, err := doCallWith(ctx, &c, cl, t, pos[0], *method, callArgs)
 	var se *diracrpc.Error
 	if err != nil && !errors.As(err, &se) {
 		if c.json {
@@ -415,7 +415,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if spec.progress != nil {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}
-	r.Endpoint, r.Protocol = pos[0], string(ts[0].protocol)
+	r.Endpoint, r.Protocol = pos[0], string(t.protocol)
 	if c.json {
 		err = writeJSON(e.stdout, r)
 	} else {

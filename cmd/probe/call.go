@@ -60,11 +60,10 @@ func parseArgs(raw []string) ([]any, error) {
 // error carrying the exit code.
 func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
 	out := &callResult{Method: method, Endpoint: endpointArg}
-	ts, err := c.resolveTargets(ctx, e, endpointArg)
+	t, err := c.resolveTarget(ctx, e, endpointArg)
 	if err != nil {
 		return nil, nil, err
 	}
-	t := ts[0]
 	out.Protocol = string(t.protocol)
 	cl, err := c.caller(e, t)
 	if err != nil {

@@ -81,11 +81,11 @@ func runCompare(ctx context.Context, e *env, args []string) error {
 		sides[0], sides[1] = ts[0], ts[1]
 	} else {
 		for i, arg := range pos[:2] {
-			ts, err := c.resolveTargets(ctx, e, arg)
+			t, err := c.resolveTarget(ctx, e, arg)
 			if err != nil {
 				return err
 			}
-			sides[i] = ts[0]
+			sides[i] = t
 		}
 	}
 	a, err := c.caller(e, sides[0])

@@ -27,22 +27,33 @@ type configuration struct {
 
 // loadLocal reads the local configuration: the --config files (repeatable,
 // later files win) when given; otherwise what DIRAC's LocalConfiguration
-// reads for a client (cfg.Load): <root>/etc/dirac.cfg with root $DIRAC (else
-// $DIRAC_ROOT_PATH), the files of DIRACSYSCONFIG (a comma list, the first
+// reads for a client (cfg.Load): <root>/etc/dirac.cfg with root
+// $DIRAC_ROOT_PATH (else $DIRAC), the files of DIRACSYSCONFIG (a comma list, the first
 // winning) and ~/.dirac.cfg, merged in that order. files are the files
 // read; none is a configuration error.
 func (c *common) loadLocal(e *env) (conf *cfg.Config, files []string, origin string, err error) {
+	c.localOnce.Do(func() { c.local, c.localFiles, c.localOrigin, c.localErr = c.readLocal(e) })
+	return c.local, c.localFiles, c.localOrigin, c.localErr
+}
+
+func (c *common) readLocal(e *env) (conf *cfg.Config, files []string, origin string, err error) {
 	if len(c.configs) > 0 {
 		conf, err = cfg.LoadFiles(c.configs...)
 		return conf, c.configs, "--config", err
 	}
-	root := e.getenv("DIRAC")
-	if root == "" {
-		root = e.getenv("DIRAC_ROOT_PATH")
+	// DIRAC's root is DIRAC_ROOT_PATH, else its Python's prefix: the $DIRAC
+	// that DIRACOS's environment script sets.
+	origin = "DIRACSYSCONFIG, ~/.dirac.cfg"
+	root := ""
+	for _, v := range []string{"DIRAC_ROOT_PATH", "DIRAC"} {
+		if root = e.getenv(v); root != "" {
+			origin = "$" + v + "/etc/dirac.cfg, " + origin
+			break
+		}
 	}
 	conf, files, err = cfg.Load(cfg.LoadOptions{DIRACRoot: root, Home: e.getenv("HOME"), NoHome: e.getenv("HOME") == "",
 		Getenv: e.getenv})
-	return conf, files, "$DIRAC/etc/dirac.cfg, DIRACSYSCONFIG, ~/.dirac.cfg", err
+	return conf, files, origin, err
 }
 
 // configErr is a problem with the configuration itself (missing, unreadable,
@@ -67,7 +78,7 @@ func (c *common) loadConfig(e *env) (*configuration, error) {
 	}
 	if len(files) == 0 {
 		return nil, configErr("no DIRAC configuration to resolve names with: give --config FILE, set DIRACSYSCONFIG, " +
-			"or $DIRAC (reads $DIRAC/etc/dirac.cfg)")
+			"or DIRAC_ROOT_PATH or $DIRAC (reads <root>/etc/dirac.cfg)")
 	}
 	conf := &configuration{files: files, origin: origin, local: local, source: endpoint.Static(local)}
 	c.debugf(e, "configuration: local %s (from %s)", strings.Join(files, ", "), origin)
@@ -193,4 +204,10 @@ type confState struct {
 	confOnce sync.Once
 	conf     *configuration
 	confErr  error
+
+	localOnce   sync.Once
+	local       *cfg.Config
+	localFiles  []string
+	localOrigin string
+	localErr    error
 }

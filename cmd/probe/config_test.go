@@ -119,6 +119,8 @@ func TestNamesThroughTheConfigurationService(t *testing.T) {
         Failover = %[1]s
       }
 `, h.info.DIPSURL, h.info.HTTPSURL, dead)))
+	// TestHarness has URLs of both protocols: the CS chooses DISET for it.
+	require.NoError(t, served.Set("/DIRAC/Selector/Services/Framework/TestHarness", "dips"))
 	csURL := startCS(t, served)
 	client := fmt.Sprintf("DIRAC\n{\n  Setup = Test\n  Configuration\n  {\n    Servers = dips://%s/Configuration/Server, %s\n  }\n}\n", dead, csURL)
 	local := writeFile(t, client)
@@ -218,4 +220,66 @@ func TestScanProgressOnATerminal(t *testing.T) {
 	assert.Contains(t, stderr.String(), "\r\033[K[2/2] ")
 	assert.True(t, strings.HasSuffix(stderr.String(), "\r\033[K"), "the line is erased: %q", stderr.String())
 	assert.Contains(t, stdout.String(), "1 services in setup Test, 2 URLs checked, 0 failed")
+}
+
+// TestNamesGoWhereTheSelectorSends: a name's calls take the protocol and
+// URLs DIRAC's client selector picks, not always DISET: main URLs over
+// HTTPS with a DISET failover go over HTTPS, main URLs that mix the
+// protocols are a configuration error until /DIRAC/Selector chooses.
+func TestNamesGoWhereTheSelectorSends(t *testing.T) {
+	h := startHarness(t)
+	conf := testSetupCfg(fmt.Sprintf(`      URLs
+      {
+        HTTPSMain = %[2]s
+        Mixed = %[1]s, %[2]s
+      }
+      FailoverURLs
+      {
+        HTTPSMain = %[1]s
+      }
+`, h.info.DIPSURL, h.info.HTTPSURL))
+	local := writeFile(t, conf)
+	protocol := func(r result) string {
+		var out struct{ Protocol string }
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+		return out.Protocol
+	}
+	for _, cmd := range [][]string{{"call", "Framework/HTTPSMain", "ping"}, {"ping", "Framework/HTTPSMain"}} {
+		r := probe(t, h.info.Env, "", append([]string{cmd[0], "--json", "--config", local}, cmd[1:]...)...)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "https", protocol(r), "%v", cmd)
+	}
+
+	r := probe(t, h.info.Env, "", "call", "--json", "--config", local, "Framework/Mixed", "ping")
+	assert.Equal(t, exitConfig, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "mix dips:// and https://")
+	assert.Contains(t, r.stderr, "/DIRAC/Selector/Services/Framework/Mixed = dips or https")
+
+	withChoice := cfg.MustParse(conf)
+	require.NoError(t, withChoice.Set("/DIRAC/Selector/Services/Framework/Mixed", "https"))
+	chosen := writeFile(t, withChoice.String())
+	r = probe(t, h.info.Env, "", "call", "--json", "--config", chosen, "Framework/Mixed", "ping")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "https", protocol(r))
+}
+
+// TestCALocationOfTheConfiguration: as in DIRAC, the local configuration's
+// /DIRAC/Security/CALocation wins over X509_CERT_DIR, for names and URLs
+// alike (the harness's dirac.cfg names its CA directory there).
+func TestCALocationOfTheConfiguration(t *testing.T) {
+	h := startHarness(t)
+	env := map[string]string{}
+	for k, v := range h.info.Env {
+		env[k] = v
+	}
+	env["X509_CERT_DIR"] = t.TempDir() // no CA there
+	r := probe(t, env, "", "call", "--config", h.info.Config, "Framework/TestHarness", "add", "1", "2")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "3\n", r.stdout)
+	r = probe(t, env, "", "call", h.info.DIPSURL, "add", "1", "2") // the config from DIRACSYSCONFIG
+	require.Equal(t, 0, r.code, r.stderr)
+
+	delete(env, "DIRACSYSCONFIG") // no configuration: X509_CERT_DIR it is
+	r = probe(t, env, "", "call", h.info.DIPSURL, "add", "1", "2")
+	assert.Equal(t, exitUnreachable, r.code, r.stderr)
 }

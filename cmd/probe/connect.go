@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/selector"
 )
 
 // target is where an ENDPOINT argument leads: one or more URLs of a single
@@ -76,14 +79,60 @@ func targetsOf(arg string, res *endpoint.Resolution) []*target {
 	return out
 }
 
-// resolve returns the URL an ENDPOINT stands for (the first one when a name
-// has several), for commands that talk to one server (tls).
-func (c *common) resolve(ctx context.Context, e *env, arg string) (*endpoint.URL, error) {
+// resolveTarget turns an ENDPOINT into the one target its calls go to: a
+// URL as given; for a name, the protocol and URLs DIRAC's client selector
+// would pick (selector.Route: the scheme of the main URLs, the service's
+// Protocol option when they mix, /DIRAC/Selector modes).
+func (c *common) resolveTarget(ctx context.Context, e *env, arg string) (*target, error) {
 	ts, err := c.resolveTargets(ctx, e, arg)
+	if err != nil || endpoint.IsURL(arg) {
+		return firstTarget(ts), err
+	}
+	r, err := c.resolver(e)
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.ParseURL(ts[0].urls[0])
+	route, err := selector.New(selector.Options{Resolver: r}).Route(ctx, arg)
+	if err != nil {
+		msg := fmt.Sprintf("%s: %v", arg, err)
+		if errors.Is(err, selector.ErrMixedProtocols) {
+			msg += "\n  fix: call one of its URLs, or choose its protocol in the configuration: " +
+				selector.CfgServices + "/" + arg + " = dips or https (or the service's Protocol option)"
+		}
+		return nil, &exitError{code: exitConfig, msg: msg, err: err}
+	}
+	if route.Fallback != nil {
+		c.debugf(e, "configuration: %s: mode %s: over %s (%s while its breaker is open, which probe does not use)",
+			arg, route.Mode, route.Protocol, route.Fallback.Protocol)
+	} else {
+		c.debugf(e, "configuration: %s: mode %s: over %s", arg, route.Mode, route.Protocol)
+	}
+	t := &target{arg: arg, urls: route.Main, failover: route.Failover, protocol: route.Protocol}
+	if len(t.urls) == 0 {
+		t.urls, t.failover = t.failover, nil
+	}
+	if t.protocol == diracrpc.DIPS && len(t.urls) > 0 {
+		u, _ := endpoint.ParseURL(t.urls[0])
+		t.protocol = u.Protocol // dip:// or dips://, as its URLs say
+	}
+	return t, nil
+}
+
+func firstTarget(ts []*target) *target {
+	if len(ts) == 0 {
+		return nil
+	}
+	return ts[0]
+}
+
+// resolve returns the URL an ENDPOINT stands for (the first one its calls
+// would go to), for commands that talk to one server (tls).
+func (c *common) resolve(ctx context.Context, e *env, arg string) (*endpoint.URL, error) {
+	t, err := c.resolveTarget(ctx, e, arg)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.ParseURL(t.urls[0])
 }
 
 // caller builds the client for t from the common flags: one client type

@@ -12,15 +12,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
-// locator finds credential files from the environment probe was given.
+// locator finds credential files from the environment probe was given and
+// the local DIRAC configuration, as DIRAC does: a /DIRAC/Security/CALocation
+// there wins over X509_CERT_DIR. Without a readable local configuration
+// (calling a URL needs none), the environment alone.
 func (c *common) locator(e *env) credentials.Locator {
-	return credentials.Locator{LookupEnv: func(k string) (string, bool) {
+	l := credentials.Locator{LookupEnv: func(k string) (string, bool) {
 		v := e.getenv(k)
 		return v, v != ""
 	}}
+	if local, _, _, err := c.loadLocal(e); err == nil {
+		l = endpoint.SecurityLocator(local, l)
+	}
+	return l
 }
 
 // clientCredential loads what the client presents: --proxy, --cert/--key,

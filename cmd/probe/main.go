@@ -17,7 +17,8 @@
 //
 // Flags go before or after the arguments. ENDPOINT is a dips://, dip:// or
 // https:// URL, or System/Component resolved as DIRAC's clients do: the
-// local configuration (--config, else $DIRAC/etc/dirac.cfg, DIRACSYSCONFIG
+// local configuration (--config, else <root>/etc/dirac.cfg with root
+// $DIRAC_ROOT_PATH or $DIRAC, DIRACSYSCONFIG
 // and ~/.dirac.cfg) completed by the Configuration Service it names. Exit
 // codes: 0 success, 1 the service answered S_ERROR (or a comparison
 // diverged, a check failed), 2 usage error, 3 the service (or the

@@ -20,7 +20,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
@@ -379,8 +381,11 @@ calls:
 	t.Run("config and scan", func(t *testing.T) {
 		dead := deadAddr(t)
 		write := func(extra string) string {
-			return writeFile(t, testSetupCfg(fmt.Sprintf("      URLs\n      {\n        TestHarness = %s, %s\n        %s\n      }\n",
+			c := cfg.MustParse(testSetupCfg(fmt.Sprintf("      URLs\n      {\n        TestHarness = %s, %s\n        %s\n      }\n",
 				h.info.DIPSURL, h.info.HTTPSURL, extra)))
+			// URLs of both protocols: calls by name need the choice said.
+			require.NoError(t, c.Set(selector.CfgServices+"/Framework/TestHarness", "dips"))
+			return writeFile(t, c.String())
 		}
 		r0 := probe(t, env, "", "scan", "--config", h.info.Config)
 		assert.Equal(t, 0, r0.code, r0.stderr+r0.stdout)

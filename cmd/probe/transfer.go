@@ -66,12 +66,12 @@ func transferContext(ctx context.Context, c *common, fs *flag.FlagSet) (context.
 
 // transferClient resolves ENDPOINT and builds its client.
 func transferClient(ctx context.Context, c *common, e *env, arg string) (*diracrpc.Client, *callResult, error) {
-	ts, err := c.resolveTargets(ctx, e, arg)
+	t, err := c.resolveTarget(ctx, e, arg)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := &callResult{Endpoint: arg, Protocol: string(ts[0].protocol)}
-	cl, err := c.caller(e, ts[0])
+	out := &callResult{Endpoint: arg, Protocol: string(t.protocol)}
+	cl, err := c.caller(e, t)
 	if err != nil {
 		return nil, out, failure(out, err)
 	}

@@ -277,6 +277,12 @@ func TestLoad(t *testing.T) {
 	assert.Empty(t, c.Sections())
 	_, _, err = Load(LoadOptions{NoHome: true, Files: []string{filepath.Join(dir, "missing.cfg")}, Getenv: func(string) string { return "" }})
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	// As in DIRAC, a file of DIRACSYSCONFIG that does not exist is skipped.
+	env["DIRACSYSCONFIG"] = filepath.Join(dir, "missing.cfg") + "," + s2
+	c, read, err = Load(LoadOptions{NoHome: true, Getenv: func(k string) string { return env[k] }})
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "root/etc/dirac.cfg"), s2}, read)
+	assert.Equal(t, "sys2", c.GetDefault("/A/sys", ""))
 
 	// Parse errors name the file.
 	bad := write("bad.cfg", "A {\n")

@@ -37,9 +37,10 @@ type LoadOptions struct {
 //  4. opts.Files, the last one winning.
 //
 // A later file overrides the options of an earlier one and sections are
-// merged recursively. The root file and ~/.dirac.cfg are skipped when they
-// do not exist; a file named explicitly ($DIRACSYSCONFIG, opts.Files) must
-// exist. It also returns the files actually read, in merge order.
+// merged recursively. The root file, the files of $DIRACSYSCONFIG and
+// ~/.dirac.cfg are skipped when they do not exist, as DIRAC skips them; a
+// file of opts.Files must exist. It also returns the files actually read, in
+// merge order.
 func Load(opts LoadOptions) (*Config, []string, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -61,7 +62,7 @@ func Load(opts LoadOptions) (*Config, []string, error) {
 	sys := SplitList(getenv("DIRACSYSCONFIG"))
 	slices.Reverse(sys)
 	for _, f := range sys {
-		files = append(files, file{f, false})
+		files = append(files, file{f, true})
 	}
 	if !opts.NoHome {
 		home := opts.Home
