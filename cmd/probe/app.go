@@ -14,11 +14,12 @@ import (
 
 // Exit codes: the contract scripts depend on.
 const (
-	exitOK          = 0 // success
-	exitFail        = 1 // S_ERROR answer, divergent comparison, failed check
-	exitUsage       = 2 // bad command line
-	exitUnreachable = 3 // cannot reach or authenticate with the service
-	exitConfig      = 4 // no usable DIRAC configuration, or a name it does not define
+	exitOK          = 0   // success
+	exitFail        = 1   // S_ERROR answer, divergent comparison, failed check
+	exitUsage       = 2   // bad command line
+	exitUnreachable = 3   // cannot reach or authenticate with the service
+	exitConfig      = 4   // no usable DIRAC configuration, or a name it does not define
+	exitInterrupted = 130 // interrupted (SIGINT, SIGTERM), as shells report it
 )
 
 // env is the process's outside world, replaceable in tests.

@@ -109,8 +109,9 @@ var frameworkRefusal = diracrpc.FormatMessage(diracrpc.ENOAUTH, "Unauthorized qu
 
 // failure fills out for err and returns the exit error: 1 when the service
 // answered (an S_ERROR, a refusal of the identity, a failure of its
-// handler), 3 for anything that kept the call from the service. The code
-// of the error (diracrpc.CodeOf) decides, the same for both protocols.
+// handler, no such method), 3 for anything that kept the call from the
+// service (no such service at the URL included), 130 when interrupted. The
+// code of the error (diracrpc.CodeOf) decides, the same for both protocols.
 func failure(out *callResult, err error) error {
 	code := diracrpc.CodeOf(err)
 	var se *diracrpc.Error
@@ -124,6 +125,15 @@ func failure(out *callResult, err error) error {
 		out.Error = se.Message
 		out.Fix = "the service refused your credentials: check that your proxy is valid, issued by a CA the service trusts, and that your DN and group are registered (probe tls ENDPOINT)"
 		return &exitError{code: exitUnreachable, msg: unreachable(se.Message, out.Fix).Error(), err: err}
+	case code == diracrpc.CodeNotFound:
+		// No such service at this URL: DISET answers an S_ERROR, HTTPS a
+		// 404; both are the same mistake, with the same exit code.
+		what, fix := explain(err)
+		out.Error, out.Fix = what, fix
+		return &exitError{code: exitUnreachable, msg: strings.TrimSpace(unreachable(what, fix).Error()), err: err}
+	case code == diracrpc.CodeCanceled:
+		out.Error = err.Error()
+		return &exitError{code: exitInterrupted, msg: "interrupted: " + err.Error(), err: err}
 	case isS:
 		n := se.Errno
 		out.Errno, out.Message = &n, se.Message
@@ -141,6 +151,11 @@ func failure(out *callResult, err error) error {
 		out.Errno, out.Message = &n, te.Err.Error()
 		return &exitError{code: exitFail, err: err,
 			msg: "S_ERROR Errno 0: " + out.Message + "\n  (the handler failed on the server; the details are only in the server's log)"}
+	case code == diracrpc.CodeNotImplemented:
+		// An HTTPS 501 (DISET's "Unknown method" is an S_ERROR, above): the
+		// service answered that it has no such method.
+		out.Error = err.Error()
+		return &exitError{code: exitFail, msg: err.Error(), err: err}
 	}
 	what, fix := explain(err)
 	out.Error, out.Fix = what, fix

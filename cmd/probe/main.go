@@ -23,7 +23,8 @@
 // codes: 0 success, 1 the service answered S_ERROR (or a comparison
 // diverged, a check failed), 2 usage error, 3 the service (or the
 // Configuration Service) could not be reached or authenticated with, 4
-// configuration error (none found, or a name it does not define). The
+// configuration error (none found, or a name it does not define), 130
+// interrupted. The
 // README's walkthrough is TestREADMEWalkthrough.
 package main
 

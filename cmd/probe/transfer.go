@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,10 +68,13 @@ func transferContext(ctx context.Context, c *common, fs *flag.FlagSet) (context.
 }
 
 // transferClient resolves ENDPOINT and builds its client.
-func transferClient(ctx context.Context, c *common, e *env, arg string) (*diracrpc.Client, *callResult, error) {
+func transferClient(ctx context.Context, c *common, e *env, arg string, bulk bool) (*diracrpc.Client, *callResult, error) {
 	t, err := c.resolveTarget(ctx, e, arg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if bulk && t.protocol == diracrpc.HTTPS {
+		return nil, nil, usageErr("--bulk needs a DISET endpoint (dips:// or dip://): DIRAC's HTTPS protocol has no bulk transfers, and %s is https://", arg)
 	}
 	out := &callResult{Endpoint: arg, Protocol: string(t.protocol)}
 	cl, err := c.caller(e, t)
@@ -106,7 +112,12 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, out, err := transferClient(ctx, &c, e, pos[0])
+	if *output != "-" {
+		if st, err := os.Stat(*output); err == nil && st.IsDir() {
+			return usageErr("-o %s is a directory: give the file to write", *output)
+		}
+	}
+	cl, out, err := transferClient(ctx, &c, e, pos[0], bulk)
 	if err != nil {
 		return err
 	}
@@ -129,7 +140,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		if dir == "" {
 			dir = "."
 		}
-		if tmp, err = os.CreateTemp(dir, "."+base+".part-*"); err != nil {
+		if tmp, err = createPart(dir, base); err != nil {
 			return &exitError{code: exitFail, msg: fmt.Sprintf("cannot write %s: %v", *output, err)}
 		}
 		defer func() {
@@ -212,23 +223,33 @@ func runPut(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var r io.Reader = e.stdin
+	regular := false
 	if pos[2] != "-" {
 		f, err := os.Open(pos[2])
 		if err != nil {
 			return &exitError{code: exitFail, msg: fmt.Sprintf("cannot read %s: %v", pos[2], err)}
 		}
 		defer f.Close()
+		st, err := f.Stat()
+		switch {
+		case err != nil:
+			return &exitError{code: exitFail, msg: fmt.Sprintf("cannot read %s: %v", pos[2], err)}
+		case st.IsDir():
+			return usageErr("%s is a directory: give a file (a bulk of a directory: tar it, then --bulk)", pos[2])
+		}
+		regular = st.Mode().IsRegular()
 		r = f
 	}
-	cl, out, err := transferClient(ctx, &c, e, pos[0])
+	cl, out, err := transferClient(ctx, &c, e, pos[0], bulk)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if pos[2] == "-" && cl.Protocol() == diracrpc.HTTPS {
-		// HTTPS needs the size first: a pipe is spooled to a temporary file.
+	if !regular && cl.Protocol() == diracrpc.HTTPS {
+		// HTTPS needs the size first: a pipe, a FIFO or a device is spooled
+		// to a temporary file.
 		if r, err = spool(r); err != nil {
-			return &exitError{code: exitFail, msg: fmt.Sprintf("reading stdin: %v", err)}
+			return &exitError{code: exitFail, msg: fmt.Sprintf("reading %s: %v", pos[2], err)}
 		}
 		defer os.Remove(r.(*os.File).Name())
 		defer r.(*os.File).Close()
@@ -364,4 +385,34 @@ func spool(r io.Reader) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// createPart creates the temporary file get -o writes before renaming it to
+// base: beside it, with the mode a new file gets (0666 less the umask, as
+// DIRAC's clients, curl or wget leave it), or the mode of the file it
+// replaces.
+func createPart(dir, base string) (*os.File, error) {
+	mode := os.FileMode(0o666)
+	if st, err := os.Stat(filepath.Join(dir, base)); err == nil {
+		mode = st.Mode().Perm()
+	}
+	for range 100 {
+		name := filepath.Join(dir, "."+base+".part-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if mode != 0o666 {
+			if err := f.Chmod(mode); err != nil {
+				f.Close()
+				os.Remove(name)
+				return nil, err
+			}
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("no free temporary name beside %s", base)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,6 +43,19 @@ func TestGetPut(t *testing.T) {
 			got, err := os.ReadFile(out)
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(data, got))
+			st, err := os.Stat(out)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o666)&^umask(), st.Mode().Perm(), "a new file as the umask makes it")
+			require.NoError(t, os.Chmod(out, 0o640))
+			r = probeIn(t, h, false, "", "get", "-o", out, u, `"f1"`)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			st, err = os.Stat(out)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o640), st.Mode().Perm(), "a file replaced keeps its mode")
+			r = probeIn(t, h, false, "", "get", "-o", dir, u, `"f1"`)
+			assert.Equal(t, exitUsage, r.code, "-o a directory, refused before the transfer: %s", r.stderr)
+			r = probeIn(t, h, true, "", "get", "-o", out, u, `"f1"`)
+			require.Equal(t, exitOK, r.code, r.stderr)
 			assert.Contains(t, r.stderr, "3.0 MiB", "progress on a terminal")
 			assert.Contains(t, r.stderr, "/s")
 			r = probeIn(t, h, true, "", "put", u, `"f1"`, src)
@@ -72,6 +86,14 @@ func TestGetPut(t *testing.T) {
 			require.Equal(t, exitOK, r.code, r.stderr)
 			b, _ := h.Store.Stored("f2")
 			assert.Equal(t, "hello", string(b))
+			// A device or a FIFO (no size known ahead): spooled for HTTPS.
+			r = probeIn(t, h, false, "", "put", u, `"f3"`, os.DevNull)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			b, ok := h.Store.Stored("f3")
+			assert.True(t, ok)
+			assert.Empty(t, b)
+			r = probeIn(t, h, false, "", "put", u, `"f3"`, dir)
+			assert.Equal(t, exitUsage, r.code, "a directory: %s", r.stderr)
 			r = probeIn(t, h, false, "", "put", u, `"refuse"`, src)
 			assert.Equal(t, exitFail, r.code)
 			r = probeIn(t, h, false, "", "get", "--json", u, `"nope"`)
@@ -91,7 +113,8 @@ func TestGetPut(t *testing.T) {
 		got, _ := os.ReadFile(out)
 		assert.True(t, bytes.Equal(data, got))
 		r = probeIn(t, h, false, "", "get", "--bulk", "tar", h.HTTPSURL, `"b1"`)
-		assert.Equal(t, exitUnreachable, r.code, r.stderr)
+		assert.Equal(t, exitUsage, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "--bulk needs a DISET endpoint")
 	})
 	t.Run("usage", func(t *testing.T) {
 		for _, args := range [][]string{
@@ -125,4 +148,11 @@ func TestCompareDownload(t *testing.T) {
 	assert.NotEqual(t, exitOK, r.code, r.stdout)
 	r = probeIn(t, h, false, "", "compare", "--get", `"x"`, h.DIPSURL, h.HTTPSURL, "echo")
 	assert.Equal(t, exitUsage, r.code)
+}
+
+// umask is the process's file mode creation mask.
+func umask() os.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return os.FileMode(m)
 }
