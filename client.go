@@ -290,8 +290,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, a *Attempt, idem bool,
 		r.pool.ban(u)
 		at.end(ctx, err, st.attempts, true)
 		var te *TransportError
-		if errors.As(err, &te) && te.RetryAfter > 0 {
-			skip = skipURL(skip, u) // the server asked for time: not again in this call
+		if code == CodeNotFound || errors.As(err, &te) && te.RetryAfter > 0 {
+			// The server does not serve the service (it would answer the
+			// same again), or it asked for time: not again in this call.
+			skip = skipURL(skip, u)
 		}
 		failed = true
 		o.Logger.DebugContext(ctx, "diracrpc: attempt failed, trying again", "url", u, "method", method,

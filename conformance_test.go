@@ -3,6 +3,7 @@ package diracrpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -130,6 +131,8 @@ func TestSameErrorsBothProtocols(t *testing.T) {
 		code    diracrpc.Code
 		reached bool
 		noURL   bool
+		// attempts, when set, is the number of attempts the error reports.
+		attempts int
 	}
 	live := func(p diracrpc.Protocol) []string { return []string{w.h.URL(p)} }
 	for _, s := range []situation{
@@ -149,6 +152,12 @@ func TestSameErrorsBothProtocols(t *testing.T) {
 			tune: func(o *diracrpc.Options) {
 				o.Breaker = diracrpc.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour}
 			}, prime: 1, method: "ping", want: diracrpc.ErrCircuitOpen, code: diracrpc.CodeCircuitOpen},
+		// No such service: each URL is tried once (the server would answer
+		// the same again), every URL once.
+		{name: "no such service", urls: func(p diracrpc.Protocol) []string {
+			return []string{strings.Replace(w.h.URL(p), testharness.DefaultService, "Framework/NoSuch", 1)}
+		}, tune: func(o *diracrpc.Options) { o.Attempts = 0 }, // DIRAC's rule: 3 for one URL
+			method: "ping", want: diracrpc.ErrNotFound, code: diracrpc.CodeNotFound, noURL: true, attempts: 1},
 		{name: "all URLs dead", urls: func(p diracrpc.Protocol) []string { return []string{deadURL(t, p), deadURL(t, p)} },
 			tune: func(o *diracrpc.Options) { o.Attempts = 0 }, method: "ping", want: diracrpc.ErrUnreachable,
 			code: diracrpc.CodeUnreachable, noURL: true},
@@ -178,6 +187,9 @@ func TestSameErrorsBothProtocols(t *testing.T) {
 					assert.Equal(t, s.code, diracrpc.CodeOf(err), "%v", err)
 					assert.Equal(t, s.reached, diracrpc.Reached(err), "%v", err)
 					assert.Equal(t, s.noURL, errors.Is(err, diracrpc.ErrNoURL), "%v", err)
+					if s.attempts > 0 {
+						assert.Contains(t, err.Error(), fmt.Sprintf("after %d attempts", s.attempts))
+					}
 					if stub := diracrpc.StubOf(err); assert.NotNil(t, stub) {
 						assert.Equal(t, s.method, stub.Method)
 					}
