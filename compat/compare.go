@@ -132,6 +132,13 @@ func failureForm(err error) form {
 	return formNone
 }
 
+// argumentCheck tells DISET's argument checks (DIRAC's RequestHandler,
+// and the Go server's) by their messages.
+func argumentCheck(msg string) bool {
+	return strings.HasPrefix(msg, "Type mismatch in parameter ") ||
+		strings.HasPrefix(msg, "Function ") && strings.Contains(msg, " expects at least ")
+}
+
 var formKinds = map[form]Kind{
 	formNotImplemented: NotImplementedForm,
 	formUnauthorized:   UnauthorizedForm,
@@ -174,6 +181,26 @@ func CompareOutcomes(a, b Outcome) []Difference {
 	sameRefusal := fa == formUnauthorized && aIsS && bIsS && ea.Errno == eb.Errno
 	if fa != formNone && fa == fb && !sameRefusal {
 		return []Difference{{Path: "$", Kind: formKinds[fa], A: outcomeRepr(a), B: outcomeRepr(b)}}
+	}
+	if (fa == formException) != (fb == formException) {
+		// One side's handler raised (an HTTPS 500), the other answered an
+		// S_ERROR. DISET's framework checks the arguments before the
+		// handler runs, where Tornado's lets the handler raise: an
+		// argument check's S_ERROR against a 500 is the protocols'
+		// difference. Any other S_ERROR is a divergence: both sides
+		// answered, differently.
+		se, sIsS := ea, aIsS
+		if fa == formException {
+			se, sIsS = eb, bIsS
+		}
+		if sIsS {
+			if argumentCheck(se.Message) {
+				return []Difference{{Path: "$", Kind: ExceptionForm, A: outcomeRepr(a), B: outcomeRepr(b),
+					Detail: "DISET checked the arguments, HTTPS's handler raised"}}
+			}
+			return []Difference{{Path: "$", Kind: MessageMismatch, A: outcomeRepr(a), B: outcomeRepr(b),
+				Detail: "a handler failure on one side, an S_ERROR on the other"}}
+		}
 	}
 	var out []Difference
 	if !aIsS || !bIsS {

@@ -28,7 +28,9 @@ const (
 	// and by HTTPS as EACCES (13, HTTP 401/403).
 	UnauthorizedForm Kind = "unauthorized-form"
 	// ExceptionForm: the handler raised; DISET answers "Server error while
-	// serving <m>: ...", HTTPS answers HTTP 500 without details.
+	// serving <m>: ...", HTTPS answers HTTP 500 without details. Also DISET's
+	// argument checks ("Function <m> expects at least", "Type mismatch in
+	// parameter") against HTTPS's 500: Tornado lets the handler raise.
 	ExceptionForm Kind = "exception-form"
 )
 
