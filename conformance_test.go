@@ -28,6 +28,7 @@ import (
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/faults"
 	"github.com/diracgo/diracrpc/testharness/pki"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // These tests hold the two protocols side by side, through their own
@@ -427,4 +428,25 @@ func TestOracleTornadoByName(t *testing.T) {
 	assert.Equal(t, "Framework/Oracle", res.Stub.Service)
 	_, err = sel.Call(ctxT(t), "Framework/Oracle", "doesNotExist")
 	assert.Equal(t, diracrpc.CodeNotImplemented, diracrpc.CodeOf(err))
+}
+
+// TestExtraKeysBothProtocols: the keys a service adds to its S_OK beside
+// Value (JobManager's submitJob adds JobID and requireProxyUpload) reach
+// the caller in Result.Extra, over both protocols.
+func TestExtraKeysBothProtocols(t *testing.T) {
+	svc := testharness.NewTestService("")
+	svc.HandleFunc("submit", func(context.Context, *server.Request) (any, error) {
+		return server.Answer(value.NewDict("OK", true, "Value", int64(7), "JobID", int64(7), "requireProxyUpload", true)), nil
+	})
+	h := testharness.NewT(t, testharness.Options{Service: svc, Logger: quiet})
+	for _, p := range protocols {
+		c := builders[0].build(t, p, []string{h.URL(p)}, h.Options())
+		res, err := c.Call(ctxT(t), "submit")
+		require.NoError(t, err)
+		assert.Equal(t, int64(7), res.Value)
+		assert.True(t, value.Equal(value.NewDict("JobID", int64(7), "requireProxyUpload", true), res.Extra), "%s: %v", p, res.Extra)
+		res, err = c.Call(ctxT(t), "add", 1, 2)
+		require.NoError(t, err)
+		assert.Nil(t, res.Extra, "no extra keys")
+	}
 }

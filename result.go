@@ -38,6 +38,11 @@ type Result struct {
 	URL      string
 	// Stub replays the call (see Stub); nil for file transfers.
 	Stub *Stub
+	// Extra holds the keys of the result dictionary besides OK and Value,
+	// in their order, which some DIRAC services add to their S_OK
+	// (JobManager's submitJob: JobID and requireProxyUpload); nil when
+	// there are none.
+	Extra *value.Dict
 
 	notModified bool // a transfer's ErrNotModified
 }
@@ -96,6 +101,28 @@ func ParseResult(v any) (any, error) {
 		e.CallStack = stackOf(cs)
 	}
 	return nil, e
+}
+
+// ExtraKeys returns the keys of a result dictionary other than those
+// ParseResult reads (OK, Value, Errno, Message, CallStack), in their order:
+// Result.Extra. Nil when there are none or v is no dictionary.
+func ExtraKeys(v any) *value.Dict {
+	d, ok := v.(*value.Dict)
+	if !ok || d.Len() <= 2 {
+		return nil
+	}
+	var extra *value.Dict
+	for _, e := range d.Entries() {
+		switch e.Key {
+		case "OK", "Value", "Errno", "Message", "CallStack":
+			continue
+		}
+		if extra == nil {
+			extra = value.NewDict()
+		}
+		extra.Set(e.Key, e.Value)
+	}
+	return extra
 }
 
 func text(v any) string {

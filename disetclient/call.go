@@ -118,7 +118,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		}
 		return nil, &diracrpc.TransportError{Protocol: u.Protocol, URL: a.URL, Code: diracrpc.CodeProtocol, Reached: true, Err: err}
 	}
-	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: a.URL}, nil
+	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: a.URL, Extra: diracrpc.ExtraKeys(r2)}, nil
 }
 
 // firstByteConn steps the call's Timing to the end of PhaseServer at the

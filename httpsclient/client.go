@@ -252,7 +252,7 @@ func decodeAnswer(resp *http.Response, a *diracrpc.Attempt, raw []byte) (*diracr
 		}
 		return nil, statusFailure(resp, a.URL, a.Method, raw, err)
 	}
-	return &diracrpc.Result{Value: val, Raw: raw, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
+	return &diracrpc.Result{Value: val, Raw: raw, Protocol: diracrpc.HTTPS, URL: a.URL, Extra: diracrpc.ExtraKeys(v)}, nil
 }
 
 // gzipReaders are the recycled inflaters of compressed answers.

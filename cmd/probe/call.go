@@ -15,8 +15,10 @@ import (
 
 // callResult is the --json output of call and ping.
 type callResult struct {
-	OK        bool    `json:"ok"`
-	Value     any     `json:"value,omitempty"`
+	OK    bool `json:"ok"`
+	Value any  `json:"value,omitempty"`
+	// Extra: the result's keys besides OK and Value (Result.Extra).
+	Extra     any     `json:"extra,omitempty"`
 	Errno     *int    `json:"errno,omitempty"`
 	Message   string  `json:"message,omitempty"`
 	Error     string  `json:"error,omitempty"`
@@ -97,6 +99,9 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 	}
 	out.OK = true
 	out.Value = diracJSON(res.Value)
+	if res.Extra != nil {
+		out.Extra = diracJSON(res.Extra)
+	}
 	out.Protocol, out.URL = string(res.Protocol), res.URL
 	return out, res, nil
 }
