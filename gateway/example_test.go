@@ -38,7 +38,7 @@ func Example() {
 	}
 	sh, err := shadow.New(shadow.Config{
 		Candidates: map[string]string{"WorkloadManagement/JobMonitoring": "https://new.example.org:8443/WorkloadManagement/TornadoJobMonitoring"},
-		ReadOnly:   []string{"getJobStatus", "getJobAttributes"},
+		ReadOnly:   []string{"getJobsStatus", "getJobAttributes"},
 		Rate:       0.1,
 	})
 	if err != nil {
