@@ -188,7 +188,11 @@ func (c *common) resolveName(ctx context.Context, e *env, r *endpoint.Resolver, 
 		return nil, &exitError{code: exitConfig, err: err,
 			msg: err.Error() + "\n  fix: " + name + " is not defined in " + where + "; check the name, --setup and /DIRAC/Setups"}
 	}
-	c.debugf(e, "configuration: %s -> main %s; failover %s", name, strings.Join(res.Main, ", "), strings.Join(res.Failover, ", "))
+	failover := ""
+	if len(res.Failover) > 0 {
+		failover = "; failover " + strings.Join(res.Failover, ", ")
+	}
+	c.debugf(e, "configuration: %s -> main %s%s", name, strings.Join(res.Main, ", "), failover)
 	return res, nil
 }
 
