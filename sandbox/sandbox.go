@@ -22,8 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	dbzip2 "github.com/dsnet/compress/bzip2"
@@ -33,7 +35,10 @@ import (
 )
 
 // Pack writes the tar.bz2 of files to w, each under its base name, as
-// DIRAC's tarfile mode "w|bz2" does.
+// DIRAC's tarfile mode "w|bz2" does; a directory is added with all it
+// holds, under its base name, as DIRAC's uploadFilesAsSandbox adds it.
+// Anything but regular files and directories (a symbolic link inside a
+// directory, a device) is an error rather than left out.
 func Pack(w io.Writer, files ...string) error {
 	bw, err := dbzip2.NewWriter(w, &dbzip2.WriterConfig{Level: 9})
 	if err != nil {
@@ -41,7 +46,7 @@ func Pack(w io.Writer, files ...string) error {
 	}
 	tw := tar.NewWriter(bw)
 	for _, name := range files {
-		if err := addFile(tw, name); err != nil {
+		if err := addPath(tw, name); err != nil {
 			return err
 		}
 	}
@@ -51,24 +56,63 @@ func Pack(w io.Writer, files ...string) error {
 	return bw.Close()
 }
 
-func addFile(tw *tar.Writer, name string) error {
-	f, err := os.Open(name)
+// addPath adds a file, or a directory and everything below it, under its
+// base name.
+func addPath(tw *tar.Writer, name string) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return addEntry(tw, name, filepath.Base(name), fi)
+	}
+	root, err := filepath.EvalSymlinks(name) // a link to a directory: its content
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(filepath.Clean(name))
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		return addEntry(tw, p, filepath.ToSlash(filepath.Join(base, rel)), fi)
+	})
+}
+
+// addEntry writes one directory or regular file as member name.
+func addEntry(tw *tar.Writer, path, name string, fi fs.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		h.Name = name + "/"
+		return tw.WriteHeader(h)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("sandbox: %s is not a regular file or a directory", path)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("sandbox: %s is not a regular file", name)
 	}
 	h, err := tar.FileInfoHeader(fi, "")
 	if err != nil {
 		return err
 	}
-	h.Name = filepath.Base(name)
+	h.Name = name
 	if err := tw.WriteHeader(h); err != nil {
 		return err
 	}
@@ -76,13 +120,22 @@ func addFile(tw *tar.Writer, name string) error {
 	return err
 }
 
-// Upload packs files into a sandbox and sends it to the SandboxStore of c,
-// assigned to the entities of assignTo (e.g. {"Job:42": "Output"}; nil:
-// none). It returns the store's answer, "SB:<SE>|/SandBox/...". The
+// validTypes are the sandbox types DIRAC's SandboxStoreClient accepts.
+var validTypes = []string{"Input", "Output"}
+
+// Upload packs files (and directories, see Pack) into a sandbox and sends
+// it to the SandboxStore of c, assigned to the entities of assignTo (e.g.
+// {"Job:42": "Output"}; nil: none; a type other than Input or Output is
+// refused, as DIRAC refuses it). It returns the store's answer, "SB:<SE>|/SandBox/...". The
 // archive goes through a temporary file, so memory stays small whatever
 // the files' size (the store refuses sandboxes over its
 // MaxSandboxSizeMiB, 10 MiB by default).
 func Upload(ctx context.Context, c *diracrpc.Client, files []string, assignTo map[string]string) (string, error) {
+	for entity, typ := range assignTo {
+		if !slices.Contains(validTypes, typ) {
+			return "", fmt.Errorf("sandbox: invalid sandbox type %q for %s (Input or Output, as DIRAC requires)", typ, entity)
+		}
+	}
 	tmp, err := os.CreateTemp("", "sandbox-*.tar.bz2")
 	if err != nil {
 		return "", err

@@ -122,3 +122,35 @@ func TestExtractRefusesPathsOutside(t *testing.T) {
 	require.ErrorIs(t, err, sandbox.ErrUnsafePath)
 	assert.NoFileExists(t, filepath.Join(dir, "evil"))
 }
+
+// TestPackDirectories: a directory goes in with all it holds, under its
+// base name, as DIRAC's uploadFilesAsSandbox adds it; what is neither a
+// regular file nor a directory is an error, not left out.
+func TestPackDirectories(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "inputs")
+	require.NoError(t, os.MkdirAll(filepath.Join(in, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "a.txt"), []byte("a"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "sub", "b.txt"), []byte("b"), 0o600))
+	top := filepath.Join(dir, "top.txt")
+	require.NoError(t, os.WriteFile(top, []byte("top"), 0o600))
+
+	var buf bytes.Buffer
+	require.NoError(t, sandbox.Pack(&buf, in, top))
+	out := t.TempDir()
+	names, err := sandbox.Extract(&buf, out)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"inputs/a.txt", "inputs/sub/b.txt", "top.txt"}, names)
+	got, _ := os.ReadFile(filepath.Join(out, "inputs", "sub", "b.txt"))
+	assert.Equal(t, "b", string(got))
+
+	require.NoError(t, os.Symlink(top, filepath.Join(in, "link")))
+	assert.ErrorContains(t, sandbox.Pack(io.Discard, in), "not a regular file or a directory")
+}
+
+// TestUploadRefusesUnknownSandboxTypes: as DIRAC's SandboxStoreClient,
+// only Input and Output, before anything is sent.
+func TestUploadRefusesUnknownSandboxTypes(t *testing.T) {
+	_, err := sandbox.Upload(context.Background(), nil, nil, map[string]string{"Job:1": "Bogus"})
+	assert.ErrorContains(t, err, `invalid sandbox type "Bogus"`)
+}
