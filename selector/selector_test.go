@@ -285,18 +285,30 @@ func TestModes(t *testing.T) {
 			c := cfg.MustParse(migrationCfg)
 			c.Merge(cfg.MustParse(tc.cfgText))
 			s, f, _ := newSelector(t, c.String(), tc.opts)
+			// Route gives the decision Select makes, without a client.
+			route, rerr := s.Route(ctx, tc.service)
 			caller, err := s.Select(ctx, tc.service)
 			if tc.err != nil {
 				assert.ErrorIs(t, err, tc.err)
+				assert.ErrorIs(t, rerr, tc.err)
 				return
 			}
+			require.NoError(t, rerr)
+			assert.Equal(t, tc.want, route.Protocol)
+			assert.Equal(t, tc.service, route.Service)
 			require.NoError(t, err)
 			res, err := caller.Call(ctx, "ping")
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, res.Protocol)
 			if tc.opts.Mode == PreferHTTPS {
+				if route.Protocol == diracrpc.HTTPS {
+					require.NotNil(t, route.Fallback)
+					assert.Equal(t, diracrpc.DIPS, route.Fallback.Protocol)
+				}
 				return // two clients: checked by TestPreferHTTPSFallsBackOnlyOnOpenCircuit
 			}
+			assert.Equal(t, f.last().Main, route.Main)
+			assert.Equal(t, f.last().Failover, route.Failover)
 			for _, u := range append(f.last().Main, f.last().Failover...) {
 				assert.Contains(t, u, string(tc.want)+"://")
 			}
