@@ -51,10 +51,14 @@ const (
 	CodeNoURL
 	// CodeProtocol: the peer's answer is not valid for the protocol.
 	CodeProtocol
+	// CodeConfiguration: no call was made: the configuration does not lead
+	// to the service (a name it does not define, a malformed name or URL,
+	// URLs the selector's mode cannot use).
+	CodeConfiguration
 )
 
 var codeNames = [...]string{"unknown", "canceled", "unreachable", "tls", "unauthorized", "not_implemented",
-	"not_found", "service_error", "server_failure", "unavailable", "timeout", "circuit_open", "no_url", "protocol"}
+	"not_found", "service_error", "server_failure", "unavailable", "timeout", "circuit_open", "no_url", "protocol", "configuration"}
 
 func (c Code) String() string {
 	if c >= 0 && int(c) < len(codeNames) {
@@ -90,6 +94,8 @@ func (c Code) sentinel() error {
 		return ErrNoURL
 	case CodeProtocol:
 		return ErrProtocol
+	case CodeConfiguration:
+		return ErrConfiguration
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ var (
 	ErrNoURL = errors.New("diracrpc: no URL of the service could be reached")
 	// ErrProtocol: the peer sent something that is not valid for the protocol.
 	ErrProtocol = errors.New("diracrpc: protocol error")
+	// ErrConfiguration: the configuration does not lead to the service
+	// (CodeConfiguration); matched by the resolution errors of package
+	// endpoint and the selector's.
+	ErrConfiguration = errors.New("diracrpc: the configuration does not lead to the service")
 )
 
 // Error is a DIRAC S_ERROR: an error the service (or, for a few documented

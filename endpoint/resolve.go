@@ -43,6 +43,11 @@ func (e *ResolveError) Error() string {
 
 func (e *ResolveError) Unwrap() error { return e.Err }
 
+// Is makes every resolution error match diracrpc.ErrConfiguration, so that
+// diracrpc.CodeOf gives CodeConfiguration (or, for a Configuration Service
+// that could not be reached, the code of that failure).
+func (e *ResolveError) Is(target error) bool { return target == diracrpc.ErrConfiguration }
+
 // Source provides the configuration a Resolver reads. Config may block (to
 // fetch the configuration from the Configuration Service, see Bootstrap) and
 // may return a different snapshot over time; callers must not modify it.

@@ -24,16 +24,26 @@ import (
 // DiracX speaks another protocol, which diracrpc does not implement. DIRAC
 // itself would silently fall back to DISET when the client class has no
 // DiracX client.
-var ErrLegacyAdapter = errors.New("selector: the DiracX legacy adapter is enabled for this service, and DiracX is not supported")
+var ErrLegacyAdapter error = configError("selector: the DiracX legacy adapter is enabled for this service, and DiracX is not supported")
 
 // ErrMixedProtocols is returned (in auto mode) for a service whose main URLs
 // mix DISET and HTTPS and whose Protocol option does not choose: DIRAC would
 // pick one at random. Choose with a Mode or the service's Protocol option.
-var ErrMixedProtocols = errors.New("selector: the service's URLs mix dips:// and https://; choose a protocol with a Mode")
+var ErrMixedProtocols error = configError("selector: the service's URLs mix dips:// and https://; choose a protocol with a Mode")
 
 // ErrNoURLForMode is returned when the Mode asks for a protocol the service
 // has no URL for.
-var ErrNoURLForMode = errors.New("selector: the service has no URL for the protocol its Mode asks for")
+var ErrNoURLForMode error = configError("selector: the service has no URL for the protocol its Mode asks for")
+
+// errBadMode: a mode that is none of the modes.
+var errBadMode error = configError("selector: unknown protocol mode")
+
+// configError is a selector sentinel: the configuration does not lead to
+// the service, diracrpc.ErrConfiguration (CodeConfiguration).
+type configError string
+
+func (e configError) Error() string        { return string(e) }
+func (e configError) Is(target error) bool { return target == diracrpc.ErrConfiguration }
 
 // Mode says which protocol the selector uses for a service.
 type Mode string
@@ -70,7 +80,7 @@ func ParseMode(s string) (Mode, error) {
 	case "prefer-https", "preferhttps":
 		return PreferHTTPS, nil
 	}
-	return "", fmt.Errorf("selector: unknown protocol mode %q (auto, dips, https, prefer-https)", s)
+	return "", fmt.Errorf("%w %q (auto, dips, https, prefer-https)", errBadMode, s)
 }
 
 // Configuration paths read by the selector. The per-service option

@@ -227,13 +227,27 @@ func TestSelectFailures(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "/Systems/WorkloadManagement/Production/URLs/Nope", re.Path)
 	assert.ErrorIs(t, err, endpoint.ErrNotFound)
+	assert.Equal(t, diracrpc.CodeConfiguration, diracrpc.CodeOf(err), "no call was made: the configuration's fault")
 	_, err = s.Select(ctx, "NotAName")
 	assert.ErrorContains(t, err, "System/Component")
+	assert.Equal(t, diracrpc.CodeConfiguration, diracrpc.CodeOf(err))
 
 	// The DiracX legacy adapter is refused clearly.
 	_, err = s.Select(ctx, "Framework/Modern")
 	assert.ErrorIs(t, err, ErrLegacyAdapter)
 	assert.ErrorContains(t, err, "/DiracX/LegacyClientEnabled/Framework/Modern")
+	assert.Equal(t, diracrpc.CodeConfiguration, diracrpc.CodeOf(err))
+	// So are the modes' refusals.
+	_, err = s.Select(ctx, "WorkloadManagement/Migrating")
+	assert.ErrorIs(t, err, ErrMixedProtocols)
+	assert.ErrorIs(t, err, diracrpc.ErrConfiguration)
+	s2, _, _ := newSelector(t, migrationCfg, Options{Mode: HTTPS})
+	_, err = s2.Select(ctx, "WorkloadManagement/JobMonitoring")
+	assert.ErrorIs(t, err, ErrNoURLForMode)
+	assert.Equal(t, diracrpc.CodeConfiguration, diracrpc.CodeOf(err))
+	s2, _, _ = newSelector(t, migrationCfg, Options{Mode: "grpc"})
+	_, err = s2.Select(ctx, "WorkloadManagement/JobMonitoring")
+	assert.Equal(t, diracrpc.CodeConfiguration, diracrpc.CodeOf(err), "%v", err)
 	// but a URL of that service is not a name and is used as given.
 	_, err = s.Select(ctx, "https://fw.example.org/Framework/Modern")
 	require.NoError(t, err)
