@@ -252,6 +252,12 @@ func TestRealDIRACSandboxAndJob(t *testing.T) {
 			jobID, ok := res.Value.(int64)
 			require.True(t, ok, "%T %v", res.Value, res.Value)
 			t.Logf("%s: sandbox %s, job %d", proto, sb, jobID)
+			// submitJob's S_OK carries more than its Value.
+			require.NotNil(t, res.Extra)
+			id, _ := res.Extra.Lookup("JobID")
+			assert.Equal(t, jobID, id)
+			_, ok = res.Extra.Lookup("requireProxyUpload")
+			assert.True(t, ok, "%v", res.Extra)
 
 			// The output sandbox, as a job wrapper uploads it, then fetched.
 			out, err := sandbox.Upload(ctx, store, []string{hello}, map[string]string{fmt.Sprintf("Job:%d", jobID): "Output"})
