@@ -54,6 +54,14 @@ func TestOracleProbeByName(t *testing.T) {
 	assert.Contains(t, r.stdout, "https://localhost:8443/Framework/OracleTornado")
 	r = probe(t, env, "", "call", "--no-cs", "--config", filepath.Join(dir, "client-dips", "etc", "dirac.cfg"), "Framework/Oracle", "ping")
 	assert.Equal(t, exitConfig, r.code, r.stderr)
+
+	// The client configurations name the CA directory (CALocation): as for
+	// DIRAC's clients, it wins over X509_CERT_DIR, here one without CAs.
+	noCAs := map[string]string{"X509_USER_PROXY": env["X509_USER_PROXY"], "X509_CERT_DIR": t.TempDir()}
+	for _, client := range []string{"client-dips", "client-https"} {
+		r = probe(t, noCAs, "", "ping", "--config", filepath.Join(dir, client, "etc", "dirac.cfg"), "Framework/Oracle")
+		assert.Equal(t, 0, r.code, "%s: %s", client, r.stderr)
+	}
 }
 
 // TestOracleScan: probe scan --json against the real CS lists every URL of
