@@ -122,3 +122,42 @@ func TestOracleProbeWMS(t *testing.T) {
 		assert.Len(t, scanLines(t, r.stdout), 4, "%s: the four WMS services", client)
 	}
 }
+
+// TestOracleProbeTakesTheSelectorsProtocol: a Tornado service whose
+// failover URL is DISET is called over HTTPS, as DIRAC's client selector
+// calls it (real WMS services, WMS.md).
+func TestOracleProbeTakesTheSelectorsProtocol(t *testing.T) {
+	_, env := oracleEnv(t, oracle.WMSDir, "WMS.md")
+	conf := writeFile(t, `DIRAC
+{
+  Setup = Oracle
+  Setups
+  {
+    Oracle
+    {
+      WorkloadManagement = Production
+    }
+  }
+}
+Systems
+{
+  WorkloadManagement
+  {
+    Production
+    {
+      URLs
+      {
+        JobMonitoring = https://localhost:8446/WorkloadManagement/TornadoJobMonitoring
+      }
+      FailoverURLs
+      {
+        JobMonitoring = dips://localhost:9331/WorkloadManagement/JobMonitoring
+      }
+    }
+  }
+}
+`)
+	r := probe(t, env, "", "call", "--json", "--config", conf, "WorkloadManagement/JobMonitoring", "getJobsStatus", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"url":"https://localhost:8446/WorkloadManagement/TornadoJobMonitoring"`)
+}
