@@ -379,8 +379,10 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadRequest)
 		return
 	}
+	// The name the client asked for: the service's own or an alias.
+	name := r.URL.Path[1:]
 	if h.tel != nil {
-		ctx, sc := h.tel.start(r.Context(), svc.Name, method, localAddr(r), r.RemoteAddr)
+		ctx, sc := h.tel.start(r.Context(), name, method, localAddr(r), r.RemoteAddr)
 		defer sc.end()
 		r, w = r.WithContext(ctx), &telemetryWriter{ResponseWriter: w, sc: sc}
 	}
@@ -394,7 +396,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	req := &Request{Service: svc.Name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
+	req := &Request{Service: name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
 	if isXfer {
 		req.Method = xfer.AuthPath()
 	}

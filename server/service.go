@@ -62,7 +62,9 @@ type Service struct {
 	// Name is "System/Component"; DISET clients must send exactly this.
 	Name string
 	// Aliases are further names the service answers to (DIRAC: the module
-	// name next to the load name).
+	// name next to the load name). A call reached over HTTPS under an alias
+	// has it as Request.Service, and ping reports it, as Tornado does for
+	// each instance it serves; DISET's ping reports Name, as DIRAC's does.
 	Aliases []string
 	// Version is reported by ping. Default DefaultVersion.
 	Version string
