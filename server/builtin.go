@@ -15,11 +15,12 @@ import (
 
 // builtins are the methods every DIRAC service has (RequestHandler), with
 // DIRAC's hard-coded rules: ping and whoami open to all, echo without a rule
-// of its own (so Service.DefaultAuth applies).
+// of its own (so Service.DefaultAuth applies); each takes exactly the
+// arguments of DIRAC's export function.
 var builtins = map[string]*Method{
-	"ping":   {Func: ping, Auth: []string{"all"}, Types: []Type{}},
-	"whoami": {Func: whoami, Auth: []string{"all"}, Types: []Type{}},
-	"echo":   {Func: echo, Types: []Type{TypeStr}},
+	"ping":   {Func: ping, Auth: []string{"all"}, Types: []Type{}, MaxArgs: NoArgs},
+	"whoami": {Func: whoami, Auth: []string{"all"}, Types: []Type{}, MaxArgs: NoArgs},
+	"echo":   {Func: echo, Types: []Type{TypeStr}, MaxArgs: 1},
 }
 
 func echo(_ context.Context, req *Request) (any, error) { return req.Args[0], nil }

@@ -497,3 +497,13 @@ func TestPingNameUnderAlias(t *testing.T) {
 		assert.Equal(t, "Framework/GoTest", pingName(p), "DISET ping reached under the alias")
 	}
 }
+
+// TestHTTPSExtraArguments: a built-in called with arguments it does not
+// take gets Tornado's 500, as a raising handler does.
+func TestHTTPSExtraArguments(t *testing.T) {
+	e := startHTTPS(t, server.HTTPSConfig{})
+	for _, body := range []string{"method=ping&args=%5B1%5D", "method=whoami&args=%5B1%2C+2%5D", "method=echo&args=%5B%22a%22%2C+%22b%22%5D"} {
+		assert.Equal(t, http.StatusInternalServerError, e.post(t, e.proxy, "/"+oracleName, body).code, body)
+	}
+	assert.Equal(t, http.StatusOK, e.post(t, e.proxy, "/"+oracleName, "method=ping&args=%5B%5D").code)
+}
