@@ -9,16 +9,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/value"
 )
 
 // builtins are the methods every DIRAC service has (RequestHandler), with
 // DIRAC's hard-coded rules: ping and whoami open to all, echo without a rule
-// of its own (so Service.DefaultAuth applies).
+// of its own (so Service.DefaultAuth applies); each takes exactly the
+// arguments of DIRAC's export function.
 var builtins = map[string]*Method{
-	"ping":   {Func: ping, Auth: []string{"all"}, Types: []Type{}},
-	"whoami": {Func: whoami, Auth: []string{"all"}, Types: []Type{}},
-	"echo":   {Func: echo, Types: []Type{TypeStr}},
+	"ping":   {Func: ping, Auth: []string{"all"}, Types: []Type{}, MaxArgs: NoArgs},
+	"whoami": {Func: whoami, Auth: []string{"all"}, Types: []Type{}, MaxArgs: NoArgs},
+	"echo":   {Func: echo, Types: []Type{TypeStr}, MaxArgs: 1},
 }
 
 func echo(_ context.Context, req *Request) (any, error) { return req.Args[0], nil }
@@ -30,11 +32,19 @@ func whoami(_ context.Context, req *Request) (any, error) {
 	return req.Credentials.Dict(), nil
 }
 
-// ping answers with DIRAC's dictionary, keys in DIRAC's order.
+// ping answers with DIRAC's dictionary, keys in DIRAC's order. Its name is
+// the one the call reached over HTTPS, where Tornado serves each configured
+// instance (alias) as a handler of its own name, and the Service's name over
+// DISET, where DIRAC reports its instance name whatever valid name the
+// client used.
 func ping(ctx context.Context, req *Request) (any, error) {
 	s, ok := ServiceFrom(ctx)
 	if !ok {
 		return nil, errors.New("no service in context")
+	}
+	name := s.Name
+	if req.Protocol == diracrpc.HTTPS && req.Service != "" {
+		name = req.Service
 	}
 	now := time.Now().UTC()
 	start := s.startTime().UTC()
@@ -47,7 +57,7 @@ func ping(ctx context.Context, req *Request) (any, error) {
 		"service start time", start,
 		"service uptime", int64(now.Sub(start)/time.Second),
 		"load", st.load,
-		"name", s.Name,
+		"name", name,
 		"cpu times", value.NewDict(
 			"user time", ps.user,
 			"system time", ps.system,

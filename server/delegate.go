@@ -120,7 +120,7 @@ func (c *DISETCall) Frames() Frames { return c.conn }
 func (c *DISETCall) send(v any) error {
 	_ = c.conn.Net().SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	if err := c.conn.Send(v); err != nil {
-		c.log.Debug("diracrpc server: send failed", "err", err)
+		logSendError(c.log, c.Action, err)
 		return err
 	}
 	return nil

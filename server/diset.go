@@ -337,19 +337,25 @@ func (s *DISET) serveConn(c *disetConn) {
 		nc = tc
 	}
 	conn := diset.NewConn(nc, s.cfg.Encoding)
-	send := func(d *value.Dict) bool {
+	method := "" // the proposal's action, once read
+	sendErr := func(d *value.Dict) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		if err := conn.Send(d); err != nil {
-			log.Debug("diracrpc server: send failed", "err", err)
-			return false
+		err := conn.Send(d)
+		if err != nil {
+			logSendError(log, method, err)
 		}
-		return true
+		return err
 	}
+	send := func(d *value.Dict) bool { return sendErr(d) == nil }
 	var sc *serverCall // telemetry, from the proposal on
 	defer func() { sc.end() }()
 	final := func(d *value.Dict) { // the call's answer
 		sc.answer(d)
-		send(d)
+		if errors.Is(sendErr(d), diset.ErrEncode) {
+			// The client sees the connection close, as from DIRAC; the
+			// failure is the server's.
+			sc.fail(diracrpc.CodeServerFailure)
+		}
 	}
 	refuse := func(e *diracrpc.Error) { final(s.svc.PreHandlerError(e)) }
 
@@ -368,6 +374,7 @@ func (s *DISET) serveConn(c *disetConn) {
 		refuse(&diracrpc.Error{Message: "Invalid action proposal"})
 		return
 	}
+	method = prop.action
 	ctx := s.baseCtx
 	if s.tel != nil {
 		method := prop.action
@@ -472,6 +479,18 @@ func (s *DISET) serveConn(c *disetConn) {
 	<-s.calls
 	gone()
 	final(res)
+}
+
+// logSendError logs a frame the server could not send: at Error when it
+// could not be encoded (a result DIRAC's encoder refuses too: the client only
+// sees the connection close, so the log is where the fault shows), at Debug
+// when the peer went away or stalled (its business).
+func logSendError(log *slog.Logger, method string, err error) {
+	if errors.Is(err, diset.ErrEncode) {
+		log.Error("diracrpc server: cannot encode answer", "method", method, "err", err)
+		return
+	}
+	log.Debug("diracrpc server: send failed", "method", method, "err", err)
 }
 
 // watchPeer cancels the handler's context when the client goes away while

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // startPlain serves the recorded service on dip://; adds counts the runs of
@@ -132,4 +135,41 @@ func TestConnectionLimit(t *testing.T) {
 	p, _, err := r.Next(0)
 	require.NoError(t, err)
 	assert.Equal(t, `{"OK": true, "Value": 3}`, string(p))
+}
+
+// TestDISETUnencodableResultIsLoggedAsError: a result DIRAC's JSON encoder
+// refuses closes the connection unanswered, as DIRAC's server does; the
+// server's log is the only place the fault shows, so it is an Error there
+// (the HTTPS side logs it so too), unlike a client that went away.
+func TestDISETUnencodableResultIsLoggedAsError(t *testing.T) {
+	svc := server.NewService("Framework/Clock")
+	svc.DefaultAuth = []string{"all"}
+	svc.Logger = quiet
+	svc.HandleFunc("clock", func(context.Context, *server.Request) (any, error) {
+		return value.TimeOfDay{Hour: 1}, nil
+	})
+	logs := &syncBuffer{}
+	srv := server.NewDISET(svc, server.DISETConfig{
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+
+	nc := dial(t, l.Addr().String())
+	proposal := `{"OK": true, "Value": [["Framework/Clock", "Test", "unknown"], ["RPC", "clock"], "", "9.0.0"]}`
+	_, err = nc.Write(frame.Append(nil, []byte(proposal), false))
+	require.NoError(t, err)
+	r := frame.NewReader(nc)
+	p, _, err := r.Next(0)
+	require.NoError(t, err)
+	require.Equal(t, `{"OK": true, "Value": null}`, string(p))
+	_, err = nc.Write(frame.Append(nil, []byte(`{"OK": true, "Value": []}`), false))
+	require.NoError(t, err)
+	_, _, err = r.Next(0)
+	require.ErrorIs(t, err, io.EOF, "no answer: the connection closes")
+
+	// The server logs before it closes the connection.
+	assert.Regexp(t, `level=ERROR msg="diracrpc server: cannot encode answer" .*method=clock`, logs.String())
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -85,12 +86,23 @@ type HTTPSConfig struct {
 	// client to give up. With MaxBodyBytes it bounds the memory that request
 	// bodies can take.
 	MaxConcurrentCalls int
-	// MaxBufferedBytes bounds the memory all request bodies being read hold
-	// together (after gzip decoding). A call that would go over it is
+	// MaxBufferedBytes bounds the memory that request bodies hold together
+	// (after gzip decoding), from their first byte to the end of their call;
+	// Tornado has no such bound. A body takes memory as its bytes arrive. One
+	// that cannot have more waits for calls to give theirs back (bodies are
+	// let through only while all those being read can still complete, so
+	// they never wait for each other in a circle), up to MaxBufferedWait or
+	// until its client gives up. If that wait ends first, the rest of the
+	// body is read and dropped (so that a client still sending it reads the
+	// answer: DIRAC's does only once it has sent everything) and the call is
 	// answered 503 with Retry-After, which clients retry safely since the
-	// handler never ran. Default MaxBodyBytes: one body of the largest size
-	// at a time, whatever compressed bodies inflate to.
+	// handler never ran. A body larger than MaxBufferedBytes itself is
+	// refused as one over MaxBodyBytes. Default: room for one body of
+	// MaxBodyBytes.
 	MaxBufferedBytes int64
+	// MaxBufferedWait bounds a body's wait for MaxBufferedBytes (default
+	// 60 s, within the 120 s that DIRAC's client waits at the least).
+	MaxBufferedWait time.Duration
 	// ReadHeaderTimeout bounds the TLS handshake and the reading of a
 	// request's headers (default 30 s); IdleTimeout closes idle keep-alive
 	// connections (default 600 s).
@@ -128,26 +140,59 @@ type HTTPS struct {
 	srv    *http.Server
 	calls  chan struct{} // MaxConcurrentCalls tokens
 	budget *byteBudget   // MaxBufferedBytes
-	chains *chainCache
+	// stop is closed when the server closes at once: bodies waiting for
+	// the budget stop waiting.
+	stop     chan struct{}
+	stopOnce sync.Once
+	chains   *chainCache
 	// fresh holds the connections that have not sent a request yet
 	// (http.StateNew): Shutdown closes them at once, as nothing of theirs
 	// is in flight, where net/http would wait 5 s before counting them idle.
 	fresh sync.Map // net.Conn -> struct{}
 }
 
-// byteBudget shares MaxBufferedBytes among the request bodies being read.
-// It is lock-free: every call takes from it and gives back.
+// byteBudget shares MaxBufferedBytes among the request bodies. A body
+// takes bytes as it grows, up to its claim (its declared length, else the
+// most it may grow to), so a client that declares a large body and sends
+// nothing holds next to nothing. A body that cannot have the bytes it asks
+// for waits; so that bodies never wait for each other in a circle, a body is
+// given bytes only when, afterwards, the bodies still growing could all be
+// completed in some order from the bytes left plus those the completed ones
+// give back (the banker's rule). A body that gets its whole claim at once
+// (the usual small request) cannot break that rule: it takes its bytes
+// without a lock.
 type byteBudget struct {
-	free atomic.Int64
+	total   int64
+	free    atomic.Int64
+	mu      sync.Mutex
+	growing map[*bodyShare]struct{} // holding less than their claim
+	queue   []*budgetWaiter         // in the order they came
+	waiting atomic.Int32            // len(queue), and bodies about to join it
+	needs   []bodyNeed              // scratch for safe
 }
 
+// bodyShare is what one body holds of the budget and may still ask for.
+// Its owner reads it; it changes under byteBudget.mu once in growing.
+type bodyShare struct {
+	held, claim int64
+}
+
+type budgetWaiter struct {
+	s     *bodyShare
+	n     int64
+	ready chan struct{} // closed once n bytes were added to s
+}
+
+type bodyNeed struct{ need, held int64 }
+
 func newByteBudget(n int64) *byteBudget {
-	b := &byteBudget{}
+	b := &byteBudget{total: n, growing: make(map[*bodyShare]struct{})}
 	b.free.Store(n)
 	return b
 }
 
-func (b *byteBudget) take(n int64) bool {
+// tryTake takes n bytes if they are free.
+func (b *byteBudget) tryTake(n int64) bool {
 	for {
 		f := b.free.Load()
 		if n > f {
@@ -159,15 +204,150 @@ func (b *byteBudget) take(n int64) bool {
 	}
 }
 
-func (b *byteBudget) give(n int64) {
-	if n != 0 {
+// grow adds n bytes to s, waiting for them up to d, until ctx ends or stop
+// is closed (errBusy when d ran out); waited tells whether it waited.
+func (b *byteBudget) grow(ctx context.Context, stop <-chan struct{}, s *bodyShare, n int64, d time.Duration) (waited bool, err error) {
+	if s.held+n > s.claim || s.claim > b.total {
+		return false, errOverBudget
+	}
+	if s.held == 0 && n == s.claim && b.tryTake(n) {
+		s.held = n // all it will hold: no lock, no rule to check
+		return false, nil
+	}
+	b.mu.Lock()
+	// Counted before the attempt, so that a release either is seen by it
+	// or sees this body waiting.
+	b.waiting.Add(1)
+	if b.grant(s, n) {
+		b.waiting.Add(-1)
+		b.mu.Unlock()
+		return false, nil
+	}
+	w := &budgetWaiter{s: s, n: n, ready: make(chan struct{})}
+	b.queue = append(b.queue, w)
+	b.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.ready:
+		return true, nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-stop:
+		err = ErrServerClosed
+	case <-t.C:
+		err = errBusy
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready: // served meanwhile: keep the bytes
+		return true, nil
+	default:
+	}
+	b.queue = slices.DeleteFunc(b.queue, func(q *budgetWaiter) bool { return q == w })
+	b.waiting.Add(-1)
+	return true, fmt.Errorf("waiting for %d bytes of MaxBufferedBytes: %w", n, err)
+}
+
+// grant, with mu held, adds n bytes to s if the rule allows it.
+func (b *byteBudget) grant(s *bodyShare, n int64) bool {
+	if !b.safe(s, n) || !b.tryTake(n) {
+		return false
+	}
+	s.held += n
+	if s.held < s.claim {
+		b.growing[s] = struct{}{}
+	} else {
+		delete(b.growing, s)
+	}
+	return true
+}
+
+// safe, with mu held, tells whether after giving n more bytes to s the
+// growing bodies could all complete in turn, the smallest need first.
+// Other bodies that hold their whole claim need nothing more: the bytes
+// they will give back are not counted on, which only errs on the side of
+// waiting, and their release serves the waiters (bytes taken meanwhile
+// without the lock are such bodies' too).
+func (b *byteBudget) safe(s *bodyShare, n int64) bool {
+	f := b.free.Load() - n
+	if f < 0 {
+		return false
+	}
+	// s counts even when n completes it: the bytes it gives back then are
+	// what the others may be counting on.
+	needs := append(b.needs[:0], bodyNeed{s.claim - s.held - n, s.held + n})
+	for g := range b.growing {
+		if g != s {
+			needs = append(needs, bodyNeed{g.claim - g.held, g.held})
+		}
+	}
+	slices.SortFunc(needs, func(x, y bodyNeed) int { return cmp.Compare(x.need, y.need) })
+	b.needs = needs[:0]
+	for _, x := range needs {
+		if x.need > f {
+			return false
+		}
+		f += x.held
+	}
+	return true
+}
+
+// done marks s as grown for good (its body is read): it asks for nothing more.
+func (b *byteBudget) done(s *bodyShare) {
+	if s.held == s.claim {
+		return
+	}
+	b.mu.Lock()
+	s.claim = s.held
+	delete(b.growing, s)
+	b.serve()
+	b.mu.Unlock()
+}
+
+// release gives back what s holds and serves the waiting bodies.
+func (b *byteBudget) release(s *bodyShare) {
+	if s.held == 0 {
+		return
+	}
+	n := s.held
+	if s.held < s.claim {
+		b.mu.Lock()
+		delete(b.growing, s)
+		s.held = 0
 		b.free.Add(n)
+		b.serve()
+		b.mu.Unlock()
+		return
+	}
+	s.held = 0
+	b.free.Add(n)
+	if b.waiting.Load() > 0 {
+		b.mu.Lock()
+		b.serve()
+		b.mu.Unlock()
 	}
 }
 
-// errBusy: the body would take more memory than the server has left for
-// request bodies.
+// serve, with mu held, gives their bytes to the waiting bodies that the
+// rule lets through, in the order they came.
+func (b *byteBudget) serve() {
+	b.queue = slices.DeleteFunc(b.queue, func(w *budgetWaiter) bool {
+		if !b.grant(w.s, w.n) {
+			return false
+		}
+		close(w.ready)
+		b.waiting.Add(-1)
+		return true
+	})
+}
+
+// errBusy: the body waited MaxBufferedWait for memory without getting it.
 var errBusy = errors.New("request bodies use all of MaxBufferedBytes")
+
+// errOverBudget: the body is larger than MaxBufferedBytes.
+var errOverBudget = errors.New("body over MaxBufferedBytes")
 
 // NewHTTPS returns an HTTPS server for services.
 func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
@@ -181,7 +361,10 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 		cfg.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	if cfg.MaxBufferedBytes <= 0 {
-		cfg.MaxBufferedBytes = cfg.MaxBodyBytes
+		cfg.MaxBufferedBytes = cfg.MaxBodyBytes + 1 // a body's buffer holds one byte more, to see its end
+	}
+	if cfg.MaxBufferedWait <= 0 {
+		cfg.MaxBufferedWait = 60 * time.Second
 	}
 	if cfg.BodyReadTimeout <= 0 {
 		cfg.BodyReadTimeout = 30 * time.Second
@@ -191,7 +374,8 @@ func NewHTTPS(cfg HTTPSConfig, services ...*Service) *HTTPS {
 	}
 	h := &HTTPS{cfg: cfg, log: cfg.Logger, routes: make(map[string]*Service), chains: newChainCache(),
 		tel:   newServerTelemetry(diracrpc.HTTPS, cfg.MeterProvider, cfg.TracerProvider),
-		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes)}
+		calls: make(chan struct{}, cfg.MaxConcurrentCalls), budget: newByteBudget(cfg.MaxBufferedBytes),
+		stop: make(chan struct{})}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -292,13 +476,16 @@ func (h *HTTPS) Shutdown(ctx context.Context) error {
 	})
 	err := <-done
 	if err != nil {
-		h.srv.Close()
+		h.Close()
 	}
 	return err
 }
 
 // Close stops the server at once.
-func (h *HTTPS) Close() error { return h.srv.Close() }
+func (h *HTTPS) Close() error {
+	h.stopOnce.Do(func() { close(h.stop) })
+	return h.srv.Close()
+}
 
 // tornadoPage is the body of Tornado's error pages.
 func tornadoPage(code int) string {
@@ -360,14 +547,19 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { <-h.calls }()
 	pc := peerCacheOf(r.Context()) // nil when mounted in another server
-	body, held, err := h.readBody(w, r, pc != nil)
-	defer h.budget.give(held)
+	var share bodyShare
+	body, err := h.readBody(w, r, pc != nil, &share)
 	if errors.Is(err, errBusy) {
-		h.log.InfoContext(r.Context(), "diracrpc https: busy", "remote", r.RemoteAddr, "err", err)
+		h.budget.release(&share)
+		h.log.WarnContext(r.Context(), "diracrpc https: busy", "remote", r.RemoteAddr, "err", err)
+		if !h.drainBody(w, r) {
+			w.Header().Set("Connection", "close")
+		}
 		w.Header().Set("Retry-After", "1")
 		writePage(w, http.StatusServiceUnavailable)
 		return
 	}
+	defer h.budget.release(&share)
 	if err != nil {
 		h.log.InfoContext(r.Context(), "diracrpc https: bad request body", "remote", r.RemoteAddr, "err", err)
 		badRequest(w)
@@ -379,8 +571,10 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadRequest)
 		return
 	}
+	// The name the client asked for: the service's own or an alias.
+	name := r.URL.Path[1:]
 	if h.tel != nil {
-		ctx, sc := h.tel.start(r.Context(), svc.Name, method, localAddr(r), r.RemoteAddr)
+		ctx, sc := h.tel.start(r.Context(), name, method, localAddr(r), r.RemoteAddr)
 		defer sc.end()
 		r, w = r.WithContext(ctx), &telemetryWriter{ResponseWriter: w, sc: sc}
 	}
@@ -394,7 +588,7 @@ func (h *HTTPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	req := &Request{Service: svc.Name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
+	req := &Request{Service: name, Method: method, Protocol: diracrpc.HTTPS, RemoteAddr: r.RemoteAddr}
 	if isXfer {
 		req.Method = xfer.AuthPath()
 	}
@@ -548,10 +742,11 @@ func headerValue(h http.Header, key string) string {
 // readBody reads the request body within the limit, gunzipping it when the
 // client compressed it. The buffer grows with the bytes that actually arrive
 // (a declared Content-Length reserves at most the first chunk, bodyChunk),
-// each growth taken from the server's byte budget; held is what the caller
-// must give back. own: the request came through this HTTPS server's own
-// http.Server (not mounted in another).
-func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool) (body []byte, held int64, err error) {
+// each growth taken from the server's byte budget into share, waiting for
+// it if need be (see byteBudget); the caller must release share. own: the
+// request came through this HTTPS server's own http.Server (not mounted in
+// another).
+func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool, share *bodyShare) (body []byte, err error) {
 	// Each read must make progress within BodyReadTimeout; to save a timer
 	// update per read, the deadline is moved on only once an eighth of it
 	// has passed, so a stalled client is cut off after 7/8 to 8/8 of it.
@@ -568,18 +763,32 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool) (body
 	rc := http.NewResponseController(w)
 	var armed time.Time
 	deadlines := true
-	if !own || h.srv.ReadTimeout == 0 {
+	arm := func() {
 		armed = time.Now()
 		deadlines = rc.SetReadDeadline(armed.Add(h.cfg.BodyReadTimeout)) == nil
 	}
+	if !own || h.srv.ReadTimeout == 0 {
+		arm()
+	}
+	// take adds n bytes to share; a wait for them restarts the read
+	// deadline, which it may have outlasted.
+	take := func(n int64) error {
+		waited, err := h.budget.grow(r.Context(), h.stop, share, n, h.cfg.MaxBufferedWait)
+		if waited && err == nil {
+			arm()
+		}
+		return err
+	}
 	limit := h.cfg.MaxBodyBytes
-	// The buffer never grows beyond limit+1 bytes, which bounds the reads;
-	// behind gzip the compressed bytes need their own bound.
+	// The buffer never grows beyond limit+1 bytes (or a declared length
+	// and its end), which bounds the reads; behind gzip the compressed
+	// bytes need their own bound.
+	share.claim = min(limit+1, h.budget.total)
 	var src io.Reader = r.Body
 	if strings.EqualFold(headerValue(r.Header, "Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(io.LimitReader(r.Body, limit+1))
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		defer zr.Close()
 		defer func() {
@@ -588,24 +797,28 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool) (body
 			}
 		}()
 		src = io.LimitReader(zr, limit+1)
-	} else if n := r.ContentLength; n >= 0 && n < bodyChunk {
-		// Room for the body and its end: no second read into a new chunk.
-		if !h.budget.take(n + 1) {
-			return nil, 0, errBusy
+	} else if n := r.ContentLength; n >= 0 {
+		share.claim = n + 1 // the body and its end
+		if n < bodyChunk {
+			// Room for all of it: no second read into a new chunk.
+			if err := take(n + 1); err != nil {
+				return nil, err
+			}
+			body = make([]byte, 0, n+1)
 		}
-		held, body = n+1, make([]byte, 0, n+1)
 	}
 	for {
 		if len(body) == cap(body) {
 			grow := int64(max(cap(body)/2, bodyChunk))
-			grow = min(grow, limit+1-int64(cap(body)))
+			grow = min(grow, share.claim-int64(cap(body)))
 			if grow <= 0 {
-				return nil, held, fmt.Errorf("body over %d bytes", limit)
+				return nil, fmt.Errorf("body over %d bytes", limit)
 			}
-			if !h.budget.take(grow) {
-				return nil, held, errBusy
+			if need := int64(cap(body)) + grow - share.held; need > 0 {
+				if err := take(need); err != nil {
+					return nil, err
+				}
 			}
-			held += grow
 			body = slices.Grow(body, int(grow))
 		}
 		if deadlines && len(body) > 0 {
@@ -620,13 +833,42 @@ func (h *HTTPS) readBody(w http.ResponseWriter, r *http.Request, own bool) (body
 			break
 		}
 		if rerr != nil {
-			return nil, held, rerr
+			return nil, rerr
 		}
 	}
+	h.budget.done(share)
 	if int64(len(body)) > limit {
-		return nil, held, fmt.Errorf("body over %d bytes", limit)
+		return nil, fmt.Errorf("body over %d bytes", limit)
 	}
-	return body, held, nil
+	return body, nil
+}
+
+// drainBody reads and drops the rest of a body that will not be served, at
+// most MaxBodyBytes, each piece within BodyReadTimeout, so that a client
+// still sending it reads the answer: DIRAC's client (requests) reads it only
+// once it has sent the whole body, and sees a broken connection when the
+// server answers and closes before. It reports whether the body ended.
+func (h *HTTPS) drainBody(w http.ResponseWriter, r *http.Request) bool {
+	rc := http.NewResponseController(w)
+	bp := bufpool.Get(32 << 10)
+	buf := (*bp)[:cap(*bp)]
+	defer bufpool.Release(bp, buf)
+	left := h.cfg.MaxBodyBytes + 1
+	for left > 0 {
+		if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		n, err := r.Body.Read(buf[:min(int64(len(buf)), left)])
+		left -= int64(n)
+		if err == io.EOF {
+			_ = rc.SetReadDeadline(time.Time{})
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // bodyChunk is the first (and smallest) growth of a request body buffer.

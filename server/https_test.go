@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/frame"
 	"github.com/diracgo/diracrpc/internal/testkit/captures"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
@@ -441,4 +442,68 @@ func TestHTTPSBodyTimeoutDoesNotCutLongCalls(t *testing.T) {
 	require.NoError(t, zw.Close())
 	a = e.post(t, e.proxy, "/Framework/Long", zb.String(), "Content-Encoding", "gzip")
 	assert.Equal(t, `{"OK": true, "Value": "done"}`, string(a.body))
+}
+
+// TestPingNameUnderAlias: Tornado serves each configured instance as a
+// handler of its own name, so ping over HTTPS reports the name the call
+// reached (an alias included), and so does Request.Service; DISET's ping
+// reports the service's own name whatever valid name the client used, as
+// DIRAC's does.
+func TestPingNameUnderAlias(t *testing.T) {
+	svc := server.NewService("Framework/GoTest")
+	svc.Aliases = []string{"Framework/TornadoGoTest"}
+	svc.DefaultAuth = []string{"all"}
+	svc.HandleFunc("asked", func(_ context.Context, r *server.Request) (any, error) { return r.Service, nil })
+	e := startHTTPS(t, server.HTTPSConfig{}, svc)
+	pingName := func(body []byte) any {
+		t.Helper()
+		v, err := jencode.Decode(body)
+		require.NoError(t, err)
+		val, ok := v.(*value.Dict).Get("Value")
+		require.True(t, ok, "%s", body)
+		name, _ := val.(*value.Dict).Get("name")
+		return name
+	}
+	for _, path := range []string{"Framework/GoTest", "Framework/TornadoGoTest"} {
+		a := e.post(t, e.proxy, "/"+path, "method=ping")
+		require.Equal(t, http.StatusOK, a.code)
+		assert.Equal(t, path, pingName(a.body), "HTTPS ping reached under %s", path)
+		a = e.post(t, e.proxy, "/"+path, "method=asked")
+		assert.Equal(t, `{"OK": true, "Value": "`+path+`"}`, string(a.body))
+	}
+
+	d := server.NewDISET(svc, server.DISETConfig{Logger: quiet})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = d.Serve(l) }()
+	t.Cleanup(func() { d.Close() })
+	nc, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+	require.NoError(t, err)
+	defer nc.Close()
+	require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+	fr := frame.NewReader(nc)
+	for _, f := range []string{
+		`{"OK": true, "Value": [["Framework/TornadoGoTest", "Test", "unknown"], ["RPC", "ping"], "", "9.0.0"]}`,
+		`{"OK": true, "Value": []}`,
+	} {
+		_, err = nc.Write(frame.Append(nil, []byte(f), false))
+		require.NoError(t, err)
+		p, _, err := fr.Next(0)
+		require.NoError(t, err)
+		if strings.Contains(f, "ping") {
+			require.Equal(t, `{"OK": true, "Value": null}`, string(p))
+			continue
+		}
+		assert.Equal(t, "Framework/GoTest", pingName(p), "DISET ping reached under the alias")
+	}
+}
+
+// TestHTTPSExtraArguments: a built-in called with arguments it does not
+// take gets Tornado's 500, as a raising handler does.
+func TestHTTPSExtraArguments(t *testing.T) {
+	e := startHTTPS(t, server.HTTPSConfig{})
+	for _, body := range []string{"method=ping&args=%5B1%5D", "method=whoami&args=%5B1%2C+2%5D", "method=echo&args=%5B%22a%22%2C+%22b%22%5D"} {
+		assert.Equal(t, http.StatusInternalServerError, e.post(t, e.proxy, "/"+oracleName, body).code, body)
+	}
+	assert.Equal(t, http.StatusOK, e.post(t, e.proxy, "/"+oracleName, "method=ping&args=%5B%5D").code)
 }

@@ -51,11 +51,24 @@ type Method struct {
 	Types []Type
 	// MinArgs requires at least this many arguments (in addition to Types).
 	MinArgs int
+	// MaxArgs is the most arguments the method takes, as a Python method's
+	// parameters bound them (Types does not: DIRAC's types_ check leading
+	// arguments only, also of methods taking *args). A call with more fails
+	// as the Python call would, with its TypeError text ("export_add() takes
+	// 3 positional arguments but 4 were given", self counted), answered as a
+	// handler's failure: S_ERROR("Server error while serving <m>: ...") on
+	// DISET, a 500 page on HTTPS. 0: no maximum, the handler gets every
+	// argument; NoArgs: the method takes none. The built-in ping and whoami
+	// take none, echo one, as DIRAC's export functions.
+	MaxArgs int
 	// Delegate asks DISET callers to delegate a proxy (PROTOCOL.md §4.12)
 	// before the call, given to the handler as Request.Delegated. HTTPS has
 	// no delegation: there Request.Delegated stays nil.
 	Delegate bool
 }
+
+// NoArgs is Method.MaxArgs for a method that takes no argument.
+const NoArgs = -1
 
 // Service is one DIRAC service ("System/Component") and its methods. Fill it,
 // then call Handle for each method; do not change it once it serves calls.
@@ -63,7 +76,9 @@ type Service struct {
 	// Name is "System/Component"; DISET clients must send exactly this.
 	Name string
 	// Aliases are further names the service answers to (DIRAC: the module
-	// name next to the load name).
+	// name next to the load name). A call reached over HTTPS under an alias
+	// has it as Request.Service, and ping reports it, as Tornado does for
+	// each instance it serves; DISET's ping reports Name, as DIRAC's does.
 	Aliases []string
 	// Version is reported by ping. Default DefaultVersion.
 	Version string
@@ -314,6 +329,10 @@ func (s *Service) invoke(ctx context.Context, req *Request) (o outcome) {
 	}
 	if msg := checkArgs(req.Method, m, req.Args); msg != "" {
 		return outcome{kind: notRun, result: errDict(msg)}
+	}
+	if msg := tooManyArgs(req.Method, m, len(req.Args)); msg != "" {
+		// DIRAC's call of the export function raises: a handler's failure.
+		return s.run(ctx, req, func(context.Context) (any, error) { return nil, errors.New(msg) })
 	}
 	return s.run(ctx, req, func(ctx context.Context) (any, error) { return m.Func(ctx, req) })
 }

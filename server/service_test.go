@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,4 +284,46 @@ func TestInvokeOutcomes(t *testing.T) {
 		assert.True(t, value.Equal(tc.result, o.result), "%s: got %v", tc.method, o.result.Entries())
 	}
 	assert.Equal(t, 4, ran, "calls that reached a handler")
+}
+
+// TestMaxArgs: a call with more arguments than the method takes fails as
+// DIRAC's call of the export function raises (Python's TypeError text, the
+// handler never runs); without MaxArgs every argument reaches the handler.
+func TestMaxArgs(t *testing.T) {
+	svc := &Service{Name: "S/C", DefaultAuth: []string{"all"}, Logger: quiet}
+	var runs atomic.Int64
+	count := func(_ context.Context, r *Request) (any, error) { runs.Add(1); return int64(len(r.Args)), nil }
+	svc.Handle("add", Method{Types: []Type{TypeInt, TypeInt}, MaxArgs: 2, Func: count})
+	svc.Handle("opt", Method{MinArgs: 1, MaxArgs: 2, Func: count})
+	svc.Handle("now", Method{Types: []Type{}, MaxArgs: NoArgs, Func: count})
+	svc.Handle("many", Method{Types: []Type{}, Func: count})
+	call := func(m string, args ...any) *value.Dict {
+		return svc.Dispatch(context.Background(), &Request{Method: m, Args: args})
+	}
+	eq := func(want, got *value.Dict) {
+		t.Helper()
+		assert.True(t, value.Equal(want, got), "got %v", got.Entries())
+	}
+	raised := func(m, msg string) *value.Dict { return errDict("Server error while serving " + m + ": " + msg) }
+
+	eq(raised("add", "export_add() takes 3 positional arguments but 4 were given"), call("add", int64(2), int64(3), int64(4)))
+	eq(raised("opt", "export_opt() takes from 2 to 3 positional arguments but 4 were given"), call("opt", 1, 2, 3))
+	eq(raised("now", "export_now() takes 1 positional argument but 2 were given"), call("now", 1))
+	eq(raised("ping", "RequestHandler.export_ping() takes 1 positional argument but 2 were given"), call("ping", int64(1)))
+	eq(raised("whoami", "RequestHandler.export_whoami() takes 1 positional argument but 3 were given"), call("whoami", int64(1), int64(2)))
+	eq(raised("echo", "RequestHandler.export_echo() takes 1 positional argument but 2 were given"), call("echo", "a", "b"))
+	// Types are checked first, as DIRAC does before calling.
+	eq(errDict("Type mismatch in parameter 0 (starting with param 0) Received <class 'str'>, expected <class 'int'>"),
+		call("add", "2", int64(3), int64(4)))
+	assert.Zero(t, runs.Load(), "the handler never runs")
+
+	eq(diracrpc.OK(int64(2)), call("add", int64(2), int64(3)))
+	eq(diracrpc.OK(int64(1)), call("opt", 1))
+	eq(diracrpc.OK(int64(0)), call("now"))
+	eq(diracrpc.OK(int64(5)), call("many", 1, 2, 3, 4, 5))
+	eq(diracrpc.OK("a"), call("echo", "a"))
+
+	// A failure, as a raising handler: HTTPS answers it with a 500.
+	o := svc.invoke(context.Background(), &Request{Method: "ping", Args: []any{int64(1)}})
+	assert.Equal(t, failed, o.kind)
 }

@@ -142,3 +142,34 @@ func checkArgs(method string, m *Method, args []any) string {
 	}
 	return ""
 }
+
+// tooManyArgs is Python's TypeError text for a call of m with n arguments
+// when it takes fewer (Method.MaxArgs), "" when it does not. Arguments are
+// counted as Python counts them for a method, self included; DIRAC's
+// built-ins are named by their qualified name, echo a static method.
+func tooManyArgs(method string, m *Method, n int) string {
+	if m.MaxArgs == 0 || n <= max(m.MaxArgs, 0) {
+		return ""
+	}
+	fn, self := "export_"+method+"()", 1
+	if b, ok := builtins[method]; ok && b == m {
+		fn = "RequestHandler." + fn
+		if method == "echo" {
+			self = 0
+		}
+	}
+	most := max(m.MaxArgs, 0) + self
+	least := min(max(len(m.Types), m.MinArgs)+self, most)
+	takes := strconv.Itoa(most) + " positional argument"
+	if least < most {
+		takes = "from " + strconv.Itoa(least) + " to " + strconv.Itoa(most) + " positional argument"
+	}
+	if least < most || most != 1 {
+		takes += "s"
+	}
+	given := " were given"
+	if n+self == 1 {
+		given = " was given"
+	}
+	return fn + " takes " + takes + " but " + strconv.Itoa(n+self) + given
+}

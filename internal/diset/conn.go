@@ -7,6 +7,7 @@ package diset
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,6 +50,10 @@ func decode(data []byte, share bool) (any, Encoding, error) {
 	return v, enc, nil
 }
 
+// ErrEncode marks a value Send could not encode (a type the encoding
+// refuses, a frame too large): the sender's fault, not the peer's.
+var ErrEncode = errors.New("diset: encode")
+
 // Conn carries DISET frames over one connection. It is used by one goroutine
 // at a time (DISET never pipelines).
 type Conn struct {
@@ -83,7 +88,7 @@ func (c *Conn) Send(v any) error {
 	buf, pieces, err := mixed.AppendMarshalBuffers(append(*bp, make([]byte, frame.HeaderRoom)...), v, c.enc, bufpool.LongString)
 	switch {
 	case err != nil:
-		err = fmt.Errorf("diset: encode: %w", err)
+		err = fmt.Errorf("%w: %w", ErrEncode, err)
 	case pieces == nil:
 		err = c.SendEncoded(buf, false) // the connection does not keep buf (io.Writer's rule)
 	default:
@@ -102,7 +107,7 @@ func (c *Conn) sendPieces(pieces net.Buffers) error {
 	}
 	head, err := frame.SealLength(pieces[0], n, false)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrEncode, err)
 	}
 	pieces[0] = head
 	_, err = pieces.WriteTo(c.nc)
@@ -114,7 +119,7 @@ func (c *Conn) sendPieces(pieces net.Buffers) error {
 func (c *Conn) SendEncoded(buf []byte, keepAlive bool) error {
 	f, err := frame.Seal(buf, keepAlive)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrEncode, err)
 	}
 	_, err = c.nc.Write(f)
 	return err
