@@ -190,3 +190,34 @@ func TestUploadAcceptedNotRetried(t *testing.T) {
 	assert.True(t, diracrpc.Reached(err))
 	assert.Equal(t, int64(1), f.conns.Load())
 }
+
+// TestUnencodableValueIsTheCallersError: a value that cannot be encoded is
+// the caller's mistake, as over HTTPS: CodeUnknown, not reached, never tried
+// again and never counted against the server's breaker. A transfer finds it
+// before connecting.
+func TestUnencodableValueIsTheCallersError(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {})
+	c, err := disetclient.New([]string{f.url, f.url}, diracrpc.Options{BackoffMin: time.Millisecond,
+		Breaker: diracrpc.BreakerSettings{ConsecutiveFailures: 1}}, disetclient.Options{})
+	require.NoError(t, err)
+	for range 3 {
+		_, err = c.Receive(ctxT(t), make(chan int), &bytes.Buffer{})
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeUnknown, diracrpc.CodeOf(err), "%v", err)
+		assert.False(t, diracrpc.Reached(err))
+		assert.NotErrorIs(t, err, diracrpc.ErrNoURL, "not tried again")
+		assert.ErrorContains(t, err, "cannot encode chan int")
+	}
+	assert.Zero(t, f.conns.Load(), "found before connecting")
+	for range 3 {
+		_, err = c.Call(ctxT(t), "ping", make(chan int))
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeUnknown, diracrpc.CodeOf(err), "%v", err)
+		assert.False(t, diracrpc.Reached(err))
+		assert.NotErrorIs(t, err, diracrpc.ErrNoURL, "not tried again")
+	}
+	// The breaker (open after one failure) is still closed.
+	res, err := c.Call(ctxT(t), "ping")
+	require.NoError(t, err)
+	assert.Equal(t, "Accepted", res.Value)
+}
