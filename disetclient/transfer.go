@@ -32,7 +32,9 @@ func (t *transport) Transfer(ctx context.Context, a *diracrpc.Attempt) (*diracrp
 		return nil, err
 	}
 	defer raw.Close()
-	o := filetransfer.Options{NoCheckSum: x.NoCheckSum, Accepted: x.Accept}
+	// Each wait for the server gets the client's timeout, as a call's does
+	// (DIRAC's TransferClient: 600 s), not filetransfer's default.
+	o := filetransfer.Options{NoCheckSum: x.NoCheckSum, Accepted: x.Accept, IdleTimeout: t.cfg.Timeout}
 	src := &recorder{r: x.Reader}
 	dst := &recorder{w: x.Writer}
 	var v any
