@@ -287,7 +287,7 @@ func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string
 		return nil, classify(ctx, a.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, bodyExcerpt))
+		excerpt, _ := readAnswer(resp, bodyExcerpt, true) // inflated, as a call's
 		resp.Body.Close()
 		return nil, statusFailure(resp, a.URL, method, excerpt)
 	}
