@@ -289,3 +289,25 @@ func bothProtocols(t *testing.T, h *testharness.Harness, f func(t *testing.T, p 
 		})
 	}
 }
+
+// TestCancelledBeforeSendingIsNotReached: with a context cancelled before
+// the call, nothing is sent: not reached, over both protocols, for calls
+// and transfers alike.
+func TestCancelledBeforeSendingIsNotReached(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	bothProtocols(t, h, func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client) {
+		ctx, cancel := context.WithCancel(xferCtx(t))
+		cancel()
+		_, err := c.Call(ctx, "ping")
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "call: %v", err)
+		assert.False(t, diracrpc.Reached(err), "call: %v", err)
+		_, err = c.Receive(ctx, "gen:10", io.Discard)
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "receive: %v", err)
+		assert.False(t, diracrpc.Reached(err), "receive: %v", err)
+		_, err = c.Send(ctx, string(p)+"-never", bytes.NewReader([]byte("data")))
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "send: %v", err)
+		assert.False(t, diracrpc.Reached(err), "send: %v", err)
+		_, stored := h.Store.Stored(string(p) + "-never")
+		assert.False(t, stored)
+	})
+}
