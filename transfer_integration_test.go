@@ -61,11 +61,12 @@ func TestTransferBothProtocols(t *testing.T) {
 		for _, n := range []int64{0, 1024, 3 << 20} {
 			id := fmt.Sprintf("%s-up-%d", p, n)
 			data := genBytes(n)
-			var moved int64
+			moved, calls := int64(-1), 0
 			res, err := c.Send(ctx, id, bytes.NewReader(data), diracrpc.WithToken("tok"),
-				diracrpc.WithProgress(func(done, total int64) { moved = done; assert.Equal(t, n, total) }))
+				diracrpc.WithProgress(func(done, total int64) { moved = done; calls++; assert.Equal(t, n, total) }))
 			require.NoError(t, err, "size %d", n)
 			assert.Equal(t, n, moved)
+			assert.Positive(t, calls, "progress is told, also of no data")
 			var info struct {
 				Size         int64  `dirac:"size"`
 				MD5          string `dirac:"md5"`
@@ -83,9 +84,12 @@ func TestTransferBothProtocols(t *testing.T) {
 			assert.True(t, bytes.Equal(data, stored))
 
 			var buf bytes.Buffer
-			_, err = c.Receive(ctx, id, &buf)
+			moved, calls = -1, 0
+			_, err = c.Receive(ctx, id, &buf, diracrpc.WithProgress(func(done, _ int64) { moved = done; calls++ }))
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(data, buf.Bytes()), "download of %d bytes", n)
+			assert.Equal(t, n, moved)
+			assert.Positive(t, calls, "progress is told, also of no data")
 		}
 		// A fileId that is a list (SandboxStore's [name, {assignTo}]).
 		var buf bytes.Buffer
