@@ -178,9 +178,10 @@ func WithToken(token string) TransferOption { return func(o *transferOptions) { 
 func WithSize(n int64) TransferOption { return func(o *transferOptions) { o.size = n } }
 
 // WithProgress calls f as data moves, with the bytes so far (read from the
-// Reader, written to the Writer) and the total (-1 when unknown). Calls
-// never overlap, but may come from a goroutine reading ahead: keep f short
-// and safe to call from another goroutine.
+// Reader, written to the Writer) and the total (-1 when unknown); a
+// transfer of no data calls it once, when done, with 0. Calls never
+// overlap, but may come from a goroutine reading ahead: keep f short and
+// safe to call from another goroutine.
 func WithProgress(f func(done, total int64)) TransferOption {
 	return func(o *transferOptions) { o.progress = f }
 }
@@ -308,6 +309,10 @@ func (c *Client) transfer(ctx context.Context, d Direction, fileID any, r io.Rea
 	}
 	if res.notModified {
 		return res, ErrNotModified
+	}
+	if x.progress != nil && x.moved == 0 && (d.Upload() || d.Download()) {
+		// No data moved, so no call came: one at the end shows completion.
+		x.progress(0, x.total)
 	}
 	return res, nil
 }

@@ -61,11 +61,12 @@ func TestTransferBothProtocols(t *testing.T) {
 		for _, n := range []int64{0, 1024, 3 << 20} {
 			id := fmt.Sprintf("%s-up-%d", p, n)
 			data := genBytes(n)
-			var moved int64
+			moved, calls := int64(-1), 0
 			res, err := c.Send(ctx, id, bytes.NewReader(data), diracrpc.WithToken("tok"),
-				diracrpc.WithProgress(func(done, total int64) { moved = done; assert.Equal(t, n, total) }))
+				diracrpc.WithProgress(func(done, total int64) { moved = done; calls++; assert.Equal(t, n, total) }))
 			require.NoError(t, err, "size %d", n)
 			assert.Equal(t, n, moved)
+			assert.Positive(t, calls, "progress is told, also of no data")
 			var info struct {
 				Size         int64  `dirac:"size"`
 				MD5          string `dirac:"md5"`
@@ -83,9 +84,12 @@ func TestTransferBothProtocols(t *testing.T) {
 			assert.True(t, bytes.Equal(data, stored))
 
 			var buf bytes.Buffer
-			_, err = c.Receive(ctx, id, &buf)
+			moved, calls = -1, 0
+			_, err = c.Receive(ctx, id, &buf, diracrpc.WithProgress(func(done, _ int64) { moved = done; calls++ }))
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(data, buf.Bytes()), "download of %d bytes", n)
+			assert.Equal(t, n, moved)
+			assert.Positive(t, calls, "progress is told, also of no data")
 		}
 		// A fileId that is a list (SandboxStore's [name, {assignTo}]).
 		var buf bytes.Buffer
@@ -288,4 +292,26 @@ func bothProtocols(t *testing.T, h *testharness.Harness, f func(t *testing.T, p 
 			f(t, p, c)
 		})
 	}
+}
+
+// TestCancelledBeforeSendingIsNotReached: with a context cancelled before
+// the call, nothing is sent: not reached, over both protocols, for calls
+// and transfers alike.
+func TestCancelledBeforeSendingIsNotReached(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	bothProtocols(t, h, func(t *testing.T, p diracrpc.Protocol, c *diracrpc.Client) {
+		ctx, cancel := context.WithCancel(xferCtx(t))
+		cancel()
+		_, err := c.Call(ctx, "ping")
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "call: %v", err)
+		assert.False(t, diracrpc.Reached(err), "call: %v", err)
+		_, err = c.Receive(ctx, "gen:10", io.Discard)
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "receive: %v", err)
+		assert.False(t, diracrpc.Reached(err), "receive: %v", err)
+		_, err = c.Send(ctx, string(p)+"-never", bytes.NewReader([]byte("data")))
+		assert.Equal(t, diracrpc.CodeCanceled, diracrpc.CodeOf(err), "send: %v", err)
+		assert.False(t, diracrpc.Reached(err), "send: %v", err)
+		_, stored := h.Store.Stored(string(p) + "-never")
+		assert.False(t, stored)
+	})
 }

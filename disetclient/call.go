@@ -183,6 +183,11 @@ func recvErr(payload []byte, err error) error {
 // connection that could not be made or broke. The arguments may have
 // reached the service from stageArguments on.
 func (t *transport) fail(ctx context.Context, url string, s stage, err error) error {
+	var ee *value.EncodeError
+	if errors.As(err, &ee) {
+		// Encoding fails before a byte of the frame is written.
+		return t.local(url, fmt.Errorf("%s: %w", s, err))
+	}
 	reached := s >= stageArguments
 	ctxErr := ctx.Err()
 	if d, ok := ctx.Deadline(); ok && ctxErr == nil && !time.Now().Before(d) {
@@ -211,6 +216,13 @@ func (t *transport) fail(ctx context.Context, url string, s stage, err error) er
 	}
 	return &diracrpc.TransportError{Protocol: t.protocolOf(url), URL: url, Code: code, Reached: reached,
 		Err: fmt.Errorf("%s: %w", s, err)}
+}
+
+// local is the caller's own mistake, found before it was sent (a value
+// that cannot be encoded): CodeUnknown, as httpsclient reports it, so that
+// it is neither tried again nor counted against the server's breaker.
+func (t *transport) local(url string, err error) error {
+	return &diracrpc.TransportError{Protocol: t.protocolOf(url), URL: url, Code: diracrpc.CodeUnknown, Err: err}
 }
 
 // isTLSFailure: the handshake failed here, or the server's alert refusing

@@ -21,13 +21,20 @@ var _ diracrpc.FileTransport = (*transport)(nil)
 func (t *transport) Transfer(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
 	x := a.Transfer
 	dir := filetransfer.Direction(x.Direction)
+	fi := filetransfer.FileInfo{Direction: dir, FileID: x.FileID, Token: x.Token, Size: x.Size}
+	// A file id that cannot be encoded is found before connecting: the
+	// server would only see a proposal and a closed connection.
+	if _, err := diset.Marshal(fi.Value(), t.opts.Encoding); err != nil {
+		return nil, t.local(a.URL, fmt.Errorf("file info: %w", err))
+	}
 	conn, raw, err := t.propose(ctx, a, dir.Action())
 	if err != nil {
 		return nil, err
 	}
 	defer raw.Close()
-	fi := filetransfer.FileInfo{Direction: dir, FileID: x.FileID, Token: x.Token, Size: x.Size}
-	o := filetransfer.Options{NoCheckSum: x.NoCheckSum, Accepted: x.Accept}
+	// Each wait for the server gets the client's timeout, as a call's does
+	// (DIRAC's TransferClient: 600 s), not filetransfer's default.
+	o := filetransfer.Options{NoCheckSum: x.NoCheckSum, Accepted: x.Accept, IdleTimeout: t.cfg.Timeout}
 	src := &recorder{r: x.Reader}
 	dst := &recorder{w: x.Writer}
 	var v any

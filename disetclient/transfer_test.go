@@ -2,9 +2,11 @@ package disetclient_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,4 +191,90 @@ func TestUploadAcceptedNotRetried(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, diracrpc.Reached(err))
 	assert.Equal(t, int64(1), f.conns.Load())
+}
+
+// TestUnencodableValueIsTheCallersError: a value that cannot be encoded is
+// the caller's mistake, as over HTTPS: CodeUnknown, not reached, never tried
+// again and never counted against the server's breaker. A transfer finds it
+// before connecting.
+func TestUnencodableValueIsTheCallersError(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {})
+	c, err := disetclient.New([]string{f.url, f.url}, diracrpc.Options{BackoffMin: time.Millisecond,
+		Breaker: diracrpc.BreakerSettings{ConsecutiveFailures: 1}}, disetclient.Options{})
+	require.NoError(t, err)
+	for range 3 {
+		_, err = c.Receive(ctxT(t), make(chan int), &bytes.Buffer{})
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeUnknown, diracrpc.CodeOf(err), "%v", err)
+		assert.False(t, diracrpc.Reached(err))
+		assert.NotErrorIs(t, err, diracrpc.ErrNoURL, "not tried again")
+		assert.ErrorContains(t, err, "cannot encode chan int")
+	}
+	assert.Zero(t, f.conns.Load(), "found before connecting")
+	for range 3 {
+		_, err = c.Call(ctxT(t), "ping", make(chan int))
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeUnknown, diracrpc.CodeOf(err), "%v", err)
+		assert.False(t, diracrpc.Reached(err))
+		assert.NotErrorIs(t, err, diracrpc.ErrNoURL, "not tried again")
+	}
+	// The breaker (open after one failure) is still closed.
+	res, err := c.Call(ctxT(t), "ping")
+	require.NoError(t, err)
+	assert.Equal(t, "Accepted", res.Value)
+}
+
+// deadlineConn records the deadlines set on a connection, as the time left
+// when set.
+type deadlineConn struct {
+	net.Conn
+	mu   sync.Mutex
+	left []time.Duration
+}
+
+func (c *deadlineConn) SetDeadline(d time.Time) error {
+	if !d.IsZero() {
+		c.mu.Lock()
+		c.left = append(c.left, time.Until(d))
+		c.mu.Unlock()
+	}
+	return c.Conn.SetDeadline(d)
+}
+
+// TestTransferWaitsGetTheTimeout: every wait of a transfer is bounded by
+// the client's timeout (Options.Timeout, DIRAC's rule), as a call's are.
+func TestTransferWaitsGetTheTimeout(t *testing.T) {
+	f := newFakeSender(t, func(c *diset.Conn) {
+		_ = c.Send(chunk([]byte("abc")))
+		_, _, _ = c.Recv(0)
+		_ = c.Send(diracrpc.OK([]any{false, md5of([]byte("abc"))}))
+		_ = c.Send(diracrpc.OK("done"))
+	})
+	for _, tc := range []struct {
+		set, want time.Duration
+	}{{0, diracrpc.DefaultTimeout}, {300 * time.Second, 300 * time.Second}, {time.Second, diracrpc.MinTimeout}} {
+		var conn *deadlineConn
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			conn = &deadlineConn{Conn: nc}
+			return conn, nil
+		}
+		c, err := disetclient.New([]string{f.url}, diracrpc.Options{Timeout: tc.set}, disetclient.Options{DialContext: dial})
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		_, err = c.Receive(ctxT(t), "file", &buf)
+		require.NoError(t, err)
+		require.Equal(t, "abc", buf.String())
+		require.NotNil(t, conn)
+		conn.mu.Lock()
+		// The proposal's deadline is the test context's; then one per frame.
+		assert.Greater(t, len(conn.left), 3)
+		for _, left := range conn.left[1:] {
+			assert.InDelta(t, tc.want.Seconds(), left.Seconds(), 5, "Timeout %v: a wait of %v", tc.set, left)
+		}
+		conn.mu.Unlock()
+	}
 }

@@ -146,16 +146,16 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, local(a.URL, err)
 	}
 	resp, err := tg.srv.retry.Do(&st.req)
-	if err == nil && ctx.Err() != nil {
+	if err != nil {
+		return nil, notSent(classify(ctx, a.URL, err), &st.sent)
+	}
+	if ctx.Err() != nil {
 		// The call was given up while its answer came. net/http closes the
 		// connection then, and may still hand over an answer it read while
 		// closing: often the server's reaction to that very close (a handler
 		// unblocked by it). The call ends with the context, as promised.
 		resp.Body.Close()
-		err = ctx.Err()
-	}
-	if err != nil {
-		return nil, classify(ctx, a.URL, err)
+		return nil, classify(ctx, a.URL, ctx.Err())
 	}
 	drained := false
 	defer func() {

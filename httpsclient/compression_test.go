@@ -136,3 +136,17 @@ func TestCompressedSizeIsAHint(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gzip")
 }
+
+// TestCompressedTransferFailures: a transfer's error page comes inflated
+// into the error, as a call's.
+func TestCompressedTransferFailures(t *testing.T) {
+	e := newEnv(t)
+	url, _ := gzipServer(t, e, http.StatusNotFound, "<html>no such page</html>")
+	c := e.client(t, url, diracrpc.Options{Attempts: 1})
+	_, err := c.Receive(ctxT(t), "file", io.Discard)
+	require.ErrorIs(t, err, diracrpc.ErrNotFound)
+	assert.Contains(t, err.Error(), "<html>no such page</html>")
+	_, err = c.Send(ctxT(t), "file", strings.NewReader("data"))
+	require.ErrorIs(t, err, diracrpc.ErrNotFound)
+	assert.Contains(t, err.Error(), "<html>no such page</html>")
+}

@@ -3,9 +3,11 @@ package httpsclient
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -25,8 +27,10 @@ type attemptState struct {
 
 	req     retryablehttp.Request
 	form    []byte
-	body    bytes.Reader
+	body    formBody
 	readers int
+	// sent: net/http began reading the form (see sentBody).
+	sent atomic.Bool
 }
 
 type attemptKey struct{}
@@ -47,10 +51,58 @@ func (st *attemptState) Value(key any) any {
 func (st *attemptState) reader() (io.Reader, error) {
 	st.readers++
 	if st.readers > 2 {
-		return bytes.NewReader(st.form), nil
+		b := &formBody{sent: &st.sent}
+		b.Reset(st.form)
+		return b, nil
 	}
+	st.body.sent = &st.sent
 	st.body.Reset(st.form)
 	return &st.body, nil
+}
+
+// formBody is a call's form as net/http reads it, marking sent at the
+// first read (see sentBody). It keeps bytes.Reader's Len, by which
+// go-retryablehttp sets the Content-Length, and WriteTo.
+type formBody struct {
+	bytes.Reader
+	sent *atomic.Bool
+}
+
+func (b *formBody) Read(p []byte) (int, error) {
+	b.sent.Store(true)
+	return b.Reader.Read(p)
+}
+
+func (b *formBody) WriteTo(w io.Writer) (int64, error) {
+	b.sent.Store(true)
+	return b.Reader.WriteTo(w)
+}
+
+// sentBody is a transfer's request body, marking sent at the first read.
+// Until net/http reads a request's body nothing of it can have reached
+// the service (DIRAC's servers read the whole form before running
+// anything), whatever the error: a context that ended before or while
+// connecting.
+type sentBody struct {
+	io.ReadCloser
+	sent *atomic.Bool
+}
+
+func (b sentBody) Read(p []byte) (int, error) {
+	b.sent.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+// notSent marks a failure of a request whose body was never read as not
+// having reached the service.
+func notSent(err error, sent *atomic.Bool) error {
+	var te *diracrpc.TransportError
+	if sent.Load() || !errors.As(err, &te) || !te.Reached {
+		return err
+	}
+	cp := *te
+	cp.Reached = false
+	return &cp
 }
 
 // backoff is the go-retryablehttp Backoff hook: the wait checkRetry chose

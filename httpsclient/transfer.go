@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/jencode"
@@ -282,12 +283,20 @@ func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string
 	}
 	req.ContentLength = n
 	req.Header = h
+	var sent atomic.Bool
+	req.Body = sentBody{req.Body, &sent}
+	if getBody := req.GetBody; getBody != nil { // a download's form: net/http may send it again
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, err := getBody()
+			return sentBody{b, &sent}, err
+		}
+	}
 	resp, err := tg.srv.client.Do(req)
 	if err != nil {
-		return nil, classify(ctx, a.URL, err)
+		return nil, notSent(classify(ctx, a.URL, err), &sent)
 	}
 	if resp.StatusCode != http.StatusOK {
-		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, bodyExcerpt))
+		excerpt, _ := readAnswer(resp, bodyExcerpt, true) // inflated, as a call's
 		resp.Body.Close()
 		return nil, statusFailure(resp, a.URL, method, excerpt)
 	}
@@ -296,13 +305,14 @@ func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string
 
 // unreached marks a download's failure before any data as not having
 // reached the service, as over DISET: a download is a read, and until data
-// flowed trying again is safe (after data, the client's rule applies).
-// An answer of the service (an S_ERROR, a 5xx) keeps its mark.
+// flowed trying again is safe (after data, the client's rule applies); a
+// download the caller cancelled before data is not reached either. An
+// answer of the service (an S_ERROR, a 5xx) keeps its mark.
 func unreached(err error) error {
 	var te *diracrpc.TransportError
 	if errors.As(err, &te) && te.Reached {
 		switch te.Code {
-		case diracrpc.CodeUnreachable, diracrpc.CodeTimeout:
+		case diracrpc.CodeUnreachable, diracrpc.CodeTimeout, diracrpc.CodeCanceled:
 			cp := *te
 			cp.Reached = false
 			return &cp

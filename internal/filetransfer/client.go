@@ -85,14 +85,18 @@ func Upload(ctx context.Context, f Frames, fi FileInfo, src io.Reader, o Options
 		_ = s.Fail("Transfer cancelled by the client")
 		_, _ = finalAfterAbort(ctx, f, o)
 		return nil, fmt.Errorf("filetransfer: upload: %w", context.Cause(ctx))
-	case !s.Done():
-		// src failed: tell the server, then read its answer.
-		_ = s.Fail("Error while sending file: " + rerr.Error())
-		_, _ = Final(ctx, f, o)
-		return nil, fmt.Errorf("filetransfer: upload: reading the data: %w", rerr)
+	case s.Done():
+		// The server stopped the data phase: its final result tells why.
+		return finalOr(ctx, f, o, rerr)
+	case s.Err() != nil:
+		// A frame failed (network, idle timeout): nothing more can be said
+		// on this connection.
+		return nil, fmt.Errorf("filetransfer: upload: the connection failed: %w", rerr)
 	}
-	// The server stopped the data phase: its final result tells why.
-	return finalOr(ctx, f, o, rerr)
+	// src failed: tell the server, then read its answer.
+	_ = s.Fail("Error while sending file: " + rerr.Error())
+	_, _ = Final(ctx, f, o)
+	return nil, fmt.Errorf("filetransfer: upload: the caller's reader failed: %w", rerr)
 }
 
 // finalOr reads the final result after the peer ended the data phase early
@@ -142,13 +146,22 @@ func Download(ctx context.Context, f Frames, fi FileInfo, dst io.Writer, o Optio
 		_ = r.Abort()
 		_, _ = finalAfterAbort(ctx, f, o)
 		return nil, fmt.Errorf("filetransfer: download: %w", context.Cause(ctx))
-	case !r.Done():
-		// dst failed.
+	case r.Done():
+		return finalOr(ctx, f, o, err)
+	case r.l.rbroken || r.l.wbroken:
+		// A frame failed (network, idle timeout): nothing more can be said
+		// on this connection.
+		return nil, fmt.Errorf("filetransfer: download: the connection failed: %w", err)
+	case r.Err() != nil:
+		// An invalid frame: stop the server's sender as below.
 		_ = r.Abort()
 		_, _ = Final(ctx, f, o)
-		return nil, fmt.Errorf("filetransfer: download: writing the data: %w", err)
+		return nil, fmt.Errorf("filetransfer: download: %w", err)
 	}
-	return finalOr(ctx, f, o, err)
+	// dst failed: stop the server's sender, then read its answer.
+	_ = r.Abort()
+	_, _ = Final(ctx, f, o)
+	return nil, fmt.Errorf("filetransfer: download: the caller's writer failed: %w", err)
 }
 
 // List runs a ListBulk transfer: file info, then the final result (the

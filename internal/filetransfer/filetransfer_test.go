@@ -275,3 +275,87 @@ func TestFileInfo(t *testing.T) {
 	assert.Equal(t, "toClient", ToClient.HandlerName())
 	assert.True(t, NoCheckSum("x NoCheckSum y"))
 }
+
+type failingIO struct{ err error }
+
+func (f failingIO) Read([]byte) (int, error)  { return 0, f.err }
+func (f failingIO) Write([]byte) (int, error) { return 0, f.err }
+
+// TestClientFailuresSayWhichSide: a failed connection and a failed reader
+// or writer of the caller are told apart; only the latter is told to a
+// server that can still hear it.
+func TestClientFailuresSayWhichSide(t *testing.T) {
+	ctx := testCtx(t)
+	accept := func(a *diset.Conn) {
+		_, _, _ = a.Recv(0)
+		_ = a.Send(okFrame(Accepted))
+	}
+	down := FileInfo{Direction: ToClient, FileID: "f"}
+	up := FileInfo{Direction: FromClient, FileID: "f", Size: 3 * ChunkSize}
+
+	// The server dies mid-download.
+	a, b := pipe(t, diset.JSON)
+	go func() {
+		accept(a)
+		_ = a.Send(okFrame([]any{true, []byte("abc")}))
+		_, _, _ = a.Recv(0)
+		a.Close()
+	}()
+	_, err := Download(ctx, b, down, io.Discard, Options{})
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.ErrorContains(t, err, "download: the connection failed")
+
+	// The server goes quiet.
+	a, b = pipe(t, diset.JSON)
+	go accept(a)
+	_, err = Download(ctx, b, down, io.Discard, Options{IdleTimeout: 50 * time.Millisecond})
+	require.ErrorIs(t, err, ErrIdle)
+	assert.ErrorContains(t, err, "download: the connection failed")
+
+	// The caller's writer fails: the server's next chunk gets the abort.
+	a, b = pipe(t, diset.JSON)
+	aborted := make(chan bool, 1)
+	go func() {
+		accept(a)
+		_ = a.Send(okFrame([]any{true, []byte("abc")}))
+		_, _, _ = a.Recv(0)
+		_ = a.Send(okFrame([]any{true, []byte("def")}))
+		v, _, _ := a.Recv(0)
+		aborted <- isAbort(v)
+		_ = a.Send(okFrame(nil))
+	}()
+	full := errors.New("disk full")
+	_, err = Download(ctx, b, down, failingIO{full}, Options{})
+	require.ErrorIs(t, err, full)
+	assert.ErrorContains(t, err, "download: the caller's writer failed")
+	assert.True(t, <-aborted)
+
+	// The server dies mid-upload.
+	a, b = pipe(t, diset.JSON)
+	go func() {
+		accept(a)
+		_, _, _ = a.Recv(0)
+		a.Close()
+	}()
+	_, err = Upload(ctx, b, up, bytes.NewReader(pattern(3*ChunkSize)), Options{})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "upload: the connection failed")
+
+	// The caller's reader fails: the server gets an S_ERROR.
+	a, b = pipe(t, diset.JSON)
+	told := make(chan error, 1)
+	go func() {
+		accept(a)
+		v, _, _ := a.Recv(0)
+		_, err := diracrpc.ParseResult(v)
+		told <- err
+		_ = a.Send(errFrame("upload failed"))
+	}()
+	broken := errors.New("bad sector")
+	_, err = Upload(ctx, b, up, failingIO{broken}, Options{})
+	require.ErrorIs(t, err, broken)
+	assert.ErrorContains(t, err, "upload: the caller's reader failed")
+	var de *diracrpc.Error
+	require.ErrorAs(t, <-told, &de)
+	assert.Contains(t, de.Message, "bad sector")
+}
