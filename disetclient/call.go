@@ -71,6 +71,12 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		t.opts.Version,
 	})
 	if err := conn.Send(proposal); err != nil {
+		// With TLS 1.3 a server refusing our certificate says so after the
+		// handshake, with an alert and a close: the alert is still there
+		// to read when our write already met the closed connection.
+		if _, _, rerr := conn.Recv(0); isTLSFailure(rerr) {
+			err = rerr
+		}
 		return nil, t.fail(ctx, a.URL, stageProposal, err)
 	}
 	r1, p1, err := conn.Recv(0)

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -63,7 +65,7 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 				return nil, &connectError{server: addr, handshake: true, err: err}
 			}
 			diracrpc.TimingOf(ctx).Step(diracrpc.PhaseTLS)
-			return tc, nil
+			return newAlertConn(tc), nil
 		},
 		// Through a proxy, net/http dials the proxy with DialContext and
 		// runs the handshake itself, inside the tunnel, with these.
@@ -83,6 +85,52 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 	}
 	hc := &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}
 	return &server{transport: t, client: hc, retry: newRetryClient(hc)}
+}
+
+// alertConn is the TLS connection net/http is given. With TLS 1.3 a server
+// refusing our certificate says so after the handshake, with an alert and
+// a close. net/http's reader gets the alert, but its writer may first meet
+// the closed connection, and the call would then fail as a broken pipe or
+// a closed connection (unreachable) rather than as the refusal it is. A write that fails so
+// waits a moment for the reader's alert and reports it instead.
+type alertConn struct {
+	net.Conn
+	alert   atomic.Pointer[error]
+	alerted chan struct{}
+	once    sync.Once
+}
+
+// alertWait bounds a failed write's wait for the reader's alert: it comes
+// with the close that broke the write, so it is read at once or not at all.
+const alertWait = 100 * time.Millisecond
+
+func newAlertConn(c net.Conn) *alertConn {
+	return &alertConn{Conn: c, alerted: make(chan struct{})}
+}
+
+func (c *alertConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && isHandshakeAlert(err) {
+		c.alert.Store(&err)
+		c.once.Do(func() { close(c.alerted) })
+	}
+	return n, err
+}
+
+func (c *alertConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	// net.ErrClosed: net/http's reader got the alert first and closed the
+	// connection under the writer.
+	if err != nil && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)) {
+		t := time.NewTimer(alertWait)
+		select {
+		case <-c.alerted:
+			err = *c.alert.Load()
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return n, err
 }
 
 // environmentProxy is http.ProxyFromEnvironment for the server at addr,
