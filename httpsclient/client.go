@@ -145,9 +145,12 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err := st.req.SetBody(retryablehttp.ReaderFunc(st.reader)); err != nil {
 		return nil, local(a.URL, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, notSent(classify(ctx, a.URL, err), false) // given up before sending anything
+	}
 	resp, err := tg.srv.retry.Do(&st.req)
 	if err != nil {
-		return nil, notSent(classify(ctx, a.URL, err), &st.sent)
+		return nil, classify(ctx, a.URL, err)
 	}
 	if ctx.Err() != nil {
 		// The call was given up while its answer came. net/http closes the

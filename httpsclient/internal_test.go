@@ -1,6 +1,7 @@
 package httpsclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -287,4 +288,17 @@ func TestNoResultAfterTheContextEnded(t *testing.T) {
 	_, err = tr.Attempt(context.Background(), &diracrpc.Attempt{URL: u, Method: "ping"})
 	assert.ErrorIs(t, err, diracrpc.ErrProtocol)
 	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err))
+}
+
+// TestFormIsKnownInMemory: net/http sends a request's headers and body in
+// one write only when it knows the body is in memory (*bytes.Reader and a
+// few others); a wrapper around the form cost one more write and about 10%
+// of a call's CPU (BenchmarkCall, cpu-ratio 1.11 → 1.21).
+func TestFormIsKnownInMemory(t *testing.T) {
+	st := &attemptState{form: []byte("method=ping")}
+	for range 3 {
+		r, err := st.reader()
+		assert.NoError(t, err)
+		assert.IsType(t, &bytes.Reader{}, r)
+	}
 }

@@ -27,10 +27,8 @@ type attemptState struct {
 
 	req     retryablehttp.Request
 	form    []byte
-	body    formBody
+	body    bytes.Reader
 	readers int
-	// sent: net/http began reading the form (see sentBody).
-	sent atomic.Bool
 }
 
 type attemptKey struct{}
@@ -51,31 +49,13 @@ func (st *attemptState) Value(key any) any {
 func (st *attemptState) reader() (io.Reader, error) {
 	st.readers++
 	if st.readers > 2 {
-		b := &formBody{sent: &st.sent}
-		b.Reset(st.form)
-		return b, nil
+		return bytes.NewReader(st.form), nil
 	}
-	st.body.sent = &st.sent
+	// A *bytes.Reader, not a wrapper: net/http then sends the headers and
+	// the form in one write (a body it does not know as in memory gets its
+	// headers flushed apart, one more write per call).
 	st.body.Reset(st.form)
 	return &st.body, nil
-}
-
-// formBody is a call's form as net/http reads it, marking sent at the
-// first read (see sentBody). It keeps bytes.Reader's Len, by which
-// go-retryablehttp sets the Content-Length, and WriteTo.
-type formBody struct {
-	bytes.Reader
-	sent *atomic.Bool
-}
-
-func (b *formBody) Read(p []byte) (int, error) {
-	b.sent.Store(true)
-	return b.Reader.Read(p)
-}
-
-func (b *formBody) WriteTo(w io.Writer) (int64, error) {
-	b.sent.Store(true)
-	return b.Reader.WriteTo(w)
 }
 
 // sentBody is a transfer's request body, marking sent at the first read.
@@ -93,11 +73,11 @@ func (b sentBody) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
-// notSent marks a failure of a request whose body was never read as not
-// having reached the service.
-func notSent(err error, sent *atomic.Bool) error {
+// notSent marks the failure of a request that sent nothing (sent false) as
+// not having reached the service.
+func notSent(err error, sent bool) error {
 	var te *diracrpc.TransportError
-	if sent.Load() || !errors.As(err, &te) || !te.Reached {
+	if sent || !errors.As(err, &te) || !te.Reached {
 		return err
 	}
 	cp := *te

@@ -293,7 +293,7 @@ func (t *transport) post(ctx context.Context, a *diracrpc.Attempt, method string
 	}
 	resp, err := tg.srv.client.Do(req)
 	if err != nil {
-		return nil, notSent(classify(ctx, a.URL, err), &sent)
+		return nil, notSent(classify(ctx, a.URL, err), sent.Load())
 	}
 	if resp.StatusCode != http.StatusOK {
 		excerpt, _ := readAnswer(resp, bodyExcerpt, true) // inflated, as a call's
