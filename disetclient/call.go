@@ -190,8 +190,9 @@ func recvErr(payload []byte, err error) error {
 // reached the service from stageArguments on.
 func (t *transport) fail(ctx context.Context, url string, s stage, err error) error {
 	var ee *value.EncodeError
-	if errors.As(err, &ee) {
-		// Encoding fails before a byte of the frame is written.
+	if errors.As(err, &ee) || errors.Is(err, diset.ErrEncode) {
+		// Encoding fails, and a frame of ours is found too large, before a
+		// byte of it is written.
 		return t.local(url, fmt.Errorf("%s: %w", s, err))
 	}
 	reached := s >= stageArguments

@@ -12,6 +12,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/cfg"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
 
 // configuration is what a DIRAC client reads before it can resolve a name:
@@ -158,10 +159,15 @@ func (c *common) fetch(ctx context.Context, e *env, r *endpoint.Resolver) (*cfg.
 	merged, err := r.Config(ctx)
 	if err != nil {
 		what, fix := explain(err)
+		var fe *credentials.FileError
 		if errors.Is(err, endpoint.ErrConfigServers) {
 			what = "no Configuration Server answered: " + what
-			fix = "check /DIRAC/Configuration/Servers in " + strings.Join(conf.files, ", ") +
-				" and that your proxy is valid (-v shows each server's answer); --no-cs uses the local files only"
+			if !errors.As(err, &fe) {
+				// A credential that cannot be used keeps its own fix:
+				// the servers were not the problem.
+				fix = "check /DIRAC/Configuration/Servers in " + strings.Join(conf.files, ", ") +
+					" and that your proxy is valid (-v shows each server's answer); --no-cs uses the local files only"
+			}
 		}
 		return nil, &exitError{code: exitUnreachable, msg: strings.TrimSpace(unreachable(what, fix).Error()), err: err}
 	}

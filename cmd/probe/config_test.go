@@ -17,7 +17,9 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/server"
+	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/csserver"
+	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
 // scanLines reads the --json output of scan: one row per line.
@@ -282,4 +284,19 @@ func TestCALocationOfTheConfiguration(t *testing.T) {
 	delete(env, "DIRACSYSCONFIG") // no configuration: X509_CERT_DIR it is
 	r = probe(t, env, "", "call", h.info.DIPSURL, "add", "1", "2")
 	assert.Equal(t, exitUnreachable, r.code, r.stderr)
+}
+
+// TestCredentialFailureBeforeTheConfigurationService: a proxy that cannot
+// be used fails the first Configuration Server already; the fix says what
+// is wrong with it rather than to check the servers.
+func TestCredentialFailureBeforeTheConfigurationService(t *testing.T) {
+	cs := csserver.New(cfg.MustParse(testSetupCfg("")))
+	h := testharness.NewT(t, testharness.Options{Service: cs.Service()})
+	client := writeFile(t, fmt.Sprintf("DIRAC\n{\n  Setup = Test\n  Configuration\n  {\n    Servers = %s\n  }\n}\n", h.DIPSURL))
+	expired := writeProxy(t, t.TempDir(), "expired.pem", pki.Must(t)(h.CA.ExpiredProxy(h.Files.User)))
+	env := map[string]string{"X509_CERT_DIR": h.Files.CADir, "X509_USER_PROXY": expired}
+	r := runInProcess(t, ctxT(t), env, "call", "--config", client, "Framework/Anything", "ping")
+	assert.Equal(t, exitUnreachable, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "no Configuration Server answered")
+	assert.Contains(t, r.stderr, "fix: your credential has expired")
 }
