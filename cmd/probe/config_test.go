@@ -300,3 +300,24 @@ func TestCredentialFailureBeforeTheConfigurationService(t *testing.T) {
 	assert.Contains(t, r.stderr, "no Configuration Server answered")
 	assert.Contains(t, r.stderr, "fix: your credential has expired")
 }
+
+// TestTLSOfANameTriesItsURLs: probe tls NAME inspects the first URL that
+// can be connected to, failover URLs included, as a call would reach it.
+func TestTLSOfANameTriesItsURLs(t *testing.T) {
+	h := startHarness(t)
+	dead := deadAddr(t)
+	local := writeFile(t, testSetupCfg(fmt.Sprintf(`      URLs
+      {
+        Failover = dips://%[2]s/Framework/TestHarness
+      }
+      FailoverURLs
+      {
+        Failover = %[1]s
+      }
+`, h.info.DIPSURL, dead)))
+	r := probe(t, h.info.Env, "", "tls", "--config", local, "Framework/Failover")
+	require.Equal(t, 0, r.code, r.stderr+r.stdout)
+	assert.Contains(t, r.stderr, "dips://"+dead+"/Framework/TestHarness: ")
+	assert.Contains(t, r.stderr, "trying "+h.info.DIPSURL)
+	assert.Contains(t, r.stdout, "verdict: OK")
+}

@@ -125,16 +125,6 @@ func firstTarget(ts []*target) *target {
 	return ts[0]
 }
 
-// resolve returns the URL an ENDPOINT stands for (the first one its calls
-// would go to), for commands that talk to one server (tls).
-func (c *common) resolve(ctx context.Context, e *env, arg string) (*endpoint.URL, error) {
-	t, err := c.resolveTarget(ctx, e, arg)
-	if err != nil {
-		return nil, err
-	}
-	return endpoint.ParseURL(t.urls[0])
-}
-
 // caller builds the client for t from the common flags: one client type
 // whatever the protocol, one attempt per URL (a probe reports what it sees,
 // quickly) and no breaker (a probe makes few calls and must see each).

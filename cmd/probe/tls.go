@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,15 +124,30 @@ func runTLS(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usageErr("want one ENDPOINT")
 	}
-	u, err := c.resolve(ctx, e, pos[0])
+	t, err := c.resolveTarget(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
-	if u.Protocol == diracrpc.DIP {
-		return usageErr("%s is plain dip://: there is no TLS to inspect (use dips://)", u)
-	}
-	rep, err := inspectTLS(ctx, &c, e, u)
-	if err != nil {
+	// A name's URLs in the order calls try them: one that cannot be
+	// connected to gives way to the next, as a call's attempt would.
+	urls := append(slices.Clone(t.urls), t.failover...)
+	var rep *tlsReport
+	for i, raw := range urls {
+		u, err := endpoint.ParseURL(raw)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if u.Protocol == diracrpc.DIP {
+			return usageErr("%s is plain dip://: there is no TLS to inspect (use dips://)", u)
+		}
+		if rep, err = inspectTLS(ctx, &c, e, u); err == nil {
+			break
+		}
+		var op *net.OpError
+		if i+1 < len(urls) && errors.As(err, &op) && op.Op == "dial" {
+			fmt.Fprintf(e.stderr, "probe tls: %s: %v; trying %s\n", u, err, urls[i+1])
+			continue
+		}
 		what, fix := explain(err)
 		return unreachable(what, fix)
 	}
