@@ -215,6 +215,20 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	ev := Event{In: diracrpc.DIPS, Service: call.Service, Method: call.Action, Action: call.ActionType}
 	defer func() {
 		ev.Duration = g.now().Sub(start)
+		if ev.Err != nil {
+			// One line per refused or failed call; a service's own
+			// S_ERROR is its answer, worth a line only when debugging.
+			level := slog.LevelInfo
+			if diracrpc.CodeOf(ev.Err) == diracrpc.CodeServiceError {
+				level = slog.LevelDebug
+			}
+			dn := ""
+			if call.Peer != nil {
+				dn = call.Peer.DN
+			}
+			g.log.Log(ctx, level, "gateway: call failed", "service", ev.Service, "method", ev.Method, "action", ev.Action,
+				"dn", dn, "remote", call.RemoteAddr, "err", ev.Err)
+		}
 		call.Done(ev.Err) // the server's telemetry (the answer went back raw)
 		if g.cfg.Observer != nil {
 			g.cfg.Observer.Observe(ev)
@@ -259,8 +273,7 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 		cred, err := call.Delegate(ctx)
 		if err != nil {
 			finish(nil)
-			ev.Err = err
-			g.log.Info("gateway: delegation failed", "dn", call.Peer.DN, "remote", call.RemoteAddr, "err", err)
+			ev.Err = fmt.Errorf("delegation: %w", err)
 			return
 		}
 		ent = g.cache.put(id, cred, call.ExtraCredentials, nil, g.cfg.DelegationTTL)
@@ -277,8 +290,7 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	}
 	av, _, err := call.Recv(0)
 	if err != nil {
-		ev.Err = err
-		g.log.Info("gateway: cannot receive arguments", "service", call.Service, "method", call.Action, "err", err)
+		ev.Err = fmt.Errorf("receiving the arguments: %w", err)
 		return
 	}
 	args, err := parseArgs(av)
@@ -360,6 +372,12 @@ func errorDict(err error) *value.Dict {
 	var de *diracrpc.Error
 	if errors.As(err, &de) {
 		return de.Dict(true)
+	}
+	var te *diracrpc.TransportError
+	if errors.As(err, &te) && te.Protocol == diracrpc.HTTPS && te.Code == diracrpc.CodeServerFailure {
+		// A Tornado handler that raised: its "500 Server Error: ..." as
+		// DIRAC's HTTPS client reports it, without this library's prefix.
+		return (&diracrpc.Error{Message: te.Err.Error()}).Dict(false)
 	}
 	return (&diracrpc.Error{Message: err.Error()}).Dict(false)
 }

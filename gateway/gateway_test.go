@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ type worldOpts struct {
 	ca          *pki.CA
 	enc         server.Encoding
 	admin       map[string]http.Handler
+	logger      *slog.Logger // nil: quiet
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -81,6 +83,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	conf, err := cfg.ParseFile(h.ConfigFile)
 	require.NoError(t, err)
 	ev := &events{}
+	logger := o.logger
+	if logger == nil {
+		logger = quiet
+	}
 	g, err := gateway.New(gateway.Config{
 		Selector: selector.Options{
 			Resolver: &endpoint.Resolver{Source: endpoint.Static(conf), Shuffle: func([]string) {}},
@@ -91,7 +97,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		HostCredential: h.Files.Host,
 		Shadow:         o.shadow,
 		Observer:       ev,
-		Logger:         quiet,
+		Logger:         logger,
 	})
 	require.NoError(t, err)
 	ports := serveGateway(t, g, h.Files.Host, h.CA.Store(), gateway.ServerConfig{
@@ -470,4 +476,49 @@ func TestGatewayHealthAndShutdown(t *testing.T) {
 	require.NoError(t, a.err)
 	assert.Equal(t, "done", a.res.Value)
 	require.NoError(t, <-shut)
+}
+
+// TestGatewayRelaysA500AsDIRACReportsIt: a handler that raised behind an
+// HTTPS service reaches the DISET caller as DIRAC's HTTPS client reports
+// it ("500 Server Error: ..."), without this library's prefix.
+func TestGatewayRelaysA500AsDIRACReportsIt(t *testing.T) {
+	w := newWorld(t, worldOpts{mode: selector.HTTPS, svc: testharness.NewTestService("")})
+	_, err := w.viaGateway(t, w.h.Files.ProxyCred).Call(ctxT(t), "crash")
+	var de *diracrpc.Error
+	require.ErrorAs(t, err, &de)
+	assert.Regexp(t, "^500 Server Error", de.Message)
+}
+
+// TestGatewayLogsFailedCalls: one line per refused or failed call, as
+// Config.Logger says; a service's own S_ERROR only at Debug.
+func TestGatewayLogsFailedCalls(t *testing.T) {
+	var buf syncBuffer
+	w := newWorld(t, worldOpts{mode: selector.DISET, svc: testharness.NewTestService(""),
+		logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	c := w.viaGateway(t, w.h.Files.ProxyCred)
+	_, err := c.Call(ctxT(t), "fail", "boom")
+	require.Error(t, err)
+	assert.NotContains(t, buf.String(), "gateway: call failed", "a service's S_ERROR is its answer")
+	_, err = c.Call(ctxT(t), "crash")
+	require.Error(t, err)
+	assert.Contains(t, buf.String(), "gateway: call failed")
+	assert.Contains(t, buf.String(), "method=crash")
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

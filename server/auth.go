@@ -563,13 +563,16 @@ func authQuery(reg *Registry, rules []string, cd *value.Dict, depth int) bool {
 	}
 	// DIRAC's demotion of a caller it cannot vouch for. DIRAC keeps the
 	// properties (and VO) of a group the caller is not a member of in the
-	// dictionary; we drop them, so that HasProperty never answers for a
-	// group the caller merely claimed.
+	// dictionary; we empty them, so that HasProperty never answers for a
+	// group the caller merely claimed. The VO key stays, empty, as DIRAC's
+	// dictionary has it.
 	anonymous := func() {
 		cd.Set("username", anonymousUser)
 		cd.Set("group", visitorGroup)
 		cd.Set("properties", noProperties)
-		cd.Delete("VO")
+		if cd.Has("VO") {
+			cd.Set("VO", "")
+		}
 	}
 	if !cd.Has("group") {
 		if g, ok := reg.DefaultGroupForDN(dn); ok {

@@ -83,6 +83,15 @@ func TestWhoamiShapes(t *testing.T) {
 	assert.Equal(t, "dirac_user", g)
 	assert.Equal(t, []any{"subject", "issuer", "secondsLeft", "isProxy", "isLimitedProxy", "validDN", "validGroup",
 		"DN", "identity", "group", "VO", "extraCredentials", "properties", "username"}, keys(d))
+	// A proxy of a group the DN is not in: demoted to visitor, the VO key
+	// kept but emptied, as DIRAC has it (the claimed group's VO is not
+	// vouched for).
+	d = call(proxyPeer(userDN, "vo1_user"), nil)
+	g, _ = d.Lookup("group")
+	assert.Equal(t, "visitor", g)
+	vo, ok := d.Lookup("VO")
+	assert.True(t, ok, "VO key kept: %v", keys(d))
+	assert.Equal(t, "", vo)
 	// Anonymous.
 	d = call(nil, nil)
 	assert.True(t, value.Equal(value.NewDict("properties", []any{}), d))

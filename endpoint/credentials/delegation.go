@@ -134,8 +134,11 @@ func (r *ProxyRequest) Accept(chainPEM []byte, caller *PeerCredentials, now time
 	switch {
 	case pc.DN != caller.DN:
 		return nil, fmt.Errorf("%w: identity %s is not the caller's %s", ErrDelegation, pc.DN, caller.DN)
-	case caller.IsLimitedProxy && !pc.IsLimitedProxy:
-		return nil, fmt.Errorf("%w: a limited proxy delegated a full one", ErrDelegation)
+	case caller.IsLimitedProxy && (!pc.IsLimitedProxy || !info.Limited):
+		// The leaf itself must be limited: a full proxy under a limited
+		// one is no proxy to the services (DIRAC demotes its holder to a
+		// visitor), and DIRAC's client signs full proxies whatever its own.
+		return nil, fmt.Errorf("%w: a limited proxy delegated a full one, which services do not take for a proxy of the caller (DIRAC's client signs full proxies: call through the gateway with a full proxy)", ErrDelegation)
 	case pc.Group != caller.Group:
 		return nil, fmt.Errorf("%w: group %q is not the caller's %q", ErrDelegation, pc.Group, caller.Group)
 	}
