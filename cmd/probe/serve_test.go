@@ -118,4 +118,13 @@ func TestHarnessJoinsAnInstallation(t *testing.T) {
 
 	r = probe(t, env, "", "harness", "--host-cert", filepath.Join(dir, "hostcert.pem"))
 	assert.Equal(t, exitUsage, r.code, r.stderr)
+
+	// No Configuration Server answers at start: exit 3, with the fix.
+	r = probe(t, env, "", "harness", "--service", "Framework/GoHello",
+		"--host-cert", filepath.Join(dir, "hostcert.pem"), "--host-key", filepath.Join(dir, "hostkey.pem"),
+		"--ca-dir", env["X509_CERT_DIR"],
+		"--config", writeFile(t, "DIRAC\n{\n  Configuration\n  {\n    Servers = dips://"+deadAddr(t)+"/Configuration/Server\n  }\n}\n"))
+	assert.Equal(t, exitUnreachable, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "no Configuration Server answered")
+	assert.Contains(t, r.stderr, "fix: check /DIRAC/Configuration/Servers")
 }
