@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/gateway"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
@@ -492,7 +492,7 @@ func TestGatewayRelaysA500AsDIRACReportsIt(t *testing.T) {
 // TestGatewayLogsFailedCalls: one line per refused or failed call, as
 // Config.Logger says; a service's own S_ERROR only at Debug.
 func TestGatewayLogsFailedCalls(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	w := newWorld(t, worldOpts{mode: selector.DISET, svc: testharness.NewTestService(""),
 		logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	c := w.viaGateway(t, w.h.Files.ProxyCred)
@@ -503,22 +503,4 @@ func TestGatewayLogsFailedCalls(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, buf.String(), "gateway: call failed")
 	assert.Contains(t, buf.String(), "method=crash")
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

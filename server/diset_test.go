@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/internal/frame"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/value"
@@ -148,7 +149,7 @@ func TestDISETUnencodableResultIsLoggedAsError(t *testing.T) {
 	svc.HandleFunc("clock", func(context.Context, *server.Request) (any, error) {
 		return value.TimeOfDay{Hour: 1}, nil
 	})
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	srv := server.NewDISET(svc, server.DISETConfig{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/testharness/pki"
 )
 
@@ -95,7 +96,7 @@ func TestOracleSecurityChains(t *testing.T) {
 	}
 	goEnv := startSec(t, p, secSpec{reg: o.reg})
 	dirac := &secEnv{dips: "127.0.0.1:9150", https: "127.0.0.1:8443", dipsSvc: "Framework/Oracle",
-		httpsSvc: "Framework/OracleTornado", idMethod: "creds", clientCAs: o.cas, logs: &syncBuffer{}}
+		httpsSvc: "Framework/OracleTornado", idMethod: "creds", clientCAs: o.cas, logs: &testkit.SyncBuffer{}}
 	show := func(s seen) string {
 		if s.Refused != "" {
 			return "refused (" + s.Refused + ")"

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -23,6 +22,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/diset"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/pki"
@@ -88,7 +88,7 @@ type secEnv struct {
 	dips, https       string // 127.0.0.1:port
 	dipsSvc, httpsSvc string // service names
 	idMethod          string // the method answering the caller's identity
-	logs              *syncBuffer
+	logs              *testkit.SyncBuffer
 	clientCAs         *credentials.CAStore
 	shared            *credentials.ClientTLS // if set, every call uses it (and its session cache)
 	resumed           bool                   // the last DISET handshake resumed a session
@@ -103,26 +103,9 @@ type secSpec struct {
 	reg    *server.Registry       // instead of secPKI.reg
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startSec(t *testing.T, p *secPKI, spec secSpec) *secEnv {
 	t.Helper()
-	e := &secEnv{dir: t.TempDir(), logs: &syncBuffer{}, clientCAs: p.ca.Store(),
+	e := &secEnv{dir: t.TempDir(), logs: &testkit.SyncBuffer{}, clientCAs: p.ca.Store(),
 		dipsSvc: secService, httpsSvc: secService, idMethod: "id"}
 	require.NoError(t, pki.WriteCADir(e.dir, p.ca.Cert))
 	if spec.prep != nil {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/diracgo/diracrpc/endpoint/cfg"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/selector"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
@@ -93,7 +93,7 @@ func writeProxy(t *testing.T, dir, name string, c *credentials.Credential) strin
 
 // stopAtCleanup interrupts cmd (a harness) when the test ends and checks
 // that it stops cleanly.
-func stopAtCleanup(t testing.TB, cmd *exec.Cmd, stderr *syncBuffer) {
+func stopAtCleanup(t testing.TB, cmd *exec.Cmd, stderr *testkit.SyncBuffer) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)
@@ -106,24 +106,6 @@ func stopAtCleanup(t testing.TB, cmd *exec.Cmd, stderr *syncBuffer) {
 			t.Error("harness did not stop on SIGINT")
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe to read while exec writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // harnessProc is `probe harness --json` running in the background.

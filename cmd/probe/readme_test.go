@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/internal/testkit"
 )
 
 // readmeBlock is one fenced block of the README: its language and lines.
@@ -204,7 +206,7 @@ func startBanner(t testing.TB, args []string, last func(line string) bool) strin
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	stopAtCleanup(t, cmd, stderr)
