@@ -158,23 +158,31 @@ func (c *common) fetch(ctx context.Context, e *env, r *endpoint.Resolver) (*cfg.
 	}
 	merged, err := r.Config(ctx)
 	if err != nil {
-		what, fix := explain(err)
-		var fe *credentials.FileError
 		if errors.Is(err, endpoint.ErrConfigServers) {
-			what = "no Configuration Server answered: " + what
-			if !errors.As(err, &fe) {
-				// A credential that cannot be used keeps its own fix:
-				// the servers were not the problem.
-				fix = "check /DIRAC/Configuration/Servers in " + strings.Join(conf.files, ", ") +
-					" and that your proxy is valid (-v shows each server's answer); --no-cs uses the local files only"
-			}
+			return nil, configServersFailure(err, conf.files,
+				"that your proxy is valid (-v shows each server's answer); --no-cs uses the local files only")
 		}
+		what, fix := explain(err)
 		return nil, &exitError{code: exitUnreachable, msg: strings.TrimSpace(unreachable(what, fix).Error()), err: err}
 	}
 	if conf.boot != nil {
 		c.debugf(e, "configuration: Configuration Service version %s", conf.boot.Version())
 	}
 	return merged, nil
+}
+
+// configServersFailure is the exit-3 error when no Configuration Server
+// answered: a credential that cannot be used keeps its own fix (the servers
+// were not the problem); anything else points at the servers files list,
+// then at check.
+func configServersFailure(err error, files []string, check string) error {
+	what, fix := explain(err)
+	var fe *credentials.FileError
+	if !errors.As(err, &fe) {
+		fix = "check /DIRAC/Configuration/Servers in " + strings.Join(files, ", ") + " and " + check
+	}
+	return &exitError{code: exitUnreachable, err: err,
+		msg: strings.TrimSpace(unreachable("no Configuration Server answered: "+what, fix).Error())}
 }
 
 // resolveName resolves a System/Component name, classifying the failure:

@@ -119,13 +119,8 @@ func (in *installation) serve(ctx context.Context, e *env, name, host, urlHost s
 	follower := &server.Follower{Source: src, Setup: in.setup, Services: []*server.Service{svc}, Logger: logger}
 	if _, err := follower.Apply(ctx); err != nil {
 		if errors.Is(err, endpoint.ErrConfigServers) {
-			what, fix := explain(err)
-			var fe *credentials.FileError
-			if !errors.As(err, &fe) {
-				fix = "check /DIRAC/Configuration/Servers in " + strings.Join(in.configs, ", ") +
-					" and that the servers accept the host certificate; --no-cs serves from the local files only"
-			}
-			return unreachable("no Configuration Server answered: "+what, fix)
+			return configServersFailure(err, in.configs,
+				"that the servers accept the host certificate; --no-cs serves from the local files only")
 		}
 		return configErr("%v", err)
 	}
