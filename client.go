@@ -166,6 +166,7 @@ func (st *callState) backoff() time.Duration { return backoff(st.lo, st.hi, max(
 // matches ErrNoURL. ctx's deadline and cancellation end the call at once.
 func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result, error) {
 	cs := newCallStub(c, method, args)
+	cs.attempt.Undecoded = wantsRawResult(ctx)
 	idem := isIdempotent(ctx) || slices.Contains(c.opts.Idempotent, method)
 	res, err := c.run(ctx, &cs.attempt, idem)
 	if err != nil {

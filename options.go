@@ -211,6 +211,25 @@ func WithIdempotent(ctx context.Context) context.Context {
 	return context.WithValue(ctx, idempotentKey{}, true)
 }
 
+// WithRawResult asks for the results of the calls made with ctx
+// undecoded, over either protocol: a successful call's Result has Raw, the
+// answer as received, and Undecoded set, with Value and Extra nil. Decode
+// decodes Raw when called; a program that stores or forwards the answer, or
+// decodes it with its own decoder, skips building the generic model of a
+// large answer. Only the head of the answer is read, to tell an S_OK: an
+// S_ERROR, or an answer that does not start as an S_OK, is decoded and
+// reported as usual.
+func WithRawResult(ctx context.Context) context.Context {
+	return context.WithValue(ctx, rawResultKey{}, true)
+}
+
+type rawResultKey struct{}
+
+func wantsRawResult(ctx context.Context) bool {
+	v, _ := ctx.Value(rawResultKey{}).(bool)
+	return v
+}
+
 func isIdempotent(ctx context.Context) bool {
 	v, _ := ctx.Value(idempotentKey{}).(bool)
 	return v

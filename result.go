@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/diracgo/diracrpc/mixed"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -44,12 +45,36 @@ type Result struct {
 	// there are none.
 	Extra *value.Dict
 
+	// Undecoded says Value and Extra were left nil and Raw holds the
+	// answer undecoded, as WithRawResult asks. Decode decodes it.
+	Undecoded bool
+
 	notModified bool // a transfer's ErrNotModified
 }
 
 // Decode stores the S_OK value into dst, a pointer, as encoding/json would:
-// structs (dirac tags, then field names), maps, slices, time.Time...
-func (r *Result) Decode(dst any) error { return value.Assign(dst, r.Value) }
+// structs (dirac tags, then field names), maps, slices, time.Time... An
+// Undecoded result is decoded from Raw first, on every call of Decode.
+func (r *Result) Decode(dst any) error {
+	v := r.Value
+	if r.Undecoded {
+		var err error
+		if v, err = r.decodeRaw(); err != nil {
+			return err
+		}
+	}
+	return value.Assign(dst, v)
+}
+
+// decodeRaw decodes an Undecoded result's S_OK value from Raw.
+func (r *Result) decodeRaw() (any, error) {
+	// Raw is never modified: strings may point into it.
+	d, _, err := mixed.Decoder{ShareInput: true}.Decode(r.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return ParseResult(d)
+}
 
 // OK returns the S_OK dictionary {"OK": true, "Value": v}, keys in DIRAC's order.
 func OK(v any) *value.Dict { return value.NewDict("OK", true, "Value", v) }

@@ -40,6 +40,10 @@ type Attempt struct {
 	// Transfer is set for a file transfer (FileTransport.Transfer); Method
 	// is then "FileTransfer/<Direction>" and Args nil.
 	Transfer *Transfer
+	// Undecoded asks for an S_OK undecoded (WithRawResult): the transport
+	// returns Result.Raw with Undecoded set when the answer starts as an
+	// S_OK (mixed.OKHead), and decodes anything else as usual.
+	Undecoded bool
 
 	state callState // the call's budget; zero outside the client's loop
 }

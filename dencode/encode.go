@@ -394,3 +394,27 @@ func (e *encoder) RawKey(k []byte) error {
 	e.commit(append(e.spare(len(k)), k...))
 	return nil
 }
+
+// EncodedDialect, EncodeValue and Encoded implement value.EncodedEmitter: a
+// *value.Encoded is encoded once and written as those bytes.
+func (e *encoder) EncodedDialect() string { return "dencode" }
+
+// EncodeValue implements value.EncodedEmitter.
+func (e *encoder) EncodeValue(v any) ([]byte, error) {
+	b, err := Marshal(v)
+	if err != nil {
+		err = errors.Unwrap(err) // the enclosing Marshal names the package
+	}
+	return b, err
+}
+
+// Encoded implements value.EncodedEmitter. Long bytes are left in their own
+// memory, as long strings are (see AppendMarshalBuffers).
+func (e *encoder) Encoded(text string) error {
+	if e.minRef > 0 && len(text) >= e.minRef {
+		e.refs.Add(len(e.buf), text)
+		return nil
+	}
+	e.commit(append(e.spare(len(text)), text...))
+	return nil
+}

@@ -108,13 +108,20 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err := conn.Send(diracrpc.OK(a.Args)); err != nil {
 		return nil, t.fail(ctx, a.URL, stageArguments, err)
 	}
-	r2, payload, err := conn.RecvResult(0)
+	recvResult := conn.RecvResult
+	if a.Undecoded {
+		recvResult = conn.RecvResultUndecoded
+	}
+	r2, payload, err := recvResult(0)
 	tm.Step(diracrpc.PhaseTransfer)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // cancelled while the answer arrived: the caller gave up
 	}
 	if err != nil {
 		return nil, t.fail(ctx, a.URL, stageResult, recvErr(payload, err))
+	}
+	if r2 == nil && a.Undecoded {
+		return &diracrpc.Result{Raw: payload, Undecoded: true, Protocol: u.Protocol, URL: a.URL}, nil
 	}
 	v, err := diracrpc.ParseResult(r2)
 	if err != nil {

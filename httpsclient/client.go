@@ -21,6 +21,7 @@ import (
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 	"github.com/diracgo/diracrpc/internal/bufpool"
 	"github.com/diracgo/diracrpc/jencode"
+	"github.com/diracgo/diracrpc/mixed"
 )
 
 // New returns the client of the service at urls (main URLs, tried in random
@@ -241,6 +242,9 @@ var (
 // decodeAnswer reads a 200 answer: the S_OK value, the service's S_ERROR,
 // or a protocol error.
 func decodeAnswer(resp *http.Response, a *diracrpc.Attempt, raw []byte) (*diracrpc.Result, error) {
+	if enc, ok := mixed.OKHead(raw); ok && a.Undecoded && enc == mixed.JSON {
+		return &diracrpc.Result{Raw: raw, Undecoded: true, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
+	}
 	// raw is a buffer of its own that only Result.Raw keeps: large strings
 	// may point into it.
 	v, err := (&jencode.Decoder{ShareInput: true}).Decode(raw)

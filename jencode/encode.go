@@ -884,3 +884,29 @@ func (e *encoder) RawKey(k []byte) error {
 	e.buf = append(e.keyStart(e.buf), k...)
 	return nil
 }
+
+// EncodedDialect, EncodeValue and Encoded implement value.EncodedEmitter: a
+// *value.Encoded is encoded once and written as that text.
+func (e *encoder) EncodedDialect() string { return "jencode" }
+
+// EncodeValue implements value.EncodedEmitter.
+func (e *encoder) EncodeValue(v any) ([]byte, error) { return Marshal(v) }
+
+// Encoded implements value.EncodedEmitter. A long text is left in its own
+// memory, as long strings are (see AppendMarshalBuffers).
+func (e *encoder) Encoded(text string) error {
+	if text == "null" {
+		return e.Nil() // None attributes of an Object are left out
+	}
+	b, err := e.notKey("encoded value")
+	if err != nil {
+		return err
+	}
+	if e.minRef > 0 && len(text) >= e.minRef {
+		e.refs.Add(len(b), text)
+		e.buf = b
+		return nil
+	}
+	e.buf = append(e.room(b, len(text)), text...)
+	return nil
+}

@@ -40,3 +40,25 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOKHead checks that OKHead never panics and never takes for an S_OK
+// a payload that decodes to something else: what it accepts and Decode
+// decodes is a dict whose first key is OK, in the encoding it named. The
+// seed corpus (testdata/fuzz/FuzzOKHead) holds S_OK and S_ERROR heads of
+// both encodings.
+func FuzzOKHead(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		enc, ok := OKHead(data)
+		if !ok {
+			return
+		}
+		v, denc, err := Decode(data)
+		if err != nil {
+			return // a head cut short: the transport's length has said it is whole
+		}
+		d, isDict := v.(*value.Dict)
+		if !isDict || denc != enc || d.Len() == 0 || d.Entries()[0].Key != "OK" {
+			t.Fatalf("%q: OKHead says an S_OK in %s, Decode gives %#v in %s", data, enc, v, denc)
+		}
+	})
+}

@@ -27,7 +27,8 @@ import (
 //     when a handler raises;
 //   - anything else v becomes S_OK(v), a *value.Dict with an "OK" key
 //     included (over HTTPS with rawContent, a RawContent or io.Reader v is
-//     sent as raw bytes).
+//     sent as raw bytes). A *value.Encoded v is sent as its stored bytes:
+//     an answer that many calls get unchanged costs its encoding once.
 //
 // A panic is recovered and answered as a failure; failures are logged to
 // Service.Logger.

@@ -246,6 +246,8 @@ func (w walker) value(v any, depth int) error {
 		return w.e.End()
 	case Dict:
 		return w.dict(&x, depth)
+	case *Encoded:
+		return w.encoded(x, depth)
 	}
 	rv := reflect.ValueOf(v)
 	return typeEncoder(rv.Type())(w, rv, depth)

@@ -128,22 +128,45 @@ func (c *Conn) SendEncoded(buf []byte, keepAlive bool) error {
 // Recv reads the next frame that is not a keep-alive, answering keep-alive
 // pings with pongs on the way, and decodes it. limit bounds the payload
 // (0: frame.MaxLength). raw is the payload, valid until the next Recv.
-func (c *Conn) Recv(limit int) (v any, raw []byte, err error) { return c.recv(limit, false) }
+func (c *Conn) Recv(limit int) (v any, raw []byte, err error) { return c.recv(limit, frameOfCall) }
 
 // RecvResult is Recv for the last frame a caller reads, a call's result:
 // raw is the caller's for good (never modified again, by anyone: the large
 // strings of v point into it), and the connection reads on in a new buffer.
-func (c *Conn) RecvResult(limit int) (v any, raw []byte, err error) { return c.recv(limit, true) }
+func (c *Conn) RecvResult(limit int) (v any, raw []byte, err error) { return c.recv(limit, result) }
 
-func (c *Conn) recv(limit int, result bool) (v any, raw []byte, err error) {
+// RecvResultUndecoded is RecvResult for a caller that wants an S_OK
+// undecoded (diracrpc.WithRawResult): a payload that starts as one
+// (mixed.OKHead) comes back in raw with v nil; anything else is decoded as
+// RecvResult decodes it.
+func (c *Conn) RecvResultUndecoded(limit int) (v any, raw []byte, err error) {
+	return c.recv(limit, undecodedResult)
+}
+
+// recvKind is what recv reads: a frame of the conversation, a call's
+// result, or a result wanted undecoded when it is an S_OK.
+type recvKind uint8
+
+const (
+	frameOfCall recvKind = iota
+	result
+	undecodedResult
+)
+
+func (c *Conn) recv(limit int, kind recvKind) (v any, raw []byte, err error) {
 	for {
 		p, ka, err := c.r.Next(limit)
 		if err != nil {
 			return nil, nil, err
 		}
-		share := result && !ka
+		share := kind != frameOfCall && !ka
 		if share {
 			c.r.Detach()
+		}
+		if share && kind == undecodedResult {
+			if _, ok := mixed.OKHead(p); ok {
+				return nil, p, nil
+			}
 		}
 		v, _, err := decode(p, share)
 		if err != nil {

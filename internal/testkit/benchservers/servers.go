@@ -38,6 +38,7 @@ import (
 	"github.com/diracgo/diracrpc/jencode"
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness/pki"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // childEnv names the PKI directory of a child started by StartServers.
@@ -257,13 +258,23 @@ func childMain() {
 	os.Exit(0)
 }
 
-// BigAnswers returns the values "big" answers, by answer name.
+// BigAnswers returns the values "big" answers, by answer name: each large
+// answer also as a value.Encoded (EncodedAnswer).
 func BigAnswers() map[string]any {
-	return map[string]any{
+	big := map[string]any{
 		Config: benchdata.Configuration(10_000_000),
 		Jobs:   benchdata.Listing(50_000),
 	}
+	for _, name := range []string{Config, Jobs} {
+		big[EncodedAnswer(name)] = value.NewEncoded(big[name])
+	}
+	return big
 }
+
+// EncodedAnswer names answer served as a value.Encoded: the same bytes,
+// encoded once rather than on every call, as a server answers what many
+// calls get unchanged. Its floor is answer's.
+func EncodedAnswer(answer string) string { return answer + "-encoded" }
 
 func serveChild(dir string) error {
 	cas, err := credentials.LoadCADir(filepath.Join(dir, "certificates"))

@@ -1,0 +1,110 @@
+package mixed
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc/internal/bufpool"
+	"github.com/diracgo/diracrpc/value"
+)
+
+// counted counts how often it is encoded.
+type counted struct {
+	v any
+	n *atomic.Int32
+}
+
+func (c counted) DiracValue() (any, error) { c.n.Add(1); return c.v, nil }
+
+func encodedCases() map[string]any {
+	rows := make([]any, 50)
+	for i := range rows {
+		rows[i] = []any{int64(i), "Done", 1.5, time.Date(2026, 12, 3, 10, 0, i, 0, time.UTC), nil, value.Tuple{"a", true}}
+	}
+	return map[string]any{
+		"string":      "hello",
+		"nil":         nil,
+		"rows":        rows,
+		"dict":        value.NewDict("JobID", int64(37), "Status", "Waiting", "Sites", []any{"LCG.CERN.cern"}),
+		"long string": strings.Repeat("x", bufpool.LongString+1),
+		"long rows":   []any{strings.Repeat("y", bufpool.LongString), rows},
+	}
+}
+
+// An Encoded value is written as exactly the bytes the value itself gives,
+// in both encodings, whole or in pieces, wherever it sits.
+func TestEncodedWritesTheValuesOwnBytes(t *testing.T) {
+	for name, v := range encodedCases() {
+		for _, enc := range []Encoding{JSON, DEncode} {
+			t.Run(name+"/"+enc.String(), func(t *testing.T) {
+				x := value.NewEncoded(v)
+				for _, wrap := range []func(any) any{
+					func(v any) any { return v },
+					func(v any) any { return value.NewDict("OK", true, "Value", v) },
+					func(v any) any { return []any{v, "after", v} },
+					func(v any) any { return &value.Object{Class: "C", Module: "m", Attrs: value.NewDict("a", v, "b", 1)} },
+				} {
+					want, err := Marshal(wrap(v), enc)
+					if err != nil {
+						// DEncode refuses an Object: so must the Encoded.
+						_, err2 := Marshal(wrap(x), enc)
+						require.Error(t, err2)
+						continue
+					}
+					for range 2 { // the second time from the stored bytes
+						got, err := Marshal(wrap(x), enc)
+						require.NoError(t, err)
+						assert.Equal(t, string(want), string(got))
+						text, pieces, err := AppendMarshalBuffers(nil, wrap(x), enc, bufpool.LongString)
+						require.NoError(t, err)
+						if pieces != nil {
+							text = bytes.Join(pieces, nil)
+						}
+						assert.Equal(t, string(want), string(text))
+					}
+				}
+			})
+		}
+	}
+}
+
+// The value is encoded once per encoding, however many times and
+// goroutines write it.
+func TestEncodedEncodesOncePerEncoding(t *testing.T) {
+	var n atomic.Int32
+	x := value.NewEncoded(counted{v: []any{"a", int64(1)}, n: &n})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for _, enc := range []Encoding{JSON, DEncode, JSON} {
+				_, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(2), n.Load())
+	v, err := x.DiracValue()
+	require.NoError(t, err)
+	assert.IsType(t, counted{}, v)
+}
+
+// A value that cannot be encoded fails every time, with the walker's error.
+func TestEncodedKeepsTheEncodingError(t *testing.T) {
+	x := value.NewEncoded([]any{"ok", make(chan int)})
+	for _, enc := range []Encoding{JSON, DEncode} {
+		for range 2 {
+			_, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+			var ee *value.EncodeError
+			require.ErrorAs(t, err, &ee, enc.String())
+			assert.Contains(t, err.Error(), "chan int")
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package value
+
+import "sync"
+
+// Encoded is a value encoded once per encoding and then written as those
+// bytes wherever it appears: an answer that many calls send unchanged (a
+// configuration dump, a cached listing) costs its encoding once rather than
+// on every call. Make one with NewEncoded; it is safe for concurrent use.
+//
+// Emitters that implement EncodedEmitter (the JSON and DEncode encoders)
+// write the stored bytes; every other consumer of Walk sees the value
+// itself (Encoded is a Marshaler). The bytes are exactly what encoding the
+// value in place would write. The value must not change once an Encoded
+// holds it, nor after its first encoding. MaxDepth counts from the
+// Encoded: it is encoded on its own.
+type Encoded struct {
+	v     any
+	forms sync.Map // dialect -> *encodedForm
+}
+
+type encodedForm struct {
+	once sync.Once
+	text string
+	err  error
+}
+
+// NewEncoded returns v, to be encoded once per encoding when it is first
+// written.
+func NewEncoded(v any) *Encoded { return &Encoded{v: v} }
+
+// DiracValue implements Marshaler: the value itself.
+func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
+
+// form returns x encoded by ee, encoding it on first use of ee's dialect.
+// An encoding error is kept: the value does not change, nor does the error.
+func (x *Encoded) form(ee EncodedEmitter) (string, error) {
+	d := ee.EncodedDialect()
+	f, ok := x.forms.Load(d)
+	if !ok {
+		f, _ = x.forms.LoadOrStore(d, new(encodedForm))
+	}
+	ef := f.(*encodedForm)
+	ef.once.Do(func() {
+		b, err := ee.EncodeValue(x.v)
+		ef.text, ef.err = string(b), err
+	})
+	return ef.text, ef.err
+}
+
+// EncodedEmitter is an optional extension of Emitter for *Encoded values:
+// Walk asks EncodeValue once per dialect for the value's bytes, keeps them
+// in the Encoded, and then writes them with Encoded.
+type EncodedEmitter interface {
+	Emitter
+	// EncodedDialect names the encoding EncodeValue produces; emitters
+	// whose encoded values are interchangeable return the same name.
+	EncodedDialect() string
+	// EncodeValue returns v encoded on its own, as it is written in value
+	// position.
+	EncodeValue(v any) ([]byte, error)
+	// Encoded writes text made by EncodeValue, in value position. text is
+	// never modified: it may be written from its own memory.
+	Encoded(text string) error
+}
+
+func (w walker) encoded(x *Encoded, depth int) error {
+	if x == nil {
+		return w.e.Nil()
+	}
+	ee, ok := w.e.(EncodedEmitter)
+	if !ok {
+		return w.value(x.v, depth)
+	}
+	text, err := x.form(ee)
+	if err != nil {
+		return err
+	}
+	return ee.Encoded(text)
+}
