@@ -237,11 +237,12 @@ func idleCost(b *testing.B, srv *benchservers.Proc, cfg *tls.Config, addr, proto
 // (klauspost/compress, BestSpeed), and the bare client inflates them with
 // it too.
 //
-// The listing also runs as result=raw: the server answers it as a
-// value.Encoded, encoded once like the floor's bytes, and the client takes
-// it undecoded (diracrpc.WithRawResult), as a program that stores, forwards
-// or decodes the answer its own way does: diracrpc then does the floor's
-// job, moving the bytes.
+// Each answer also runs as result=raw: the server answers it as a
+// value.Encoded, encoded once like the floor's bytes (as a configuration
+// server keeps its compressed configuration), and the client takes it
+// undecoded (diracrpc.WithRawResult), as a program that stores, forwards or
+// decodes the answer its own way does: diracrpc then does the floor's job,
+// moving the bytes.
 //
 // The listing also runs next to a second floor, floor=go: the whole job as a
 // bare Go server and client would do it without diracrpc, the rows encoded
@@ -294,19 +295,19 @@ func BenchmarkLargeAnswer(b *testing.B) {
 					return err
 				}},
 		}
+		// The answer moved as its floor moves it: answered as a
+		// value.Encoded (encoded once, as the floor's bytes are) and taken
+		// undecoded (WithRawResult), next to the same floors.
+		raw := diracrpc.WithRawResult(ctx)
+		enc := benchservers.EncodedAnswer(answer)
+		cases = append(cases,
+			largeCase{"proto=https/compress=off/result=raw",
+				func() error { _, err := hc["off"].Call(raw, "big", enc); return err }, cases[0].bare},
+			largeCase{"proto=https/compress=gzip/result=raw",
+				func() error { _, err := hc["gzip"].Call(raw, "big", enc); return err }, cases[1].bare},
+			largeCase{"proto=dips/result=raw",
+				func() error { _, err := dc.Call(raw, "big", enc); return err }, cases[2].bare})
 		if answer == benchservers.Jobs {
-			// The listing moved as its floor moves it: answered as a
-			// value.Encoded (encoded once, as the floor's bytes are) and
-			// taken undecoded (WithRawResult), next to the same floors.
-			raw := diracrpc.WithRawResult(ctx)
-			enc := benchservers.EncodedAnswer(answer)
-			cases = append(cases,
-				largeCase{"proto=https/compress=off/result=raw",
-					func() error { _, err := hc["off"].Call(raw, "big", enc); return err }, cases[0].bare},
-				largeCase{"proto=https/compress=gzip/result=raw",
-					func() error { _, err := hc["gzip"].Call(raw, "big", enc); return err }, cases[1].bare},
-				largeCase{"proto=dips/result=raw",
-					func() error { _, err := dc.Call(raw, "big", enc); return err }, cases[2].bare})
 			// The same calls next to the floor of the whole job (see
 			// benchservers.JobsGo): a bare Go server and client encoding and
 			// decoding the listing with sonic.
