@@ -136,3 +136,35 @@ func ExampleWithIdempotent() {
 	res, err := c.Call(diracrpc.WithIdempotent(context.Background()), "getJobStatus", 42)
 	_, _ = res, err
 }
+
+// A large answer taken undecoded: Raw holds it as it came, for a program
+// that stores or forwards it, or decodes it its own way; Decode decodes it
+// when asked. An S_ERROR is still an *Error.
+func ExampleWithRawResult() {
+	h, ctx, stop := harness()
+	defer stop()
+
+	c, err := h.Client(diracrpc.HTTPS)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rows := []any{map[string]any{"JobID": 1, "Status": "Done"}, map[string]any{"JobID": 2, "Status": "Waiting"}}
+	res, err := c.Call(diracrpc.WithRawResult(ctx), "echoAny", rows)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Undecoded, res.Value == nil)
+	fmt.Println(string(res.Raw))
+	var jobs []struct {
+		JobID  int
+		Status string
+	}
+	if err := res.Decode(&jobs); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(jobs)
+	// Output:
+	// true true
+	// {"OK": true, "Value": [{"JobID": 1, "Status": "Done"}, {"JobID": 2, "Status": "Waiting"}]}
+	// [{1 Done} {2 Waiting}]
+}

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/diracgo/diracrpc/mixed"
 	"github.com/diracgo/diracrpc/value"
 )
 
@@ -116,4 +117,20 @@ func ExampleEqual() {
 	// true
 	// false
 	// false false
+}
+
+// An answer that many calls get unchanged, encoded once per encoding: a
+// server handler returns it as it would return the value.
+func ExampleNewEncoded() {
+	listing := value.NewEncoded([]any{value.NewDict("JobID", int64(1), "Status", "Done")})
+	for _, enc := range []mixed.Encoding{mixed.JSON, mixed.DEncode} {
+		b, err := mixed.Marshal(value.NewDict("OK", true, "Value", listing), enc)
+		if err != nil {
+			fmt.Println(err)
+		}
+		fmt.Printf("%s\n", b)
+	}
+	// Output:
+	// {"OK": true, "Value": [{"JobID": 1, "Status": "Done"}]}
+	// ds2:OKb1s5:Valuelds5:JobIDi1es6:Statuss4:Doneeee
 }
