@@ -62,6 +62,17 @@ func TestOracle(t *testing.T) {
 				res, err = c.Call(ctx, "echoAny", value.NewDict("t", value.Tuple{int64(3), int64(4)}, "b", []byte("caf\u00e9")))
 				require.NoError(t, err)
 				t.Logf("echoAny: %#v (raw %q)", res.Value, res.Raw)
+				// DIRAC's S_OK starts as WithRawResult expects it.
+				und, err := c.Call(diracrpc.WithRawResult(ctx), "echoAny", value.NewDict("t", value.Tuple{int64(3), int64(4)}, "b", []byte("caf\u00e9")))
+				require.NoError(t, err)
+				assert.True(t, und.Undecoded)
+				assert.Equal(t, string(res.Raw), string(und.Raw))
+				var v any
+				require.NoError(t, und.Decode(&v))
+				assert.True(t, value.Equal(res.Value, v), "%#v", v)
+				_, err = c.Call(diracrpc.WithRawResult(ctx), "fail", "boom")
+				var rde *diracrpc.Error
+				require.ErrorAs(t, err, &rde)
 
 				_, err = c.Call(ctx, "fail", "boom")
 				var de *diracrpc.Error

@@ -1,6 +1,7 @@
 package httpsclient_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -46,6 +47,14 @@ func TestOracleHTTPS(t *testing.T) {
 		require.NoError(t, err, method)
 		assert.Equal(t, raw[method], string(res.Raw), method)
 		assert.Equal(t, url, res.URL)
+		// Tornado's S_OK starts as WithRawResult expects it.
+		und, err := c.Call(diracrpc.WithRawResult(ctx), m, args...)
+		require.NoError(t, err, method)
+		assert.True(t, und.Undecoded, method)
+		assert.Equal(t, raw[method], string(und.Raw), method)
+		var v any
+		require.NoError(t, und.Decode(&v), method)
+		assert.True(t, value.Equal(res.Value, v), "%s: %#v", method, v)
 	}
 
 	// A long string, sent in the form and read into Raw's memory.
@@ -54,11 +63,13 @@ func TestOracleHTTPS(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Value == long, "a 2 MiB string comes back whole")
 
-	_, err = c.Call(ctx, "failErrno", 1111, "custom")
-	var de *diracrpc.Error
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, 1111, de.Errno)
-	assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+	for _, ctx := range []context.Context{ctx, diracrpc.WithRawResult(ctx)} {
+		_, err = c.Call(ctx, "failErrno", 1111, "custom")
+		var de *diracrpc.Error
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, 1111, de.Errno)
+		assert.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+	}
 
 	_, err = c.Call(ctx, "crash")
 	require.ErrorIs(t, err, diracrpc.ErrServerFailure)
