@@ -19,6 +19,9 @@
 // host (extraCredentials [DN, group]); it is refused unless
 // Config.TrustedHost is set.
 //
+// Every refused or failed call, in by DISET or HTTPS, gets one log line
+// ("gateway: call failed"; a service's own S_ERROR only at Debug).
+//
 // Configuration/Server.getCompressedDataIfNewer is forwarded to the
 // Configuration Server like any call (DIRAC's gateway answers it from its own
 // copy of the configuration): clients get the CS's current data, and the
@@ -211,29 +214,12 @@ func extraKey(extra any) string {
 
 // ServeDISET serves one DISET connection (server.DISETHandler).
 func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
-	start := g.now()
 	ev := Event{In: diracrpc.DIPS, Service: call.Service, Method: call.Action, Action: call.ActionType}
-	defer func() {
-		ev.Duration = g.now().Sub(start)
-		if ev.Err != nil {
-			// One line per refused or failed call; a service's own
-			// S_ERROR is its answer, worth a line only when debugging.
-			level := slog.LevelInfo
-			if diracrpc.CodeOf(ev.Err) == diracrpc.CodeServiceError {
-				level = slog.LevelDebug
-			}
-			dn := ""
-			if call.Peer != nil {
-				dn = call.Peer.DN
-			}
-			g.log.Log(ctx, level, "gateway: call failed", "service", ev.Service, "method", ev.Method, "action", ev.Action,
-				"dn", dn, "remote", call.RemoteAddr, "err", ev.Err)
-		}
-		call.Done(ev.Err) // the server's telemetry (the answer went back raw)
-		if g.cfg.Observer != nil {
-			g.cfg.Observer.Observe(ev)
-		}
-	}()
+	dn := ""
+	if call.Peer != nil {
+		dn = call.Peer.DN
+	}
+	defer g.finish(ctx, &ev, g.now(), dn, call.RemoteAddr, call.Done) // Done: the server's telemetry (the answer went back raw)
 	if call.Peer == nil {
 		ev.Err = errNoCertificate
 		call.Refuse(&diracrpc.Error{Errno: diracrpc.ENOAUTH, Message: diracrpc.FormatMessage(diracrpc.ENOAUTH, "the gateway needs a client certificate (dips://)")})
@@ -321,6 +307,28 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 			Outcome{Result: res, Err: err, Elapsed: elapsed})
 	}
 	g.reply(call, res, err)
+}
+
+// finish ends a call through the gateway, whichever protocol it came in
+// by: one log line when it was refused or failed, done (when set) and the
+// Observer told. A service's own S_ERROR is its answer, worth a line only
+// when debugging.
+func (g *Gateway) finish(ctx context.Context, ev *Event, start time.Time, dn, remote string, done func(error)) {
+	ev.Duration = g.now().Sub(start)
+	if ev.Err != nil {
+		level := slog.LevelInfo
+		if diracrpc.CodeOf(ev.Err) == diracrpc.CodeServiceError {
+			level = slog.LevelDebug
+		}
+		g.log.Log(ctx, level, "gateway: call failed", "service", ev.Service, "method", ev.Method, "action", ev.Action,
+			"dn", dn, "remote", remote, "err", ev.Err)
+	}
+	if done != nil {
+		done(ev.Err)
+	}
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.Observe(*ev)
+	}
 }
 
 var (
