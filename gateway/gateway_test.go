@@ -583,3 +583,68 @@ func TestGatewayLogsFailedCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayErrorsAsDirect: the gateway's own failures to lead a call to
+// its service (a name its configuration does not define, a server that
+// does not serve the service, an HTTPS service refusing the caller) reach
+// the caller as DIRAC's DISET framework words them for a direct call
+// ("<service> is not up in this server", "Unauthorized query" with
+// ENOAUTH), so that CodeOf, and probe's exit code, are the direct call's:
+// whichever protocol in and out.
+func TestGatewayErrorsAsDirect(t *testing.T) {
+	newSvc := func() *server.Service {
+		svc := testharness.NewTestService(service)
+		svc.Handle("admin", server.Method{Auth: []string{"ServiceAdministrator"}, Types: []server.Type{},
+			Func: func(context.Context, *server.Request) (any, error) { return "done", nil }})
+		return svc
+	}
+	// Framework/Gone: URLs of the harness's servers, which do not serve it.
+	_, component, _ := strings.Cut(service, "/")
+	addGone := func(text string) string {
+		for line := range strings.Lines(text) {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), " = "); ok && k == component {
+				gone := "        Gone = " + strings.ReplaceAll(v, service, "Framework/Gone") + "\n"
+				return strings.Replace(text, line, line+gone, 1)
+			}
+		}
+		t.Fatalf("no URLs of %s in\n%s", service, text)
+		return ""
+	}
+	notUp := func(name string) string { return name + " is not up in this server" }
+	cases := []struct {
+		name, method string
+		code         diracrpc.Code
+		errno        int
+		message      string
+	}{
+		{"Framework/Nope", "ping", diracrpc.CodeNotFound, 0, notUp("Framework/Nope")},
+		{"Framework/Gone", "ping", diracrpc.CodeNotFound, 0, notUp("Framework/Gone")},
+		{service, "admin", diracrpc.CodeUnauthorized, diracrpc.ENOAUTH, "Unauthorized query ( 1111 : Unauthorized query)"},
+	}
+	for _, mode := range []selector.Mode{selector.DISET, selector.HTTPS} {
+		w := newWorld(t, worldOpts{mode: mode, svc: newSvc(), trustedHost: true, editConfig: addGone,
+			httpsServices: []string{"Framework/Nope", "Framework/Gone"}})
+		out := diracrpc.DIPS
+		if mode == selector.HTTPS {
+			out = diracrpc.HTTPS
+		}
+		for _, in := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
+			for _, c := range cases {
+				t.Run(fmt.Sprintf("%s in %s out %s.%s", in, out, c.name, c.method), func(t *testing.T) {
+					ctx := ctxT(t)
+					_, derr := w.directClient(t, out, c.name, nil).Call(ctx, c.method)
+					require.Error(t, derr)
+					assert.Equal(t, c.code, diracrpc.CodeOf(derr), "direct: %v", derr)
+
+					_, gerr := w.gatewayClient(t, in, c.name, nil).Call(ctx, c.method)
+					require.Error(t, gerr)
+					assert.Equal(t, diracrpc.CodeOf(derr), diracrpc.CodeOf(gerr), "through the gateway: %v", gerr)
+					var de *diracrpc.Error
+					require.ErrorAs(t, gerr, &de)
+					assert.Equal(t, c.errno, de.Errno)
+					assert.Equal(t, c.message, de.Message)
+				})
+			}
+		}
+	}
+}

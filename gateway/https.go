@@ -94,7 +94,7 @@ func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res an
 			Outcome{Result: r, Err: err, Elapsed: elapsed})
 	}
 	if err != nil {
-		return server.Answer(errorDict(err)), nil // the S_ERROR as the service sent it
+		return server.Answer(errorDict(req.Service, err)), nil
 	}
 	if r.Raw != nil {
 		if v, _, err := mixed.Decode(r.Raw); err == nil {
