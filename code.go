@@ -103,7 +103,9 @@ func (c Code) sentinel() error {
 // Code classifies an S_ERROR. DIRAC's DISET framework reports a few of its
 // own failures as S_ERROR messages, recognised here so that both protocols
 // give the same code: "Unknown method" (HTTPS: 501), "Server error while
-// serving" (HTTPS: 500).
+// serving" (HTTPS: 500), "<service> is not up in this server" (HTTPS: 404;
+// as a result rather than a refusal of the proposal when a gateway relays
+// it, or says it of a service it cannot lead to).
 func (e *Error) Code() Code {
 	switch {
 	case e.Has(ENOAUTH):
@@ -112,8 +114,20 @@ func (e *Error) Code() Code {
 		return CodeNotImplemented
 	case e.Errno == 0 && strings.HasPrefix(e.Message, "Server error while serving "):
 		return CodeServerFailure
+	case e.Errno == 0 && strings.HasSuffix(e.Message, NotUpSuffix):
+		return CodeNotFound
 	}
 	return CodeServiceError
+}
+
+// NotUpSuffix ends the S_ERROR message DIRAC's DISET framework answers for
+// a service the server does not serve: "<service> is not up in this server".
+const NotUpSuffix = " is not up in this server"
+
+// NotUp is DIRAC's S_ERROR for a service the server (or a gateway) does not
+// serve (CodeNotFound).
+func NotUp(service string) *Error {
+	return &Error{Message: service + NotUpSuffix}
 }
 
 // TransportError is a failed attempt that is not an S_ERROR result: the
@@ -199,6 +213,8 @@ func Reached(err error) bool {
 	}
 	var de *Error
 	if errors.As(err, &de) {
+		// "not up in this server" as a result (through a gateway) stays
+		// reached: a service may be relaying what its own call was told.
 		return de.Code() != CodeNotImplemented
 	}
 	return false

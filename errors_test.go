@@ -32,6 +32,16 @@ func TestErrorMatchesSentinels(t *testing.T) {
 	// Older peers omit Errno: DIRAC's cmpError then looks for the text.
 	assert.ErrorIs(t, &Error{Message: "Unauthorized query ( 1111 : x)"}, ErrUnauthorized)
 	assert.ErrorIs(t, NewError(ENOSYS, "m"), ErrNotImplemented)
+
+	// DISET's "not up in this server" as a result (through a gateway) is
+	// what it is as a refusal: no such service there. The call stays
+	// reached: a service may relay what its own call was told.
+	notUp := NotUp("Framework/Nope")
+	assert.Equal(t, "Framework/Nope is not up in this server", notUp.Message)
+	assert.Equal(t, CodeNotFound, CodeOf(fmt.Errorf("calling: %w", notUp)))
+	assert.ErrorIs(t, notUp, ErrNotFound)
+	assert.True(t, Reached(notUp))
+	assert.Equal(t, CodeServiceError, (&Error{Errno: 2, Message: "x is not up in this server"}).Code(), "a service's own errno wins")
 	assert.Equal(t, "S_ERROR: Unauthorized query ( 1111 : Unauthorized query)", e.Error())
 	assert.Equal(t, "S_ERROR 5: boom", (&Error{Errno: 5, Message: "boom"}).Error())
 }

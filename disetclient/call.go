@@ -162,17 +162,13 @@ func refusal(url string, p diracrpc.Protocol, err error) error {
 		switch {
 		case de.Has(diracrpc.ENOAUTH):
 			code = diracrpc.CodeUnauthorized
-		case de.Errno == 0 && endsWith(de.Message, " is not up in this server"):
+		case de.Code() == diracrpc.CodeNotFound:
 			code = diracrpc.CodeNotFound
 		default:
 			code = diracrpc.CodeServerFailure
 		}
 	}
 	return &diracrpc.TransportError{Protocol: p, URL: url, Code: code, Err: err}
-}
-
-func endsWith(s, suffix string) bool {
-	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
 // protocolError marks a frame that arrived but is not valid.

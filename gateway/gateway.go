@@ -11,13 +11,21 @@
 // sees the real user. Results, S_ERRORs and framework errors go back
 // unchanged (a DISET or HTTPS result payload byte for byte); DISET file
 // transfers are relayed chunk by chunk to services reached over DISET.
-// Messaging connections (action Connection) are refused.
+// Messaging connections (action Connection) are refused. A service the
+// configuration does not lead to is refused before any delegation, as a
+// server refuses one it does not serve ("<service> is not up in this
+// server"); an HTTPS service's 404 and 401/403 reach callers in DISET's
+// words ("not up", "Unauthorized query" with ENOAUTH), so that callers
+// tell them apart as they would calling directly.
 //
 // HTTPS in: Tornado-style POSTs to https://gateway/<System>/<Component>
 // reach the service, on DISET or HTTPS. HTTPS carries no delegation, so this
 // direction needs the gateway's own host credential acting as a DIRAC trusted
 // host (extraCredentials [DN, group]); it is refused unless
 // Config.TrustedHost is set.
+//
+// Every refused or failed call, in by DISET or HTTPS, gets one log line
+// ("gateway: call failed"; a service's own S_ERROR only at Debug).
 //
 // Configuration/Server.getCompressedDataIfNewer is forwarded to the
 // Configuration Server like any call (DIRAC's gateway answers it from its own
@@ -140,6 +148,9 @@ type Gateway struct {
 	log       *slog.Logger
 	now       func() time.Time
 	cache     *cache
+	// routes only plans routes (it never builds a client): whether the
+	// configuration leads to a service, asked before delegating.
+	routes *selector.RPCClientSelector
 }
 
 // New returns a gateway.
@@ -157,6 +168,11 @@ func New(cfg Config) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
+	ro := cfg.Selector
+	if ro.Logger == nil {
+		ro.Logger = g.log
+	}
+	g.routes = selector.New(ro)
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -166,7 +182,7 @@ func New(cfg Config) (*Gateway, error) {
 
 // Close releases the cached delegated proxies and their clients.
 func (g *Gateway) Close() error {
-	return g.cache.close()
+	return errors.Join(g.cache.close(), g.routes.Close())
 }
 
 // serviceName reports whether name is a "System/Component" name (not a URL).
@@ -211,29 +227,12 @@ func extraKey(extra any) string {
 
 // ServeDISET serves one DISET connection (server.DISETHandler).
 func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
-	start := g.now()
 	ev := Event{In: diracrpc.DIPS, Service: call.Service, Method: call.Action, Action: call.ActionType}
-	defer func() {
-		ev.Duration = g.now().Sub(start)
-		if ev.Err != nil {
-			// One line per refused or failed call; a service's own
-			// S_ERROR is its answer, worth a line only when debugging.
-			level := slog.LevelInfo
-			if diracrpc.CodeOf(ev.Err) == diracrpc.CodeServiceError {
-				level = slog.LevelDebug
-			}
-			dn := ""
-			if call.Peer != nil {
-				dn = call.Peer.DN
-			}
-			g.log.Log(ctx, level, "gateway: call failed", "service", ev.Service, "method", ev.Method, "action", ev.Action,
-				"dn", dn, "remote", call.RemoteAddr, "err", ev.Err)
-		}
-		call.Done(ev.Err) // the server's telemetry (the answer went back raw)
-		if g.cfg.Observer != nil {
-			g.cfg.Observer.Observe(ev)
-		}
-	}()
+	dn := ""
+	if call.Peer != nil {
+		dn = call.Peer.DN
+	}
+	defer g.finish(ctx, &ev, g.now(), dn, call.RemoteAddr, call.Done) // Done: the server's telemetry (the answer went back raw)
 	if call.Peer == nil {
 		ev.Err = errNoCertificate
 		call.Refuse(&diracrpc.Error{Errno: diracrpc.ENOAUTH, Message: diracrpc.FormatMessage(diracrpc.ENOAUTH, "the gateway needs a client certificate (dips://)")})
@@ -243,7 +242,14 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 		// Only names the configuration resolves: a URL here would make the
 		// gateway connect wherever a caller asks.
 		ev.Err = errServiceName
-		call.Refuse(&diracrpc.Error{Message: call.Service + " is not up in this server"})
+		call.Refuse(diracrpc.NotUp(call.Service))
+		return
+	}
+	if err := g.notServed(ctx, call.Service); err != nil {
+		// Refused as a server refuses a service it does not serve, before
+		// anything is delegated: the caller sees what a direct call shows.
+		ev.Err = err
+		call.Refuse(diracrpc.NotUp(call.Service))
 		return
 	}
 	var release func()
@@ -323,6 +329,40 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	g.reply(call, res, err)
 }
 
+// finish ends a call through the gateway, whichever protocol it came in
+// by: one log line when it was refused or failed, done (when set) and the
+// Observer told. A service's own S_ERROR is its answer, worth a line only
+// when debugging.
+func (g *Gateway) finish(ctx context.Context, ev *Event, start time.Time, dn, remote string, done func(error)) {
+	ev.Duration = g.now().Sub(start)
+	if ev.Err != nil {
+		level := slog.LevelInfo
+		if diracrpc.CodeOf(ev.Err) == diracrpc.CodeServiceError {
+			level = slog.LevelDebug
+		}
+		g.log.Log(ctx, level, "gateway: call failed", "service", ev.Service, "method", ev.Method, "action", ev.Action,
+			"dn", dn, "remote", remote, "err", ev.Err)
+	}
+	if done != nil {
+		done(ev.Err)
+	}
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.Observe(*ev)
+	}
+}
+
+// notServed returns why the gateway's configuration does not lead to
+// service (a name it does not define, no URL for the selector's mode...),
+// or nil. Other failures, a Configuration Server out of reach among them
+// (CodeOf gives its own code), are left for the call to report.
+func (g *Gateway) notServed(ctx context.Context, service string) error {
+	_, err := g.routes.Route(ctx, service)
+	if diracrpc.CodeOf(err) == diracrpc.CodeConfiguration {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
 var (
 	errNoCertificate = errors.New("gateway: caller without certificate")
 	errTransfers     = errors.New("gateway: too many file transfers")
@@ -365,12 +405,34 @@ func (g *Gateway) reply(call *server.DISETCall, res *diracrpc.Result, err error)
 		_ = call.Reply(diracrpc.OK(res.Value))
 		return
 	}
-	_ = call.Reply(errorDict(err))
+	_ = call.Reply(errorDict(call.Service, err))
 }
 
-func errorDict(err error) *value.Dict {
+// unauthorizedQuery is DIRAC's DISET framework refusal of a caller.
+var unauthorizedQuery = diracrpc.NewError(diracrpc.ENOAUTH, "Unauthorized query")
+
+// errorDict is the S_ERROR answering a call to service that failed with
+// err. The service's own S_ERRORs (its results, its DISET framework's
+// refusals) go back as they came. The gateway's failures to lead the call
+// there are said as DIRAC's DISET framework says them of a direct call, so
+// that callers classify them alike (diracrpc.Error.Code): a service the
+// configuration does not lead to, or whose server does not serve it (an
+// HTTPS 404), is "not up in this server"; an HTTPS service's refusal of
+// the caller (401, 403) is "Unauthorized query" (ENOAUTH).
+func errorDict(service string, err error) *value.Dict {
 	var de *diracrpc.Error
-	if errors.As(err, &de) {
+	if errors.As(err, &de) && !de.Local {
+		return de.Dict(true)
+	}
+	switch diracrpc.CodeOf(err) {
+	case diracrpc.CodeNotFound, diracrpc.CodeConfiguration:
+		return diracrpc.NotUp(service).Dict(false)
+	case diracrpc.CodeUnauthorized:
+		return unauthorizedQuery.Dict(false)
+	}
+	if de != nil {
+		// What DIRAC's HTTPS client makes up for the answer (a 501's
+		// ENOSYS), as it reports it.
 		return de.Dict(true)
 	}
 	var te *diracrpc.TransportError

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,14 +50,42 @@ type world struct {
 }
 
 type events struct {
-	mu sync.Mutex
-	ev []gateway.Event
+	mu      sync.Mutex
+	ev      []gateway.Event
+	changed chan struct{} // closed (and replaced) at each event
 }
 
 func (e *events) Observe(ev gateway.Event) {
 	e.mu.Lock()
 	e.ev = append(e.ev, ev)
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
 	e.mu.Unlock()
+}
+
+// wait returns once n events were observed (the gateway is done with those
+// calls: logged them too), or ctx's error. A DISET caller has its answer
+// before the gateway ends the call.
+func (e *events) wait(ctx context.Context, n int) error {
+	for {
+		e.mu.Lock()
+		if len(e.ev) >= n {
+			e.mu.Unlock()
+			return nil
+		}
+		if e.changed == nil {
+			e.changed = make(chan struct{})
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (e *events) all() []gateway.Event {
@@ -74,13 +104,23 @@ type worldOpts struct {
 	enc         server.Encoding
 	admin       map[string]http.Handler
 	logger      *slog.Logger // nil: quiet
+	// editConfig, when set, edits the gateway's configuration (the
+	// harness's cfg text).
+	editConfig func(string) string
+	// httpsServices are served over HTTPS in besides the harness service.
+	httpsServices []string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
 	t.Helper()
 	svc := o.svc
 	h := testharness.NewT(t, testharness.Options{Service: svc, CA: o.ca, Encoding: o.enc})
-	conf, err := cfg.ParseFile(h.ConfigFile)
+	text, err := os.ReadFile(h.ConfigFile)
+	require.NoError(t, err)
+	if o.editConfig != nil {
+		text = []byte(o.editConfig(string(text)))
+	}
+	conf, err := cfg.Parse(h.ConfigFile, text)
 	require.NoError(t, err)
 	ev := &events{}
 	logger := o.logger
@@ -102,7 +142,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	require.NoError(t, err)
 	ports := serveGateway(t, g, h.Files.Host, h.CA.Store(), gateway.ServerConfig{
 		DISET:         server.DISETConfig{MaxConcurrentCalls: o.maxCalls},
-		HTTPSServices: []string{service},
+		HTTPSServices: append([]string{service}, o.httpsServices...),
 		Admin:         o.admin,
 	})
 	return &world{h: h, gw: ports.srv, events: ev,
@@ -165,14 +205,35 @@ func (w *world) viaGateway(t *testing.T, cred *credentials.Credential) *diracrpc
 	return c
 }
 
+// gatewayClient calls name through the gateway's side in (DIPS or HTTPS).
+func (w *world) gatewayClient(t *testing.T, in diracrpc.Protocol, name string, cred *credentials.Credential) *diracrpc.Client {
+	t.Helper()
+	var c *diracrpc.Client
+	var err error
+	if in == diracrpc.HTTPS {
+		c, err = httpsclient.New([]string{strings.TrimSuffix(w.httpsURL, service) + name}, w.opts(cred), httpsclient.Options{})
+	} else {
+		c, err = disetclient.New([]string{strings.TrimSuffix(w.disetURL, service) + name}, w.opts(cred), disetclient.Options{})
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 func (w *world) direct(t *testing.T, p diracrpc.Protocol, cred *credentials.Credential) *diracrpc.Client {
+	t.Helper()
+	return w.directClient(t, p, service, cred)
+}
+
+// directClient calls name at the harness's servers, bypassing the gateway.
+func (w *world) directClient(t *testing.T, p diracrpc.Protocol, name string, cred *credentials.Credential) *diracrpc.Client {
 	t.Helper()
 	var c *diracrpc.Client
 	var err error
 	if p == diracrpc.HTTPS {
-		c, err = httpsclient.New([]string{w.h.HTTPSURL}, w.opts(cred), httpsclient.Options{})
+		c, err = httpsclient.New([]string{strings.Replace(w.h.HTTPSURL, service, name, 1)}, w.opts(cred), httpsclient.Options{})
 	} else {
-		c, err = disetclient.New([]string{w.h.DIPSURL}, w.opts(cred), disetclient.Options{})
+		c, err = disetclient.New([]string{strings.Replace(w.h.DIPSURL, service, name, 1)}, w.opts(cred), disetclient.Options{})
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() }) // before the harness stops: no idle connection left
@@ -490,17 +551,100 @@ func TestGatewayRelaysA500AsDIRACReportsIt(t *testing.T) {
 }
 
 // TestGatewayLogsFailedCalls: one line per refused or failed call, as
-// Config.Logger says; a service's own S_ERROR only at Debug.
+// Config.Logger says, whichever protocol the call came in by; a service's
+// own S_ERROR only at Debug.
 func TestGatewayLogsFailedCalls(t *testing.T) {
-	var buf testkit.SyncBuffer
-	w := newWorld(t, worldOpts{mode: selector.DISET, svc: testharness.NewTestService(""),
-		logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	c := w.viaGateway(t, w.h.Files.ProxyCred)
-	_, err := c.Call(ctxT(t), "fail", "boom")
-	require.Error(t, err)
-	assert.NotContains(t, buf.String(), "gateway: call failed", "a service's S_ERROR is its answer")
-	_, err = c.Call(ctxT(t), "crash")
-	require.Error(t, err)
-	assert.Contains(t, buf.String(), "gateway: call failed")
-	assert.Contains(t, buf.String(), "method=crash")
+	for _, in := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
+		t.Run(string(in), func(t *testing.T) {
+			var buf testkit.SyncBuffer
+			w := newWorld(t, worldOpts{mode: selector.DISET, svc: testharness.NewTestService(""), trustedHost: true,
+				httpsServices: []string{"Framework/Nope"},
+				logger:        slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+			via := func(name string) *diracrpc.Client { return w.gatewayClient(t, in, name, nil) }
+			ctx := ctxT(t)
+			c := via(service)
+			_, err := c.Call(ctx, "fail", "boom")
+			require.Error(t, err)
+			require.NoError(t, w.events.wait(ctx, 1))
+			assert.NotContains(t, buf.String(), "gateway: call failed", "a service's S_ERROR is its answer")
+			_, err = c.Call(ctx, "crash")
+			require.Error(t, err)
+			require.NoError(t, w.events.wait(ctx, 2))
+			assert.Equal(t, 1, strings.Count(buf.String(), "gateway: call failed"), buf.String())
+			assert.Contains(t, buf.String(), "method=crash")
+			assert.Contains(t, buf.String(), `dn="`+credentials.SubjectDN(w.h.Files.User.Leaf())+`"`)
+
+			// Refused by the gateway itself (no such service): the same line.
+			_, err = via("Framework/Nope").Call(ctx, "ping")
+			require.Error(t, err)
+			require.NoError(t, w.events.wait(ctx, 3))
+			assert.Equal(t, 2, strings.Count(buf.String(), "gateway: call failed"), buf.String())
+			assert.Contains(t, buf.String(), "service=Framework/Nope")
+		})
+	}
+}
+
+// TestGatewayErrorsAsDirect: the gateway's own failures to lead a call to
+// its service (a name its configuration does not define, a server that
+// does not serve the service, an HTTPS service refusing the caller) reach
+// the caller as DIRAC's DISET framework words them for a direct call
+// ("<service> is not up in this server", "Unauthorized query" with
+// ENOAUTH), so that CodeOf, and probe's exit code, are the direct call's:
+// whichever protocol in and out.
+func TestGatewayErrorsAsDirect(t *testing.T) {
+	newSvc := func() *server.Service {
+		svc := testharness.NewTestService(service)
+		svc.Handle("admin", server.Method{Auth: []string{"ServiceAdministrator"}, Types: []server.Type{},
+			Func: func(context.Context, *server.Request) (any, error) { return "done", nil }})
+		return svc
+	}
+	// Framework/Gone: URLs of the harness's servers, which do not serve it.
+	_, component, _ := strings.Cut(service, "/")
+	addGone := func(text string) string {
+		for line := range strings.Lines(text) {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), " = "); ok && k == component {
+				gone := "        Gone = " + strings.ReplaceAll(v, service, "Framework/Gone") + "\n"
+				return strings.Replace(text, line, line+gone, 1)
+			}
+		}
+		t.Fatalf("no URLs of %s in\n%s", service, text)
+		return ""
+	}
+	notUp := func(name string) string { return name + " is not up in this server" }
+	cases := []struct {
+		name, method string
+		code         diracrpc.Code
+		errno        int
+		message      string
+	}{
+		{"Framework/Nope", "ping", diracrpc.CodeNotFound, 0, notUp("Framework/Nope")},
+		{"Framework/Gone", "ping", diracrpc.CodeNotFound, 0, notUp("Framework/Gone")},
+		{service, "admin", diracrpc.CodeUnauthorized, diracrpc.ENOAUTH, "Unauthorized query ( 1111 : Unauthorized query)"},
+	}
+	for _, mode := range []selector.Mode{selector.DISET, selector.HTTPS} {
+		w := newWorld(t, worldOpts{mode: mode, svc: newSvc(), trustedHost: true, editConfig: addGone,
+			httpsServices: []string{"Framework/Nope", "Framework/Gone"}})
+		out := diracrpc.DIPS
+		if mode == selector.HTTPS {
+			out = diracrpc.HTTPS
+		}
+		for _, in := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
+			for _, c := range cases {
+				t.Run(fmt.Sprintf("%s in %s out %s.%s", in, out, c.name, c.method), func(t *testing.T) {
+					ctx := ctxT(t)
+					_, derr := w.directClient(t, out, c.name, nil).Call(ctx, c.method)
+					require.Error(t, derr)
+					assert.Equal(t, c.code, diracrpc.CodeOf(derr), "direct: %v", derr)
+
+					_, gerr := w.gatewayClient(t, in, c.name, nil).Call(ctx, c.method)
+					require.Error(t, gerr)
+					assert.Equal(t, diracrpc.CodeOf(derr), diracrpc.CodeOf(gerr), "through the gateway: %v", gerr)
+					var de *diracrpc.Error
+					require.ErrorAs(t, gerr, &de)
+					assert.Equal(t, c.errno, de.Errno)
+					assert.Equal(t, c.message, de.Message)
+				})
+			}
+		}
+	}
 }

@@ -39,15 +39,14 @@ func refusal(err error) error {
 // forwardHTTPS forwards one HTTPS-in call as a trusted host acting for the
 // caller.
 func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res any, err error) {
-	start := g.now()
 	ev := Event{In: diracrpc.HTTPS, Service: req.Service, Method: req.Method, Action: "RPC"}
-	defer func() {
-		ev.Duration = g.now().Sub(start)
-		if g.cfg.Observer != nil {
-			g.cfg.Observer.Observe(ev)
-		}
-	}()
 	c := req.Credentials
+	dn := ""
+	if c != nil && c.Peer != nil {
+		dn = c.Peer.DN
+	}
+	// The server's telemetry sees the S_ERROR answered, as for any method.
+	defer g.finish(ctx, &ev, g.now(), dn, req.RemoteAddr, nil)
 	switch {
 	case !g.cfg.TrustedHost:
 		ev.Err = ErrNotTrustedHost
@@ -68,8 +67,6 @@ func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res an
 		}
 	}
 	if ev.Err != nil {
-		g.log.InfoContext(ctx, "gateway: HTTPS call refused", "service", req.Service, "method", req.Method,
-			"remote", req.RemoteAddr, "err", ev.Err)
 		return nil, refusal(ev.Err)
 	}
 	id := identity{DN: c.Peer.DN, Group: group, Extra: "\x00trusted-host"}
@@ -97,7 +94,7 @@ func (g *Gateway) forwardHTTPS(ctx context.Context, req *server.Request) (res an
 			Outcome{Result: r, Err: err, Elapsed: elapsed})
 	}
 	if err != nil {
-		return server.Answer(errorDict(err)), nil // the S_ERROR as the service sent it
+		return server.Answer(errorDict(req.Service, err)), nil
 	}
 	if r.Raw != nil {
 		if v, _, err := mixed.Decode(r.Raw); err == nil {

@@ -351,3 +351,53 @@ func TestOracleDIRACTransfersThroughGateway(t *testing.T) {
 	assert.Equal(t, put["want"], put["md5"])
 	assert.EqualValues(t, 2500000, put["size"])
 }
+
+// TestOracleGatewayErrorsAsDirect: a service the Go gateway's
+// configuration does not define, and a method the real service refuses to
+// the caller, give through the gateway what real DIRAC gives directly: the
+// same S_ERROR (message, errno) to DIRAC's own Python client and the same
+// code to diracrpc's.
+func TestOracleGatewayErrorsAsDirect(t *testing.T) {
+	o := oracleEnv(t)
+	dport, _ := startOracleGateway(t, o, nil)
+	proxy, err := credentials.LoadProxy(o.proxy, credentials.LoadOptions{})
+	require.NoError(t, err)
+	call := func(url, method string, args ...any) error {
+		c, err := disetclient.New([]string{url}, diracrpc.Options{Credential: proxy, CAs: o.cas, Logger: quiet, Attempts: 1},
+			disetclient.Options{})
+		require.NoError(t, err)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err = c.Call(ctx, method, args...)
+		require.Error(t, err)
+		return err
+	}
+	gw := fmt.Sprintf("dips://localhost:%d/", dport)
+	for _, c := range []struct {
+		name, method string
+		args         []any
+	}{
+		{"Framework/Nope", "ping", nil},
+		{"Framework/Oracle", "refreshConfiguration", []any{false}}, // CSAdministrator only
+	} {
+		derr := call("dips://localhost:9150/"+c.name, c.method, c.args...)
+		gerr := call(gw+c.name, c.method, c.args...)
+		assert.Equal(t, diracrpc.CodeOf(derr), diracrpc.CodeOf(gerr), "direct: %v\nthrough the gateway: %v", derr, gerr)
+		var de, ge *diracrpc.Error
+		require.ErrorAs(t, derr, &de)
+		require.ErrorAs(t, gerr, &ge)
+		assert.Equal(t, de.Errno, ge.Errno, c.method)
+		assert.Equal(t, de.Message, ge.Message, c.method)
+	}
+
+	// DIRAC's client: through the gateway as directly to a real server.
+	direct := runDIRAC(t, o, clientConfig(o, ""), "dips://localhost:9150/Framework/Nope")
+	through := runDIRAC(t, o, clientConfig(o, gw+"Framework/Gateway"), "Framework/Nope")
+	for _, m := range []string{"whoami", "add"} {
+		assert.Equal(t, false, through[m]["OK"], m)
+		assert.Equal(t, "Framework/Nope is not up in this server", through[m]["Message"], m)
+		assert.Equal(t, direct[m]["Message"], through[m]["Message"], m)
+		assert.Equal(t, direct[m]["Errno"], through[m]["Errno"], m)
+	}
+}

@@ -48,7 +48,7 @@ func (g *Gateway) serveTransfer(ctx context.Context, call *server.DISETCall, ent
 	}
 	out, err := g.dialTransfer(ctx, ent, call, dir)
 	if err != nil {
-		_ = call.Reply(errorDict(err))
+		_ = call.Reply(errorDict(call.Service, err))
 		return err
 	}
 	defer out.Close()
@@ -94,7 +94,7 @@ func (g *Gateway) serveTransfer(ctx context.Context, call *server.DISETCall, ent
 		res, err = filetransfer.List(ctx, out, fi, opts)
 	}
 	if err != nil {
-		_ = call.Reply(errorDict(err))
+		_ = call.Reply(errorDict(call.Service, err))
 		return err
 	}
 	return call.Reply(diracrpc.OK(res))

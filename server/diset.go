@@ -409,7 +409,7 @@ func (s *DISET) serveConn(c *disetConn) {
 		ClientVersion: prop.version,
 	}
 	if !s.svc.HasName(prop.service) {
-		refuse(&diracrpc.Error{Message: prop.service + " is not up in this server"})
+		refuse(diracrpc.NotUp(prop.service))
 		return
 	}
 	authPath := prop.action

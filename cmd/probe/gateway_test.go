@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/shadow"
 	"github.com/diracgo/diracrpc/testharness"
 )
@@ -117,5 +119,36 @@ func TestGatewayMetrics(t *testing.T) {
 		assert.Contains(t, text, `error_type="service_error"`)
 		assert.Contains(t, text, `rpc_service="Framework/TestHarness"`)
 		assert.Contains(t, text, `rpc_system="dirac.diset"`)
+	}
+}
+
+// TestGatewayExitCodesAsDirect: probe call through the gateway ends with
+// the exit code of a direct call when the gateway cannot lead the call to
+// its service (exit 3: no such service) or the service refuses the caller
+// (exit 1 and the hint, as DISET's refusal), whichever protocol the
+// gateway forwards with.
+func TestGatewayExitCodesAsDirect(t *testing.T) {
+	svc := testharness.NewTestService(testharness.DefaultService)
+	svc.Handle("admin", server.Method{Auth: []string{"ServiceAdministrator"}, Types: []server.Type{},
+		Func: func(context.Context, *server.Request) (any, error) { return "done", nil }})
+	h := testharness.NewT(t, testharness.Options{Service: svc})
+	nope := func(url string) string { return strings.Replace(url, testharness.DefaultService, "Framework/Nope", 1) }
+	r := probe(t, h.Env, "", "call", nope(h.DIPSURL), "ping")
+	require.Equal(t, exitUnreachable, r.code, r.stderr)
+	r = probe(t, h.Env, "", "call", h.DIPSURL, "admin")
+	require.Equal(t, exitFail, r.code, r.stderr)
+	require.Contains(t, r.stderr, "refused this identity")
+	for _, mode := range []string{"dips", "https"} {
+		t.Run(mode, func(t *testing.T) {
+			info := startGateway(t, "gateway", "--mode", mode, "--host-cert", h.Files.HostCert, "--host-key", h.Files.HostKey,
+				"--ca-dir", h.Files.CADir, "--config", h.ConfigFile, "--no-cs")
+			url := "dips://localhost:" + info["dips"][strings.LastIndex(info["dips"], ":")+1:] + "/" + testharness.DefaultService
+			r := probe(t, h.Env, "", "call", nope(url), "ping")
+			assert.Equal(t, exitUnreachable, r.code, r.stderr)
+			assert.Contains(t, r.stderr, "Framework/Nope is not up in this server")
+			r = probe(t, h.Env, "", "call", url, "admin")
+			assert.Equal(t, exitFail, r.code, r.stderr)
+			assert.Contains(t, r.stderr, "refused this identity")
+		})
 	}
 }
