@@ -291,9 +291,10 @@ func (c *Client) callRoute(ctx context.Context, r *route, a *Attempt, idem bool,
 		r.pool.ban(u)
 		at.end(ctx, err, st.attempts, true)
 		var te *TransportError
-		if code == CodeNotFound || errors.As(err, &te) && te.RetryAfter > 0 {
+		if code == CodeNotFound || errors.Is(err, ErrWrongProtocol) || errors.As(err, &te) && te.RetryAfter > 0 {
 			// The server does not serve the service (it would answer the
-			// same again), or it asked for time: not again in this call.
+			// same again), speaks the other protocol, or asked for time:
+			// not again in this call.
 			skip = skipURL(skip, u)
 		}
 		failed = true
@@ -356,7 +357,9 @@ func retryable(ctx context.Context, err error, code Code, idem bool) bool {
 	case CodeServerFailure:
 		return !Reached(err)
 	case CodeProtocol:
-		return Reached(err) && idem
+		// A server of the other protocol ran nothing: the other URLs may
+		// be right.
+		return Reached(err) && idem || errors.Is(err, ErrWrongProtocol)
 	}
 	return false
 }

@@ -155,6 +155,37 @@ func TestIdempotencyRule(t *testing.T) {
 	assert.Len(t, s.urls(), 1)
 }
 
+// TestWrongProtocolMovesOn: a server of the other protocol ran nothing and
+// would answer the same again: its URL is not tried again in the call, the
+// others are.
+func TestWrongProtocolMovesOn(t *testing.T) {
+	wrong := "https://a:1/S/C"
+	c, s := newScripted(t, []string{wrong}, Options{FailoverURLs: []string{"https://b:1/S/C"}, Breaker: BreakerSettings{Disabled: true}},
+		func(_ context.Context, a *Attempt) (*Result, error) {
+			if a.URL == wrong {
+				return nil, &TransportError{Protocol: HTTPS, URL: a.URL, Code: CodeProtocol,
+					Err: &WrongProtocolError{URL: a.URL, Other: DIPS, Answer: []byte(`31:{"OK": false}`)}}
+			}
+			return ok(a), nil
+		})
+	res, err := c.Call(context.Background(), "m")
+	require.NoError(t, err)
+	assert.Equal(t, "https://b:1/S/C", res.URL)
+	assert.Equal(t, []string{wrong, "https://b:1/S/C"}, s.urls())
+
+	// Alone, it is tried once.
+	c, s = newScripted(t, []string{wrong}, Options{Breaker: BreakerSettings{Disabled: true}},
+		func(_ context.Context, a *Attempt) (*Result, error) {
+			return nil, &TransportError{Protocol: HTTPS, URL: a.URL, Code: CodeProtocol,
+				Err: &WrongProtocolError{URL: a.URL, Other: DIPS}}
+		})
+	_, err = c.Call(context.Background(), "m")
+	require.ErrorIs(t, err, ErrWrongProtocol)
+	assert.Equal(t, CodeProtocol, CodeOf(err))
+	assert.False(t, Reached(err))
+	assert.Len(t, s.urls(), 1)
+}
+
 func TestLoopHonoursContextDuringBackoff(t *testing.T) {
 	s := &scripted{answer: func(_ context.Context, a *Attempt) (*Result, error) { return nil, refused(a) }}
 	c, err := NewClient([]string{"dips://a:1/S/C"}, Options{BackoffMin: time.Hour, Logger: quiet},

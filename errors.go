@@ -41,6 +41,10 @@ var (
 	ErrNoURL = errors.New("diracrpc: no URL of the service could be reached")
 	// ErrProtocol: the peer sent something that is not valid for the protocol.
 	ErrProtocol = errors.New("diracrpc: protocol error")
+	// ErrWrongProtocol: the server answered in DIRAC's other protocol (an
+	// https:// URL for a DISET port, a dips:// URL for an HTTPS one); the
+	// error is a *WrongProtocolError with CodeProtocol.
+	ErrWrongProtocol = errors.New("diracrpc: the server speaks the other protocol")
 	// ErrConfiguration: the configuration does not lead to the service
 	// (CodeConfiguration); matched by the resolution errors of package
 	// endpoint and the selector's.
@@ -102,4 +106,81 @@ func (e *Error) Has(errno int) bool {
 		return e.Errno == errno
 	}
 	return strings.Contains(e.Message, StrError(errno))
+}
+
+// WrongProtocolError says that the server at URL speaks, or may speak,
+// DIRAC's other protocol: an https:// URL given for a DISET port, or a
+// dips:// URL for an HTTPS (Tornado) one. Fix tells what to call instead.
+//
+// When the server answered in the other protocol (Silent false) the call
+// certainly did not run: the error matches ErrWrongProtocol. DIRAC's own
+// servers never answer a request of the other protocol: they complete the
+// TLS handshake and then wait for the rest of a request that never comes.
+// Silence is all the client sees, as from a slow or stuck service, so with
+// Silent the error only names the possible cause of Err, the timeout or
+// closed connection that ended the attempt (which keeps its code), and does
+// not match ErrWrongProtocol.
+type WrongProtocolError struct {
+	// URL is the URL called.
+	URL string
+	// Other is the protocol the server speaks or may speak: HTTPS for a
+	// dips:// URL, DIPS for an https:// one.
+	Other Protocol
+	// Silent: the server sent nothing after the TLS handshake.
+	Silent bool
+	// Answer is the start of what the server sent (not Silent).
+	Answer []byte
+	// Err is the failure (Silent) or the decoding error the answer met.
+	Err error
+}
+
+func (e *WrongProtocolError) Error() string {
+	server, _, _ := strings.Cut(afterScheme(e.URL), "/")
+	like, request, scheme, other := "a DISET", "an HTTPS", "an https://", "a dips://"
+	if e.Other == HTTPS {
+		like, request, scheme, other = "an HTTPS", "a DISET", "a dips://", "an https://"
+	}
+	if e.Silent {
+		return fmt.Sprintf("%v (possible cause: the server at %s completed the TLS handshake and then sent nothing, "+
+			"as %s server does with %s request: is this %s URL for %s port? If so, %s)",
+			e.Err, server, like, request, scheme, other, e.Fix())
+	}
+	answer := ""
+	if len(e.Answer) > 0 {
+		answer = fmt.Sprintf(" (%q)", clip(e.Answer))
+	}
+	return fmt.Sprintf("the server at %s answered like %s server%s: is this %s URL for %s port? (%s)",
+		server, like, answer, scheme, other, e.Fix())
+}
+
+// Fix tells what to call instead.
+func (e *WrongProtocolError) Fix() string {
+	rest := afterScheme(e.URL)
+	if e.Other == HTTPS {
+		return "call https://" + rest + " (DIRAC ≥ 8.1 names HTTPS services System/Tornado<Handler>), " +
+			"or use the service's dips:// port"
+	}
+	return "call dips://" + rest + ", or use the service's https:// port"
+}
+
+// Unwrap returns Err.
+func (e *WrongProtocolError) Unwrap() error { return e.Err }
+
+// Is matches ErrWrongProtocol when the server answered in the other protocol.
+func (e *WrongProtocolError) Is(target error) bool { return target == ErrWrongProtocol && !e.Silent }
+
+func afterScheme(url string) string {
+	if _, rest, ok := strings.Cut(url, "://"); ok {
+		return rest
+	}
+	return url
+}
+
+// clip is the start of an unexpected answer, for a message.
+func clip(b []byte) []byte {
+	const n = 80
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
 }

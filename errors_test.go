@@ -107,3 +107,20 @@ func TestCallErrorIsTransparent(t *testing.T) {
 	assert.Nil(t, StubOf(cause))
 	assert.Nil(t, StubOf(nil))
 }
+
+// TestWrongProtocolError: the hint names the server and what to call; a
+// server that only stayed silent is a possible cause, not a match.
+func TestWrongProtocolError(t *testing.T) {
+	e := &WrongProtocolError{URL: "https://h.example:9135/S/C", Other: DIPS, Answer: []byte(`31:{"OK": false}`)}
+	assert.Equal(t, `the server at h.example:9135 answered like a DISET server ("31:{\"OK\": false}"): `+
+		`is this an https:// URL for a dips:// port? (call dips://h.example:9135/S/C, or use the service's https:// port)`, e.Error())
+	assert.ErrorIs(t, e, ErrWrongProtocol)
+
+	timeout := errors.New("i/o timeout")
+	s := &WrongProtocolError{URL: "dips://h.example:8443/S/C", Other: HTTPS, Silent: true, Err: timeout}
+	assert.NotErrorIs(t, s, ErrWrongProtocol)
+	assert.ErrorIs(t, s, timeout)
+	assert.Contains(t, s.Error(), "i/o timeout (possible cause: the server at h.example:8443 completed the TLS handshake")
+	assert.Contains(t, s.Error(), "is this a dips:// URL for an https:// port?")
+	assert.Contains(t, s.Fix(), "call https://h.example:8443/S/C")
+}

@@ -1,10 +1,12 @@
 package disetclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -81,7 +83,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	}
 	r1, p1, err := conn.Recv(0)
 	if err != nil {
-		return nil, t.fail(ctx, a.URL, stageProposal, recvErr(p1, err))
+		return nil, t.proposalFailure(ctx, a.URL, u, conn, recvErr(p1, err))
 	}
 	v1, err := diracrpc.ParseResult(r1)
 	if err != nil {
@@ -132,6 +134,27 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 		return nil, &diracrpc.TransportError{Protocol: u.Protocol, URL: a.URL, Code: diracrpc.CodeProtocol, Reached: true, Err: err}
 	}
 	return &diracrpc.Result{Value: v, Raw: payload, Protocol: u.Protocol, URL: a.URL, Extra: diracrpc.ExtraKeys(r2)}, nil
+}
+
+// proposalFailure classifies the failure to read the answer to the
+// proposal, telling an HTTPS server apart: one that answers in HTTP
+// certainly ran nothing (CodeProtocol, not reached); one that says nothing
+// after the TLS handshake, as DIRAC's Tornado does (it waits for the end of
+// an HTTP header that never comes), may be the cause of the timeout or
+// close, which keeps its code.
+func (t *transport) proposalFailure(ctx context.Context, url string, u *endpoint.URL, conn *diset.Conn, err error) error {
+	if errors.Is(err, frame.ErrHTTP) && ctx.Err() == nil {
+		return &diracrpc.TransportError{Protocol: u.Protocol, URL: url, Code: diracrpc.CodeProtocol,
+			Err: fmt.Errorf("%s: %w", stageProposal, &diracrpc.WrongProtocolError{URL: url, Other: diracrpc.HTTPS,
+				Answer: bytes.Clone(conn.Pending()[:min(len(conn.Pending()), 80)]), Err: err})}
+	}
+	ended := isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(ctx.Err(), context.DeadlineExceeded)
+	if ended && u.Protocol == diracrpc.DIPS && len(conn.Pending()) == 0 && !isTLSFailure(err) &&
+		!errors.Is(ctx.Err(), context.Canceled) {
+		err = &diracrpc.WrongProtocolError{URL: url, Other: diracrpc.HTTPS, Silent: true, Err: err}
+	}
+	return t.fail(ctx, url, stageProposal, err)
 }
 
 // firstByteConn steps the call's Timing to the end of PhaseServer at the
@@ -222,7 +245,7 @@ func (t *transport) fail(ctx context.Context, url string, s stage, err error) er
 		code = diracrpc.CodeUnreachable
 	}
 	if ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w (%v)", ctxErr, err)
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
 	}
 	return &diracrpc.TransportError{Protocol: t.protocolOf(url), URL: url, Code: code, Reached: reached,
 		Err: fmt.Errorf("%s: %w", s, err)}

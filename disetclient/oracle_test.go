@@ -93,3 +93,24 @@ func TestOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestOracleDIPSURLForTornadoPort: DIRAC's Tornado completes the TLS
+// handshake and then says nothing to a DISET proposal (it waits for the end
+// of an HTTP header): the call ends with its deadline, whose error names the
+// possible cause. Opt-in with DIRACRPC_ORACLE_HTTPS_URL.
+func TestOracleDIPSURLForTornadoPort(t *testing.T) {
+	url := oracle.Require(t, oracle.HTTPSURL, "a DIRAC Tornado service started with ../shared/oracle/ (and X509_USER_PROXY, X509_CERT_DIR)")
+	wrong := "dips://" + strings.TrimPrefix(url, "https://")
+	c, err := disetclient.New([]string{wrong}, diracrpc.Options{Setup: "Oracle", Logger: quiet, Attempts: 1}, disetclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = c.Call(ctx, "ping")
+	require.Error(t, err)
+	assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
+	var wpe *diracrpc.WrongProtocolError
+	require.ErrorAs(t, err, &wpe)
+	assert.True(t, wpe.Silent)
+	assert.Contains(t, wpe.Fix(), "call "+url)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestAlertConnReportsTheRefusal(t *testing.T) {
 	// The broken pipe, or the connection net/http's reader closed on the
 	// alert.
 	for _, werr := range []error{epipe, net.ErrClosed} {
-		c := newAlertConn(brokenConn{alert: make(chan struct{}), writeErr: werr})
+		c := newAlertConn(brokenConn{alert: make(chan struct{}), writeErr: werr}, new(atomic.Bool))
 		read := make(chan error)
 		go func() {
 			_, err := c.Read(make([]byte, 1))
@@ -48,7 +49,7 @@ func TestAlertConnReportsTheRefusal(t *testing.T) {
 		assert.True(t, isHandshakeAlert(err), "%v", err)
 	}
 
-	c := newAlertConn(brokenConn{alert: make(chan struct{}), writeErr: epipe})
+	c := newAlertConn(brokenConn{alert: make(chan struct{}), writeErr: epipe}, new(atomic.Bool))
 	_, err := c.Write([]byte("POST"))
 	assert.ErrorIs(t, err, syscall.EPIPE)
 }

@@ -151,7 +151,11 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	}
 	resp, err := tg.srv.retry.Do(&st.req)
 	if err != nil {
-		return nil, classify(ctx, a.URL, err)
+		err = classify(ctx, a.URL, err)
+		if tg.srv.silent() {
+			err = silentHint(err, a.URL)
+		}
+		return nil, err
 	}
 	if ctx.Err() != nil {
 		// The call was given up while its answer came. net/http closes the

@@ -95,17 +95,37 @@ type connectError struct {
 func (e *connectError) Error() string { return "cannot connect to " + e.server + ": " + e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
+// silentHint names the possible cause of a timeout at a server that
+// completed TLS handshakes and never sent a byte: DIRAC's DISET servers
+// read an HTTPS request as the start of a frame whose length never ends,
+// and wait.
+func silentHint(err error, url string) error {
+	var te *diracrpc.TransportError
+	if !errors.As(err, &te) || te.Code != diracrpc.CodeTimeout {
+		return err
+	}
+	cp := *te
+	cp.Err = &diracrpc.WrongProtocolError{URL: url, Other: diracrpc.DIPS, Silent: true, Err: te.Err}
+	return &cp
+}
+
 // classify turns a failed round trip into a classified error.
 func classify(ctx context.Context, url string, err error) error {
 	var ce *connectError
 	sent := !errors.As(err, &ce)
 	te := &diracrpc.TransportError{Protocol: diracrpc.HTTPS, URL: url, Err: err, Reached: sent}
 	ctxErr := ctx.Err()
+	var de *disetAnswerError
 	switch {
 	case errors.Is(ctxErr, context.Canceled):
 		te.Code = diracrpc.CodeCanceled
 	case ctxErr != nil:
 		te.Code = diracrpc.CodeTimeout
+	case errors.As(err, &de):
+		// A DISET server took the request for a proposal and refused it:
+		// nothing ran.
+		te.Code, te.Reached = diracrpc.CodeProtocol, false
+		te.Err = &diracrpc.WrongProtocolError{URL: url, Other: diracrpc.DIPS, Answer: de.answer, Err: err}
 	case (ce != nil && ce.handshake) || isHandshakeAlert(err) || isCertificateError(err):
 		// A refused handshake: with TLS 1.3 the server's alert only arrives
 		// once the request is written, but nothing was processed.

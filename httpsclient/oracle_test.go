@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,7 +89,12 @@ func TestOracleHTTPS(t *testing.T) {
 
 	res, err = c.Call(ctx, "ping")
 	require.NoError(t, err)
-	assert.Equal(t, "Framework/OracleTornado", get(res.Value.(*value.Dict), "name"))
+	d = res.Value.(*value.Dict)
+	assert.Equal(t, "Framework/OracleTornado", get(d, "name"))
+	assert.Equal(t, []any{"version", "time", "host uptime", "service start time", "service uptime", "load", "name", "cpu times"}, d.Keys())
+	// Tornado's load is /proc/loadavg's text, two decimals each (DISET's is
+	// Python's repr of os.getloadavg()'s floats).
+	assert.Regexp(t, `^\d+\.\d\d \d+\.\d\d \d+\.\d\d$`, get(d, "load"))
 
 	// Without a certificate: DIRAC's 401, as ErrUnauthorized.
 	anon, err := httpsclient.New([]string{url}, diracrpc.Options{Logger: quiet}, httpsclient.Options{UseAccessToken: true, BearerToken: "not-a-jwt"})
@@ -96,4 +102,35 @@ func TestOracleHTTPS(t *testing.T) {
 	defer anon.Close()
 	_, err = anon.Call(ctx, "echo", "x")
 	require.ErrorIs(t, err, diracrpc.ErrUnauthorized)
+}
+
+// TestOracleHTTPSURLForDISETPort: DIRAC's DISET server completes the TLS
+// handshake and then reads an HTTPS request as the start of a frame whose
+// length never ends, and says nothing: the call ends with its deadline,
+// whose error names the possible cause. Opt-in with
+// DIRACRPC_ORACLE_DISET_URLS (its dips:// URL).
+func TestOracleHTTPSURLForDISETPort(t *testing.T) {
+	urls := oracle.Require(t, oracle.DISETURLs, "the URLs of DIRAC DISET servers started with ../shared/oracle/")
+	var dips string
+	for _, u := range strings.Split(urls, ",") {
+		if u = strings.TrimSpace(u); strings.HasPrefix(u, "dips://") {
+			dips = u
+		}
+	}
+	if dips == "" {
+		t.Skip("no dips:// URL in " + oracle.DISETURLs)
+	}
+	wrong := "https://" + strings.TrimPrefix(dips, "dips://")
+	c, err := httpsclient.New([]string{wrong}, diracrpc.Options{Setup: "Oracle", Logger: quiet, Attempts: 1}, httpsclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = c.Call(ctx, "ping")
+	require.Error(t, err)
+	assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
+	var wpe *diracrpc.WrongProtocolError
+	require.ErrorAs(t, err, &wpe)
+	assert.True(t, wpe.Silent)
+	assert.Contains(t, wpe.Fix(), "call "+dips)
 }

@@ -1,6 +1,7 @@
 package httpsclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,10 +30,19 @@ type server struct {
 	client *http.Client
 	// retry is the go-retryablehttp client driving client, made once.
 	retry *retryablehttp.Client
+	// shook: a TLS handshake with the server succeeded; answered: it sent
+	// a byte after one. Shaken but never answered is how a DISET server
+	// treats HTTPS requests (see silent).
+	shook, answered atomic.Bool
 }
+
+// silent reports whether the server completed TLS handshakes with this
+// client but never sent anything back.
+func (s *server) silent() bool { return s.shook.Load() && !s.answered.Load() }
 
 func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.TransportConfig,
 	proxy func(*http.Request) (*url.URL, error), resume bool) *server {
+	s := &server{}
 	timeout, connectTimeout := tc.Timeout, tc.ConnectTimeout
 	tlsConf := tlsc.Config(host)
 	if !resume {
@@ -65,7 +75,8 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 				return nil, &connectError{server: addr, handshake: true, err: err}
 			}
 			diracrpc.TimingOf(ctx).Step(diracrpc.PhaseTLS)
-			return newAlertConn(tc), nil
+			s.shook.Store(true)
+			return newAlertConn(tc, &s.answered), nil
 		},
 		// Through a proxy, net/http dials the proxy with DialContext and
 		// runs the handshake itself, inside the tunnel, with these.
@@ -84,7 +95,8 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 		ExpectContinueTimeout: 0,
 	}
 	hc := &http.Client{Transport: plainTransport{t}, CheckRedirect: noRedirect}
-	return &server{transport: t, client: hc, retry: newRetryClient(hc)}
+	s.transport, s.client, s.retry = t, hc, newRetryClient(hc)
+	return s
 }
 
 // alertConn is the TLS connection net/http is given. With TLS 1.3 a server
@@ -93,19 +105,28 @@ func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.Tran
 // the closed connection, and the call would then fail as a broken pipe or
 // a closed connection (unreachable) rather than as the refusal it is. A write that fails so
 // waits a moment for the reader's alert and reports it instead.
+//
+// It also looks at the first bytes the server sends: a DISET frame
+// ("31:{...") instead of "HTTP/1.1 ..." is a DISET server's refusal of
+// what it took for a proposal, reported as such (net/http would only find
+// a malformed answer), and any byte marks the server as one that answers.
 type alertConn struct {
 	net.Conn
 	alert   atomic.Pointer[error]
 	alerted chan struct{}
 	once    sync.Once
+	// seen: a byte was read (only net/http's reader reads); answered is
+	// the server's mark.
+	seen     bool
+	answered *atomic.Bool
 }
 
 // alertWait bounds a failed write's wait for the reader's alert: it comes
 // with the close that broke the write, so it is read at once or not at all.
 const alertWait = 100 * time.Millisecond
 
-func newAlertConn(c net.Conn) *alertConn {
-	return &alertConn{Conn: c, alerted: make(chan struct{})}
+func newAlertConn(c net.Conn, answered *atomic.Bool) *alertConn {
+	return &alertConn{Conn: c, alerted: make(chan struct{}), answered: answered}
 }
 
 func (c *alertConn) Read(p []byte) (int, error) {
@@ -114,7 +135,36 @@ func (c *alertConn) Read(p []byte) (int, error) {
 		c.alert.Store(&err)
 		c.once.Do(func() { close(c.alerted) })
 	}
+	if n > 0 && !c.seen {
+		c.seen = true
+		c.answered.Store(true)
+		if isFrameStart(p[:n]) {
+			return 0, &disetAnswerError{answer: bytes.Clone(p[:min(n, 80)])}
+		}
+	}
 	return n, err
+}
+
+// isFrameStart: b starts with a DISET frame's header, 1 to 9 digits and a
+// colon, which no HTTP answer does.
+func isFrameStart(b []byte) bool {
+	i := bytes.IndexByte(b[:min(len(b), 10)], ':')
+	if i < 1 {
+		return false
+	}
+	for _, c := range b[:i] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// disetAnswerError: the server answered with a DISET frame.
+type disetAnswerError struct{ answer []byte }
+
+func (e *disetAnswerError) Error() string {
+	return fmt.Sprintf("a DISET frame where an HTTP answer was expected: %q", e.answer)
 }
 
 func (c *alertConn) Write(p []byte) (int, error) {

@@ -36,7 +36,10 @@ func whoami(_ context.Context, req *Request) (any, error) {
 // the one the call reached over HTTPS, where Tornado serves each configured
 // instance (alias) as a handler of its own name, and the Service's name over
 // DISET, where DIRAC reports its instance name whatever valid name the
-// client used.
+// client used. Over HTTPS it is Tornado's ping, which reads the load and
+// the host's uptime from /proc itself: the load is /proc/loadavg's text
+// ("0.52 0.48 0.60", not DISET's os.getloadavg() floats), and either key is
+// left out where its file cannot be read.
 func ping(ctx context.Context, req *Request) (any, error) {
 	s, ok := ServiceFrom(ctx)
 	if !ok {
@@ -50,13 +53,18 @@ func ping(ctx context.Context, req *Request) (any, error) {
 	start := s.startTime().UTC()
 	st := s.hostStats.get(now)
 	hostUp, ps := st.uptime, st.times
-	return value.NewDict(
+	tornado := req.Protocol == diracrpc.HTTPS
+	load := st.load
+	if tornado {
+		load = st.procLoad
+	}
+	d := value.NewDict(
 		"version", s.version(),
 		"time", now,
 		"host uptime", int64(hostUp),
 		"service start time", start,
 		"service uptime", int64(now.Sub(start)/time.Second),
-		"load", st.load,
+		"load", load,
 		"name", name,
 		"cpu times", value.NewDict(
 			"user time", ps.user,
@@ -65,11 +73,18 @@ func ping(ctx context.Context, req *Request) (any, error) {
 			"children system time", ps.childSystem,
 			"elapsed real time", round2(hostUp),
 		),
-	), nil
+	)
+	if tornado && !st.hasUptime {
+		d.Delete("host uptime")
+	}
+	if tornado && st.procLoad == "" {
+		d.Delete("load")
+	}
+	return d, nil
 }
 
 // statsTTL is how long ping reuses the host's uptime, load and CPU times:
-// reading them (a file and three system calls) cost a good part of a ping.
+// reading them (two files and three system calls) cost a good part of a ping.
 const statsTTL = time.Second
 
 // hostStats is what ping reports of the host and the process, read at most
@@ -81,17 +96,20 @@ type hostStats struct {
 }
 
 type pingStats struct {
-	uptime float64 // seconds
-	load   string
-	times  cpuTimes
+	uptime    float64 // seconds
+	hasUptime bool    // /proc/uptime was read
+	load      string  // DISET's: os.getloadavg() formatted by Python
+	procLoad  string  // Tornado's: /proc/loadavg's first three fields ("" when unreadable)
+	times     cpuTimes
 }
 
 func (h *hostStats) get(now time.Time) pingStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.at.IsZero() || now.Sub(h.at) >= statsTTL || now.Before(h.at) {
-		up, _ := hostUptime()
-		h.at, h.last = now, pingStats{uptime: up, load: loadAverage(), times: processTimes()}
+		up, err := hostUptime()
+		h.at, h.last = now, pingStats{uptime: up, hasUptime: err == nil, load: loadAverage(),
+			procLoad: procLoadAverage(), times: processTimes()}
 		return h.last
 	}
 	st := h.last
@@ -121,6 +139,17 @@ func loadAverage() string {
 		return "0.0 0.0 0.0"
 	}
 	return value.FormatFloat(l[0]) + " " + value.FormatFloat(l[1]) + " " + value.FormatFloat(l[2])
+}
+
+// procLoadAverage is /proc/loadavg's first three fields, as Tornado's ping
+// reports them ("" where the file cannot be read).
+func procLoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(len(f), 3)], " ")
 }
 
 type cpuTimes struct{ user, system, childUser, childSystem float64 }

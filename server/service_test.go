@@ -336,3 +336,19 @@ func TestMaxArgs(t *testing.T) {
 	o := svc.invoke(context.Background(), &Request{Method: "ping", Args: []any{int64(1)}})
 	assert.Equal(t, failed, o.kind)
 }
+
+// BenchmarkPing is ping's handler over each protocol, its host statistics
+// served from the cache but once a second.
+func BenchmarkPing(b *testing.B) {
+	svc := &Service{Name: "Framework/Bench", Version: "9.0.0", Logger: quiet}
+	svc.Start()
+	for _, p := range []diracrpc.Protocol{diracrpc.DIPS, diracrpc.HTTPS} {
+		b.Run(string(p), func(b *testing.B) {
+			req := &Request{Method: "ping", Protocol: p}
+			b.ReportAllocs()
+			for b.Loop() {
+				svc.Dispatch(context.Background(), req)
+			}
+		})
+	}
+}

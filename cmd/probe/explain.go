@@ -26,6 +26,7 @@ func explain(err error) (what, fix string) {
 	var hostErr x509.HostnameError
 	var uaErr x509.UnknownAuthorityError
 	var recErr tls.RecordHeaderError
+	var wpe *diracrpc.WrongProtocolError
 	switch {
 	case errors.As(err, &fe):
 		what = fe.Error()
@@ -54,6 +55,19 @@ func explain(err error) (what, fix string) {
 		fix = "the server's CA is not in your CA directory: give --ca-dir or set X509_CERT_DIR"
 	case diracrpc.CodeOf(err) == diracrpc.CodeCircuitOpen:
 		what, fix = err.Error(), "the client stopped calling after repeated failures; retry later"
+	case errors.As(err, &wpe):
+		what, fix = err.Error(), wpe.Fix()
+		if wpe.Silent {
+			// Only a possible cause: the server may as well be slow.
+			other := "a DISET port"
+			if wpe.Other == diracrpc.HTTPS {
+				other = "an HTTPS port"
+			}
+			fix = "if this is " + other + ", " + fix
+			if diracrpc.CodeOf(err) == diracrpc.CodeTimeout {
+				fix = "the service did not answer in time: check it is up, or raise --timeout; " + fix
+			}
+		}
 	case diracrpc.CodeOf(err) == diracrpc.CodeTimeout || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		what, fix = err.Error(), "the service did not answer in time: check it is up, or raise --timeout"
 	case diracrpc.CodeOf(err) == diracrpc.CodeNotFound:

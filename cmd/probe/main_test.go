@@ -274,6 +274,19 @@ func TestAgainstHarness(t *testing.T) {
 		assert.Contains(t, r.stderr, "WARNING: --insecure")
 	})
 
+	t.Run("wrong protocol", func(t *testing.T) {
+		// An https:// URL for the DISET port: refused there at once.
+		r := probe(t, env, "", "call", "--timeout", "30s", "https://"+strings.TrimPrefix(h.info.DIPSURL, "dips://"), "ping")
+		assert.Equal(t, exitUnreachable, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "answered like a DISET server")
+		assert.Contains(t, r.stderr, "\n  fix: call "+h.info.DIPSURL+", or use the service's https:// port")
+		// A dips:// URL for the HTTPS port: silence, until --timeout.
+		r = probe(t, env, "", "ping", "--timeout", "500ms", "dips://"+strings.TrimPrefix(h.info.HTTPSURL, "https://"))
+		assert.Equal(t, exitUnreachable, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "\n  fix: the service did not answer in time: check it is up, or raise --timeout; "+
+			"if this is an HTTPS port, call "+h.info.HTTPSURL)
+	})
+
 	t.Run("ping", func(t *testing.T) {
 		r := probe(t, env, "", "ping", h.info.DIPSURL)
 		assert.Equal(t, 0, r.code, r.stderr)

@@ -77,6 +77,10 @@ const ClientPrealloc = 64 << 20
 // its length is read (frame.Reader.Prealloc), for a trusted peer.
 func (c *Conn) Prealloc(n int) { c.r.Prealloc = n }
 
+// Pending returns the bytes received but not yet returned in a frame (those
+// of a frame whose Recv failed included), valid until the next Recv.
+func (c *Conn) Pending() []byte { return c.r.Pending() }
+
 // Net returns the underlying connection.
 func (c *Conn) Net() net.Conn { return c.nc }
 

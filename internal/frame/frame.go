@@ -47,6 +47,9 @@ var (
 	ErrMalformed = errors.New("frame: malformed frame")
 	// ErrTooLarge: the declared length exceeds the reader's limit.
 	ErrTooLarge = errors.New("frame: frame too large")
+	// ErrHTTP: the malformed bytes start an HTTP response ("HTTP/1.1 400
+	// ..."): the peer speaks HTTP. Such errors match ErrMalformed too.
+	ErrHTTP = errors.New("frame: an HTTP response where a frame was expected")
 )
 
 // Reader reads frames from a byte stream. It is not safe for concurrent use.
@@ -113,6 +116,9 @@ func (r *Reader) Next(limit int) (payload []byte, keepAlive bool, err error) {
 			return payload, keepAlive, nil
 		}
 		if len(p) >= 10 {
+			if bytes.HasPrefix(p, []byte("HTTP/")) {
+				return nil, false, fmt.Errorf("%w: %w: %q", ErrMalformed, ErrHTTP, clip(p))
+			}
 			return nil, false, fmt.Errorf("%w: no length separator in %q", ErrMalformed, clip(p))
 		}
 		if err := r.fill(len(p) + 1); err != nil {
@@ -123,6 +129,10 @@ func (r *Reader) Next(limit int) (payload []byte, keepAlive bool, err error) {
 		}
 	}
 }
+
+// Pending returns the bytes read from the stream but not yet returned in a
+// frame, valid until the next call.
+func (r *Reader) Pending() []byte { return r.buf[r.start:r.end] }
 
 // Detach gives the frames returned so far to their callers for good: the
 // reader never writes over their bytes again, reading on in a buffer of its

@@ -72,13 +72,19 @@ func TestReadFrameErrors(t *testing.T) {
 		"dka then eof":   {"dka", 0, io.ErrUnexpectedEOF},
 		"double dka":     {"dkadka1:x", 0, ErrMalformed},
 		"huge declared":  {"999999999:abc", 0, io.ErrUnexpectedEOF},
+		"HTTP answer":    {"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n", 0, ErrHTTP},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := NewReader(strings.NewReader(c.in)).Next(c.limit)
 			require.ErrorIs(t, err, c.err)
+			if c.err == ErrHTTP {
+				require.ErrorIs(t, err, ErrMalformed)
+			}
 		})
 	}
+	_, _, err := NewReader(strings.NewReader("POST /Framework/Oracle HTTP/1.1\r\n")).Next(0)
+	require.NotErrorIs(t, err, ErrHTTP, "a request is not an HTTP answer")
 }
 
 func TestLenientLength(t *testing.T) {

@@ -1,0 +1,109 @@
+package disetclient_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/diracgo/diracrpc"
+	"github.com/diracgo/diracrpc/disetclient"
+	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/testharness"
+	"github.com/diracgo/diracrpc/testharness/faults"
+	"github.com/diracgo/diracrpc/testharness/pki"
+)
+
+// TestDIPSURLForHTTPSPort: a dips:// URL given for an HTTPS port. An HTTPS
+// server that answers the proposal in HTTP ran nothing: the call fails at
+// once with the hint (CodeProtocol, not reached) and goes on to the other
+// URLs. Go's and Tornado's HTTPS servers say nothing instead (they wait for
+// the end of an HTTP header): the timeout keeps its code and names the
+// possible cause.
+func TestDIPSURLForHTTPSPort(t *testing.T) {
+	h := testharness.NewT(t, testharness.Options{})
+	opts := h.Options()
+	opts.Timeout = time.Minute // the failure must not come from a timeout
+
+	t.Run("answered in HTTP", func(t *testing.T) {
+		// A TLS server answering whatever comes first with an HTTP 400,
+		// as HTTP servers do with a request they cannot parse.
+		host := pki.Must(t)(h.CA.Host("localhost", "127.0.0.1"))
+		tlsCfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: host, CAs: h.CA.Store()})
+		require.NoError(t, err)
+		plan := faults.NewPlan(1).Add(faults.Every(), faults.Fault{Kind: faults.Garbage,
+			Garbage: []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")})
+		dip, err := url.Parse(h.DIPURL)
+		require.NoError(t, err)
+		p, err := faults.StartProxy(faults.ProxyConfig{Target: dip.Host, TLS: tlsCfg, Plan: plan})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = p.Close() })
+		wrong := "dips://" + p.Addr() + "/" + testharness.DefaultService
+
+		c, err := disetclient.New([]string{wrong}, opts, disetclient.Options{})
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Call(ctxT(t), "add", 1, 2)
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err), "%v", err)
+		assert.ErrorIs(t, err, diracrpc.ErrWrongProtocol)
+		assert.False(t, diracrpc.Reached(err), "an HTTP server ran no DISET call")
+		var wpe *diracrpc.WrongProtocolError
+		require.ErrorAs(t, err, &wpe)
+		assert.Equal(t, diracrpc.HTTPS, wpe.Other)
+		assert.False(t, wpe.Silent)
+		assert.Contains(t, err.Error(), "answered like an HTTPS server")
+		assert.Contains(t, err.Error(), `"HTTP/1.1 400 Bad Request`)
+		assert.Contains(t, wpe.Fix(), "call https://"+p.Addr()+"/"+testharness.DefaultService)
+
+		// Not tried again, the next URL is.
+		opts := opts
+		opts.FailoverURLs, opts.Attempts = []string{h.DIPSURL}, 0 // DIRAC's rule: 3 per URL
+		c, err = disetclient.New([]string{wrong}, opts, disetclient.Options{})
+		require.NoError(t, err)
+		defer c.Close()
+		res, err := c.Call(ctxT(t), "add", 1, 2)
+		require.NoError(t, err)
+		assert.Equal(t, h.DIPSURL, res.URL)
+		assert.Equal(t, int64(3), res.Value)
+		assert.Equal(t, int64(2), p.Stats().Conns, "the wrong port once per call")
+	})
+
+	t.Run("silent", func(t *testing.T) {
+		wrong := "dips://" + strings.TrimPrefix(h.HTTPSURL, "https://")
+		c, err := disetclient.New([]string{wrong}, opts, disetclient.Options{})
+		require.NoError(t, err)
+		defer c.Close()
+		// The call's deadline ends the wait (the server would close after
+		// its ReadHeaderTimeout).
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err = c.Call(ctx, "add", 1, 2)
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
+		assert.NotErrorIs(t, err, diracrpc.ErrWrongProtocol, "silence proves nothing")
+		assert.False(t, diracrpc.Reached(err), "no proposal was accepted")
+		var wpe *diracrpc.WrongProtocolError
+		require.ErrorAs(t, err, &wpe, "the timeout names the possible cause")
+		assert.True(t, wpe.Silent)
+		assert.Equal(t, diracrpc.HTTPS, wpe.Other)
+		assert.Contains(t, err.Error(), "is this a dips:// URL for an https:// port?")
+		assert.Contains(t, wpe.Fix(), "call "+h.HTTPSURL)
+
+		// A DISET server that answers the proposal and then takes its time
+		// gets no such hint.
+		c, err = disetclient.New([]string{h.DIPSURL}, opts, disetclient.Options{})
+		require.NoError(t, err)
+		defer c.Close()
+		ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err = c.Call(ctx, "sleep", 60)
+		require.Error(t, err)
+		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
+		assert.NotErrorAs(t, err, &wpe)
+	})
+}
