@@ -246,8 +246,10 @@ var (
 // decodeAnswer reads a 200 answer: the S_OK value, the service's S_ERROR,
 // or a protocol error.
 func decodeAnswer(resp *http.Response, a *diracrpc.Attempt, raw []byte) (*diracrpc.Result, error) {
-	if enc, ok := mixed.OKHead(raw); ok && a.Undecoded && enc == mixed.JSON {
-		return &diracrpc.Result{Raw: raw, Undecoded: true, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
+	if a.Undecoded {
+		if enc, ok := mixed.OKHead(raw); ok && enc == mixed.JSON {
+			return &diracrpc.Result{Raw: raw, Undecoded: true, Protocol: diracrpc.HTTPS, URL: a.URL}, nil
+		}
 	}
 	// raw is a buffer of its own that only Result.Raw keeps: large strings
 	// may point into it.
