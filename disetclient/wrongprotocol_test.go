@@ -13,6 +13,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/disetclient"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/faults"
 	"github.com/diracgo/diracrpc/testharness/pki"
@@ -48,17 +49,9 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		_, err = c.Call(ctxT(t), "add", 1, 2)
-		require.Error(t, err)
-		assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err), "%v", err)
-		assert.ErrorIs(t, err, diracrpc.ErrWrongProtocol)
-		assert.False(t, diracrpc.Reached(err), "an HTTP server ran no DISET call")
-		var wpe *diracrpc.WrongProtocolError
-		require.ErrorAs(t, err, &wpe)
-		assert.Equal(t, diracrpc.HTTPS, wpe.Other)
-		assert.False(t, wpe.Silent)
+		testkit.WrongProtocol(t, err, diracrpc.HTTPS, false, "https://"+p.Addr()+"/"+testharness.DefaultService)
 		assert.Contains(t, err.Error(), "answered like an HTTPS server")
 		assert.Contains(t, err.Error(), `"HTTP/1.1 400 Bad Request`)
-		assert.Contains(t, wpe.Fix(), "call https://"+p.Addr()+"/"+testharness.DefaultService)
 
 		// Not tried again, the next URL is.
 		opts := opts
@@ -83,16 +76,10 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		_, err = c.Call(ctx, "add", 1, 2)
-		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
-		assert.NotErrorIs(t, err, diracrpc.ErrWrongProtocol, "silence proves nothing")
 		assert.False(t, diracrpc.Reached(err), "no proposal was accepted")
-		var wpe *diracrpc.WrongProtocolError
-		require.ErrorAs(t, err, &wpe, "the timeout names the possible cause")
-		assert.True(t, wpe.Silent)
-		assert.Equal(t, diracrpc.HTTPS, wpe.Other)
+		testkit.WrongProtocol(t, err, diracrpc.HTTPS, true, h.HTTPSURL)
 		assert.Contains(t, err.Error(), "is this a dips:// URL for an https:// port?")
-		assert.Contains(t, wpe.Fix(), "call "+h.HTTPSURL)
 
 		// A DISET server that answers the proposal and then takes its time
 		// gets no such hint.
@@ -104,6 +91,7 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		_, err = c.Call(ctx, "sleep", 60)
 		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
+		var wpe *diracrpc.WrongProtocolError
 		assert.NotErrorAs(t, err, &wpe)
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/internal/testkit/oracle"
 	"github.com/diracgo/diracrpc/value"
 )
@@ -127,10 +128,6 @@ func TestOracleHTTPSURLForDISETPort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err = c.Call(ctx, "ping")
-	require.Error(t, err)
 	assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
-	var wpe *diracrpc.WrongProtocolError
-	require.ErrorAs(t, err, &wpe)
-	assert.True(t, wpe.Silent)
-	assert.Contains(t, wpe.Fix(), "call "+dips)
+	testkit.WrongProtocol(t, err, diracrpc.DIPS, true, dips)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
+	"github.com/diracgo/diracrpc/internal/testkit"
 	"github.com/diracgo/diracrpc/testharness"
 )
 
@@ -32,17 +33,9 @@ func TestHTTPSURLForDISETPort(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Call(ctxT(t), "add", 1, 2)
-	require.Error(t, err)
-	assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err), "%v", err)
-	assert.ErrorIs(t, err, diracrpc.ErrWrongProtocol)
-	assert.False(t, diracrpc.Reached(err), "a DISET server ran no HTTPS call")
-	var wpe *diracrpc.WrongProtocolError
-	require.ErrorAs(t, err, &wpe)
-	assert.Equal(t, diracrpc.DIPS, wpe.Other)
-	assert.False(t, wpe.Silent)
+	testkit.WrongProtocol(t, err, diracrpc.DIPS, false, h.DIPSURL)
 	assert.Contains(t, err.Error(), "answered like a DISET server")
 	assert.Contains(t, err.Error(), "Invalid action proposal", "what the server said")
-	assert.Contains(t, wpe.Fix(), "call "+h.DIPSURL)
 
 	// Not tried again, the next URL is.
 	opts.FailoverURLs, opts.Attempts = []string{h.HTTPSURL}, 0 // DIRAC's rule: 3 per URL
@@ -79,14 +72,12 @@ func TestSilentServerHint(t *testing.T) {
 	}
 
 	err = slow()
-	var wpe *diracrpc.WrongProtocolError
-	require.ErrorAs(t, err, &wpe, "the timeout names the possible cause")
-	assert.True(t, wpe.Silent)
-	assert.Equal(t, diracrpc.DIPS, wpe.Other)
+	testkit.WrongProtocol(t, err, diracrpc.DIPS, true, "")
 	assert.Contains(t, err.Error(), "is this an https:// URL for a dips:// port?")
 
 	// Once the server has answered, it speaks HTTP: no hint.
 	_, err = c.Call(ctxT(t), "ping")
 	require.NoError(t, err)
+	var wpe *diracrpc.WrongProtocolError
 	assert.NotErrorAs(t, slow(), &wpe)
 }
