@@ -87,11 +87,13 @@ const (
 )
 
 // OneLine formats a DER-encoded X.509 name (such as Certificate.RawSubject) the
-// way OpenSSL's X509_NAME_oneline does, which is what DIRAC (through M2Crypto)
+// way OpenSSL 3's X509_NAME_oneline does, which is what DIRAC (through M2Crypto)
 // uses for every DN: attributes in certificate order, each as /<short name>=<value>,
-// bytes outside printable ASCII as \xHH. Multi-valued RDNs are flattened with
-// "/" separators and "/" inside values is not escaped, as in OpenSSL 1.1 and 3.0-3.4
-// (the versions DIRAC ships).
+// bytes outside printable ASCII as \xHH, "/" and "+" inside a value escaped
+// with a backslash, and the members of a multi-valued RDN joined with "+".
+// Real DIRAC (M2Crypto 0.38 on OpenSSL 3.0.22) reports CN=host/name as
+// "/.../CN=host\/name" and a CN+UID RDN as "/.../CN=a+UID=b"; without the
+// escape a CN value "x/CN=y" would print as another user's DN.
 func OneLine(rawName []byte) (string, error) {
 	rdns, err := parseRawName(rawName)
 	if err != nil {
@@ -99,12 +101,16 @@ func OneLine(rawName []byte) (string, error) {
 	}
 	var b strings.Builder
 	for _, rdn := range rdns {
-		for _, atv := range rdn {
+		for i, atv := range rdn {
 			name, ok := shortNames[atv.Type.String()]
 			if !ok {
 				name = atv.Type.String()
 			}
-			b.WriteByte('/')
+			if i > 0 {
+				b.WriteByte('+')
+			} else {
+				b.WriteByte('/')
+			}
 			b.WriteString(name)
 			b.WriteByte('=')
 			writeOneLineValue(&b, atv.Value)
@@ -132,6 +138,11 @@ func writeOneLineValue(b *strings.Builder, v asn1.RawValue) {
 	const hex = "0123456789ABCDEF"
 	for j, c := range q {
 		if !doit[j&3] {
+			continue
+		}
+		if c == '/' || c == '+' {
+			b.WriteByte('\\')
+			b.WriteByte(c)
 			continue
 		}
 		if c < ' ' || c > '~' {
@@ -182,8 +193,10 @@ func (a DNAttribute) OID() string {
 }
 
 // ParseDN splits a DN in OpenSSL oneline form (/C=ch/O=DIRAC/CN=user) into its
-// attributes. A "/" that is not followed by "<name>=" is taken as part of the
-// value (OpenSSL does not escape it), so values such as "CN=host/name" survive.
+// attributes. A "/" that is escaped ("\/", as OpenSSL 3 prints it) or not
+// followed by "<name>=" is taken as part of the value, so both "CN=host\/name"
+// and the older unescaped "CN=host/name" survive; values are returned as
+// printed, escapes included.
 func ParseDN(dn string) ([]DNAttribute, error) {
 	if !strings.HasPrefix(dn, "/") {
 		return nil, fmt.Errorf("credentials: DN %q does not start with /", dn)
@@ -202,6 +215,10 @@ func ParseDN(dn string) ([]DNAttribute, error) {
 		val := rest[eq+1:]
 		end := len(val)
 		for i := 0; i < len(val); i++ {
+			if val[i] == '\\' && i+1 < len(val) && (val[i+1] == '/' || val[i+1] == '+') {
+				i++ // an escaped "/" or "+" (OpenSSL 3) stays in the value
+				continue
+			}
 			if val[i] == '/' && isAttrStart(val[i+1:]) {
 				end = i
 				break
