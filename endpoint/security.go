@@ -14,7 +14,28 @@ const (
 	CfgCALocation   = "/DIRAC/Security/CALocation"
 	CfgCertFile     = "/DIRAC/Security/CertFile"
 	CfgKeyFile      = "/DIRAC/Security/KeyFile"
+	// CfgUseServerCertificate makes DIRAC's clients present the host
+	// certificate and announce themselves as a host (useCertificates),
+	// as services, agents and admin scripts run with
+	// "-o /DIRAC/Security/UseServerCertificate=yes" do.
+	CfgUseServerCertificate = "/DIRAC/Security/UseServerCertificate"
 )
+
+// UseServerCertificate reports whether the configuration c sets
+// /DIRAC/Security/UseServerCertificate, read as DIRAC reads it: yes, true
+// or y, in any case ("1" is not). Give it the local configuration, as for
+// SecurityLocator: which credential a client presents is the machine's
+// decision.
+func UseServerCertificate(c *cfg.Config) bool {
+	if c == nil {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(c.GetDefault(CfgUseServerCertificate, ""))) {
+	case "yes", "true", "y":
+		return true
+	}
+	return false
+}
 
 // SecurityLocator returns l completed by what the configuration c says
 // about credential files, where l leaves them empty: Grid-Security,

@@ -24,6 +24,7 @@ import (
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/csserver"
 	"github.com/diracgo/diracrpc/testharness/pki"
+	"github.com/diracgo/diracrpc/value"
 )
 
 // site is a small DIRAC installation on 127.0.0.1: the test service of
@@ -341,5 +342,37 @@ func TestUserClientHarness(t *testing.T) {
 		require.NoError(t, err, u)
 		assert.Equal(t, "hi", res.Value)
 		assert.Equal(t, u, res.URL)
+	}
+}
+
+// TestUseServerCertificateFromConfig: a local configuration setting
+// /DIRAC/Security/UseServerCertificate makes the clients present the host
+// certificate as a host, as DIRAC's clients take useCertificates from it;
+// options naming a credential keep it.
+func TestUseServerCertificateFromConfig(t *testing.T) {
+	ctx := ctxT(t)
+	svc := testharness.NewT(t, testharness.Options{})
+	file := filepath.Join(t.TempDir(), "dirac.cfg")
+	require.NoError(t, os.WriteFile(file, []byte("DIRAC\n{\n  Security\n  {\n    UseServerCertificate = yes\n  }\n}\n"), 0o600))
+	local, _, err := cfg.Load(cfg.LoadOptions{NoHome: true, Files: []string{file}, Getenv: func(string) string { return "" }})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		opts  diracrpc.Options
+		group string
+	}{
+		{svc.Options(), "hosts"},
+		{func() diracrpc.Options { o := svc.Options(); o.ProxyLocation = svc.Env["X509_USER_PROXY"]; return o }(), "dirac_user"},
+	} {
+		sel, _, err := selector.NewFromConfig(local, selector.Options{Client: tc.opts, Logger: quiet}, endpoint.BootstrapConfig{Logger: quiet})
+		require.NoError(t, err)
+		for _, u := range []string{svc.DIPSURL, svc.HTTPSURL} {
+			res, err := sel.Call(ctx, u, "whoami")
+			require.NoError(t, err, u)
+			d, ok := res.Value.(*value.Dict)
+			require.True(t, ok, "%#v", res.Value)
+			group, _ := d.Lookup("group")
+			assert.Equal(t, tc.group, group, u)
+		}
+		require.NoError(t, sel.Close())
 	}
 }

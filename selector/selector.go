@@ -553,9 +553,15 @@ func (s *RPCClientSelector) DialURL(ctx context.Context, url string) (diracrpc.C
 // its Source is replaced by the Bootstrap. bc.Local and bc.Dial are set by
 // this function. Where credentials are (the CA directory of
 // /DIRAC/Security/CALocation, ...) comes from local, as in DIRAC (see
-// endpoint.SecurityLocator), unless opts.Client.Locator says.
+// endpoint.SecurityLocator), unless opts.Client.Locator says; so does
+// /DIRAC/Security/UseServerCertificate, which turns opts.Client.UseCertificates
+// on when opts.Client names no credential (DIRAC's BaseClient takes it from
+// gConfig when useCertificates is not given).
 func NewFromConfig(local *cfg.Config, opts Options, bc endpoint.BootstrapConfig) (*RPCClientSelector, *endpoint.Bootstrap, error) {
 	opts.Client.Locator = endpoint.SecurityLocator(local, opts.Client.Locator)
+	if opts.Client.Credential == nil && opts.Client.ProxyLocation == "" && endpoint.UseServerCertificate(local) {
+		opts.Client.UseCertificates = true
+	}
 	r := &endpoint.Resolver{}
 	if opts.Resolver != nil {
 		copied := *opts.Resolver

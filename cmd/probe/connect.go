@@ -134,19 +134,22 @@ func (c *common) caller(e *env, t *target) (*diracrpc.Client, error) {
 		return nil, err
 	}
 	o := diracrpc.Options{
-		Service:        t.arg,
-		Setup:          c.setup,
-		VO:             c.vo,
-		SkipCACheck:    c.insecure,
-		Locator:        c.locator(e),
-		Timeout:        c.timeout,
-		FailoverURLs:   t.failover,
-		Attempts:       len(t.urls) + len(t.failover),
-		Breaker:        diracrpc.BreakerSettings{Disabled: true},
-		ProxyLocation:  a.proxy,
-		Credential:     a.cred,
-		CAs:            a.cas,
-		TracerProvider: c.tracer,
+		Service:       t.arg,
+		Setup:         c.setup,
+		VO:            c.vo,
+		SkipCACheck:   c.insecure,
+		Locator:       c.locator(e),
+		Timeout:       c.timeout,
+		FailoverURLs:  t.failover,
+		Attempts:      len(t.urls) + len(t.failover),
+		Breaker:       diracrpc.BreakerSettings{Disabled: true},
+		ProxyLocation: a.proxy,
+		Credential:    a.cred,
+		// With it, Credential (--cert/--key) is the host certificate, else
+		// the library finds the host's as DIRAC does.
+		UseCertificates: c.useServerCertificate(e),
+		CAs:             a.cas,
+		TracerProvider:  c.tracer,
 	}
 	if t.protocol == diracrpc.HTTPS {
 		return httpsclient.New(t.urls, o, httpsclient.Options{})

@@ -32,7 +32,8 @@ func (c *common) locator(e *env) credentials.Locator {
 }
 
 // clientCredential loads what the client presents: --proxy, --cert/--key,
-// else the proxy found where DIRAC looks. found is false when no credential
+// else the host certificate with --use-server-certificate, else the proxy
+// found where DIRAC looks. found is false when no credential
 // was named or found (anonymous), err is set when one exists but is unusable
 // (expired, bad permissions...).
 func (c *common) clientCredential(e *env) (cred *credentials.Credential, err error) {
@@ -41,8 +42,24 @@ func (c *common) clientCredential(e *env) (cred *credentials.Credential, err err
 		return credentials.LoadProxy(c.proxy, credentials.LoadOptions{})
 	case c.cert != "":
 		return credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
+	case c.useServerCertificate(e):
+		return c.locator(e).HostCredential(credentials.LoadOptions{})
 	}
 	return c.locator(e).Proxy(credentials.LoadOptions{})
+}
+
+// useServerCertificate: calls present the host certificate as a host, by
+// --use-server-certificate or the local configuration's
+// /DIRAC/Security/UseServerCertificate (unless --proxy names a proxy).
+func (c *common) useServerCertificate(e *env) bool {
+	if c.useServerCert {
+		return true
+	}
+	if c.proxy != "" {
+		return false
+	}
+	local, _, _, err := c.loadLocal(e)
+	return err == nil && endpoint.UseServerCertificate(local)
 }
 
 // caStore loads --ca-dir, else the CA directory DIRAC would use.

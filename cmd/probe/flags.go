@@ -19,6 +19,7 @@ type common struct {
 	timeout                 time.Duration
 	encoding                string
 	insecure                bool
+	useServerCert           bool
 	json                    bool
 	noCS, verbose           bool
 	confState
@@ -49,6 +50,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.vo, "vo", "", "virtual organisation announced to the service")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "overall time limit of each call")
 	fs.StringVar(&c.encoding, "encoding", "json", "what DISET payloads are written in: json or dencode")
+	fs.BoolVar(&c.useServerCert, "use-server-certificate", false, "present the host certificate and announce a host, as DIRAC's clients do with /DIRAC/Security/UseServerCertificate (also read from the local configuration); --cert/--key then name the host certificate (default: $DIRAC_X509_HOST_CERT/KEY, the configuration's CertFile/KeyFile, then <grid-security>/hostcert.pem)")
 	fs.BoolVar(&c.insecure, "insecure", false, "DANGEROUS: do not verify the server's certificate (DIRAC's skipCACheck)")
 	fs.BoolVar(&c.json, "json", false, "machine-readable output: the whole result as JSON")
 }
@@ -64,6 +66,9 @@ func (c *common) check(e *env) error {
 	}
 	if c.cert != "" && c.proxy != "" {
 		return usageErr("give either --proxy or --cert/--key, not both")
+	}
+	if c.useServerCert && c.proxy != "" {
+		return usageErr("--use-server-certificate presents the host certificate: give --cert/--key, not --proxy")
 	}
 	if c.timeout <= 0 {
 		return usageErr("--timeout must be positive")

@@ -246,6 +246,22 @@ func TestAgainstHarness(t *testing.T) {
 		r = probe(t, nil, "", "call", "--cert", env["X509_USER_CERT"], "--key", env["X509_USER_KEY"], "--ca-dir", env["X509_CERT_DIR"], h.info.HTTPSURL, "creds")
 		assert.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stdout, `"group": "dirac_user"`)
+		// As a host, as DIRAC's clients with UseServerCertificate: the host
+		// certificate (DIRAC_X509_HOST_CERT/KEY here), announced as "hosts".
+		for _, u := range []string{h.info.DIPSURL, h.info.HTTPSURL} {
+			r = probe(t, env, "", "call", "--use-server-certificate", "--json", u, "whoami")
+			assert.Equal(t, 0, r.code, r.stderr)
+			assert.Contains(t, r.stdout, `"group":"hosts"`, u)
+			assert.Contains(t, r.stdout, "TrustedHost", u)
+		}
+		// The same from the local configuration.
+		useCert := filepath.Join(t.TempDir(), "dirac.cfg")
+		require.NoError(t, os.WriteFile(useCert, []byte("DIRAC\n{\n  Security\n  {\n    UseServerCertificate = yes\n  }\n}\n"), 0o600))
+		r = probe(t, env, "", "call", "--config", useCert, "--json", h.info.DIPSURL, "whoami")
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, `"group":"hosts"`)
+		r = probe(t, env, "", "call", "--use-server-certificate", "--proxy", env["X509_USER_PROXY"], h.info.DIPSURL, "whoami")
+		assert.Equal(t, exitUsage, r.code, r.stderr)
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
