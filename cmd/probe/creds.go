@@ -37,15 +37,21 @@ func (c *common) locator(e *env) credentials.Locator {
 // was named or found (anonymous), err is set when one exists but is unusable
 // (expired, bad permissions...).
 func (c *common) clientCredential(e *env) (cred *credentials.Credential, err error) {
+	return c.loadCredential(e, credentials.LoadOptions{})
+}
+
+// loadCredential is clientCredential with opts (probe creds shows expired
+// ones too).
+func (c *common) loadCredential(e *env, opts credentials.LoadOptions) (*credentials.Credential, error) {
 	switch {
 	case c.proxy != "":
-		return credentials.LoadProxy(c.proxy, credentials.LoadOptions{})
+		return credentials.LoadProxy(c.proxy, opts)
 	case c.cert != "":
-		return credentials.LoadCertKey(c.cert, c.key, credentials.LoadOptions{})
+		return credentials.LoadCertKey(c.cert, c.key, opts)
 	case c.useServerCertificate(e):
-		return c.locator(e).HostCredential(credentials.LoadOptions{})
+		return c.locator(e).HostCredential(opts)
 	}
-	return c.locator(e).Proxy(credentials.LoadOptions{})
+	return c.locator(e).Proxy(opts)
 }
 
 // useServerCertificate: calls present the host certificate as a host, by
@@ -181,17 +187,7 @@ func runCreds(_ context.Context, e *env, args []string) error {
 // describeCredential loads the credential as calls would, but also when it
 // has expired, so that it can be shown.
 func (c *common) describeCredential(e *env) (*credsReport, error) {
-	opts := credentials.LoadOptions{SkipValidityCheck: true}
-	var cred *credentials.Credential
-	var err error
-	switch {
-	case c.proxy != "":
-		cred, err = credentials.LoadProxy(c.proxy, opts)
-	case c.cert != "":
-		cred, err = credentials.LoadCertKey(c.cert, c.key, opts)
-	default:
-		cred, err = c.locator(e).Proxy(opts)
-	}
+	cred, err := c.loadCredential(e, credentials.LoadOptions{SkipValidityCheck: true})
 	if err != nil {
 		return nil, err
 	}
