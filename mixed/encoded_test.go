@@ -108,3 +108,28 @@ func TestEncodedKeepsTheEncodingError(t *testing.T) {
 		}
 	}
 }
+
+// panicky is a Marshaler that panics the first time it is encoded.
+type panicky struct{ n *atomic.Int32 }
+
+func (p panicky) DiracValue() (any, error) {
+	if p.n.Add(1) == 1 {
+		panic("first encoding fails")
+	}
+	return "fine", nil
+}
+
+// An encoding that panicked panics again on every use, in every encoding:
+// it never leaves an empty text to be written as the value (a server that
+// recovers the first panic would then answer malformed bytes for good).
+func TestEncodedKeepsThePanic(t *testing.T) {
+	for _, enc := range []Encoding{JSON, DEncode} {
+		x := value.NewEncoded(panicky{n: new(atomic.Int32)})
+		for range 2 {
+			assert.PanicsWithValue(t, "first encoding fails", func() {
+				b, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				t.Logf("%s: %q, %v", enc, b, err)
+			}, enc.String())
+		}
+	}
+}

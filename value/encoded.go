@@ -19,9 +19,10 @@ type Encoded struct {
 }
 
 type encodedForm struct {
-	once sync.Once
-	text string
-	err  error
+	once     sync.Once
+	text     string
+	err      error
+	panicked any // what the encoding panicked with, if it did
 }
 
 // NewEncoded returns v, to be encoded once per encoding when it is first
@@ -33,6 +34,9 @@ func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
 
 // form returns x encoded by ee, encoding it on first use of ee's dialect.
 // An encoding error is kept: the value does not change, nor does the error.
+// A panic (a Marshaler's) is kept too and raised again on every use, as
+// sync.OnceValues does: once.Do counts a panicking call as done, and the
+// empty text left behind would otherwise be written as the value.
 func (x *Encoded) form(ee EncodedEmitter) (string, error) {
 	d := ee.EncodedDialect()
 	f, ok := x.forms.Load(d)
@@ -41,9 +45,17 @@ func (x *Encoded) form(ee EncodedEmitter) (string, error) {
 	}
 	ef := f.(*encodedForm)
 	ef.once.Do(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ef.panicked = p
+			}
+		}()
 		b, err := ee.EncodeValue(x.v)
 		ef.text, ef.err = string(b), err
 	})
+	if ef.panicked != nil {
+		panic(ef.panicked)
+	}
 	return ef.text, ef.err
 }
 
