@@ -96,16 +96,30 @@ func TestEncodedEncodesOncePerEncoding(t *testing.T) {
 	assert.IsType(t, counted{}, v)
 }
 
-// A value that cannot be encoded fails every time, with the walker's error.
+// A value that cannot be encoded fails every time, with the walker's error
+// and the path where it sits each time, from any number of goroutines.
 func TestEncodedKeepsTheEncodingError(t *testing.T) {
 	x := value.NewEncoded([]any{"ok", make(chan int)})
 	for _, enc := range []Encoding{JSON, DEncode} {
+		want, err := Marshal(value.NewDict("OK", true, "Value", []any{"ok", make(chan int)}), enc)
+		require.Error(t, err)
+		require.Nil(t, want)
 		for range 2 {
-			_, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+			_, err2 := Marshal(value.NewDict("OK", true, "Value", x), enc)
 			var ee *value.EncodeError
-			require.ErrorAs(t, err, &ee, enc.String())
-			assert.Contains(t, err.Error(), "chan int")
+			require.ErrorAs(t, err2, &ee, enc.String())
+			assert.Equal(t, err.Error(), err2.Error())
+			_, err2 = Marshal([]any{1, x}, enc)
+			assert.Contains(t, err2.Error(), "chan int at [1][1]")
 		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				_, err2 := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				assert.EqualError(t, err2, err.Error())
+			})
+		}
+		wg.Wait()
 	}
 }
 

@@ -85,6 +85,12 @@ func (w walker) encoded(x *Encoded, depth int) error {
 	}
 	text, err := x.form(ee)
 	if err != nil {
+		if e, ok := err.(*EncodeError); ok {
+			// The kept error is shared: the walker's unwinding prefixes the
+			// path of the copy (atPath writes to it), never of the original.
+			c := *e
+			return &c
+		}
 		return err
 	}
 	return ee.Encoded(text)
