@@ -46,7 +46,7 @@ type Result struct {
 	Extra *value.Dict
 
 	// Undecoded says Value and Extra were left nil and Raw holds the
-	// answer undecoded, as WithRawResult asks. Decode decodes it.
+	// answer undecoded, as WithRawResult asks. Decode and Decoded decode it.
 	Undecoded bool
 
 	notModified bool // a transfer's ErrNotModified

@@ -3,16 +3,17 @@ package value
 import "sync"
 
 // Encoded is a value encoded once per encoding and then written as those
-// bytes wherever it appears: an answer that many calls send unchanged (a
-// configuration dump, a cached listing) costs its encoding once rather than
-// on every call. Make one with NewEncoded; it is safe for concurrent use.
+// bytes wherever it appears as a value (not as a dict key: JSON refuses it
+// there): an answer that many calls send unchanged (a configuration dump,
+// a cached listing) costs its encoding once rather than on every call.
+// Make one with NewEncoded; it is safe for concurrent use.
 //
 // Emitters that implement EncodedEmitter (the JSON and DEncode encoders)
 // write the stored bytes; every other consumer of Walk sees the value
 // itself (Encoded is a Marshaler). The bytes are exactly what encoding the
-// value in place would write. The value must not change once an Encoded
-// holds it, nor after its first encoding. MaxDepth counts from the
-// Encoded: it is encoded on its own.
+// value in place would write; an encoding that fails fails the same way on
+// every use. The value must not change once an Encoded holds it. For the
+// encoders, MaxDepth counts from the Encoded: it is encoded on its own.
 type Encoded struct {
 	v     any
 	forms sync.Map // dialect -> *encodedForm
