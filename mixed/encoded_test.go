@@ -75,6 +75,34 @@ func TestEncodedWritesTheValuesOwnBytes(t *testing.T) {
 	}
 }
 
+// listing holds Encoded values where Walk goes by reflection: a struct
+// field, a typed map and slice.
+type listing struct {
+	Jobs  *value.Encoded            `dirac:"Jobs"`
+	ByVO  map[string]*value.Encoded `dirac:"ByVO"`
+	Pages []*value.Encoded          `dirac:"Pages"`
+	None  *value.Encoded            `dirac:"None"`
+}
+
+// An Encoded in a struct field or a typed container is written from its
+// stored bytes too, not encoded again on every write.
+func TestEncodedInTypedPlaces(t *testing.T) {
+	var n atomic.Int32
+	x := value.NewEncoded(counted{v: []any{"a", int64(1)}, n: &n})
+	l := listing{Jobs: x, ByVO: map[string]*value.Encoded{"lhcb": x}, Pages: []*value.Encoded{x, x}}
+	for _, enc := range []Encoding{JSON, DEncode} {
+		want, err := Marshal(value.NewDict("Jobs", []any{"a", int64(1)}, "ByVO", value.NewDict("lhcb", []any{"a", int64(1)}),
+			"Pages", []any{[]any{"a", int64(1)}, []any{"a", int64(1)}}, "None", nil), enc)
+		require.NoError(t, err)
+		for range 3 {
+			got, err := Marshal(l, enc)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got))
+		}
+	}
+	assert.Equal(t, int32(2), n.Load(), "once per encoding")
+}
+
 // The value is encoded once per encoding, however many times and
 // goroutines write it.
 func TestEncodedEncodesOncePerEncoding(t *testing.T) {
