@@ -218,7 +218,10 @@ func WithIdempotent(ctx context.Context) context.Context {
 // decodes it with its own decoder, skips building the generic model of a
 // large answer. Only the head of the answer is read, to tell an S_OK: an
 // S_ERROR, or an answer that does not start as an S_OK, is decoded and
-// reported as usual.
+// reported as usual. Only Client.Call honours it (not file transfers); the
+// calls made with ctx on the caller's behalf for their own use (the
+// selector's configuration bootstrap, compat.Run, shadow's comparisons)
+// decode what they need with Result.Decoded.
 func WithRawResult(ctx context.Context) context.Context {
 	return context.WithValue(ctx, rawResultKey{}, true)
 }

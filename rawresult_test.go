@@ -117,3 +117,37 @@ func TestOKHead(t *testing.T) {
 		assert.Equal(t, enc, got)
 	}
 }
+
+// Decoded gives an undecoded result's Value and Extra, those of the same
+// call made without WithRawResult, and leaves the result as it was.
+func TestResultDecoded(t *testing.T) {
+	svc := testharness.NewTestService("")
+	svc.HandleFunc("submit", func(context.Context, *server.Request) (any, error) {
+		return server.Answer(value.NewDict("OK", true, "Value", []any{int64(37)}, "JobID", int64(37), "requireProxyUpload", false)), nil
+	})
+	h := testharness.NewT(t, testharness.Options{Service: svc, Logger: quiet})
+	for _, p := range protocols {
+		c := builders[0].build(t, p, []string{h.URL(p)}, h.Options())
+		want, err := c.Call(ctxT(t), "submit")
+		require.NoError(t, err)
+		same, err := want.Decoded()
+		require.NoError(t, err)
+		assert.Same(t, want, same, "a decoded result is its own")
+
+		raw, err := c.Call(diracrpc.WithRawResult(ctxT(t)), "submit")
+		require.NoError(t, err)
+		require.True(t, raw.Undecoded)
+		got, err := raw.Decoded()
+		require.NoError(t, err)
+		assert.False(t, got.Undecoded)
+		assert.Equal(t, want.Value, got.Value, "%s", p)
+		assert.Equal(t, want.Extra, got.Extra, "%s", p)
+		assert.Equal(t, raw.Stub, got.Stub)
+		assert.True(t, raw.Undecoded, "the result itself is left undecoded")
+		assert.Nil(t, raw.Value)
+
+		raw.Raw = []byte(`{"OK": true, "Value": [1`)
+		_, err = raw.Decoded()
+		assert.ErrorIs(t, err, diracrpc.ErrProtocol)
+	}
+}

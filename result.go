@@ -46,7 +46,7 @@ type Result struct {
 	Extra *value.Dict
 
 	// Undecoded says Value and Extra were left nil and Raw holds the
-	// answer undecoded, as WithRawResult asks. Decode decodes it.
+	// answer undecoded, as WithRawResult asks. Decode and Decoded decode it.
 	Undecoded bool
 
 	notModified bool // a transfer's ErrNotModified
@@ -56,24 +56,34 @@ type Result struct {
 // structs (dirac tags, then field names), maps, slices, time.Time... An
 // Undecoded result is decoded from Raw first, on every call of Decode.
 func (r *Result) Decode(dst any) error {
-	v := r.Value
-	if r.Undecoded {
-		var err error
-		if v, err = r.decodeRaw(); err != nil {
-			return err
-		}
+	d, err := r.Decoded()
+	if err != nil {
+		return err
 	}
-	return value.Assign(dst, v)
+	return value.Assign(dst, d.Value)
 }
 
-// decodeRaw decodes an Undecoded result's S_OK value from Raw.
-func (r *Result) decodeRaw() (any, error) {
+// Decoded returns r with its Value and Extra: r itself, or, when r is
+// Undecoded, a copy decoded from Raw (r is left as it is). Code that reads
+// the Value or Extra of a Result it did not ask for undecoded itself, one
+// got with a caller's ctx (which may carry WithRawResult) or handed to it,
+// calls Decoded first, lest it take the undecoded answer for a nil value.
+func (r *Result) Decoded() (*Result, error) {
+	if !r.Undecoded {
+		return r, nil
+	}
 	// Raw is never modified: strings may point into it.
 	d, _, err := mixed.Decoder{ShareInput: true}.Decode(r.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	return ParseResult(d)
+	v, err := ParseResult(d)
+	if err != nil {
+		return nil, err
+	}
+	out := *r
+	out.Value, out.Extra, out.Undecoded = v, ExtraKeys(d), false
+	return &out, nil
 }
 
 // OK returns the S_OK dictionary {"OK": true, "Value": v}, keys in DIRAC's order.

@@ -58,7 +58,12 @@ func invoke(ctx context.Context, c diracrpc.Caller, call Call, timeout time.Dura
 	defer cancel()
 	start := time.Now()
 	res, err := c.Call(ctx, call.Method, call.Args...)
-	o := Outcome{Err: err, Elapsed: time.Since(start)}
+	elapsed := time.Since(start)
+	if err == nil && res != nil {
+		// ctx is the caller's: it may ask for results undecoded.
+		res, err = res.Decoded()
+	}
+	o := Outcome{Err: err, Elapsed: elapsed}
 	if err == nil && res != nil {
 		o.Value, o.Protocol, o.URL = res.Value, res.Protocol, res.URL
 	}

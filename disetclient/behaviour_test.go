@@ -414,3 +414,29 @@ func TestLargeStringSharesRaw(t *testing.T) {
 		assert.True(t, p >= raw && p < raw+uintptr(len(res.Raw)), "%v: the string is a copy", enc)
 	}
 }
+
+// A call made WithRawResult gets undecoded only an answer that starts as an
+// S_OK: one that decodes to None is no S_OK, and fails as it does without
+// the option, rather than coming back as an undecoded success.
+func TestRawResultOfANoneAnswerIsAProtocolError(t *testing.T) {
+	w := newWorld(t)
+	srv := fakeServer(t, func(c *diset.Conn) error {
+		if _, _, err := c.Recv(0); err != nil {
+			return err
+		}
+		if err := c.Send(diracrpc.OK(nil)); err != nil {
+			return err
+		}
+		if _, _, err := c.Recv(0); err != nil {
+			return err
+		}
+		return c.Send(nil)
+	})
+	url := "dip://127.0.0.1:" + portOf(srv.Addr()) + "/Framework/Oracle"
+	c := w.client([]string{url}, diracrpc.Options{Attempts: 1})
+	for _, ctx := range []context.Context{ctxT(t), diracrpc.WithRawResult(ctxT(t))} {
+		res, err := c.Call(ctx, "anything")
+		require.Error(t, err, "%+v", res)
+		assert.Equal(t, diracrpc.CodeProtocol, diracrpc.CodeOf(err))
+	}
+}

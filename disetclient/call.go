@@ -110,11 +110,14 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err := conn.Send(diracrpc.OK(a.Args)); err != nil {
 		return nil, t.fail(ctx, a.URL, stageArguments, err)
 	}
-	recvResult := conn.RecvResult
+	var r2 any
+	var payload []byte
+	undecoded := false
 	if a.Undecoded {
-		recvResult = conn.RecvResultUndecoded
+		r2, payload, undecoded, err = conn.RecvResultUndecoded(0)
+	} else {
+		r2, payload, err = conn.RecvResult(0)
 	}
-	r2, payload, err := recvResult(0)
 	tm.Step(diracrpc.PhaseTransfer)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // cancelled while the answer arrived: the caller gave up
@@ -122,7 +125,7 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err != nil {
 		return nil, t.fail(ctx, a.URL, stageResult, recvErr(payload, err))
 	}
-	if r2 == nil && a.Undecoded {
+	if undecoded {
 		return &diracrpc.Result{Raw: payload, Undecoded: true, Protocol: u.Protocol, URL: a.URL}, nil
 	}
 	v, err := diracrpc.ParseResult(r2)

@@ -241,6 +241,10 @@ func (b *Bootstrap) fetch(ctx context.Context, url, version string) (remote *cfg
 		defer cl.Close()
 	}
 	res, err := caller.Call(ctx, "getCompressedDataIfNewer", version)
+	if err == nil {
+		// ctx is the caller's: it may ask for results undecoded.
+		res, err = res.Decoded()
+	}
 	if err != nil {
 		return nil, "", err
 	}

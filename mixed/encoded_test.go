@@ -75,6 +75,34 @@ func TestEncodedWritesTheValuesOwnBytes(t *testing.T) {
 	}
 }
 
+// listing holds Encoded values where Walk goes by reflection: a struct
+// field, a typed map and slice.
+type listing struct {
+	Jobs  *value.Encoded            `dirac:"Jobs"`
+	ByVO  map[string]*value.Encoded `dirac:"ByVO"`
+	Pages []*value.Encoded          `dirac:"Pages"`
+	None  *value.Encoded            `dirac:"None"`
+}
+
+// An Encoded in a struct field or a typed container is written from its
+// stored bytes too, not encoded again on every write.
+func TestEncodedInTypedPlaces(t *testing.T) {
+	var n atomic.Int32
+	x := value.NewEncoded(counted{v: []any{"a", int64(1)}, n: &n})
+	l := listing{Jobs: x, ByVO: map[string]*value.Encoded{"lhcb": x}, Pages: []*value.Encoded{x, x}}
+	for _, enc := range []Encoding{JSON, DEncode} {
+		want, err := Marshal(value.NewDict("Jobs", []any{"a", int64(1)}, "ByVO", value.NewDict("lhcb", []any{"a", int64(1)}),
+			"Pages", []any{[]any{"a", int64(1)}, []any{"a", int64(1)}}, "None", nil), enc)
+		require.NoError(t, err)
+		for range 3 {
+			got, err := Marshal(l, enc)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got))
+		}
+	}
+	assert.Equal(t, int32(2), n.Load(), "once per encoding")
+}
+
 // The value is encoded once per encoding, however many times and
 // goroutines write it.
 func TestEncodedEncodesOncePerEncoding(t *testing.T) {
@@ -96,15 +124,54 @@ func TestEncodedEncodesOncePerEncoding(t *testing.T) {
 	assert.IsType(t, counted{}, v)
 }
 
-// A value that cannot be encoded fails every time, with the walker's error.
+// A value that cannot be encoded fails every time, with the walker's error
+// and the path where it sits each time, from any number of goroutines.
 func TestEncodedKeepsTheEncodingError(t *testing.T) {
 	x := value.NewEncoded([]any{"ok", make(chan int)})
 	for _, enc := range []Encoding{JSON, DEncode} {
+		want, err := Marshal(value.NewDict("OK", true, "Value", []any{"ok", make(chan int)}), enc)
+		require.Error(t, err)
+		require.Nil(t, want)
 		for range 2 {
-			_, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+			_, err2 := Marshal(value.NewDict("OK", true, "Value", x), enc)
 			var ee *value.EncodeError
-			require.ErrorAs(t, err, &ee, enc.String())
-			assert.Contains(t, err.Error(), "chan int")
+			require.ErrorAs(t, err2, &ee, enc.String())
+			assert.Equal(t, err.Error(), err2.Error())
+			_, err2 = Marshal([]any{1, x}, enc)
+			assert.Contains(t, err2.Error(), "chan int at [1][1]")
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				_, err2 := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				assert.EqualError(t, err2, err.Error())
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// panicky is a Marshaler that panics the first time it is encoded.
+type panicky struct{ n *atomic.Int32 }
+
+func (p panicky) DiracValue() (any, error) {
+	if p.n.Add(1) == 1 {
+		panic("first encoding fails")
+	}
+	return "fine", nil
+}
+
+// An encoding that panicked panics again on every use, in every encoding:
+// it never leaves an empty text to be written as the value (a server that
+// recovers the first panic would then answer malformed bytes for good).
+func TestEncodedKeepsThePanic(t *testing.T) {
+	for _, enc := range []Encoding{JSON, DEncode} {
+		x := value.NewEncoded(panicky{n: new(atomic.Int32)})
+		for range 2 {
+			assert.PanicsWithValue(t, "first encoding fails", func() {
+				b, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				t.Logf("%s: %q, %v", enc, b, err)
+			}, enc.String())
 		}
 	}
 }

@@ -210,6 +210,28 @@ func TestUserClient(t *testing.T) {
 	}
 }
 
+// TestUserClientRawResult: a program whose first call asks for its result
+// undecoded (WithRawResult) gets it, over either bootstrap protocol; the
+// configuration fetched on the way with the same ctx is decoded all the
+// same.
+func TestUserClientRawResult(t *testing.T) {
+	s := newSite(t)
+	for _, servers := range []string{s.csDIPS, s.csHTTPS} {
+		t.Run(servers, func(t *testing.T) {
+			sel, b := s.selector(s.writeUserCfg(servers), selector.Options{
+				Resolver: &endpoint.Resolver{Shuffle: func([]string) {}}})
+			res, err := sel.Call(diracrpc.WithRawResult(ctxT(t)), "Framework/TestHarness", "add", 2, 3)
+			require.NoError(t, err)
+			assert.NotEmpty(t, b.Version())
+			assert.True(t, res.Undecoded)
+			var sum int
+			require.NoError(t, res.Decode(&sum))
+			assert.Equal(t, 5, sum)
+			require.NoError(t, b.Refresh(diracrpc.WithRawResult(ctxT(t))))
+		})
+	}
+}
+
 // TestMigrationOverride moves the service to HTTPS by configuration: the
 // operator changes the mode in the CS, the client refreshes, calls go over
 // HTTPS; the program can also force a protocol.

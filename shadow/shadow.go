@@ -326,6 +326,14 @@ func outcome(res *diracrpc.Result, err error, d time.Duration) compat.Outcome {
 	o := compat.Outcome{Err: err, Elapsed: d}
 	if res != nil {
 		o.Value, o.Protocol, o.URL = res.Value, res.Protocol, res.URL
+		if err == nil {
+			// A Result handed to Mirror, or got by Again, may be undecoded.
+			if dr, err := res.Decoded(); err != nil {
+				o.Err = err
+			} else {
+				o.Value = dr.Value
+			}
+		}
 	}
 	return o
 }

@@ -251,3 +251,22 @@ func TestNewRefusesNothingToMirror(t *testing.T) {
 	assert.Error(t, err)
 	_ = fmt.Sprint()
 }
+
+// TestUndecodedResults: a primary's answer got WithRawResult (Undecoded,
+// the S_OK in Raw) is compared by its value, not as None.
+func TestUndecodedResults(t *testing.T) {
+	echo := &fake{answer: func(ctx context.Context, a *diracrpc.Attempt) (*diracrpc.Result, error) {
+		return &diracrpc.Result{Value: a.Args[0]}, nil
+	}}
+	raw := func() *diracrpc.Result {
+		return &diracrpc.Result{Raw: []byte(`{"OK": true, "Value": 1}`), Undecoded: true}
+	}
+	s := newShadow(t, shadow.Config{ReadOnly: []string{"get"}})
+	c := call(t, "get", echo, nil)
+	c.Again = func(context.Context) (*diracrpc.Result, error) { return raw(), nil }
+	s.Mirror(c, gateway.Outcome{Result: raw()})
+	drain(t, s)
+	m := s.Report().Methods[0]
+	assert.Equal(t, 1, m.Identical, "%+v", m)
+	assert.Zero(t, m.Divergent, "%+v", m)
+}

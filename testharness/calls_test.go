@@ -3,6 +3,7 @@ package testharness_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,26 +28,40 @@ func dipsAndHTTPS(t *testing.T, h *testharness.Harness) (dips, https *diracrpc.C
 
 // The tour of the test service shows no divergence between DISET and HTTPS,
 // whatever DISET writes, and each expected difference where the protocols
-// really differ.
+// really differ; the same when the caller's ctx asks for results
+// undecoded (compat decodes them).
 func TestCallsCompareDISETWithHTTPS(t *testing.T) {
 	for _, enc := range []server.Encoding{server.JSON, server.DEncode} {
 		h := testharness.NewT(t, testharness.Options{Encoding: enc, DIPAddr: "-"})
 		a, b := dipsAndHTTPS(t, h)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		rep := compat.Run(ctx, a, b, testharness.Calls(), compat.Options{NameA: "dips", NameB: "https"})
-		cancel()
-		var text bytes.Buffer
-		require.NoError(t, rep.WriteText(&text))
-		s := rep.Summary()
-		assert.Zero(t, s.Divergent, text.String())
-		assert.Zero(t, s.Failed, text.String())
-		out := text.String()
-		assert.Contains(t, out, "not-implemented-form")
-		assert.Contains(t, out, "exception-form")
-		if enc == server.DEncode {
-			for _, k := range []compat.Kind{compat.TupleBecameList, compat.KeyBecameString, compat.MicrosecondsDropped, compat.BytesBecameStr} {
-				assert.Contains(t, out, string(k))
-			}
+		for _, raw := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/raw=%v", enc, raw), func(t *testing.T) {
+				compareCalls(t, enc, a, b, raw)
+			})
+		}
+	}
+}
+
+// compareCalls runs the tour on a and b, in a ctx that asks for results
+// undecoded when raw.
+func compareCalls(t *testing.T, enc server.Encoding, a, b *diracrpc.Client, raw bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if raw {
+		ctx = diracrpc.WithRawResult(ctx)
+	}
+	rep := compat.Run(ctx, a, b, testharness.Calls(), compat.Options{NameA: "dips", NameB: "https"})
+	cancel()
+	var text bytes.Buffer
+	require.NoError(t, rep.WriteText(&text))
+	s := rep.Summary()
+	assert.Zero(t, s.Divergent, text.String())
+	assert.Zero(t, s.Failed, text.String())
+	out := text.String()
+	assert.Contains(t, out, "not-implemented-form")
+	assert.Contains(t, out, "exception-form")
+	if enc == server.DEncode {
+		for _, k := range []compat.Kind{compat.TupleBecameList, compat.KeyBecameString, compat.MicrosecondsDropped, compat.BytesBecameStr} {
+			assert.Contains(t, out, string(k))
 		}
 	}
 }

@@ -3,25 +3,27 @@ package value
 import "sync"
 
 // Encoded is a value encoded once per encoding and then written as those
-// bytes wherever it appears: an answer that many calls send unchanged (a
-// configuration dump, a cached listing) costs its encoding once rather than
-// on every call. Make one with NewEncoded; it is safe for concurrent use.
+// bytes wherever it appears as a value (not as a dict key: JSON refuses it
+// there): an answer that many calls send unchanged (a configuration dump,
+// a cached listing) costs its encoding once rather than on every call.
+// Make one with NewEncoded; it is safe for concurrent use.
 //
 // Emitters that implement EncodedEmitter (the JSON and DEncode encoders)
 // write the stored bytes; every other consumer of Walk sees the value
 // itself (Encoded is a Marshaler). The bytes are exactly what encoding the
-// value in place would write. The value must not change once an Encoded
-// holds it, nor after its first encoding. MaxDepth counts from the
-// Encoded: it is encoded on its own.
+// value in place would write; an encoding that fails fails the same way on
+// every use. The value must not change once an Encoded holds it. For the
+// encoders, MaxDepth counts from the Encoded: it is encoded on its own.
 type Encoded struct {
 	v     any
 	forms sync.Map // dialect -> *encodedForm
 }
 
 type encodedForm struct {
-	once sync.Once
-	text string
-	err  error
+	once     sync.Once
+	text     string
+	err      error
+	panicked any // what the encoding panicked with, if it did
 }
 
 // NewEncoded returns v, to be encoded once per encoding when it is first
@@ -33,6 +35,9 @@ func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
 
 // form returns x encoded by ee, encoding it on first use of ee's dialect.
 // An encoding error is kept: the value does not change, nor does the error.
+// A panic (a Marshaler's) is kept too and raised again on every use, as
+// sync.OnceValues does: once.Do counts a panicking call as done, and the
+// empty text left behind would otherwise be written as the value.
 func (x *Encoded) form(ee EncodedEmitter) (string, error) {
 	d := ee.EncodedDialect()
 	f, ok := x.forms.Load(d)
@@ -41,9 +46,17 @@ func (x *Encoded) form(ee EncodedEmitter) (string, error) {
 	}
 	ef := f.(*encodedForm)
 	ef.once.Do(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ef.panicked = p
+			}
+		}()
 		b, err := ee.EncodeValue(x.v)
 		ef.text, ef.err = string(b), err
 	})
+	if ef.panicked != nil {
+		panic(ef.panicked)
+	}
 	return ef.text, ef.err
 }
 
@@ -73,6 +86,12 @@ func (w walker) encoded(x *Encoded, depth int) error {
 	}
 	text, err := x.form(ee)
 	if err != nil {
+		if e, ok := err.(*EncodeError); ok {
+			// The kept error is shared: the walker's unwinding prefixes the
+			// path of the copy (atPath writes to it), never of the original.
+			c := *e
+			return &c
+		}
 		return err
 	}
 	return ee.Encoded(text)

@@ -65,6 +65,7 @@ var (
 	tupleType     = reflect.TypeFor[Tuple]()
 	marshalerType = reflect.TypeFor[Marshaler]()
 	emptyStruct   = reflect.TypeFor[struct{}]()
+	encodedType   = reflect.TypeFor[*Encoded]()
 )
 
 func typeEncoder(t reflect.Type) encFunc {
@@ -92,6 +93,15 @@ func typeEncoder(t reflect.Type) encFunc {
 }
 
 func newTypeEncoder(t reflect.Type) encFunc {
+	if t == encodedType {
+		// Before the Marshaler case, which would encode the value in place
+		// every time: a struct field or typed container's Encoded is
+		// written from its stored bytes as an interface's is.
+		return func(w walker, v reflect.Value, depth int) error {
+			x, _ := reflect.TypeAssert[*Encoded](v)
+			return w.encoded(x, depth)
+		}
+	}
 	if t.Implements(marshalerType) {
 		return marshalerEncoder
 	}

@@ -132,18 +132,25 @@ func (c *Conn) SendEncoded(buf []byte, keepAlive bool) error {
 // Recv reads the next frame that is not a keep-alive, answering keep-alive
 // pings with pongs on the way, and decodes it. limit bounds the payload
 // (0: frame.MaxLength). raw is the payload, valid until the next Recv.
-func (c *Conn) Recv(limit int) (v any, raw []byte, err error) { return c.recv(limit, frameOfCall) }
+func (c *Conn) Recv(limit int) (v any, raw []byte, err error) {
+	v, raw, _, err = c.recv(limit, frameOfCall)
+	return v, raw, err
+}
 
 // RecvResult is Recv for the last frame a caller reads, a call's result:
 // raw is the caller's for good (never modified again, by anyone: the large
 // strings of v point into it), and the connection reads on in a new buffer.
-func (c *Conn) RecvResult(limit int) (v any, raw []byte, err error) { return c.recv(limit, result) }
+func (c *Conn) RecvResult(limit int) (v any, raw []byte, err error) {
+	v, raw, _, err = c.recv(limit, result)
+	return v, raw, err
+}
 
 // RecvResultUndecoded is RecvResult for a caller that wants an S_OK
 // undecoded (diracrpc.WithRawResult): a payload that starts as one
-// (mixed.OKHead) comes back in raw with v nil; anything else is decoded as
-// RecvResult decodes it.
-func (c *Conn) RecvResultUndecoded(limit int) (v any, raw []byte, err error) {
+// (mixed.OKHead) comes back in raw with undecoded set and v nil; anything
+// else is decoded as RecvResult decodes it. undecoded, not a nil v, tells
+// the two apart: a payload may decode to nil (None).
+func (c *Conn) RecvResultUndecoded(limit int) (v any, raw []byte, undecoded bool, err error) {
 	return c.recv(limit, undecodedResult)
 }
 
@@ -157,11 +164,11 @@ const (
 	undecodedResult
 )
 
-func (c *Conn) recv(limit int, kind recvKind) (v any, raw []byte, err error) {
+func (c *Conn) recv(limit int, kind recvKind) (v any, raw []byte, undecoded bool, err error) {
 	for {
 		p, ka, err := c.r.Next(limit)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		share := kind != frameOfCall && !ka
 		if share {
@@ -169,18 +176,18 @@ func (c *Conn) recv(limit int, kind recvKind) (v any, raw []byte, err error) {
 		}
 		if share && kind == undecodedResult {
 			if _, ok := mixed.OKHead(p); ok {
-				return nil, p, nil
+				return nil, p, true, nil
 			}
 		}
 		v, _, err := decode(p, share)
 		if err != nil {
-			return nil, p, err
+			return nil, p, false, err
 		}
 		if !ka {
-			return v, p, nil
+			return v, p, false, nil
 		}
 		if err := c.keepAlive(v); err != nil {
-			return nil, p, err
+			return nil, p, false, err
 		}
 	}
 }
