@@ -119,7 +119,7 @@ func (c *DISETCall) Frames() Frames { return c.conn }
 
 func (c *DISETCall) send(v any) error {
 	_ = c.conn.Net().SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	if err := c.conn.Send(v); err != nil {
+	if err := sendFrame(c.conn, v); err != nil {
 		logSendError(c.log, c.Action, err)
 		return err
 	}

@@ -340,7 +340,7 @@ func (s *DISET) serveConn(c *disetConn) {
 	method := "" // the proposal's action, once read
 	sendErr := func(d *value.Dict) error {
 		_ = nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		err := conn.Send(d)
+		err := sendFrame(conn, d)
 		if err != nil {
 			logSendError(log, method, err)
 		}
@@ -479,6 +479,19 @@ func (s *DISET) serveConn(c *disetConn) {
 	<-s.calls
 	gone()
 	final(res)
+}
+
+// sendFrame sends v on conn, a panic while encoding it (a Marshaler's)
+// turned into an encode error: the connection's goroutine must not take the
+// whole server down, as net/http's recovery keeps an HTTPS answer's panic to
+// its own call. Nothing was written when the encoding panicked.
+func sendFrame(conn *diset.Conn, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: encoding panicked: %v", diset.ErrEncode, p)
+		}
+	}()
+	return conn.Send(v)
 }
 
 // logSendError logs a frame the server could not send: at Error when it

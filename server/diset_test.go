@@ -141,11 +141,16 @@ func TestConnectionLimit(t *testing.T) {
 // TestDISETUnencodableResultIsLoggedAsError: a result DIRAC's JSON encoder
 // refuses closes the connection unanswered, as DIRAC's server does; the
 // server's log is the only place the fault shows, so it is an Error there
-// (the HTTPS side logs it so too), unlike a client that went away.
+// (the HTTPS side logs it so too), unlike a client that went away. A value
+// whose encoding panics (a Marshaler's) is such a result too: it does not
+// take the server down.
 func TestDISETUnencodableResultIsLoggedAsError(t *testing.T) {
 	svc := server.NewService("Framework/Clock")
 	svc.DefaultAuth = []string{"all"}
 	svc.Logger = quiet
+	svc.HandleFunc("panics", func(context.Context, *server.Request) (any, error) {
+		return panickingMarshaler{}, nil
+	})
 	svc.HandleFunc("clock", func(context.Context, *server.Request) (any, error) {
 		return value.TimeOfDay{Hour: 1}, nil
 	})
@@ -158,19 +163,27 @@ func TestDISETUnencodableResultIsLoggedAsError(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
 
-	nc := dial(t, l.Addr().String())
-	proposal := `{"OK": true, "Value": [["Framework/Clock", "Test", "unknown"], ["RPC", "clock"], "", "9.0.0"]}`
-	_, err = nc.Write(frame.Append(nil, []byte(proposal), false))
-	require.NoError(t, err)
-	r := frame.NewReader(nc)
-	p, _, err := r.Next(0)
-	require.NoError(t, err)
-	require.Equal(t, `{"OK": true, "Value": null}`, string(p))
-	_, err = nc.Write(frame.Append(nil, []byte(`{"OK": true, "Value": []}`), false))
-	require.NoError(t, err)
-	_, _, err = r.Next(0)
-	require.ErrorIs(t, err, io.EOF, "no answer: the connection closes")
+	for _, method := range []string{"panics", "clock"} {
+		nc := dial(t, l.Addr().String())
+		proposal := `{"OK": true, "Value": [["Framework/Clock", "Test", "unknown"], ["RPC", "` + method + `"], "", "9.0.0"]}`
+		_, err = nc.Write(frame.Append(nil, []byte(proposal), false))
+		require.NoError(t, err)
+		r := frame.NewReader(nc)
+		p, _, err := r.Next(0)
+		require.NoError(t, err, method)
+		require.Equal(t, `{"OK": true, "Value": null}`, string(p))
+		_, err = nc.Write(frame.Append(nil, []byte(`{"OK": true, "Value": []}`), false))
+		require.NoError(t, err)
+		_, _, err = r.Next(0)
+		require.ErrorIs(t, err, io.EOF, "%s: no answer: the connection closes", method)
+	}
 
 	// The server logs before it closes the connection.
+	assert.Regexp(t, `level=ERROR msg="diracrpc server: cannot encode answer" .*method=panics .*encoding panicked: boom`, logs.String())
 	assert.Regexp(t, `level=ERROR msg="diracrpc server: cannot encode answer" .*method=clock`, logs.String())
 }
+
+// panickingMarshaler's encoding panics.
+type panickingMarshaler struct{}
+
+func (panickingMarshaler) DiracValue() (any, error) { panic("boom") }
