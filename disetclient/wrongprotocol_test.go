@@ -73,7 +73,7 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		defer c.Close()
 		// The call's deadline ends the wait (the server would close after
 		// its ReadHeaderTimeout).
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), silentWait)
 		defer cancel()
 		_, err = c.Call(ctx, "add", 1, 2)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
@@ -86,7 +86,7 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		c, err = disetclient.New([]string{h.DIPSURL}, opts, disetclient.Options{})
 		require.NoError(t, err)
 		defer c.Close()
-		ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel = context.WithTimeout(context.Background(), silentWait)
 		defer cancel()
 		_, err = c.Call(ctx, "sleep", 60)
 		require.Error(t, err)
@@ -95,3 +95,9 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		assert.NotErrorAs(t, err, &wpe)
 	})
 }
+
+// silentWait is how long a call waits for a silent server before its
+// deadline: long enough for the TLS handshake (and a DISET proposal's
+// answer) to come first even on a loaded machine under -race, since the
+// hint needs them.
+const silentWait = time.Second

@@ -149,10 +149,14 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	if err := ctx.Err(); err != nil {
 		return nil, notSent(classify(ctx, a.URL, err), false) // given up before sending anything
 	}
+	// Whether the server ever answered is read before the call: a call
+	// given up closes its connection, and the server may answer that close
+	// (a 500 from its cancelled handler) while net/http still reads.
+	answeredBefore := tg.srv.answered.Load()
 	resp, err := tg.srv.retry.Do(&st.req)
 	if err != nil {
 		err = classify(ctx, a.URL, err)
-		if tg.srv.silent() {
+		if !answeredBefore && tg.srv.shook.Load() {
 			err = silentHint(err, a.URL)
 		}
 		return nil, err

@@ -32,13 +32,9 @@ type server struct {
 	retry *retryablehttp.Client
 	// shook: a TLS handshake with the server succeeded; answered: it sent
 	// a byte after one. Shaken but never answered is how a DISET server
-	// treats HTTPS requests (see silent).
+	// treats HTTPS requests (see Attempt).
 	shook, answered atomic.Bool
 }
-
-// silent reports whether the server completed TLS handshakes with this
-// client but never sent anything back.
-func (s *server) silent() bool { return s.shook.Load() && !s.answered.Load() }
 
 func newServer(addr, host string, tlsc *credentials.ClientTLS, tc *diracrpc.TransportConfig,
 	proxy func(*http.Request) (*url.URL, error), resume bool) *server {
