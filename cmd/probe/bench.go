@@ -395,7 +395,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	defer cl.Close()
 	// One call first: a service that cannot be reached is reported as such,
 	// not as N failures. An answer, even an S_ERROR, is benchmarked.
-	out, _, err := doCallWith(ctx, &c, cl, t, pos[0], *method, callArgs)
+	out, _, err := doCallWith(ctx, &c, e, cl, t, pos[0], *method, callArgs)
 	var se *diracrpc.Error
 	if err != nil && !errors.As(err, &se) {
 		if c.json {

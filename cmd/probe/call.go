@@ -72,11 +72,11 @@ func doCall(ctx context.Context, c *common, e *env, endpointArg, method string, 
 		return out, nil, failure(out, err)
 	}
 	defer cl.Close()
-	return doCallWith(ctx, c, cl, t, endpointArg, method, args)
+	return doCallWith(ctx, c, e, cl, t, endpointArg, method, args)
 }
 
 // doCallWith is doCall on a client already built.
-func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
+func doCallWith(ctx context.Context, c *common, e *env, cl diracrpc.Caller, t *target, endpointArg, method string, args []any) (*callResult, *diracrpc.Result, error) {
 	out := &callResult{Method: method, Endpoint: endpointArg, Protocol: string(t.protocol)}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -95,7 +95,7 @@ func doCallWith(ctx context.Context, c *common, cl diracrpc.Caller, t *target, e
 			Total: millis(p.Total), Reused: p.Reused, Attempts: p.Attempts}
 	}
 	if err != nil {
-		return out, nil, failure(out, err)
+		return out, nil, failure(out, c.explainRefusal(e, err))
 	}
 	out.OK = true
 	out.Value = diracJSON(res.Value)

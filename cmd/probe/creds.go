@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/endpoint"
 	"github.com/diracgo/diracrpc/endpoint/credentials"
 )
@@ -275,4 +276,53 @@ func printCreds(e *env, r *credsReport) error {
 func hhmmss(d time.Duration) string {
 	s := int64(d / time.Second)
 	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+}
+
+// refusedCredentialHint names what in cred servers refuse although a CA
+// they trust issued it: a legacy (Globus) proxy, which DIRAC's servers and
+// ours do not accept, or an RSA key under 2048 bits, which OpenSSL's
+// default security level refuses. "" when neither: the refusal has another
+// cause (an untrusted CA, an expired certificate).
+func refusedCredentialHint(cred *credentials.Credential) string {
+	for i, cert := range cred.Chain {
+		if k, ok := cert.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+			return fmt.Sprintf("certificate %d of your chain (%s) has a %d-bit RSA key, which servers refuse "+
+				"(OpenSSL's security level 2 wants 2048 bits): make a proxy with a 2048-bit key", i, credentials.SubjectDN(cert), k.N.BitLen())
+		}
+		var issuer *x509.Certificate
+		if i+1 < len(cred.Chain) {
+			issuer = cred.Chain[i+1]
+		}
+		if info, err := credentials.ClassifyProxy(cert, issuer); err == nil && info.Type == credentials.Legacy {
+			return "your proxy is a legacy (Globus) proxy, which DIRAC's servers refuse: make an RFC 3820 proxy (dirac-proxy-init makes them)"
+		}
+	}
+	return ""
+}
+
+// credentialRefused is a TLS refusal of the credential probe presented,
+// with what in that credential the server most likely refused.
+type credentialRefused struct {
+	err error
+	fix string
+}
+
+func (r *credentialRefused) Error() string { return r.err.Error() }
+func (r *credentialRefused) Unwrap() error { return r.err }
+
+// explainRefusal wraps err, a server's TLS refusal of the client's
+// certificate, with refusedCredentialHint of the credential probe
+// presented; any other err is returned as it is.
+func (c *common) explainRefusal(e *env, err error) error {
+	if err == nil || diracrpc.CodeOf(err) != diracrpc.CodeTLS || tlsAlert(err) == "" {
+		return err
+	}
+	cred, cerr := c.clientCredential(e)
+	if cerr != nil || cred == nil {
+		return err
+	}
+	if hint := refusedCredentialHint(cred); hint != "" {
+		return &credentialRefused{err: err, fix: hint}
+	}
+	return err
 }

@@ -27,7 +27,10 @@ func explain(err error) (what, fix string) {
 	var uaErr x509.UnknownAuthorityError
 	var recErr tls.RecordHeaderError
 	var wpe *diracrpc.WrongProtocolError
+	var refused *credentialRefused
 	switch {
+	case errors.As(err, &refused):
+		what, fix = err.Error(), refused.fix
 	case errors.As(err, &fe):
 		what = fe.Error()
 		switch {

@@ -264,6 +264,30 @@ func TestAgainstHarness(t *testing.T) {
 		assert.Equal(t, exitUsage, r.code, r.stderr)
 	})
 
+	t.Run("refused credential", func(t *testing.T) {
+		// A proxy a trusted CA issued but that servers refuse: the fix
+		// names what in it they refuse.
+		user, err := credentials.LoadCertKey(env["X509_USER_CERT"], env["X509_USER_KEY"], credentials.LoadOptions{})
+		require.NoError(t, err)
+		for name, tc := range map[string]struct {
+			opts credentials.ProxyOptions
+			fix  string
+		}{
+			"legacy":  {credentials.ProxyOptions{Type: credentials.Legacy}, "legacy (Globus) proxy"},
+			"rsa1024": {credentials.ProxyOptions{KeyBits: 1024}, "1024-bit RSA key"},
+		} {
+			proxy, err := credentials.NewProxy(user, tc.opts)
+			require.NoError(t, err)
+			file := filepath.Join(t.TempDir(), name+".pem")
+			require.NoError(t, credentials.WriteProxyFile(file, proxy))
+			for _, u := range []string{h.info.DIPSURL, h.info.HTTPSURL} {
+				r := probe(t, env, "", "call", "--proxy", file, u, "ping")
+				assert.Equal(t, exitUnreachable, r.code, "%s %s: %s", name, u, r.stderr)
+				assert.Contains(t, r.stderr, tc.fix, "%s %s", name, u)
+			}
+		}
+	})
+
 	t.Run("unreachable", func(t *testing.T) {
 		dead := deadAddr(t)
 		r := probe(t, env, "", "call", "--timeout", "5s", "dips://"+dead+"/A/B", "ping")

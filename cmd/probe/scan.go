@@ -206,7 +206,7 @@ func (c *common) pingRow(ctx context.Context, e *env, row *scanRow) {
 		return
 	}
 	defer cl.Close()
-	out, res, err := doCallWith(ctx, c, cl, t, row.Service, "ping", nil)
+	out, res, err := doCallWith(ctx, c, e, cl, t, row.Service, "ping", nil)
 	row.LatencyMS = out.ElapsedMS
 	row.Error, row.Fix = out.Error, out.Fix
 	if out.Message != "" {

@@ -304,7 +304,7 @@ func judgeClientSide(ctx context.Context, c *common, e *env, u *endpoint.URL, re
 		*rep.Client = verdict{Reason: "refused", Message: "the service refused your identity: " + err.Error(),
 			Fix: "check that your proxy is valid, issued by a CA the service trusts, and that your DN and group are registered"}
 	default:
-		what, fix := explain(err)
+		what, fix := explain(c.explainRefusal(e, err))
 		msg := "a call with it failed: " + what
 		if diracrpc.CodeOf(err) == diracrpc.CodeTLS {
 			msg = "the server refused it: " + what
