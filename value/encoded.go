@@ -16,14 +16,7 @@ import "sync"
 // encoders, MaxDepth counts from the Encoded: it is encoded on its own.
 type Encoded struct {
 	v     any
-	forms sync.Map // dialect -> *encodedForm
-}
-
-type encodedForm struct {
-	once     sync.Once
-	text     string
-	err      error
-	panicked any // what the encoding panicked with, if it did
+	forms sync.Map // dialect -> func() (string, error), from sync.OnceValues
 }
 
 // NewEncoded returns v, to be encoded once per encoding when it is first
@@ -34,30 +27,20 @@ func NewEncoded(v any) *Encoded { return &Encoded{v: v} }
 func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
 
 // form returns x encoded by ee, encoding it on first use of ee's dialect.
-// An encoding error is kept: the value does not change, nor does the error.
-// A panic (a Marshaler's) is kept too and raised again on every use, as
-// sync.OnceValues does: once.Do counts a panicking call as done, and the
-// empty text left behind would otherwise be written as the value.
+// sync.OnceValues keeps the outcome: an encoding error is returned on
+// every use (the value does not change, nor does the error), and a panic
+// (a Marshaler's) is raised again on every use rather than leaving an empty
+// text to be written as the value.
 func (x *Encoded) form(ee EncodedEmitter) (string, error) {
 	d := ee.EncodedDialect()
 	f, ok := x.forms.Load(d)
 	if !ok {
-		f, _ = x.forms.LoadOrStore(d, new(encodedForm))
+		f, _ = x.forms.LoadOrStore(d, sync.OnceValues(func() (string, error) {
+			b, err := ee.EncodeValue(x.v)
+			return string(b), err
+		}))
 	}
-	ef := f.(*encodedForm)
-	ef.once.Do(func() {
-		defer func() {
-			if p := recover(); p != nil {
-				ef.panicked = p
-			}
-		}()
-		b, err := ee.EncodeValue(x.v)
-		ef.text, ef.err = string(b), err
-	})
-	if ef.panicked != nil {
-		panic(ef.panicked)
-	}
-	return ef.text, ef.err
+	return f.(func() (string, error))()
 }
 
 // EncodedEmitter is an optional extension of Emitter for *Encoded values:
@@ -69,7 +52,9 @@ type EncodedEmitter interface {
 	// whose encoded values are interchangeable return the same name.
 	EncodedDialect() string
 	// EncodeValue returns v encoded on its own, as it is written in value
-	// position.
+	// position. It must not use the emitter's state: the bytes are kept
+	// for every emitter of the dialect, and may be made on behalf of one
+	// while another is in use.
 	EncodeValue(v any) ([]byte, error)
 	// Encoded writes text made by EncodeValue, in value position. text is
 	// never modified: it may be written from its own memory.
