@@ -13,6 +13,7 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/internal/testkit"
+	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )
 
@@ -54,15 +55,33 @@ func TestHTTPSURLForDISETPort(t *testing.T) {
 // keeps its code and names the possible cause, as long as the server has
 // never answered this client. Here the silence is a slow handler.
 func TestSilentServerHint(t *testing.T) {
-	h := testharness.NewT(t, testharness.Options{DIPAddr: "-"})
+	svc := testharness.NewTestService("")
+	started := make(chan struct{}, 1)
+	sleep, ok := svc.Lookup("sleep")
+	require.True(t, ok)
+	signalling := *sleep
+	signalling.Func = func(ctx context.Context, req *server.Request) (any, error) {
+		started <- struct{}{}
+		return sleep.Func(ctx, req)
+	}
+	svc.Handle("sleep", signalling)
+	h := testharness.NewT(t, testharness.Options{Service: svc, DIPAddr: "-"})
 	opts := h.Options()
 	opts.Timeout = time.Minute
 	c, err := httpsclient.New([]string{h.HTTPSURL}, opts, httpsclient.Options{})
 	require.NoError(t, err)
 	defer c.Close()
 	slow := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), silentWait)
-		defer cancel()
+		// The deadline passes once the server holds the request: the
+		// handshake came first, however long it took on a loaded machine.
+		ctx := newDeadlineOnSignal()
+		go func() {
+			select {
+			case <-started:
+			case <-time.After(time.Minute):
+			}
+			ctx.expire()
+		}()
 		_, err := c.Call(ctx, "sleep", 60)
 		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
@@ -82,8 +101,24 @@ func TestSilentServerHint(t *testing.T) {
 	assert.NotErrorAs(t, slow(), &wpe)
 }
 
-// silentWait is how long a call waits for a silent server before its
-// deadline: long enough for the TLS handshake (and a DISET proposal's
-// answer) to come first even on a loaded machine under -race, since the
-// hint needs them.
-const silentWait = time.Second
+// deadlineOnSignal is a context whose deadline passes when expire is
+// called rather than at a time.
+type deadlineOnSignal struct {
+	context.Context
+	done chan struct{}
+}
+
+func newDeadlineOnSignal() deadlineOnSignal {
+	return deadlineOnSignal{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c deadlineOnSignal) expire()               { close(c.done) }
+func (c deadlineOnSignal) Done() <-chan struct{} { return c.done }
+func (c deadlineOnSignal) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
