@@ -317,7 +317,9 @@ func (g *Gateway) ServeDISET(ctx context.Context, call *server.DISETCall) {
 	}
 	var out diracrpc.Protocol
 	fstart := g.now()
-	res, err := forward(ctx, sel, &out, call.Service, call.Action, args)
+	// The answer goes back as it came (see reply): the client need not
+	// decode an S_OK.
+	res, err := forward(diracrpc.WithRawResult(ctx), sel, &out, call.Service, call.Action, args)
 	elapsed := g.now().Sub(fstart)
 	ev.Out, ev.Err = out, err
 	if g.cfg.Shadow != nil {
@@ -398,7 +400,7 @@ func forward(ctx context.Context, sel *selector.RPCClientSelector, out *diracrpc
 // as DIRAC's RPCClient reports it to DIRAC's gateway.
 func (g *Gateway) reply(call *server.DISETCall, res *diracrpc.Result, err error) {
 	if err == nil {
-		if res.Raw != nil && isResultPayload(res.Raw) {
+		if res.Undecoded || res.Raw != nil && isResultPayload(res.Raw) {
 			_ = call.ReplyRaw(res.Raw)
 			return
 		}

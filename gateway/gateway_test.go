@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ import (
 	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 	"github.com/diracgo/diracrpc/testharness/pki"
+	"github.com/diracgo/diracrpc/value"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -646,5 +648,51 @@ func TestGatewayErrorsAsDirect(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestGatewayRelaysUndecoded: a DISET caller's S_OK goes back as the
+// service sent it, without the gateway decoding it (a large answer costs
+// the gateway its bytes, not a model of its rows), over either protocol out.
+func TestGatewayRelaysUndecoded(t *testing.T) {
+	const rows = 100000
+	list := make([]any, rows)
+	for i := range list {
+		list[i] = fmt.Sprintf("row %d", i)
+	}
+	listing := value.NewEncoded(list) // encoded once: the service costs no allocation per row either
+	for _, mode := range []selector.Mode{selector.DISET, selector.HTTPS} {
+		t.Run(string(mode), func(t *testing.T) {
+			svc := testharness.NewTestService("")
+			svc.Handle("listing", server.Method{Auth: []string{"all"}, Types: []server.Type{},
+				Func: func(context.Context, *server.Request) (any, error) { return listing, nil }})
+			w := newWorld(t, worldOpts{mode: mode, svc: svc})
+			out := diracrpc.DIPS
+			if mode == selector.HTTPS {
+				out = diracrpc.HTTPS
+			}
+			gc := w.viaGateway(t, nil)
+			ctx := diracrpc.WithRawResult(ctxT(t))
+			res, err := gc.Call(ctx, "listing")
+			require.NoError(t, err)
+			dres, err := w.direct(t, out, nil).Call(ctx, "listing")
+			require.NoError(t, err)
+			assert.Equal(t, string(dres.Raw), string(res.Raw), "byte for byte")
+			var got []string
+			require.NoError(t, res.Decode(&got))
+			assert.Len(t, got, rows)
+
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			const calls = 5
+			for range calls {
+				_, err := gc.Call(ctx, "listing")
+				require.NoError(t, err)
+			}
+			runtime.ReadMemStats(&after)
+			perCall := (after.TotalAlloc - before.TotalAlloc) / calls
+			t.Logf("%d bytes allocated per relayed call of a %d-byte answer", perCall, len(res.Raw))
+			assert.Less(t, perCall, uint64(len(res.Raw))*10, "the rows were decoded on the way")
+		})
 	}
 }
