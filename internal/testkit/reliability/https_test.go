@@ -139,7 +139,7 @@ func TestBreakerHTTPS(t *testing.T) {
 		start := time.Now()
 		_, err := c.Call(ctx, "count")
 		require.ErrorIs(t, err, diracrpc.ErrCircuitOpen)
-		assert.Less(t, time.Since(start), 100*time.Millisecond)
+		assert.Less(t, time.Since(start), time.Second, "no wait for the server")
 	}
 	assert.Equal(t, reached, srv.mw.Stats().Requests, "no request while open")
 
