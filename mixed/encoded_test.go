@@ -175,3 +175,36 @@ func TestEncodedKeepsThePanic(t *testing.T) {
 		}
 	}
 }
+
+// A value that holds its own Encoded, directly or through another Encoded,
+// fails to encode at once rather than waiting for its own first encoding.
+func TestEncodedCycleIsAnError(t *testing.T) {
+	for _, enc := range []Encoding{JSON, DEncode} {
+		self := []any{"a", nil}
+		x := value.NewEncoded(self)
+		self[1] = x
+		other := []any{nil}
+		y := value.NewEncoded(other)
+		other[0] = value.NewEncoded([]any{"b", y})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 2 { // the error is kept
+				_, err := Marshal(value.NewDict("OK", true, "Value", x), enc)
+				require.ErrorIs(t, err, value.ErrEncodedCycle, enc.String())
+				assert.Contains(t, err.Error(), "at Value[1]: value.Encoded holds itself")
+				_, err = Marshal(y, enc)
+				require.ErrorIs(t, err, value.ErrEncodedCycle, enc.String())
+			}
+			// A value met twice, but not inside itself, is no cycle.
+			twice := value.NewEncoded("t")
+			_, err := Marshal(value.NewEncoded([]any{twice, []any{twice}}), enc)
+			require.NoError(t, err)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the encoding waits for itself", enc)
+		}
+	}
+}

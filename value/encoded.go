@@ -1,6 +1,9 @@
 package value
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // Encoded is a value encoded once per encoding and then written as those
 // bytes wherever it appears as a value (not as a dict key: JSON refuses it
@@ -13,7 +16,12 @@ import "sync"
 // itself (Encoded is a Marshaler). The bytes are exactly what encoding the
 // value in place would write; an encoding that fails fails the same way on
 // every use. The value must not change once an Encoded holds it. For the
-// encoders, MaxDepth counts from the Encoded: it is encoded on its own.
+// encoders, MaxDepth counts from the Encoded: it is encoded on its own. A
+// value that holds its own Encoded, directly or through other Encoded
+// values, fails to encode with ErrEncodedCycle rather than waiting for its
+// own first encoding. (Two goroutines that start the first encodings of one
+// such cycle from two of its Encoded values at once may still wait for each
+// other: a cycle is a mistake, refused where it can be seen.)
 type Encoded struct {
 	v     any
 	forms sync.Map // dialect -> func() (string, error), from sync.OnceValues
@@ -31,16 +39,40 @@ func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
 // every use (the value does not change, nor does the error), and a panic
 // (a Marshaler's) is raised again on every use rather than leaving an empty
 // text to be written as the value.
-func (x *Encoded) form(ee EncodedEmitter) (string, error) {
+//
+// within is the chain of Encoded values whose first encodings are under way
+// on this path: x's own encoding walks its value with x added to it.
+func (x *Encoded) form(ee EncodedEmitter, within *encodingOf) (string, error) {
 	d := ee.EncodedDialect()
 	f, ok := x.forms.Load(d)
 	if !ok {
 		f, _ = x.forms.LoadOrStore(d, sync.OnceValues(func() (string, error) {
-			b, err := ee.EncodeValue(x.v)
+			b, err := ee.EncodeValue(&encodingOf{x: x, within: within})
 			return string(b), err
 		}))
 	}
 	return f.(func() (string, error))()
+}
+
+// ErrEncodedCycle: an Encoded's value holds the Encoded itself.
+var ErrEncodedCycle = errors.New("value.Encoded holds itself")
+
+// encodingOf is what form hands EncodeValue in place of x's value: Walk
+// walks x.v, knowing the chain, so that meeting an Encoded of the chain is
+// an error rather than a wait for itself (sync.OnceValues).
+type encodingOf struct {
+	x      *Encoded
+	within *encodingOf
+}
+
+// holds reports whether x's first encoding is under way on this path.
+func (in *encodingOf) holds(x *Encoded) bool {
+	for ; in != nil; in = in.within {
+		if in.x == x {
+			return true
+		}
+	}
+	return false
 }
 
 // EncodedEmitter is an optional extension of Emitter for *Encoded values:
@@ -52,9 +84,10 @@ type EncodedEmitter interface {
 	// whose encoded values are interchangeable return the same name.
 	EncodedDialect() string
 	// EncodeValue returns v encoded on its own, as it is written in value
-	// position. It must not use the emitter's state: the bytes are kept
-	// for every emitter of the dialect, and may be made on behalf of one
-	// while another is in use.
+	// position, by Walk (v is opaque: it is not the value, and must be
+	// handed to Walk as it is). It must not use the emitter's state: the
+	// bytes are kept for every emitter of the dialect, and may be made on
+	// behalf of one while another is in use.
 	EncodeValue(v any) ([]byte, error)
 	// Encoded writes text made by EncodeValue, in value position. text is
 	// never modified: it may be written from its own memory.
@@ -69,7 +102,10 @@ func (w walker) encoded(x *Encoded, depth int) error {
 	if !ok {
 		return w.value(x.v, depth)
 	}
-	text, err := x.form(ee)
+	if w.within.holds(x) {
+		return ErrEncodedCycle
+	}
+	text, err := x.form(ee, w.within)
 	if err != nil {
 		if e, ok := err.(*EncodeError); ok {
 			// The kept error is shared: the walker's unwinding prefixes the

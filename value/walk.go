@@ -173,6 +173,9 @@ func unsupported(t reflect.Type, why error) error {
 func Walk(v any, e Emitter) error {
 	w := walker{e: e}
 	w.ke, _ = e.(KeyEmitter)
+	if in, ok := v.(*encodingOf); ok {
+		w.within, v = in, in.x.v // an Encoded's first encoding
+	}
 	err := w.value(v, 0)
 	if _, ok := err.(*EncodeError); err != nil && !ok {
 		err = &EncodeError{Err: err}
@@ -183,6 +186,8 @@ func Walk(v any, e Emitter) error {
 type walker struct {
 	e  Emitter
 	ke KeyEmitter // e, when it prepares struct keys; else nil
+	// within: the Encoded values whose first encodings this walk is part of.
+	within *encodingOf
 }
 
 // value handles the model types without reflection: this is the hot path for
