@@ -208,3 +208,46 @@ func TestEncodedCycleIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// meet is a Marshaler that waits, when it is encoded, until its partner is
+// being encoded too.
+type meet struct {
+	here, there chan struct{}
+	once        *sync.Once
+}
+
+func (m meet) DiracValue() (any, error) {
+	m.once.Do(func() { close(m.here) })
+	select {
+	case <-m.there:
+	case <-time.After(10 * time.Second):
+	}
+	return "met", nil
+}
+
+// Two goroutines that start the first encodings of one cycle from two of
+// its Encoded values at once both get the error: neither waits for the
+// other's first encoding while its own is under way.
+func TestEncodedCycleAcrossGoroutines(t *testing.T) {
+	for _, enc := range []Encoding{JSON, DEncode} {
+		inX, inY := make(chan struct{}), make(chan struct{})
+		xv, yv := []any{meet{inX, inY, new(sync.Once)}, nil}, []any{meet{inY, inX, new(sync.Once)}, nil}
+		x, y := value.NewEncoded(xv), value.NewEncoded(yv)
+		xv[1], yv[1] = y, x
+		errs := make(chan error, 2)
+		for _, v := range []*value.Encoded{x, y} {
+			go func() {
+				_, err := Marshal(v, enc)
+				errs <- err
+			}()
+		}
+		for range 2 {
+			select {
+			case err := <-errs:
+				require.ErrorIs(t, err, value.ErrEncodedCycle, enc.String())
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s: the two first encodings wait for each other", enc)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package value
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Encoded is a value encoded once per encoding and then written as those
@@ -19,12 +20,17 @@ import (
 // encoders, MaxDepth counts from the Encoded: it is encoded on its own. A
 // value that holds its own Encoded, directly or through other Encoded
 // values, fails to encode with ErrEncodedCycle rather than waiting for its
-// own first encoding. (Two goroutines that start the first encodings of one
-// such cycle from two of its Encoded values at once may still wait for each
-// other: a cycle is a mistake, refused where it can be seen.)
+// own first encoding, from any number of goroutines.
 type Encoded struct {
 	v     any
-	forms sync.Map // dialect -> func() (string, error), from sync.OnceValues
+	forms sync.Map // dialect -> *form
+}
+
+// form is an Encoded's text in one dialect.
+type form struct {
+	text func() (string, error) // sync.OnceValues
+	// started and done bracket the first encoding (see Encoded.form).
+	started, done atomic.Bool
 }
 
 // NewEncoded returns v, to be encoded once per encoding when it is first
@@ -41,17 +47,36 @@ func (x *Encoded) DiracValue() (any, error) { return x.v, nil }
 // text to be written as the value.
 //
 // within is the chain of Encoded values whose first encodings are under way
-// on this path: x's own encoding walks its value with x added to it.
+// on this path: x's own encoding walks its value with x added to it, and
+// meeting x again there is a cycle (see walker.encoded). A path inside
+// another first encoding never waits for x's first encoding under way on
+// another goroutine: that one may be waiting for this path's, through a
+// cycle that neither chain shows. It encodes x itself (the same text, not
+// kept). Of the goroutines of such a cycle, the last to look sees the
+// others' encodings started, so one at least does not wait and the cycle
+// is found.
 func (x *Encoded) form(ee EncodedEmitter, within *encodingOf) (string, error) {
 	d := ee.EncodedDialect()
-	f, ok := x.forms.Load(d)
+	v, ok := x.forms.Load(d)
 	if !ok {
-		f, _ = x.forms.LoadOrStore(d, sync.OnceValues(func() (string, error) {
-			b, err := ee.EncodeValue(&encodingOf{x: x, within: within})
-			return string(b), err
-		}))
+		f := &form{}
+		f.text = sync.OnceValues(func() (string, error) {
+			f.started.Store(true)
+			defer f.done.Store(true)
+			return x.encode(ee, within)
+		})
+		v, _ = x.forms.LoadOrStore(d, f)
 	}
-	return f.(func() (string, error))()
+	f := v.(*form)
+	if within != nil && f.started.Load() && !f.done.Load() {
+		return x.encode(ee, within)
+	}
+	return f.text()
+}
+
+func (x *Encoded) encode(ee EncodedEmitter, within *encodingOf) (string, error) {
+	b, err := ee.EncodeValue(&encodingOf{x: x, within: within})
+	return string(b), err
 }
 
 // ErrEncodedCycle: an Encoded's value holds the Encoded itself.
