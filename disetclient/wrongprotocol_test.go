@@ -1,9 +1,10 @@
 package disetclient_test
 
 import (
-	"context"
+	"crypto/tls"
+	"net"
 	"net/url"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +27,10 @@ import (
 // the end of an HTTP header): the timeout keeps its code and names the
 // possible cause.
 func TestDIPSURLForHTTPSPort(t *testing.T) {
-	h := testharness.NewT(t, testharness.Options{})
+	svc := testharness.NewTestService("")
+	sleeping := make(chan struct{}, 1)
+	testharness.OnCall(svc, "sleep", func() { sleeping <- struct{}{} })
+	h := testharness.NewT(t, testharness.Options{Service: svc})
 	opts := h.Options()
 	opts.Timeout = time.Minute // the failure must not come from a timeout
 
@@ -67,18 +71,22 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 	})
 
 	t.Run("silent", func(t *testing.T) {
-		wrong := "dips://" + strings.TrimPrefix(h.HTTPSURL, "https://")
+		// A TLS server that says nothing, as Go's and Tornado's HTTPS
+		// servers do with a proposal (they wait for the end of an HTTP
+		// header). The deadline passes once it holds the proposal: the
+		// handshake came first, however slow the machine.
+		host := pki.Must(t)(h.CA.Host("localhost", "127.0.0.1"))
+		tlsCfg, err := credentials.NewServerTLSConfig(credentials.ServerTLSOptions{Credential: host, CAs: h.CA.Store()})
+		require.NoError(t, err)
+		addr, read := silentTLS(t, tlsCfg)
+		wrong := "dips://" + addr + "/" + testharness.DefaultService
 		c, err := disetclient.New([]string{wrong}, opts, disetclient.Options{})
 		require.NoError(t, err)
 		defer c.Close()
-		// The call's deadline ends the wait (the server would close after
-		// its ReadHeaderTimeout).
-		ctx, cancel := context.WithTimeout(context.Background(), silentWait)
-		defer cancel()
-		_, err = c.Call(ctx, "add", 1, 2)
+		_, err = c.Call(testkit.DeadlineOnSignal(read), "add", 1, 2)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
 		assert.False(t, diracrpc.Reached(err), "no proposal was accepted")
-		testkit.WrongProtocol(t, err, diracrpc.HTTPS, true, h.HTTPSURL)
+		testkit.WrongProtocol(t, err, diracrpc.HTTPS, true, "https://"+addr+"/"+testharness.DefaultService)
 		assert.Contains(t, err.Error(), "is this a dips:// URL for an https:// port?")
 
 		// A DISET server that answers the proposal and then takes its time
@@ -86,9 +94,7 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 		c, err = disetclient.New([]string{h.DIPSURL}, opts, disetclient.Options{})
 		require.NoError(t, err)
 		defer c.Close()
-		ctx, cancel = context.WithTimeout(context.Background(), silentWait)
-		defer cancel()
-		_, err = c.Call(ctx, "sleep", 60)
+		_, err = c.Call(testkit.DeadlineOnSignal(sleeping), "sleep", 60)
 		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
 		var wpe *diracrpc.WrongProtocolError
@@ -96,8 +102,48 @@ func TestDIPSURLForHTTPSPort(t *testing.T) {
 	})
 }
 
-// silentWait is how long a call waits for a silent server before its
-// deadline: long enough for the TLS handshake (and a DISET proposal's
-// answer) to come first even on a loaded machine under -race, since the
-// hint needs them.
-const silentWait = time.Second
+// silentTLS serves TLS with cfg on 127.0.0.1 and never answers: it
+// completes the handshake and reads. read delivers once a connection sent
+// bytes after its handshake.
+func silentTLS(t *testing.T, cfg *tls.Config) (addr string, read <-chan struct{}) {
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	got := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			_ = c.SetDeadline(time.Now().Add(time.Minute))
+			wg.Go(func() {
+				buf := make([]byte, 4096)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					select {
+					case got <- struct{}{}:
+					default:
+					}
+				}
+			})
+		}
+	})
+	return l.Addr().String(), got
+}

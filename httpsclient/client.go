@@ -153,21 +153,25 @@ func (t *transport) Attempt(ctx context.Context, a *diracrpc.Attempt) (*diracrpc
 	// given up closes its connection, and the server may answer that close
 	// (a 500 from its cancelled handler) while net/http still reads.
 	answeredBefore := tg.srv.answered.Load()
-	resp, err := tg.srv.retry.Do(&st.req)
-	if err != nil {
+	failed := func(err error) error {
 		err = classify(ctx, a.URL, err)
 		if !answeredBefore && tg.srv.shook.Load() {
 			err = silentHint(err, a.URL)
 		}
-		return nil, err
+		return err
+	}
+	resp, err := tg.srv.retry.Do(&st.req)
+	if err != nil {
+		return nil, failed(err)
 	}
 	if ctx.Err() != nil {
 		// The call was given up while its answer came. net/http closes the
 		// connection then, and may still hand over an answer it read while
 		// closing: often the server's reaction to that very close (a handler
-		// unblocked by it). The call ends with the context, as promised.
+		// unblocked by it). The call ends with the context, as promised,
+		// and that answer, which came after it, says nothing of the server.
 		resp.Body.Close()
-		return nil, classify(ctx, a.URL, ctx.Err())
+		return nil, failed(ctx.Err())
 	}
 	drained := false
 	defer func() {

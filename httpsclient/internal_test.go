@@ -263,7 +263,11 @@ func TestNoResultAfterTheContextEnded(t *testing.T) {
 			return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{},
 				Body: io.NopCloser(strings.NewReader(c.body)), Request: r}, nil
 		})}}
-		tr.targets[u] = &target{srv: &server{client: hc, retry: newRetryClient(hc)}, tmpl: tmpl}
+		srv := &server{client: hc, retry: newRetryClient(hc)}
+		// A server that completed the handshake and had never answered:
+		// the answer to the close does not count, a timeout gets the hint.
+		srv.shook.Store(true)
+		tr.targets[u] = &target{srv: srv, tmpl: tmpl}
 		res, err := tr.Attempt(ctx, &diracrpc.Attempt{URL: u, Method: "ping"})
 		assert.Nil(t, res)
 		want, code := context.Canceled, diracrpc.CodeCanceled
@@ -273,6 +277,8 @@ func TestNoResultAfterTheContextEnded(t *testing.T) {
 		assert.ErrorIs(t, err, want)
 		assert.Equal(t, code, diracrpc.CodeOf(err))
 		assert.True(t, diracrpc.Reached(err))
+		var wpe *diracrpc.WrongProtocolError
+		assert.Equal(t, deadline, errors.As(err, &wpe), "the silent-server hint, for a timeout only: %v", err)
 	}
 
 	// With the context alive, it is the protocol error it is.

@@ -1,7 +1,6 @@
 package httpsclient_test
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/diracgo/diracrpc"
 	"github.com/diracgo/diracrpc/httpsclient"
 	"github.com/diracgo/diracrpc/internal/testkit"
-	"github.com/diracgo/diracrpc/server"
 	"github.com/diracgo/diracrpc/testharness"
 )
 
@@ -57,14 +55,7 @@ func TestHTTPSURLForDISETPort(t *testing.T) {
 func TestSilentServerHint(t *testing.T) {
 	svc := testharness.NewTestService("")
 	started := make(chan struct{}, 1)
-	sleep, ok := svc.Lookup("sleep")
-	require.True(t, ok)
-	signalling := *sleep
-	signalling.Func = func(ctx context.Context, req *server.Request) (any, error) {
-		started <- struct{}{}
-		return sleep.Func(ctx, req)
-	}
-	svc.Handle("sleep", signalling)
+	testharness.OnCall(svc, "sleep", func() { started <- struct{}{} })
 	h := testharness.NewT(t, testharness.Options{Service: svc, DIPAddr: "-"})
 	opts := h.Options()
 	opts.Timeout = time.Minute
@@ -74,15 +65,7 @@ func TestSilentServerHint(t *testing.T) {
 	slow := func() error {
 		// The deadline passes once the server holds the request: the
 		// handshake came first, however long it took on a loaded machine.
-		ctx := newDeadlineOnSignal()
-		go func() {
-			select {
-			case <-started:
-			case <-time.After(time.Minute):
-			}
-			ctx.expire()
-		}()
-		_, err := c.Call(ctx, "sleep", 60)
+		_, err := c.Call(testkit.DeadlineOnSignal(started), "sleep", 60)
 		require.Error(t, err)
 		assert.Equal(t, diracrpc.CodeTimeout, diracrpc.CodeOf(err), "%v", err)
 		assert.True(t, diracrpc.Reached(err), "the request was sent")
@@ -99,26 +82,4 @@ func TestSilentServerHint(t *testing.T) {
 	require.NoError(t, err)
 	var wpe *diracrpc.WrongProtocolError
 	assert.NotErrorAs(t, slow(), &wpe)
-}
-
-// deadlineOnSignal is a context whose deadline passes when expire is
-// called rather than at a time.
-type deadlineOnSignal struct {
-	context.Context
-	done chan struct{}
-}
-
-func newDeadlineOnSignal() deadlineOnSignal {
-	return deadlineOnSignal{Context: context.Background(), done: make(chan struct{})}
-}
-
-func (c deadlineOnSignal) expire()               { close(c.done) }
-func (c deadlineOnSignal) Done() <-chan struct{} { return c.done }
-func (c deadlineOnSignal) Err() error {
-	select {
-	case <-c.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
 }

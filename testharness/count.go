@@ -12,15 +12,23 @@ import (
 // a call reached the handler exactly once (or never). It panics if s has no
 // such method. Call it before s serves.
 func CountCalls(s *server.Service, method string, n *atomic.Int64) {
+	OnCall(s, method, func() { n.Add(1) })
+}
+
+// OnCall makes every run of s's method call f first, in the handler's
+// goroutine: a test learns that a call reached the handler (to end its
+// deadline only then, say) without waiting for a time. f must not block
+// for long. It panics if s has no such method. Call it before s serves.
+func OnCall(s *server.Service, method string, f func()) {
 	m, ok := s.Lookup(method)
 	if !ok {
-		panic(fmt.Sprintf("testharness: CountCalls: %s has no method %s", s.Name, method))
+		panic(fmt.Sprintf("testharness: OnCall: %s has no method %s", s.Name, method))
 	}
 	wrapped := *m
-	f := m.Func
+	next := m.Func
 	wrapped.Func = func(ctx context.Context, req *server.Request) (any, error) {
-		n.Add(1)
-		return f(ctx, req)
+		f()
+		return next(ctx, req)
 	}
 	s.Handle(method, wrapped)
 }
